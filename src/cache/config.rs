@@ -1,0 +1,326 @@
+//! Connection settings for the Redis store, read from the guide's environment variables
+//! (REDIS_URL, REDIS_PASSWORD, REDIS_KEY_PREFIX, REDIS_TLS_ENABLED, REDIS_HOST, REDIS_PORT,
+//! REDIS_MAX_RETRIES, REDIS_CONNECT_TIMEOUT) or set in code; and URL redaction, so that no
+//! password is ever printed.
+
+use std::time::Duration;
+
+/// A URL or setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The URL does not parse.
+    #[error("malformed Redis URL {url}: {reason}")]
+    MalformedUrl { url: String, reason: String },
+    /// The scheme is not redis:// or rediss://.
+    #[error("unsupported scheme {scheme:?} in {url}: use redis:// or rediss:// (TLS)")]
+    UnknownScheme { url: String, scheme: String },
+    /// An environment variable holds something unusable.
+    #[error("{var}={value:?} is not valid: {reason}")]
+    BadEnv {
+        var: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+/// How to reach Redis.
+#[derive(Clone, PartialEq)]
+pub struct RedisConfig {
+    /// redis:// or rediss:// URL, possibly with a password.
+    pub url: String,
+    /// Password used when the URL carries none (REDIS_PASSWORD).
+    pub password: Option<String>,
+    /// Forces TLS even for a redis:// URL (REDIS_TLS_ENABLED=true).
+    pub tls: bool,
+    /// PEM CA certificate to trust instead of the system roots (self-signed servers).
+    pub tls_root_cert: Option<Vec<u8>>,
+    /// Prepended to every key (REDIS_KEY_PREFIX), e.g. `unite-hub:`.
+    pub key_prefix: String,
+    /// Deadline for one connection attempt (REDIS_CONNECT_TIMEOUT, ms; guide: 10 000).
+    pub connect_timeout: Duration,
+    /// Deadline for one command's reply. A paused server must not stall callers longer.
+    pub response_timeout: Duration,
+    /// Connection attempts after the first (REDIS_MAX_RETRIES; guide: 3), spaced by
+    /// [`retry_delay`].
+    pub max_retries: u32,
+    /// Multiplexed connections to spread commands over.
+    pub connections: usize,
+    /// Consecutive timeouts on one connection after which it is dropped and rebuilt: the
+    /// redis crate does not reconnect after a response timeout by itself.
+    pub reconnect_after_timeouts: u32,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redact_url(&self.url))
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("tls", &self.tls)
+            .field("key_prefix", &self.key_prefix)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("connections", &self.connections)
+            .finish()
+    }
+}
+
+impl RedisConfig {
+    /// Settings for `url` with the guide's defaults.
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisConfig {
+            url: url.into(),
+            password: None,
+            tls: false,
+            tls_root_cert: None,
+            key_prefix: String::new(),
+            connect_timeout: Duration::from_millis(10_000),
+            response_timeout: Duration::from_millis(500),
+            max_retries: 3,
+            connections: 1,
+            reconnect_after_timeouts: 3,
+        }
+    }
+
+    /// Settings from the environment. `None` when neither REDIS_URL nor REDIS_HOST is set:
+    /// the caller then falls back to memory (and says so).
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`RedisConfig::from_env`] over any variable source (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.is_empty());
+        let url = match (get("REDIS_URL"), get("REDIS_HOST")) {
+            (Some(url), _) => url,
+            (None, Some(host)) => {
+                let port = get("REDIS_PORT").unwrap_or_else(|| "6379".into());
+                format!("redis://{host}:{port}")
+            }
+            (None, None) => return Ok(None),
+        };
+        let mut config = RedisConfig::new(url);
+        config.apply_env(&get)?;
+        Ok(Some(config))
+    }
+
+    /// Applies the optional variables (everything but the URL) over these settings.
+    pub fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(p) = get("REDIS_PASSWORD") {
+            self.password = Some(p);
+        }
+        if let Some(prefix) = get("REDIS_KEY_PREFIX") {
+            self.key_prefix = prefix;
+        }
+        if let Some(v) = get("REDIS_TLS_ENABLED") {
+            self.tls = match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::BadEnv {
+                        var: "REDIS_TLS_ENABLED",
+                        value: v,
+                        reason: "expected true or false",
+                    })
+                }
+            };
+        }
+        if let Some(v) = get("REDIS_MAX_RETRIES") {
+            self.max_retries = v.parse().map_err(|_| ConfigError::BadEnv {
+                var: "REDIS_MAX_RETRIES",
+                value: v.clone(),
+                reason: "expected a whole number",
+            })?;
+        }
+        if let Some(v) = get("REDIS_CONNECT_TIMEOUT") {
+            let ms: u64 = v.parse().map_err(|_| ConfigError::BadEnv {
+                var: "REDIS_CONNECT_TIMEOUT",
+                value: v.clone(),
+                reason: "expected milliseconds as a whole number",
+            })?;
+            self.connect_timeout = Duration::from_millis(ms);
+        }
+        Ok(())
+    }
+
+    /// The URL as it may be printed: the password replaced by `***`.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    /// Builds the redis crate's connection info: checks the scheme, applies TLS and the
+    /// password. Errors never contain the password.
+    pub fn connection_info(&self) -> Result<redis::ConnectionInfo, ConfigError> {
+        let parsed = url::Url::parse(&self.url).map_err(|e| ConfigError::MalformedUrl {
+            url: redact_url(&self.url),
+            reason: e.to_string(),
+        })?;
+        let mut url = parsed.clone();
+        match parsed.scheme() {
+            "redis" if self.tls => {
+                // set_scheme between special-less schemes is allowed.
+                let _ = url.set_scheme("rediss");
+            }
+            "redis" | "rediss" => {}
+            other => {
+                return Err(ConfigError::UnknownScheme {
+                    url: redact_url(&self.url),
+                    scheme: other.to_string(),
+                })
+            }
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(ConfigError::MalformedUrl {
+                url: redact_url(&self.url),
+                reason: "no host".into(),
+            });
+        }
+        if url.password().is_none() {
+            if let Some(p) = &self.password {
+                let _ = url.set_password(Some(p));
+            }
+        }
+        redis::IntoConnectionInfo::into_connection_info(url.as_str()).map_err(|e| {
+            ConfigError::MalformedUrl {
+                url: redact_url(&self.url),
+                reason: redact_text(&e.to_string()),
+            }
+        })
+    }
+
+    /// True when the connection will use TLS.
+    pub fn uses_tls(&self) -> bool {
+        self.tls || self.url.starts_with("rediss://")
+    }
+}
+
+/// The guide's reconnect backoff: `min(times * 50, 2000)` ms for attempt `times` (1-based).
+pub fn retry_delay(times: u32) -> Duration {
+    Duration::from_millis(u64::from(times).saturating_mul(50).min(2000))
+}
+
+/// A URL with any password replaced by `***`. Unparseable input is returned with anything
+/// between `://` and `@` hidden.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => redact_text(url),
+    }
+}
+
+/// Hides userinfo in any `scheme://user:pass@host` found in free text.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '/' || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn backoff_follows_the_guide() {
+        assert_eq!(retry_delay(1), Duration::from_millis(50));
+        assert_eq!(retry_delay(3), Duration::from_millis(150));
+        assert_eq!(retry_delay(40), Duration::from_millis(2000));
+        assert_eq!(retry_delay(u32::MAX), Duration::from_millis(2000));
+    }
+
+    #[test]
+    fn env_without_url_means_no_redis() {
+        assert!(RedisConfig::from_lookup(lookup(&[])).unwrap().is_none());
+    }
+
+    #[test]
+    fn env_variables_are_applied() {
+        let c = RedisConfig::from_lookup(lookup(&[
+            ("REDIS_HOST", "cache.internal"),
+            ("REDIS_PORT", "6380"),
+            ("REDIS_PASSWORD", "s3cret"),
+            ("REDIS_KEY_PREFIX", "unite-hub:"),
+            ("REDIS_TLS_ENABLED", "true"),
+            ("REDIS_MAX_RETRIES", "5"),
+            ("REDIS_CONNECT_TIMEOUT", "2500"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.url, "redis://cache.internal:6380");
+        assert!(c.uses_tls());
+        assert_eq!(c.key_prefix, "unite-hub:");
+        assert_eq!(c.max_retries, 5);
+        assert_eq!(c.connect_timeout, Duration::from_millis(2500));
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn bad_env_values_are_named() {
+        let err = RedisConfig::from_lookup(lookup(&[
+            ("REDIS_URL", "redis://h"),
+            ("REDIS_CONNECT_TIMEOUT", "soon"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("REDIS_CONNECT_TIMEOUT"));
+    }
+
+    #[test]
+    fn unknown_scheme_and_malformed_urls_are_rejected_without_the_password() {
+        let e = RedisConfig::new("http://u:hunter2@host:1").connection_info().unwrap_err();
+        assert!(matches!(e, ConfigError::UnknownScheme { .. }));
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let e = RedisConfig::new("redis://:hunter2@[::1").connection_info().unwrap_err();
+        assert!(matches!(e, ConfigError::MalformedUrl { .. }));
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let e = RedisConfig::new("not a url").connection_info().unwrap_err();
+        assert!(matches!(e, ConfigError::MalformedUrl { .. }));
+    }
+
+    #[test]
+    fn tls_flag_upgrades_the_scheme() {
+        let mut c = RedisConfig::new("redis://127.0.0.1:1");
+        c.tls = true;
+        assert!(c.uses_tls());
+        assert!(c.connection_info().is_ok());
+    }
+
+    #[test]
+    fn redaction_hides_passwords() {
+        assert_eq!(
+            redact_url("redis://default:pw@host:25061"),
+            "redis://default:***@host:25061"
+        );
+        assert_eq!(redact_url("redis://host:1"), "redis://host:1");
+        assert_eq!(
+            redact_text("cannot reach rediss://u:p@w@h:1/0 now"),
+            "cannot reach rediss://***@h:1/0 now"
+        );
+    }
+}

@@ -1,0 +1,577 @@
+//! `CacheManager`: the guide's cache API in Rust — get, set, del, del_pattern, get_or_set
+//! (cache-aside), mget/mset and pipelines — with every Redis call guarded by the circuit
+//! breaker and automatic failover to the in-memory fallback.
+//!
+//! Failover rules:
+//! - A call the breaker refuses, or that fails, is served by the [`MemoryStore`]; the caller
+//!   sees an error only when the fallback cannot help either (e.g. a value over its bound).
+//! - Writes and deletions served by the fallback are remembered ([`PendingInvalidations`])
+//!   and replayed in Redis — deleted — before Redis answers again, so nothing invalidated or
+//!   rewritten during an outage is read back stale from Redis afterwards.
+//! - Once a replay succeeds, the fallback is cleared: it only ever holds the current
+//!   outage's writes, so a later outage cannot serve values from an earlier one.
+
+use super::breaker::{BreakerConfig, CircuitBreaker, Permit};
+use super::clock::{Clock, SystemClock};
+use super::codec::{self, CodecConfig};
+use super::error::OpError;
+use super::health::HealthSnapshot;
+use super::invalidation::PendingInvalidations;
+use super::memory_store::{MemoryStore, DEFAULT_MAX_BYTES};
+use super::redis_store::{Command, RedisStore, Reply};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Settings of a manager; defaults are the guide's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagerConfig {
+    pub breaker: BreakerConfig,
+    /// Codec for the typed API (`get`/`set`/`get_or_set` of serde values).
+    pub codec: CodecConfig,
+    /// Byte bound of the in-memory fallback.
+    pub fallback_max_bytes: u64,
+    /// Invalidations remembered during an outage before falling back to invalidating the
+    /// store's whole prefix.
+    pub max_pending_invalidations: usize,
+    /// Keys per SCAN page and per UNLINK in `del_pattern`.
+    pub del_pattern_batch: usize,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            breaker: BreakerConfig::default(),
+            codec: CodecConfig::default(),
+            fallback_max_bytes: DEFAULT_MAX_BYTES,
+            max_pending_invalidations: 100_000,
+            del_pattern_batch: 1000,
+        }
+    }
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Redis answered.
+    Redis,
+    /// Redis was refused by the breaker or failed; the fallback answered.
+    Fallback,
+    /// No Redis is configured: the memory store is the cache.
+    Memory,
+}
+
+/// The outcome of one operation that did not fail.
+#[derive(Debug, Clone)]
+pub struct Served<T> {
+    pub value: T,
+    pub source: Source,
+    /// Why Redis did not answer, when the fallback did.
+    pub cause: Option<OpError>,
+}
+
+impl<T> Served<T> {
+    fn redis(value: T) -> Self {
+        Served {
+            value,
+            source: Source::Redis,
+            cause: None,
+        }
+    }
+
+    fn fallback(value: T, source: Source, cause: Option<OpError>) -> Self {
+        Served {
+            value,
+            source,
+            cause,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    operations: AtomicU64,
+    errors: AtomicU64,
+    fallback: AtomicU64,
+}
+
+/// The cache layer's front door. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct CacheManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ManagerConfig,
+    redis: Option<RedisStore>,
+    memory: MemoryStore,
+    breaker: CircuitBreaker,
+    pending: PendingInvalidations,
+    /// Held while replaying, so no call reaches Redis before the replay is done.
+    replay_lock: tokio::sync::Mutex<()>,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for CacheManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheManager")
+            .field("redis", &self.inner.redis)
+            .field("breaker", &self.inner.breaker)
+            .finish()
+    }
+}
+
+impl CacheManager {
+    /// A manager over `redis` (None: memory only, with the guide's warning).
+    pub fn new(redis: Option<RedisStore>, config: ManagerConfig) -> Self {
+        Self::with_clock(redis, config, Arc::new(SystemClock::new()))
+    }
+
+    /// A manager whose breaker reads `clock`.
+    pub fn with_clock(redis: Option<RedisStore>, config: ManagerConfig, clock: Arc<dyn Clock>) -> Self {
+        let memory = if redis.is_some() {
+            MemoryStore::new(config.fallback_max_bytes)
+        } else {
+            MemoryStore::standalone(config.fallback_max_bytes)
+        };
+        CacheManager {
+            inner: Arc::new(Inner {
+                breaker: CircuitBreaker::with_clock(config.breaker.clone(), clock),
+                pending: PendingInvalidations::new(config.max_pending_invalidations),
+                replay_lock: tokio::sync::Mutex::new(()),
+                counters: Counters::default(),
+                config,
+                redis,
+                memory,
+            }),
+        }
+    }
+
+    /// The breaker guarding Redis.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.inner.breaker
+    }
+
+    /// The fallback store.
+    pub fn memory(&self) -> &MemoryStore {
+        &self.inner.memory
+    }
+
+    /// The Redis store, when configured.
+    pub fn redis(&self) -> Option<&RedisStore> {
+        self.inner.redis.as_ref()
+    }
+
+    /// Invalidations waiting for Redis to come back.
+    pub fn pending_invalidations(&self) -> usize {
+        self.inner.pending.len()
+    }
+
+    /// The guide's `resetCircuitBreaker()`.
+    pub fn reset_circuit_breaker(&self) {
+        self.inner.breaker.reset();
+    }
+
+    /// Asks the breaker to admit one Redis call and replays pending invalidations first.
+    /// `Err` means the fallback must serve (the error says why).
+    async fn admit(&self) -> Result<(&RedisStore, Permit), OpError> {
+        let Some(redis) = &self.inner.redis else {
+            return Err(OpError::Connection("no Redis configured".into()));
+        };
+        let permit = self
+            .inner
+            .breaker
+            .try_acquire()
+            .map_err(|_| OpError::BreakerOpen)?;
+        if self.inner.pending.any() {
+            if let Err(e) = self.replay(redis).await {
+                self.report(permit, &e);
+                return Err(e);
+            }
+        }
+        Ok((redis, permit))
+    }
+
+    /// Runs `call` against Redis through the breaker.
+    async fn guarded<T, F, Fut>(&self, call: F) -> Result<T, OpError>
+    where
+        F: FnOnce(RedisStore) -> Fut,
+        Fut: Future<Output = Result<T, OpError>>,
+    {
+        let (redis, permit) = self.admit().await?;
+        let result = call(redis.clone()).await;
+        match &result {
+            Ok(_) => self.inner.breaker.on_success(permit),
+            Err(e) => self.report(permit, e),
+        }
+        result
+    }
+
+    fn report(&self, permit: Permit, e: &OpError) {
+        if e.is_breaker_failure() {
+            self.inner.breaker.on_failure(permit, &e.to_string());
+        } else {
+            self.inner.breaker.on_neutral(permit);
+        }
+    }
+
+    /// Deletes in Redis whatever was invalidated while it was unreachable, then forgets the
+    /// fallback's copies. Callers wait on the lock, so none reads Redis mid-replay.
+    async fn replay(&self, redis: &RedisStore) -> Result<(), OpError> {
+        let _guard = self.inner.replay_lock.lock().await;
+        if !self.inner.pending.any() {
+            return Ok(());
+        }
+        let backlog = self.inner.pending.snapshot();
+        let keys: Vec<&str> = backlog.keys.keys().map(String::as_str).collect();
+        for chunk in keys.chunks(self.inner.config.del_pattern_batch.max(1)) {
+            redis.del(chunk).await?;
+        }
+        for pattern in &backlog.patterns {
+            redis
+                .del_pattern(pattern, self.inner.config.del_pattern_batch)
+                .await?;
+        }
+        self.inner.pending.settle(&backlog);
+        self.inner.memory.clear();
+        tracing::info!(
+            "replayed {} invalidation(s) and {} pattern(s) made while Redis was unreachable",
+            keys.len(),
+            backlog.patterns.len()
+        );
+        Ok(())
+    }
+
+    fn fallback_source(&self) -> Source {
+        if self.inner.redis.is_some() {
+            Source::Fallback
+        } else {
+            Source::Memory
+        }
+    }
+
+    fn count_op(&self) {
+        self.inner.counters.operations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_read(&self, hit: bool) {
+        let c = if hit {
+            &self.inner.counters.hits
+        } else {
+            &self.inner.counters.misses
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_outcome<T>(&self, r: &Result<Served<T>, OpError>) {
+        match r {
+            Ok(s) if s.source == Source::Fallback => {
+                self.inner.counters.fallback.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn whole_prefix_ok(&self) -> bool {
+        self.inner
+            .redis
+            .as_ref()
+            .is_some_and(|r| !r.config().key_prefix.is_empty())
+    }
+
+    /// Stores a write in the fallback and remembers to invalidate it in Redis.
+    fn write_fallback(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), OpError> {
+        if self.inner.redis.is_some() {
+            self.inner.pending.remember_key(key, self.whole_prefix_ok());
+        }
+        self.inner.memory.set(key, value, ttl)
+    }
+
+    // ---- byte-level API: values are stored as given (already encoded) ----
+
+    /// GET: the stored bytes under `key`.
+    pub async fn get_bytes(&self, key: &str) -> Result<Served<Option<Vec<u8>>>, OpError> {
+        self.count_op();
+        let r = match self.guarded(|r| async move { r.get(key).await }).await {
+            Ok(v) => Ok(Served::redis(v)),
+            Err(e) => {
+                let v = self.inner.memory.get(key).map(|v| v.to_vec());
+                Ok(Served::fallback(v, self.fallback_source(), self.cause(e)))
+            }
+        };
+        if let Ok(s) = &r {
+            self.count_read(s.value.is_some());
+        }
+        self.count_outcome(&r);
+        r
+    }
+
+    /// SET with a TTL.
+    pub async fn set_bytes(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<Served<()>, OpError> {
+        self.count_op();
+        let r = match self.guarded(|r| async move { r.set(key, value, ttl).await }).await {
+            Ok(()) => Ok(Served::redis(())),
+            Err(e) => self
+                .write_fallback(key, value, ttl)
+                .map(|()| Served::fallback((), self.fallback_source(), self.cause(e))),
+        };
+        self.count_outcome(&r);
+        r
+    }
+
+    /// DEL; the value says whether the key existed (in whichever store answered).
+    pub async fn del(&self, key: &str) -> Result<Served<bool>, OpError> {
+        self.count_op();
+        let r = match self.guarded(|r| async move { r.del(&[key]).await }).await {
+            Ok(n) => Ok(Served::redis(n > 0)),
+            Err(e) => {
+                if self.inner.redis.is_some() {
+                    self.inner.pending.remember_key(key, self.whole_prefix_ok());
+                }
+                let existed = self.inner.memory.del(key);
+                Ok(Served::fallback(existed, self.fallback_source(), self.cause(e)))
+            }
+        };
+        self.count_outcome(&r);
+        r
+    }
+
+    /// Deletes every key matching `pattern` (SCAN MATCH + UNLINK in batches; never KEYS).
+    pub async fn del_pattern(&self, pattern: &str) -> Result<Served<u64>, OpError> {
+        self.count_op();
+        let batch = self.inner.config.del_pattern_batch;
+        let r = match self
+            .guarded(|r| async move { r.del_pattern(pattern, batch).await })
+            .await
+        {
+            Ok(n) => {
+                self.inner.memory.del_pattern(pattern);
+                Ok(Served::redis(n))
+            }
+            Err(e) => {
+                if self.inner.redis.is_some() {
+                    self.inner.pending.remember_pattern(pattern);
+                }
+                let n = self.inner.memory.del_pattern(pattern);
+                Ok(Served::fallback(n, self.fallback_source(), self.cause(e)))
+            }
+        };
+        self.count_outcome(&r);
+        r
+    }
+
+    /// MGET.
+    pub async fn mget_bytes(&self, keys: &[&str]) -> Result<Served<Vec<Option<Vec<u8>>>>, OpError> {
+        self.count_op();
+        let r = match self.guarded(|r| async move { r.mget(keys).await }).await {
+            Ok(v) => Ok(Served::redis(v)),
+            Err(e) => {
+                let v = keys
+                    .iter()
+                    .map(|k| self.inner.memory.get(k).map(|v| v.to_vec()))
+                    .collect();
+                Ok(Served::fallback(v, self.fallback_source(), self.cause(e)))
+            }
+        };
+        if let Ok(s) = &r {
+            for v in &s.value {
+                self.count_read(v.is_some());
+            }
+        }
+        self.count_outcome(&r);
+        r
+    }
+
+    /// Writes several keys in one round trip, all with the same TTL.
+    pub async fn mset_bytes(&self, items: &[(&str, &[u8])], ttl: Option<Duration>) -> Result<Served<()>, OpError> {
+        self.count_op();
+        let r = match self.guarded(|r| async move { r.mset(items, ttl).await }).await {
+            Ok(()) => Ok(Served::redis(())),
+            Err(e) => items
+                .iter()
+                .try_for_each(|(k, v)| self.write_fallback(k, v, ttl))
+                .map(|()| Served::fallback((), self.fallback_source(), self.cause(e))),
+        };
+        self.count_outcome(&r);
+        r
+    }
+
+    /// Sends mixed commands in one round trip; each reply comes with the instant it arrived.
+    /// The batch counts as one call for the breaker (a failure if any command failed in a
+    /// way that says the server is unwell). Commands Redis did not answer are served by the
+    /// fallback one by one.
+    pub async fn pipeline(&self, commands: &[Command]) -> Vec<(Result<Served<Reply>, OpError>, Instant)> {
+        self.inner
+            .counters
+            .operations
+            .fetch_add(commands.len() as u64, Ordering::Relaxed);
+        let (replies, cause) = match self.admit().await {
+            Ok((redis, permit)) => {
+                let replies = redis.pipeline(commands).await;
+                let unwell = replies
+                    .iter()
+                    .find_map(|(r, _)| r.as_ref().err().filter(|e| e.is_breaker_failure()))
+                    .cloned();
+                match &unwell {
+                    Some(e) => self.report(permit, e),
+                    None => self.inner.breaker.on_success(permit),
+                }
+                (Some(replies), unwell)
+            }
+            Err(e) => (None, Some(e)),
+        };
+        let mut out = Vec::with_capacity(commands.len());
+        for (i, cmd) in commands.iter().enumerate() {
+            let answered = replies.as_ref().and_then(|r| r.get(i)).and_then(|(r, at)| match r {
+                Ok(reply) => Some((Ok(Served::redis(reply.clone())), *at)),
+                Err(e) if !e.is_breaker_failure() => Some((Err(e.clone()), *at)),
+                Err(_) => None,
+            });
+            let (result, at) = answered.unwrap_or_else(|| {
+                let cause = cause.clone().and_then(|e| self.cause(e));
+                (self.serve_command(cmd, cause), Instant::now())
+            });
+            if let Ok(Served { value: Reply::Value(v), .. }) = &result {
+                self.count_read(v.is_some());
+            }
+            self.count_outcome(&result);
+            out.push((result, at));
+        }
+        out
+    }
+
+    fn serve_command(&self, cmd: &Command, cause: Option<OpError>) -> Result<Served<Reply>, OpError> {
+        let source = self.fallback_source();
+        let reply = match cmd {
+            Command::Get(k) => Reply::Value(self.inner.memory.get(k).map(|v| v.to_vec())),
+            Command::Set(k, v, ttl) => {
+                self.write_fallback(k, v, *ttl)?;
+                Reply::Stored
+            }
+            Command::Del(k) => {
+                if self.inner.redis.is_some() {
+                    self.inner.pending.remember_key(k, self.whole_prefix_ok());
+                }
+                Reply::Deleted(u64::from(self.inner.memory.del(k)))
+            }
+        };
+        Ok(Served::fallback(reply, source, cause))
+    }
+
+    /// The cause to report for a fallback answer (none when there is no Redis at all).
+    fn cause(&self, e: OpError) -> Option<OpError> {
+        self.inner.redis.as_ref().map(|_| e)
+    }
+
+    /// Cache-aside on bytes: GET, and on a miss call `loader`, store its value with `ttl`
+    /// and return it. The flag says whether the loader ran.
+    pub async fn get_or_set_bytes<F, Fut, E>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        loader: F,
+    ) -> Result<(Served<Vec<u8>>, bool), OpError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, E>>,
+        E: std::fmt::Display,
+    {
+        let got = self.get_bytes(key).await?;
+        if let Some(v) = got.value {
+            return Ok((Served { value: v, source: got.source, cause: got.cause }, false));
+        }
+        let value = match loader().await {
+            Ok(v) => v,
+            Err(e) => {
+                self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+                return Err(OpError::Loader(e.to_string()));
+            }
+        };
+        let stored = self.set_bytes(key, &value, ttl).await?;
+        Ok((Served { value, source: stored.source, cause: stored.cause }, true))
+    }
+
+    // ---- typed API (serde JSON through the configured codec) ----
+
+    /// GET a typed value.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, OpError> {
+        match self.get_bytes(key).await?.value {
+            Some(bytes) => codec::decode_json(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// SET a typed value with a TTL.
+    pub async fn set<T: Serialize>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<(), OpError> {
+        let bytes = self.inner.config.codec.encode_json(value)?;
+        self.set_bytes(key, &bytes, ttl).await.map(|_| ())
+    }
+
+    /// Cache-aside with a typed value (the guide's `getOrSet`).
+    pub async fn get_or_set<T, F, Fut, E>(&self, key: &str, ttl: Option<Duration>, loader: F) -> Result<T, OpError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
+        if let Some(v) = self.get(key).await? {
+            return Ok(v);
+        }
+        let value = loader().await.map_err(|e| {
+            self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+            OpError::Loader(e.to_string())
+        })?;
+        self.set(key, &value, ttl).await?;
+        Ok(value)
+    }
+
+    /// MGET of typed values.
+    pub async fn mget<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>, OpError> {
+        self.mget_bytes(keys)
+            .await?
+            .value
+            .into_iter()
+            .map(|v| v.map(|b| codec::decode_json(&b)).transpose())
+            .collect()
+    }
+
+    /// MSET of typed values with one TTL.
+    pub async fn mset<T: Serialize>(&self, items: &[(&str, T)], ttl: Option<Duration>) -> Result<(), OpError> {
+        let encoded: Vec<Vec<u8>> = items
+            .iter()
+            .map(|(_, v)| self.inner.config.codec.encode_json(v))
+            .collect::<Result<_, _>>()?;
+        let pairs: Vec<(&str, &[u8])> = items.iter().zip(&encoded).map(|((k, _), v)| (*k, v.as_slice())).collect();
+        self.mset_bytes(&pairs, ttl).await.map(|_| ())
+    }
+
+    /// The health snapshot (the guide's `getMetrics()`).
+    pub fn health(&self) -> HealthSnapshot {
+        let c = &self.inner.counters;
+        let breaker = self.inner.breaker.counters();
+        let (status, provider) = match (&self.inner.redis, breaker.state) {
+            (None, _) => ("memory", "memory"),
+            (Some(_), super::BreakerState::Closed) => ("connected", "redis"),
+            (Some(_), _) => ("degraded", "redis"),
+        };
+        HealthSnapshot {
+            status,
+            provider,
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            total_operations: c.operations.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            fallback_operations: c.fallback.load(Ordering::Relaxed),
+            circuit_breaker: breaker,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The cache layer under test, usable as a library on its own. It follows the Redis
+//! production setup guide: a Redis store behind a circuit breaker, an in-memory fallback
+//! that serves while Redis is unreachable, and a cache-aside manager on top.
+//!
+//! - [`config`]: connection settings from the guide's environment variables, redaction.
+//! - [`redis_store`]: the Redis client (ConnectionManager, timeouts, reconnects).
+//! - [`memory_store`]: the bounded in-memory fallback.
+//! - [`breaker`] and [`clock`]: the circuit breaker and its injected clock.
+//! - [`codec`]: JSON values and optional compression (gzip+base64, gzip, zstd).
+//! - [`manager`]: `CacheManager`, the guide's API: get/set/del/del_pattern/get_or_set/
+//!   mget/mset/pipeline with failover and invalidation replay.
+//! - [`keys`]: key builders and TTL constants.
+//! - [`health`]: the metrics snapshot in the guide's `/api/health` shape.
+//! - [`error`]: `OpError`, classified for the breaker and the reporter.
+
+pub mod breaker;
+pub mod clock;
+pub mod codec;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod invalidation;
+pub mod keys;
+pub mod manager;
+pub mod memory_store;
+pub mod redis_store;
+
+pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use codec::{Codec, CodecConfig};
+pub use config::RedisConfig;
+pub use error::OpError;
+pub use health::HealthSnapshot;
+pub use manager::{CacheManager, ManagerConfig};
+pub use memory_store::MemoryStore;
+pub use redis_store::RedisStore;
+
+/// Installs rustls' ring crypto provider for TLS connections (once; later calls are no-ops).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,19 @@
+//! redline: a benchmarking and load-testing harness for Redis caching layers.
+//!
+//! - [`cache`]: the cache layer under test (Redis store, in-memory fallback, circuit breaker,
+//!   cache-aside manager, codecs, health snapshot). Usable as a library on its own.
+//! - [`server`]: an embedded `redis-server` started on demand on a free loopback port.
+//! - [`check`]: `redline check`, the connection test and production-readiness audit.
+//! - [`scenario`]: the scenario file model, validation and workload distributions.
+//! - [`engine`]: the load engine that drives a scenario through the cache layer.
+//! - [`report`]: HDR recording, thresholds, verdict and the report writers.
+//! - [`op`]: operation and error vocabulary shared by all of the above.
+
+pub mod cache;
+pub mod check;
+pub mod cli;
+pub mod engine;
+pub mod op;
+pub mod report;
+pub mod scenario;
+pub mod server;

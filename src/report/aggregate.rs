@@ -1,0 +1,360 @@
+//! The [`Aggregator`]: once a second it empties every worker's [`Recorder`], folds the
+//! interval into one [`TimePoint`] of the time series and, outside warmup, into the run's
+//! totals. It is the only reader of the workers' recorders; the live progress line and the
+//! final [`Measured`] both come from it.
+//!
+//! Memory stays flat however long the run: the interval and totals are histograms that are
+//! reused, and the time series grows by one small `TimePoint` per tick (a 5-minute run keeps
+//! 300 of them).
+
+use super::recorder::{new_histogram, Recorder};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// One second (one tick) of the run, as plotted and as compared between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimePoint {
+    /// End of the interval, seconds since the run started.
+    pub t_s: f64,
+    /// Operations completed in the interval.
+    pub ops: u64,
+    /// ops divided by the interval's length (ops/s).
+    pub throughput: f64,
+    /// Response-time percentiles of the interval in µs; `None` when nothing completed, so a
+    /// stalled second is not drawn as a fast one.
+    pub p50_us: Option<u64>,
+    /// 95th percentile response time, µs.
+    pub p95_us: Option<u64>,
+    /// 99th percentile response time, µs.
+    pub p99_us: Option<u64>,
+    /// Keys found in the cache.
+    pub hits: u64,
+    /// Keys not found.
+    pub misses: u64,
+    /// Failed operations, all kinds.
+    pub errors: u64,
+    /// Loads from the origin: shows the origin absorbing load while the breaker is open.
+    pub origin_calls: u64,
+    /// Operations served by the in-memory fallback.
+    pub fallback_ops: u64,
+    /// Breaker state at the end of the interval (e.g. "CLOSED", "OPEN", "HALF_OPEN").
+    pub breaker: String,
+    /// True for warmup intervals, which are plotted but excluded from the totals.
+    pub warmup: bool,
+}
+
+/// What the live progress line shows, taken from the last tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveLine {
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// Throughput of the last interval.
+    pub ops_per_s: f64,
+    /// p95 response time of the last interval, µs.
+    pub p95_us: Option<u64>,
+    /// Hit rate of the last interval; `None` without reads.
+    pub hit_rate: Option<f64>,
+    /// Errors since the start of the run, warmup included: an operator watching the line
+    /// wants to see any error at all.
+    pub errors: u64,
+    /// Breaker state at the last tick.
+    pub breaker: String,
+    /// True while warming up.
+    pub warmup: bool,
+}
+
+/// The aggregated result of a run, handed to [`RunSummary::build`](super::RunSummary::build).
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// Everything recorded during measured (non-warmup) intervals.
+    pub totals: Recorder,
+    /// One point per tick, warmup included.
+    pub timeseries: Vec<TimePoint>,
+    /// Total length of the measured intervals: the denominator of throughput.
+    pub measured: Duration,
+    /// Elapsed time at the last tick.
+    pub elapsed: Duration,
+}
+
+/// A worker's shared recorder and the aggregator's spare, swapped every tick.
+struct Slot {
+    shared: Arc<Mutex<Recorder>>,
+    /// Reset outside the lock and swapped in, so the worker keeps allocated histograms and
+    /// the lock is held only for a pointer swap.
+    spare: Recorder,
+}
+
+/// Folds worker recorders into a time series and totals. See the module docs.
+pub struct Aggregator {
+    /// Every worker's recorder, in registration order.
+    slots: Vec<Slot>,
+    /// The current interval, reused tick after tick.
+    interval: Recorder,
+    /// Reused buffer for the interval's all-operations response histogram.
+    interval_overall: Histogram<u64>,
+    /// Sum of the measured intervals.
+    totals: Recorder,
+    timeseries: Vec<TimePoint>,
+    /// Elapsed time at the previous tick: the start of the next interval.
+    last_elapsed: Duration,
+    measured: Duration,
+    /// Errors since the start, warmup included, for the live line.
+    errors_seen: u64,
+}
+
+impl Default for Aggregator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Locks a worker's recorder. A worker that panicked mid-record leaves counters that are at
+/// worst one sample short, so a poisoned lock is used rather than propagated.
+fn lock(m: &Mutex<Recorder>) -> MutexGuard<'_, Recorder> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Aggregator {
+    /// An aggregator with no workers yet; add them with [`Aggregator::register`] or
+    /// [`Aggregator::add_worker`].
+    pub fn new() -> Self {
+        Aggregator {
+            slots: Vec::new(),
+            interval: Recorder::new(),
+            interval_overall: new_histogram(),
+            totals: Recorder::new(),
+            timeseries: Vec::new(),
+            last_elapsed: Duration::ZERO,
+            measured: Duration::ZERO,
+            errors_seen: 0,
+        }
+    }
+
+    /// An aggregator reading the given workers' recorders.
+    pub fn with_workers(workers: impl IntoIterator<Item = Arc<Mutex<Recorder>>>) -> Self {
+        let mut a = Self::new();
+        for w in workers {
+            a.add_worker(w);
+        }
+        a
+    }
+
+    /// Creates a recorder for a new worker and starts aggregating it.
+    pub fn register(&mut self) -> Arc<Mutex<Recorder>> {
+        let shared = Arc::new(Mutex::new(Recorder::new()));
+        self.add_worker(Arc::clone(&shared));
+        shared
+    }
+
+    /// Starts aggregating an existing worker recorder (e.g. one added by a ramp stage).
+    pub fn add_worker(&mut self, shared: Arc<Mutex<Recorder>>) {
+        self.slots.push(Slot {
+            shared,
+            spare: Recorder::new(),
+        });
+    }
+
+    /// Number of workers aggregated.
+    pub fn workers(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Closes the interval ending at `elapsed` (time since the run started): empties every
+    /// worker, appends a [`TimePoint`] and, when `measuring` (not warmup), adds the interval
+    /// to the totals. Call once a second, and once more at the end for the last partial
+    /// interval before [`Aggregator::finish`].
+    pub fn tick(&mut self, elapsed: Duration, breaker_state: &str, measuring: bool) {
+        self.interval.reset();
+        for slot in &mut self.slots {
+            slot.spare.reset();
+            lock(&slot.shared).swap_with(&mut slot.spare);
+            self.interval.merge(&slot.spare);
+        }
+
+        let length = elapsed.saturating_sub(self.last_elapsed);
+        self.last_elapsed = self.last_elapsed.max(elapsed);
+        let iv = &self.interval;
+        iv.response_overall_into(&mut self.interval_overall);
+        let h = &self.interval_overall;
+        let pct = |q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q));
+        let ops = iv.ops();
+        let errors = iv.errors_total();
+        self.timeseries.push(TimePoint {
+            t_s: super::summary::round_to(elapsed.as_secs_f64(), 3),
+            ops,
+            throughput: super::summary::round_to(per_second(ops, length), 3),
+            p50_us: pct(0.50),
+            p95_us: pct(0.95),
+            p99_us: pct(0.99),
+            hits: iv.hit_count(),
+            misses: iv.miss_count(),
+            errors,
+            origin_calls: iv.origin_call_count(),
+            fallback_ops: iv.fallback_op_count(),
+            breaker: breaker_state.to_string(),
+            warmup: !measuring,
+        });
+        self.errors_seen += errors;
+        if measuring {
+            self.totals.merge(&self.interval);
+            self.measured += length;
+        }
+    }
+
+    /// The progress line as of the last tick.
+    pub fn live(&self) -> LiveLine {
+        match self.timeseries.last() {
+            Some(p) => LiveLine {
+                elapsed: self.last_elapsed,
+                ops_per_s: p.throughput,
+                p95_us: p.p95_us,
+                hit_rate: ratio(p.hits, p.hits + p.misses),
+                errors: self.errors_seen,
+                breaker: p.breaker.clone(),
+                warmup: p.warmup,
+            },
+            None => LiveLine {
+                elapsed: Duration::ZERO,
+                ops_per_s: 0.0,
+                p95_us: None,
+                hit_rate: None,
+                errors: 0,
+                breaker: String::new(),
+                warmup: false,
+            },
+        }
+    }
+
+    /// The time series so far.
+    pub fn timeseries(&self) -> &[TimePoint] {
+        &self.timeseries
+    }
+
+    /// The measured totals so far.
+    pub fn totals(&self) -> &Recorder {
+        &self.totals
+    }
+
+    /// Ends aggregation. Whatever workers recorded after the last tick is not included.
+    pub fn finish(self) -> Measured {
+        Measured {
+            totals: self.totals,
+            timeseries: self.timeseries,
+            measured: self.measured,
+            elapsed: self.last_elapsed,
+        }
+    }
+}
+
+/// `count / length` in events per second; 0 for an empty interval.
+fn per_second(count: u64, length: Duration) -> f64 {
+    let secs = length.as_secs_f64();
+    if secs > 0.0 {
+        count as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// `part / whole`, `None` when `whole` is 0.
+pub(crate) fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{ErrorKind, OpKind};
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn tick_builds_timeseries_and_excludes_warmup_from_totals() {
+        let mut agg = Aggregator::new();
+        let w1 = agg.register();
+        let w2 = agg.register();
+
+        // Warmup second.
+        w1.lock().expect("lock").record(OpKind::Get, 5_000, 5_000);
+        w1.lock().expect("lock").error(ErrorKind::Timeout);
+        agg.tick(secs(1), "CLOSED", false);
+
+        // Two measured seconds.
+        for v in 1..=100 {
+            w1.lock().expect("lock").record(OpKind::Get, v, v);
+            w2.lock().expect("lock").record(OpKind::Set, v + 100, v);
+        }
+        w1.lock().expect("lock").hits(3);
+        w2.lock().expect("lock").miss();
+        agg.tick(secs(2), "CLOSED", true);
+        w2.lock().expect("lock").record(OpKind::Get, 10, 10);
+        agg.tick(secs(3), "OPEN", true);
+
+        let ts = agg.timeseries();
+        assert_eq!(ts.len(), 3);
+        assert!(ts[0].warmup);
+        assert_eq!(ts[0].errors, 1);
+        assert_eq!(ts[1].ops, 200);
+        assert_eq!(ts[1].throughput, 200.0);
+        assert_eq!(ts[1].p50_us, Some(100));
+        assert_eq!((ts[1].hits, ts[1].misses), (3, 1));
+        assert_eq!(ts[2].breaker, "OPEN");
+
+        let live = agg.live();
+        assert_eq!(live.elapsed, secs(3));
+        assert_eq!(live.ops_per_s, 1.0);
+        assert_eq!(live.errors, 1, "the live line counts warmup errors");
+        assert_eq!(live.hit_rate, None);
+
+        let m = agg.finish();
+        assert_eq!(m.totals.ops(), 201, "warmup op excluded");
+        assert_eq!(m.totals.errors_total(), 0);
+        assert_eq!(m.measured, secs(2));
+        assert_eq!(m.elapsed, secs(3));
+        assert_eq!(m.timeseries.len(), 3);
+    }
+
+    #[test]
+    fn empty_interval_has_no_percentiles() {
+        let mut agg = Aggregator::new();
+        let _w = agg.register();
+        agg.tick(secs(1), "CLOSED", true);
+        let p = &agg.timeseries()[0];
+        assert_eq!(p.ops, 0);
+        assert_eq!(p.p95_us, None);
+        assert_eq!(agg.live().hit_rate, None);
+    }
+
+    #[test]
+    fn workers_keep_recording_after_a_tick() {
+        let shared = Arc::new(Mutex::new(Recorder::new()));
+        let mut agg = Aggregator::with_workers([Arc::clone(&shared)]);
+        for round in 1..=3u64 {
+            shared.lock().expect("lock").record(OpKind::Get, round, round);
+            agg.tick(secs(round), "CLOSED", true);
+            assert_eq!(shared.lock().expect("lock").ops(), 0);
+        }
+        assert_eq!(agg.totals().ops(), 3);
+        assert_eq!(agg.workers(), 1);
+    }
+
+    #[test]
+    fn a_poisoned_worker_lock_is_still_read() {
+        let mut agg = Aggregator::new();
+        let w = agg.register();
+        w.lock().expect("lock").record(OpKind::Get, 1, 1);
+        let w2 = Arc::clone(&w);
+        let _ = std::thread::spawn(move || {
+            let _guard = w2.lock();
+            panic!("worker died holding its recorder");
+        })
+        .join();
+        assert!(w.is_poisoned());
+        agg.tick(secs(1), "CLOSED", true);
+        assert_eq!(agg.totals().ops(), 1);
+    }
+}

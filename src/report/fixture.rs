@@ -1,0 +1,147 @@
+//! Test fixtures: a realistic [`RunSummary`] built through the real builder, shared by the
+//! verdict, JSON, Markdown and terminal tests.
+
+use super::aggregate::{Measured, TimePoint};
+use super::recorder::Recorder;
+use super::summary::{
+    BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats,
+    SummaryInputs, TargetInfo, TargetKind,
+};
+use crate::op::{ErrorKind, OpKind};
+use crate::scenario::threshold::{Cmp, Metric, Stat, Threshold};
+use chrono::TimeZone;
+use std::time::Duration;
+
+/// A threshold.
+pub fn threshold(expr: &str, metric: Metric, cmp: Cmp, limit: f64) -> Threshold {
+    Threshold {
+        expr: expr.to_string(),
+        metric,
+        cmp,
+        limit,
+    }
+}
+
+/// Overall response-time latency metric.
+pub fn latency(stat: Stat) -> Metric {
+    Metric::Latency { op: None, stat }
+}
+
+/// The five default thresholds plus a per-op one.
+pub fn default_thresholds() -> Vec<Threshold> {
+    vec![
+        threshold("p95 < 50ms", latency(Stat::P95), Cmp::Lt, 50_000.0),
+        threshold("hit_rate >= 0.80", Metric::HitRate, Cmp::Ge, 0.80),
+        threshold("error_rate < 0.001", Metric::ErrorRate, Cmp::Lt, 0.001),
+        threshold("evictions < 0.01", Metric::Evictions, Cmp::Lt, 0.01),
+        threshold("memory < 0.80", Metric::Memory, Cmp::Lt, 0.80),
+        threshold(
+            "get.p99 < 5ms",
+            Metric::Latency {
+                op: Some(OpKind::Get),
+                stat: Stat::P99,
+            },
+            Cmp::Lt,
+            5_000.0,
+        ),
+    ]
+}
+
+/// Totals with GET response times 1..=1000 µs (service half of that), 100 SETs at 2 ms,
+/// 800 hits / 200 misses, 2 timeouts, gzip bytes and some scheduler lag.
+pub fn totals() -> Recorder {
+    let mut r = Recorder::new();
+    for v in 1..=1000 {
+        r.record(OpKind::Get, v, v / 2);
+    }
+    for _ in 0..100 {
+        r.record(OpKind::Set, 2_000, 1_500);
+    }
+    r.hits(800);
+    r.misses(200);
+    for _ in 0..200 {
+        r.origin_call();
+    }
+    r.fallback_op();
+    r.error(ErrorKind::Timeout);
+    r.error(ErrorKind::Timeout);
+    r.bytes("gzip", 10_000, 2_500);
+    for lag in [10, 20, 30, 400] {
+        r.lag(lag);
+    }
+    r
+}
+
+fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
+    TimePoint {
+        t_s,
+        ops,
+        throughput: ops as f64,
+        p50_us: Some(500),
+        p95_us: Some(950),
+        p99_us: Some(990),
+        hits: 80,
+        misses: 20,
+        errors: 0,
+        origin_calls: 20,
+        fallback_ops: 0,
+        breaker: "CLOSED".to_string(),
+        warmup,
+    }
+}
+
+/// Inputs for a Redis run measured for 10 s (12 s with warmup), with server stats.
+pub fn inputs() -> SummaryInputs {
+    SummaryInputs {
+        measured: Measured {
+            totals: totals(),
+            timeseries: vec![point(1.0, 50, true), point(2.0, 110, false)],
+            measured: Duration::from_secs(10),
+            elapsed: Duration::from_secs(12),
+        },
+        thresholds: default_thresholds(),
+        scenario: ScenarioInfo {
+            name: "read-heavy".to_string(),
+            config: serde_json::json!({"name": "read-heavy", "rate": 110, "mix": {"get": 0.9}}),
+        },
+        target: TargetInfo {
+            kind: TargetKind::Redis,
+            provider: Provider::Redis,
+            server_version: Some("7.2.4".to_string()),
+            url: Some("redis://127.0.0.1:6399".to_string()),
+            warning: None,
+        },
+        server: Some(ServerStats {
+            keyspace_hits: 790,
+            keyspace_misses: 210,
+            evicted_keys: 1,
+            keys_written: 300,
+            used_memory: 50 * 1024 * 1024,
+            maxmemory: 100 * 1024 * 1024,
+            total_commands_processed: 1_400,
+            hit_rate_server: Some(0.79),
+        }),
+        breaker: BreakerReport {
+            transitions: vec![BreakerTransition {
+                t_s: 5.5,
+                from: "CLOSED".to_string(),
+                to: "OPEN".to_string(),
+                cause: "5 consecutive failures".to_string(),
+            }],
+            final_state: "OPEN".to_string(),
+        },
+        saturated: false,
+        origin_p50_us: Some(5_000.0),
+        aborted: false,
+        started_at: chrono::Utc
+            .with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
+            .single()
+            .unwrap_or_default(),
+        duration: Duration::from_millis(12_345),
+    }
+}
+
+/// The summary built from [`inputs`]: verdict fail (error rate 2/1100 > 0.1 %).
+pub fn summary() -> RunSummary {
+    RunSummary::build(inputs())
+}

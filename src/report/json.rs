@@ -1,0 +1,131 @@
+//! report.json: writing a [`RunSummary`] as pretty JSON and reading one back (for
+//! `redline report` and `redline compare`), refusing files of another schema.
+
+use super::summary::{RunSummary, SCHEMA};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Why a report.json could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O failure.
+        source: io::Error,
+    },
+    /// The file is not JSON, or not a redline report (the message names the field).
+    #[error("{} is not a valid redline report: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// What did not parse.
+        source: serde_json::Error,
+    },
+    /// The report was written by a redline with another report schema.
+    #[error(
+        "{} has schema {found:?}, this redline reads {SCHEMA:?}; re-run the scenario or use \
+         the redline version that wrote it",
+        path.display()
+    )]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// The schema it declares.
+        found: String,
+    },
+}
+
+/// Writes `summary` as pretty JSON followed by a newline.
+pub fn write(summary: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, summary).map_err(io::Error::other)?;
+    w.write_all(b"\n")
+}
+
+/// Reads a report.json file.
+pub fn read(path: &Path) -> Result<RunSummary, ReadError> {
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_from(io::BufReader::new(file), path)
+}
+
+/// Reads a report from any reader; `path` only names it in errors.
+pub fn read_from(mut r: impl Read, path: &Path) -> Result<RunSummary, ReadError> {
+    let mut text = String::new();
+    r.read_to_string(&mut text).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Check the schema first: a v2 report would otherwise fail on some renamed field with a
+    // confusing message.
+    #[derive(serde::Deserialize)]
+    struct Header {
+        schema: Option<String>,
+    }
+    let json_err = |source| ReadError::Json {
+        path: path.to_path_buf(),
+        source,
+    };
+    let header: Header = serde_json::from_str(&text).map_err(json_err)?;
+    match header.schema {
+        Some(s) if s == SCHEMA => {}
+        found => {
+            return Err(ReadError::Schema {
+                path: path.to_path_buf(),
+                found: found.unwrap_or_default(),
+            })
+        }
+    }
+    serde_json::from_str(&text).map_err(json_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn write_then_read_is_equal() {
+        let summary = fixture::summary();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("report.json");
+        let mut file = std::fs::File::create(&path).expect("create");
+        write(&summary, &mut file).expect("write");
+        drop(file);
+        let back = read(&path).expect("read");
+        assert_eq!(back, summary);
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let mut out = Vec::new();
+        write(&fixture::summary(), &mut out).expect("write");
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["schema"], "redline.report/v1");
+        assert_eq!(v["verdict"], "fail");
+        assert_eq!(v["target"]["provider"], "redis");
+        assert_eq!(v["totals"]["errors"]["timeout"], 2);
+        assert_eq!(v["totals"]["errors"]["breaker_rejected"], 0);
+        assert!(v["latency"]["per_op"]["get"]["response"]["p99"].is_u64());
+        assert!(v["latency"]["per_op"].get("del").is_none());
+        assert!(v["histograms"]["response"]["overall"].is_string());
+        assert!(v["started_at"].as_str().is_some_and(|s| s.ends_with('Z')));
+    }
+
+    #[test]
+    fn other_schemas_and_garbage_are_refused() {
+        let p = Path::new("r.json");
+        let err = read_from(&br#"{"schema":"redline.report/v9"}"#[..], p).unwrap_err();
+        assert!(matches!(err, ReadError::Schema { ref found, .. } if found == "redline.report/v9"));
+        let err = read_from(&b"{}"[..], p).unwrap_err();
+        assert!(matches!(err, ReadError::Schema { .. }));
+        let err = read_from(&b"not json"[..], p).unwrap_err();
+        assert!(matches!(err, ReadError::Json { .. }));
+        let err = read(Path::new("/nonexistent/report.json")).unwrap_err();
+        assert!(matches!(err, ReadError::Io { .. }));
+    }
+}

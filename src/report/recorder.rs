@@ -1,0 +1,510 @@
+//! The per-worker [`Recorder`]: HDR histograms of response and service time per operation,
+//! plus the counters a run is judged by (hits, misses, origin calls, fallback operations,
+//! errors by kind, encoded bytes per codec, scheduler lag).
+//!
+//! Each worker owns one `Arc<Mutex<Recorder>>` and records into it on its hot path; the
+//! aggregator empties it once a second. Recording never allocates once an operation's
+//! histograms exist and never panics: values above one hour are clamped to one hour.
+//!
+//! Cost note (for the lead's criterion bench of `record`): a call is two histogram slot
+//! increments (an index computed with a leading-zeros count, no branch on the value beyond the
+//! clamp) and one counter add, so expect a few nanoseconds; the uncontended `Mutex` lock a
+//! worker takes around it costs more than the recording itself. Memory: a histogram is
+//! auto-resizing and holds 2,048 slots (16 KiB) per power of two of the largest value it has
+//! seen above 2 ms, i.e. about 30 KiB for sub-10 ms latencies and at most ~190 KiB when a value
+//! reaches an hour. Keep one Recorder per worker task, not per virtual user.
+
+use crate::op::{ErrorKind, OpKind};
+use hdrhistogram::Histogram;
+
+/// Significant decimal digits every redline histogram keeps (values are exact below 2,048 µs
+/// and within 0.1 % above).
+pub const SIGFIG: u8 = 3;
+
+/// Largest latency a histogram records, in microseconds (one hour). Larger values are clamped
+/// so a stuck operation is still counted, at the ceiling, instead of being lost.
+pub const MAX_US: u64 = 3_600_000_000;
+
+const _: () = assert!(SIGFIG <= 5, "hdrhistogram accepts 0..=5 significant digits");
+
+const OP_COUNT: usize = OpKind::ALL.len();
+const ERROR_COUNT: usize = ErrorKind::ALL.len();
+
+/// An empty auto-resizing microsecond histogram with redline's precision.
+pub fn new_histogram() -> Histogram<u64> {
+    // Only an out-of-range sigfig makes this fail, and SIGFIG is checked at compile time above.
+    Histogram::new(SIGFIG).expect("SIGFIG is a valid hdrhistogram precision")
+}
+
+/// Records `value` (µs), clamped to [`MAX_US`].
+#[inline]
+fn record_us(h: &mut Histogram<u64>, value: u64) {
+    // An auto-resizing histogram grows to fit any clamped value; saturating_record is the
+    // fallback should growth ever be refused, so a sample is never dropped.
+    if h.record(value.min(MAX_US)).is_err() {
+        h.saturating_record(value.min(MAX_US));
+    }
+}
+
+/// Adds `src` into `dst`. The fast path is hdrhistogram's own `add`; if it refuses (a histogram
+/// decoded from a report with a fixed range smaller than `src`), values are re-recorded one
+/// bucket at a time, clamped, so merging never fails.
+pub fn add_histogram(dst: &mut Histogram<u64>, src: &Histogram<u64>) {
+    if src.is_empty() {
+        return;
+    }
+    if dst.add(src).is_ok() {
+        return;
+    }
+    for v in src.iter_recorded() {
+        let value = v.value_iterated_to().min(MAX_US);
+        if dst.record_n(value, v.count_at_value()).is_err() {
+            dst.saturating_record_n(value, v.count_at_value());
+        }
+    }
+}
+
+/// Response-time and service-time histograms of one operation kind.
+#[derive(Debug, Clone)]
+pub struct OpHistograms {
+    /// Time from the operation's intended start (the schedule) to completion, so queueing
+    /// behind a slow server is measured (coordinated-omission correction).
+    pub response: Histogram<u64>,
+    /// Time from the actual send to completion: what the server and network cost alone.
+    pub service: Histogram<u64>,
+}
+
+impl OpHistograms {
+    fn new() -> Self {
+        OpHistograms {
+            response: new_histogram(),
+            service: new_histogram(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.response.reset();
+        self.service.reset();
+    }
+}
+
+/// Value bytes before and after encoding for one codec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecBytes {
+    /// Codec name as the cache layer reports it ("none", "gzip-base64", "gzip", "zstd").
+    pub codec: String,
+    /// Serialized value bytes before compression.
+    pub raw: u64,
+    /// Bytes actually sent to Redis.
+    pub wire: u64,
+}
+
+/// One worker's measurements since it was last emptied.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    /// Histograms per operation, indexed by [`OpKind::index`]. Created on an operation's first
+    /// record so a worker that only runs GETs does not carry eight pairs of histograms.
+    ops: [Option<OpHistograms>; OP_COUNT],
+    /// Operations recorded per kind; equals the response histogram's count and is kept
+    /// separately so `ops()` is a sum of eight integers.
+    counts: [u64; OP_COUNT],
+    /// Keys read and found in the cache (an MGET of n keys counts n).
+    hits: u64,
+    /// Keys read and not found.
+    misses: u64,
+    /// Loads from the simulated origin (database) after a miss: the load the cache saves.
+    origin_calls: u64,
+    /// Operations served by the in-memory fallback while Redis was unavailable.
+    fallback_ops: u64,
+    /// Failed operations per [`ErrorKind::index`].
+    errors: [u64; ERROR_COUNT],
+    /// Encoded bytes per codec, in first-seen order. Entries are zeroed, not removed, on reset
+    /// so the steady state allocates nothing.
+    codecs: Vec<CodecBytes>,
+    /// How late each operation was released versus its intended start; the evidence for
+    /// `generator.saturated`. Created on first use (closed-loop runs never record lag).
+    lag: Option<Histogram<u64>>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    /// An empty recorder. Allocates nothing until the first record.
+    pub fn new() -> Self {
+        Recorder {
+            ops: Default::default(),
+            counts: [0; OP_COUNT],
+            hits: 0,
+            misses: 0,
+            origin_calls: 0,
+            fallback_ops: 0,
+            errors: [0; ERROR_COUNT],
+            codecs: Vec::new(),
+            lag: None,
+        }
+    }
+
+    /// Records one completed operation (or one command inside a pipeline), successful or not.
+    /// A failure is also reported with [`Recorder::error`].
+    #[inline]
+    pub fn record(&mut self, op: OpKind, response_us: u64, service_us: u64) {
+        let i = op.index();
+        let h = self.ops[i].get_or_insert_with(OpHistograms::new);
+        record_us(&mut h.response, response_us);
+        record_us(&mut h.service, service_us);
+        self.counts[i] += 1;
+    }
+
+    /// One key read found in the cache.
+    #[inline]
+    pub fn hit(&mut self) {
+        self.hits += 1;
+    }
+
+    /// One key read not found in the cache.
+    #[inline]
+    pub fn miss(&mut self) {
+        self.misses += 1;
+    }
+
+    /// `n` keys found (an MGET).
+    #[inline]
+    pub fn hits(&mut self, n: u64) {
+        self.hits += n;
+    }
+
+    /// `n` keys not found (an MGET).
+    #[inline]
+    pub fn misses(&mut self, n: u64) {
+        self.misses += n;
+    }
+
+    /// One load from the origin.
+    #[inline]
+    pub fn origin_call(&mut self) {
+        self.origin_calls += 1;
+    }
+
+    /// One operation served by the in-memory fallback.
+    #[inline]
+    pub fn fallback_op(&mut self) {
+        self.fallback_ops += 1;
+    }
+
+    /// One failed operation of the given kind.
+    #[inline]
+    pub fn error(&mut self, kind: ErrorKind) {
+        self.errors[kind.index()] += 1;
+    }
+
+    /// Value bytes before (`raw`) and after (`wire`) encoding with `codec`. Allocates only the
+    /// first time a codec name is seen.
+    pub fn bytes(&mut self, codec: &str, raw: u64, wire: u64) {
+        if let Some(c) = self.codecs.iter_mut().find(|c| c.codec == codec) {
+            c.raw += raw;
+            c.wire += wire;
+        } else {
+            self.codecs.push(CodecBytes {
+                codec: codec.to_string(),
+                raw,
+                wire,
+            });
+        }
+    }
+
+    /// Scheduler lag: how late (µs) an operation was released versus its intended start.
+    #[inline]
+    pub fn lag(&mut self, lag_us: u64) {
+        record_us(self.lag.get_or_insert_with(new_histogram), lag_us);
+    }
+
+    /// Returns everything recorded so far and leaves `self` empty. O(1): the histograms move
+    /// out and `self` re-creates them on its next record. The aggregator uses
+    /// [`Recorder::swap_with`] instead, which also avoids that re-allocation.
+    pub fn take(&mut self) -> Recorder {
+        std::mem::take(self)
+    }
+
+    /// Exchanges contents with `spare`, which the caller has [`reset`](Recorder::reset)
+    /// outside the lock: `self` keeps recording into `spare`'s (allocated, empty) histograms and
+    /// `spare` now holds the interval. O(1) under the worker's lock, no allocation.
+    pub fn swap_with(&mut self, spare: &mut Recorder) {
+        std::mem::swap(self, spare);
+    }
+
+    /// Empties every histogram and counter, keeping allocations for reuse.
+    pub fn reset(&mut self) {
+        for h in self.ops.iter_mut().flatten() {
+            h.reset();
+        }
+        self.counts = [0; OP_COUNT];
+        self.hits = 0;
+        self.misses = 0;
+        self.origin_calls = 0;
+        self.fallback_ops = 0;
+        self.errors = [0; ERROR_COUNT];
+        for c in &mut self.codecs {
+            c.raw = 0;
+            c.wire = 0;
+        }
+        if let Some(lag) = &mut self.lag {
+            lag.reset();
+        }
+    }
+
+    /// Adds `other`'s measurements to `self`.
+    pub fn merge(&mut self, other: &Recorder) {
+        for (mine, theirs) in self.ops.iter_mut().zip(&other.ops) {
+            let Some(theirs) = theirs else { continue };
+            match mine {
+                Some(mine) => {
+                    add_histogram(&mut mine.response, &theirs.response);
+                    add_histogram(&mut mine.service, &theirs.service);
+                }
+                None if theirs.response.is_empty() && theirs.service.is_empty() => {}
+                None => *mine = Some(theirs.clone()),
+            }
+        }
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+            *mine += theirs;
+        }
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.origin_calls += other.origin_calls;
+        self.fallback_ops += other.fallback_ops;
+        for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
+            *mine += theirs;
+        }
+        for c in &other.codecs {
+            if c.raw != 0 || c.wire != 0 {
+                self.bytes(&c.codec, c.raw, c.wire);
+            }
+        }
+        if let Some(theirs) = &other.lag {
+            if !theirs.is_empty() {
+                add_histogram(self.lag.get_or_insert_with(new_histogram), theirs);
+            }
+        }
+    }
+
+    /// Operations recorded, all kinds.
+    pub fn ops(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Operations recorded of one kind.
+    pub fn op_count(&self, op: OpKind) -> u64 {
+        self.counts[op.index()]
+    }
+
+    /// The histograms of one operation, if it was recorded at least once.
+    pub fn op_histograms(&self, op: OpKind) -> Option<&OpHistograms> {
+        self.ops[op.index()]
+            .as_ref()
+            .filter(|_| self.counts[op.index()] > 0)
+    }
+
+    /// Response-time histogram of all operations together (allocates; call once per tick).
+    pub fn response_overall(&self) -> Histogram<u64> {
+        self.overall(|h| &h.response)
+    }
+
+    /// Service-time histogram of all operations together (allocates).
+    pub fn service_overall(&self) -> Histogram<u64> {
+        self.overall(|h| &h.service)
+    }
+
+    /// Merges one histogram of every operation into `into` (after resetting it), so a caller
+    /// ticking every second can reuse one buffer.
+    pub fn response_overall_into(&self, into: &mut Histogram<u64>) {
+        into.reset();
+        for h in self.ops.iter().flatten() {
+            add_histogram(into, &h.response);
+        }
+    }
+
+    fn overall(&self, pick: impl Fn(&OpHistograms) -> &Histogram<u64>) -> Histogram<u64> {
+        let mut all = new_histogram();
+        for h in self.ops.iter().flatten() {
+            add_histogram(&mut all, pick(h));
+        }
+        all
+    }
+
+    /// Keys found in the cache.
+    pub fn hit_count(&self) -> u64 {
+        self.hits
+    }
+
+    /// Keys not found in the cache.
+    pub fn miss_count(&self) -> u64 {
+        self.misses
+    }
+
+    /// Loads from the origin.
+    pub fn origin_call_count(&self) -> u64 {
+        self.origin_calls
+    }
+
+    /// Operations served by the fallback store.
+    pub fn fallback_op_count(&self) -> u64 {
+        self.fallback_ops
+    }
+
+    /// Failures of one kind.
+    pub fn error_count(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind.index()]
+    }
+
+    /// Failures of every kind.
+    pub fn errors_total(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Encoded bytes per codec, first-seen order; may contain all-zero entries after a reset.
+    pub fn codec_bytes(&self) -> &[CodecBytes] {
+        &self.codecs
+    }
+
+    /// Scheduler lag histogram, if any lag was recorded.
+    pub fn lag_histogram(&self) -> Option<&Histogram<u64>> {
+        self.lag.as_ref().filter(|h| !h.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_counts_per_op_and_overall() {
+        let mut r = Recorder::new();
+        r.record(OpKind::Get, 100, 80);
+        r.record(OpKind::Get, 200, 150);
+        r.record(OpKind::Set, 300, 300);
+        assert_eq!(r.ops(), 3);
+        assert_eq!(r.op_count(OpKind::Get), 2);
+        assert_eq!(r.op_count(OpKind::Del), 0);
+        assert!(r.op_histograms(OpKind::Del).is_none());
+        let get = r.op_histograms(OpKind::Get).expect("get ran");
+        assert_eq!(get.response.len(), 2);
+        assert_eq!(get.service.max(), 150);
+        let all = r.response_overall();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all.max(), 300);
+    }
+
+    #[test]
+    fn counters_accumulate() {
+        let mut r = Recorder::new();
+        r.hit();
+        r.hits(4);
+        r.miss();
+        r.misses(2);
+        r.origin_call();
+        r.fallback_op();
+        r.error(ErrorKind::Timeout);
+        r.error(ErrorKind::Timeout);
+        r.error(ErrorKind::Origin);
+        r.bytes("gzip", 1000, 300);
+        r.bytes("gzip", 1000, 200);
+        r.bytes("none", 10, 10);
+        assert_eq!((r.hit_count(), r.miss_count()), (5, 3));
+        assert_eq!((r.origin_call_count(), r.fallback_op_count()), (1, 1));
+        assert_eq!(r.error_count(ErrorKind::Timeout), 2);
+        assert_eq!(r.errors_total(), 3);
+        assert_eq!(r.codec_bytes().len(), 2);
+        assert_eq!((r.codec_bytes()[0].raw, r.codec_bytes()[0].wire), (2000, 500));
+    }
+
+    #[test]
+    fn out_of_range_values_are_clamped_not_lost() {
+        let mut r = Recorder::new();
+        r.record(OpKind::Get, u64::MAX, 0);
+        r.lag(u64::MAX);
+        let get = r.op_histograms(OpKind::Get).expect("get ran");
+        assert_eq!(get.response.len(), 1);
+        assert!(get.response.equivalent(get.response.max(), MAX_US));
+        assert_eq!(get.service.max(), 0);
+        assert!(r.lag_histogram().is_some());
+    }
+
+    #[test]
+    fn take_returns_contents_and_resets() {
+        let mut r = Recorder::new();
+        r.record(OpKind::Get, 10, 10);
+        r.hit();
+        r.lag(5);
+        let taken = r.take();
+        assert_eq!(taken.ops(), 1);
+        assert_eq!(taken.hit_count(), 1);
+        assert!(taken.lag_histogram().is_some());
+        assert_eq!(r.ops(), 0);
+        assert_eq!(r.hit_count(), 0);
+        assert!(r.op_histograms(OpKind::Get).is_none());
+        assert!(r.lag_histogram().is_none());
+    }
+
+    #[test]
+    fn swap_with_reset_spare_keeps_allocations() {
+        let mut worker = Recorder::new();
+        let mut spare = Recorder::new();
+        worker.record(OpKind::Get, 10, 10);
+        worker.bytes("zstd", 100, 40);
+        worker.swap_with(&mut spare);
+        assert_eq!(spare.ops(), 1);
+        assert_eq!(worker.ops(), 0);
+        // Second interval: the spare (now holding interval 1) is reset and swapped back in.
+        spare.reset();
+        worker.record(OpKind::Get, 20, 20);
+        worker.swap_with(&mut spare);
+        assert_eq!(spare.ops(), 1);
+        assert_eq!(spare.op_histograms(OpKind::Get).map(|h| h.response.max()), Some(20));
+        assert_eq!(worker.ops(), 0);
+        // The worker got back interval 1's histograms and codec entry, emptied.
+        assert!(worker.ops[OpKind::Get.index()].is_some());
+        assert_eq!(worker.codecs.len(), 1);
+    }
+
+    #[test]
+    fn merge_adds_everything() {
+        let mut a = Recorder::new();
+        let mut b = Recorder::new();
+        a.record(OpKind::Get, 100, 90);
+        a.hit();
+        a.bytes("gzip", 100, 50);
+        b.record(OpKind::Get, 300, 250);
+        b.record(OpKind::Mget, 500, 400);
+        b.miss();
+        b.error(ErrorKind::Connection);
+        b.bytes("gzip", 100, 30);
+        b.bytes("zstd", 10, 5);
+        b.lag(7);
+        a.merge(&b);
+        assert_eq!(a.ops(), 3);
+        assert_eq!(a.op_count(OpKind::Mget), 1);
+        let get = a.op_histograms(OpKind::Get).expect("get ran");
+        assert_eq!((get.response.min(), get.response.max()), (100, 300));
+        assert_eq!((a.hit_count(), a.miss_count()), (1, 1));
+        assert_eq!(a.error_count(ErrorKind::Connection), 1);
+        assert_eq!(a.codec_bytes()[0].wire, 80);
+        assert_eq!(a.codec_bytes()[1].codec, "zstd");
+        assert_eq!(a.lag_histogram().map(|h| h.max()), Some(7));
+    }
+
+    #[test]
+    fn merge_accepts_fixed_range_histograms() {
+        // A histogram decoded from a report has a fixed range; merging a larger value into
+        // it must fall back to re-recording instead of failing.
+        let mut fixed = Histogram::<u64>::new_with_bounds(1, 2048, SIGFIG).expect("valid");
+        fixed.record(10).expect("in range");
+        let mut big = new_histogram();
+        big.record(1_000_000).expect("auto-resizes");
+        add_histogram(&mut fixed, &big);
+        assert_eq!(fixed.len(), 2);
+    }
+}

@@ -1,0 +1,522 @@
+//! [`RunSummary`]: the immutable result of a run that every renderer reads, serialized as
+//! report.json (`schema: "redline.report/v1"`). It carries everything a later `redline report`,
+//! `compare` or `merge` needs without the run: totals, percentiles, the per-second series,
+//! thresholds and verdict, and the histograms themselves. [`RunSummary::build`] turns the
+//! aggregator's [`Measured`] plus what the engine knows (target, server INFO, breaker) into one.
+
+use super::aggregate::{ratio, Measured, TimePoint};
+use super::hdr::encode_histogram;
+use super::recorder::{new_histogram, Recorder};
+use super::verdict::{self, ThresholdResult, Verdict};
+use crate::op::{ErrorKind, OpKind};
+use crate::scenario::threshold::{Stat, Threshold};
+use chrono::{DateTime, Utc};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The `schema` value of report.json files this version writes and reads.
+pub const SCHEMA: &str = "redline.report/v1";
+
+/// Everything known about a finished run. Built once, then only read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Always [`SCHEMA`]; readers refuse other values instead of misreading them.
+    pub schema: String,
+    /// The redline version that produced the report.
+    pub redline_version: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: DateTime<Utc>,
+    /// Wall-clock length of the run, warmup included, seconds.
+    pub duration_s: f64,
+    /// Length of the measured (non-warmup) phase, seconds: the throughput denominator.
+    pub measured_s: f64,
+    /// True when the run was interrupted (Ctrl-C, fatal error): its numbers are partial.
+    pub aborted: bool,
+    /// What was run.
+    pub scenario: ScenarioInfo,
+    /// What it ran against.
+    pub target: TargetInfo,
+    /// pass / fail / inconclusive; decides the exit code.
+    pub verdict: Verdict,
+    /// Why, in one sentence, for fail and inconclusive.
+    pub verdict_reason: Option<String>,
+    /// Every threshold with its measured value.
+    pub thresholds: Vec<ThresholdResult>,
+    /// Counts and rates over the measured phase.
+    pub totals: Totals,
+    /// Percentiles overall and per operation.
+    pub latency: Latency,
+    /// One point per second, warmup included.
+    pub timeseries: Vec<TimePoint>,
+    /// Redis INFO deltas over the run; `None` for the memory provider or if INFO failed.
+    pub server: Option<ServerStats>,
+    /// Circuit breaker history.
+    pub breaker: BreakerReport,
+    /// Whether the load generator kept its schedule.
+    pub generator: GeneratorReport,
+    /// What the cache saved versus going to the origin every time, when an origin-only
+    /// baseline was measured.
+    pub cache_effect: Option<CacheEffect>,
+    /// Value bytes per codec; empty when no values were encoded.
+    pub compression: Vec<CompressionRow>,
+    /// The measured histograms, so a report can be re-analysed or merged.
+    pub histograms: Histograms,
+}
+
+/// The scenario that was run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// Scenario name.
+    pub name: String,
+    /// The fully resolved scenario (file plus overrides), so the run can be reproduced.
+    pub config: serde_json::Value,
+}
+
+/// How the target was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// A Redis the user pointed at (`--redis` / REDIS_URL).
+    Managed,
+    /// An embedded `redis-server` redline started.
+    Redis,
+    /// No Redis at all: the in-memory fallback store.
+    Memory,
+}
+
+/// Which store served the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// A Redis server.
+    Redis,
+    /// The in-memory fallback store; server-side metrics do not exist.
+    Memory,
+}
+
+/// The target the run was measured against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// How the target was chosen.
+    pub kind: TargetKind,
+    /// Which store served the cache.
+    pub provider: Provider,
+    /// `redis_version` from INFO.
+    pub server_version: Option<String>,
+    /// Connection URL with any password already redacted.
+    pub url: Option<String>,
+    /// A caveat every report repeats (e.g. "no Redis found; measured the in-memory fallback").
+    pub warning: Option<String>,
+}
+
+/// Counts and rates over the measured phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Operations completed, successful or not.
+    pub ops: u64,
+    /// ops / measured seconds.
+    pub throughput: f64,
+    /// Keys found in the cache.
+    pub hits: u64,
+    /// Keys not found.
+    pub misses: u64,
+    /// hits / (hits + misses); `None` without reads.
+    pub hit_rate: Option<f64>,
+    /// Failures per kind, every kind present.
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// Failures, all kinds.
+    pub errors_total: u64,
+    /// errors_total / ops; `None` without operations.
+    pub error_rate: Option<f64>,
+    /// Loads from the origin after a miss.
+    pub origin_calls: u64,
+    /// Operations served by the in-memory fallback.
+    pub fallback_ops: u64,
+}
+
+/// Latency statistics of one histogram, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest sample (within HDR precision).
+    pub max: u64,
+    /// Arithmetic mean, rounded to 0.1 µs.
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// Statistics of `h`; all zero when it is empty.
+    pub fn from_histogram(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Percentiles {
+                count: 0,
+                p50: 0,
+                p90: 0,
+                p95: 0,
+                p99: 0,
+                p999: 0,
+                max: 0,
+                mean: 0.0,
+            };
+        }
+        Percentiles {
+            count: h.len(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p95: h.value_at_quantile(0.95),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: round_to(h.mean(), 1),
+        }
+    }
+
+    /// One statistic, µs.
+    pub fn stat(&self, stat: Stat) -> f64 {
+        match stat {
+            Stat::P50 => self.p50 as f64,
+            Stat::P90 => self.p90 as f64,
+            Stat::P95 => self.p95 as f64,
+            Stat::P99 => self.p99 as f64,
+            Stat::P999 => self.p999 as f64,
+            Stat::Max => self.max as f64,
+            Stat::Mean => self.mean,
+        }
+    }
+}
+
+/// Response and service time of one operation (or all together).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OpLatency {
+    /// From intended start to completion: what a user of the cache waits.
+    pub response: Percentiles,
+    /// From actual send to completion: what the server and network cost.
+    pub service: Percentiles,
+}
+
+/// Latency overall and per operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// All operations together.
+    pub overall: OpLatency,
+    /// Only operations that ran, in [`OpKind::ALL`] order.
+    pub per_op: BTreeMap<OpKind, OpLatency>,
+}
+
+/// Redis INFO deltas over the run (end minus start), filled by the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// `keyspace_hits` delta.
+    pub keyspace_hits: u64,
+    /// `keyspace_misses` delta.
+    pub keyspace_misses: u64,
+    /// `evicted_keys` delta.
+    pub evicted_keys: u64,
+    /// Keys written by the run (the evictions denominator).
+    pub keys_written: u64,
+    /// `used_memory` at the end, bytes.
+    pub used_memory: u64,
+    /// `maxmemory`, bytes; 0 means unlimited.
+    pub maxmemory: u64,
+    /// `total_commands_processed` delta.
+    pub total_commands_processed: u64,
+    /// keyspace_hits / (hits + misses), to cross-check the client-side hit rate.
+    pub hit_rate_server: Option<f64>,
+}
+
+/// One breaker state change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakerTransition {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// State before.
+    pub from: String,
+    /// State after.
+    pub to: String,
+    /// What caused it (e.g. "5 consecutive failures", "reset timeout elapsed").
+    pub cause: String,
+}
+
+/// Circuit breaker history, filled by the engine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BreakerReport {
+    /// Every state change, in order.
+    pub transitions: Vec<BreakerTransition>,
+    /// State at the end of the run.
+    pub final_state: String,
+}
+
+/// Whether the load generator kept its schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorReport {
+    /// The generator fell behind its schedule; latencies are not trustworthy and the verdict
+    /// is inconclusive.
+    pub saturated: bool,
+    /// 99th percentile of release lag versus the schedule, µs (0 for closed-loop runs).
+    pub schedule_lag_p99_us: u64,
+    /// Worst release lag, µs.
+    pub schedule_lag_max_us: u64,
+}
+
+/// What the cache saved versus going to the origin for every read.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CacheEffect {
+    /// Median response time of reads through the cache, µs.
+    pub cached_p50_us: f64,
+    /// Median response time of an origin-only baseline, µs.
+    pub origin_p50_us: f64,
+    /// 1 − cached p50 / origin p50; `None` when the origin p50 is 0.
+    pub latency_reduction: Option<f64>,
+    /// 1 − origin calls / reads; `None` without reads. Negative if the cache caused extra loads.
+    pub origin_load_reduction: Option<f64>,
+    /// Keys read through the cache.
+    pub reads: u64,
+    /// Loads from the origin.
+    pub origin_calls: u64,
+}
+
+impl CacheEffect {
+    /// Derives the reductions from the four measured inputs.
+    pub fn compute(cached_p50_us: f64, origin_p50_us: f64, reads: u64, origin_calls: u64) -> Self {
+        let latency_reduction = (origin_p50_us > 0.0 && cached_p50_us.is_finite())
+            .then(|| round_to(1.0 - cached_p50_us / origin_p50_us, 6));
+        let origin_load_reduction =
+            ratio(origin_calls, reads).map(|r| round_to(1.0 - r, 6));
+        CacheEffect {
+            cached_p50_us,
+            origin_p50_us,
+            latency_reduction,
+            origin_load_reduction,
+            reads,
+            origin_calls,
+        }
+    }
+}
+
+/// Encoded value bytes for one codec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompressionRow {
+    /// Codec name.
+    pub codec: String,
+    /// Bytes before encoding.
+    pub raw_bytes: u64,
+    /// Bytes sent to Redis.
+    pub wire_bytes: u64,
+    /// raw / wire (3.0 means a third of the size); `None` when nothing was sent.
+    pub ratio: Option<f64>,
+}
+
+/// Base64 HdrHistogram V2 encodings (see [`decode_histogram`](super::decode_histogram)),
+/// keyed by `"overall"` and operation name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    /// Response-time histograms.
+    pub response: BTreeMap<String, String>,
+    /// Service-time histograms.
+    pub service: BTreeMap<String, String>,
+}
+
+/// What [`RunSummary::build`] needs: the aggregator's result, the thresholds, and what only the
+/// engine knows.
+#[derive(Debug, Clone)]
+pub struct SummaryInputs {
+    /// Totals and time series from [`Aggregator::finish`](super::Aggregator::finish).
+    pub measured: Measured,
+    /// The scenario's thresholds (defaults included), judged in order.
+    pub thresholds: Vec<Threshold>,
+    /// Scenario name and resolved configuration.
+    pub scenario: ScenarioInfo,
+    /// The target, URL already redacted.
+    pub target: TargetInfo,
+    /// Redis INFO deltas; `None` for the memory provider or if INFO could not be read.
+    pub server: Option<ServerStats>,
+    /// Breaker history.
+    pub breaker: BreakerReport,
+    /// The engine's judgement that the generator fell behind its schedule.
+    pub saturated: bool,
+    /// Median latency of an origin-only baseline, µs; enables `cache_effect`.
+    pub origin_p50_us: Option<f64>,
+    /// The run was interrupted.
+    pub aborted: bool,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
+    /// Wall-clock length of the run, warmup included.
+    pub duration: Duration,
+}
+
+impl RunSummary {
+    /// Computes totals, percentiles, histograms and cache effect, then measures every
+    /// threshold and decides the verdict.
+    pub fn build(inputs: SummaryInputs) -> RunSummary {
+        let m = &inputs.measured;
+        let t = &m.totals;
+        let measured_s = m.measured.as_secs_f64();
+        let reads = t.hit_count() + t.miss_count();
+
+        let mut summary = RunSummary {
+            schema: SCHEMA.to_string(),
+            redline_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: inputs.started_at,
+            duration_s: round_to(inputs.duration.as_secs_f64(), 3),
+            measured_s: round_to(measured_s, 3),
+            aborted: inputs.aborted,
+            scenario: inputs.scenario,
+            target: inputs.target,
+            verdict: Verdict::Pass,
+            verdict_reason: None,
+            thresholds: Vec::new(),
+            totals: totals(t, measured_s),
+            latency: latency(t),
+            timeseries: m.timeseries.clone(),
+            server: inputs.server.map(|mut s| {
+                s.hit_rate_server = s.hit_rate_server.map(|r| round_to(r, 6));
+                s
+            }),
+            breaker: inputs.breaker,
+            generator: generator(t, inputs.saturated),
+            cache_effect: inputs.origin_p50_us.and_then(|origin| {
+                let cached = read_p50(t)?;
+                Some(CacheEffect::compute(cached, origin, reads, t.origin_call_count()))
+            }),
+            compression: compression(t),
+            histograms: histograms(t),
+        };
+        summary.thresholds = verdict::evaluate(&summary, &inputs.thresholds);
+        let (v, reason) = verdict::decide(&summary);
+        summary.verdict = v;
+        summary.verdict_reason = reason;
+        summary
+    }
+}
+
+fn totals(t: &Recorder, measured_s: f64) -> Totals {
+    let ops = t.ops();
+    let throughput = if measured_s > 0.0 {
+        ops as f64 / measured_s
+    } else {
+        0.0
+    };
+    let errors_total = t.errors_total();
+    Totals {
+        ops,
+        throughput: round_to(throughput, 3),
+        hits: t.hit_count(),
+        misses: t.miss_count(),
+        hit_rate: ratio(t.hit_count(), t.hit_count() + t.miss_count()).map(|r| round_to(r, 6)),
+        errors: ErrorKind::ALL
+            .into_iter()
+            .map(|k| (k, t.error_count(k)))
+            .collect(),
+        errors_total,
+        error_rate: ratio(errors_total, ops).map(|r| round_to(r, 6)),
+        origin_calls: t.origin_call_count(),
+        fallback_ops: t.fallback_op_count(),
+    }
+}
+
+fn latency(t: &Recorder) -> Latency {
+    let per_op = OpKind::ALL
+        .into_iter()
+        .filter_map(|op| {
+            let h = t.op_histograms(op)?;
+            Some((
+                op,
+                OpLatency {
+                    response: Percentiles::from_histogram(&h.response),
+                    service: Percentiles::from_histogram(&h.service),
+                },
+            ))
+        })
+        .collect();
+    Latency {
+        overall: OpLatency {
+            response: Percentiles::from_histogram(&t.response_overall()),
+            service: Percentiles::from_histogram(&t.service_overall()),
+        },
+        per_op,
+    }
+}
+
+/// Median response time of the read operations together, `None` if none ran.
+fn read_p50(t: &Recorder) -> Option<f64> {
+    let mut reads = new_histogram();
+    for op in OpKind::ALL.into_iter().filter(|op| op.is_read()) {
+        if let Some(h) = t.op_histograms(op) {
+            super::recorder::add_histogram(&mut reads, &h.response);
+        }
+    }
+    (!reads.is_empty()).then(|| reads.value_at_quantile(0.5) as f64)
+}
+
+fn generator(t: &Recorder, saturated: bool) -> GeneratorReport {
+    let (p99, max) = t
+        .lag_histogram()
+        .map_or((0, 0), |h| (h.value_at_quantile(0.99), h.max()));
+    GeneratorReport {
+        saturated,
+        schedule_lag_p99_us: p99,
+        schedule_lag_max_us: max,
+    }
+}
+
+fn compression(t: &Recorder) -> Vec<CompressionRow> {
+    t.codec_bytes()
+        .iter()
+        .filter(|c| c.raw != 0 || c.wire != 0)
+        .map(|c| CompressionRow {
+            codec: c.codec.clone(),
+            raw_bytes: c.raw,
+            wire_bytes: c.wire,
+            ratio: (c.wire > 0).then(|| round_to(c.raw as f64 / c.wire as f64, 4)),
+        })
+        .collect()
+}
+
+fn histograms(t: &Recorder) -> Histograms {
+    let mut out = Histograms::default();
+    if t.ops() == 0 {
+        return out;
+    }
+    let mut put = |map: &mut BTreeMap<String, String>, key: &str, h: &Histogram<u64>| {
+        match encode_histogram(h) {
+            Ok(text) => {
+                map.insert(key.to_string(), text);
+            }
+            // Only an I/O error on a Vec or a counter beyond i64 can get here; the report
+            // is still useful without this one histogram.
+            Err(e) => tracing::warn!("histogram {key} left out of the report: {e}"),
+        }
+    };
+    put(&mut out.response, "overall", &t.response_overall());
+    put(&mut out.service, "overall", &t.service_overall());
+    for op in OpKind::ALL {
+        if let Some(h) = t.op_histograms(op) {
+            put(&mut out.response, op.name(), &h.response);
+            put(&mut out.service, op.name(), &h.service);
+        }
+    }
+    out
+}
+
+/// Rounds to `decimals` places. Report numbers are rounded so report.json stays readable
+/// and every value survives a JSON round trip exactly.
+pub(crate) fn round_to(x: f64, decimals: i32) -> f64 {
+    if !x.is_finite() {
+        return 0.0;
+    }
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
+}

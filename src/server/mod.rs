@@ -1,0 +1,713 @@
+//! Embedded Redis: a private `redis-server` process on a free loopback port, for tests and
+//! for `redline run`/`check` when the user names no Redis URL.
+//!
+//! [`EmbeddedRedis`] owns the process and its temp dir (generated `redis.conf`, log,
+//! RDB/AOF files) and is an RAII guard: dropping it kills the process and removes the dir.
+//! It also provides the process faults failover drills need — graceful stop, kill, pause
+//! (SIGSTOP) and resume, restart on the same port.
+//!
+//! - [`config`](self::config): renders the `redis.conf` (so secrets stay out of `ps`).
+//! - [`probe`](self::probe): the readiness probe and log tail used in error messages.
+//! - `docker` (feature `docker`): the same idea with the `redis:7-alpine` image.
+
+mod config;
+#[cfg(feature = "docker")]
+pub mod docker;
+mod probe;
+
+use std::fs::{self, File, OpenOptions};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use probe::Probe;
+
+/// How long a start or restart may take before we give up (includes all port retries).
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a graceful stop may take before we fall back to SIGKILL.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Interval between polls of the process and the readiness probe.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// Fresh ports tried when another process wins the race for the one we picked.
+const PORT_ATTEMPTS: usize = 5;
+/// Log lines quoted in startup errors.
+const LOG_TAIL_LINES: usize = 20;
+/// What `redis-server` prints when its port is taken.
+const ADDR_IN_USE: &str = "Address already in use";
+
+/// How to configure an embedded server. `Default` is a plain, password-less, non-persistent
+/// server: what a throwaway test instance wants.
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    /// `requirepass`; clients then need it in the URL. Never printed (see `Debug`).
+    pub password: Option<String>,
+    /// `maxmemory` in bytes; `None` keeps redis's default (no limit).
+    pub maxmemory: Option<u64>,
+    /// `maxmemory-policy`, e.g. `allkeys-lru` as the guide recommends.
+    pub maxmemory_policy: Option<String>,
+    /// RDB save points and AOF on; off by default so tests do no disk I/O.
+    pub persistence: bool,
+    /// Serve TLS only on the port (`tls-port N`, `port 0`).
+    pub tls: Option<TlsFiles>,
+    /// Any other redis.conf directive, written last and verbatim (so it overrides the
+    /// defaults above and may carry several arguments, e.g. `("rename-command", "KEYS \"\"")`).
+    pub extra_config: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("maxmemory", &self.maxmemory)
+            .field("maxmemory_policy", &self.maxmemory_policy)
+            .field("persistence", &self.persistence)
+            .field("tls", &self.tls)
+            .field("extra_config", &self.extra_config)
+            .finish()
+    }
+}
+
+/// PEM files for a TLS-only server. The CA is also what the readiness probe trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Server certificate (must name 127.0.0.1, which is what clients connect to).
+    pub cert_file: PathBuf,
+    /// Private key of `cert_file`.
+    pub key_file: PathBuf,
+    /// CA that signed `cert_file`.
+    pub ca_file: PathBuf,
+}
+
+/// Why the embedded server could not be started or controlled.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// No usable `redis-server` executable. Install it or point REDLINE_REDIS_SERVER at one.
+    #[error("redis-server not found {location} (set REDLINE_REDIS_SERVER or install it: apt-get install redis-server)")]
+    NotInstalled {
+        /// "on PATH" or "at /the/path/tried".
+        location: String,
+    },
+    /// An option cannot be expressed in redis.conf; fix the named option.
+    #[error("invalid server option {name}: {reason}")]
+    InvalidOption {
+        /// Field of [`ServerOptions`].
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A local file operation failed (temp dir, config, log, TLS CA).
+    #[error("{what}")]
+    Io {
+        /// What we were doing.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The executable exists but could not be run (permissions, not an executable...).
+    #[error("cannot run {binary}")]
+    Spawn {
+        /// The executable tried.
+        binary: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Every port tried was taken by another process by the time redis bound it.
+    #[error("could not bind redis-server to a free port after {attempts} attempt(s) (last tried {port})")]
+    PortInUse {
+        /// The last port tried.
+        port: u16,
+        /// How many ports were tried.
+        attempts: usize,
+    },
+    /// The process exited during startup; the log usually says why (bad config, TLS files).
+    #[error("redis-server exited during startup ({status}); log tail:\n{log_tail}")]
+    Exited {
+        /// Its exit status.
+        status: ExitStatus,
+        /// The last lines it logged.
+        log_tail: String,
+    },
+    /// The process kept running but never answered PING in time.
+    #[error("redis-server did not answer PING within {timeout:?} (last error: {reason}); log tail:\n{log_tail}")]
+    NotReady {
+        /// The deadline that passed.
+        timeout: Duration,
+        /// The last probe error.
+        reason: String,
+        /// The last lines it logged.
+        log_tail: String,
+    },
+    /// A control operation (pause, resume) needs a running server; start or restart it.
+    #[error("redis-server is not running")]
+    NotRunning,
+    /// Sending a signal to the process failed.
+    #[error("cannot send {signal} to redis-server (pid {pid})")]
+    Signal {
+        /// Signal name.
+        signal: &'static str,
+        /// Target process.
+        pid: u32,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// SIGTERM did not end the process in time; it was killed instead.
+    #[error("redis-server did not exit within {0:?} of SIGTERM and was killed")]
+    StopTimedOut(Duration),
+    /// The Docker provider failed (no engine, image pull, container start).
+    #[cfg(feature = "docker")]
+    #[error("docker redis: {0}")]
+    Docker(String),
+}
+
+impl ServerError {
+    fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        ServerError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// A `redis-server` child process on 127.0.0.1, killed and cleaned up on drop.
+pub struct EmbeddedRedis {
+    /// Executable used for every (re)start, resolved once.
+    binary: PathBuf,
+    /// Options reused verbatim by `restart`.
+    opts: ServerOptions,
+    /// Private working dir (config, log, data files); removed on drop.
+    dir: tempfile::TempDir,
+    /// The port, kept across restarts so clients and proxies can reconnect.
+    port: u16,
+    /// `None` once stopped or killed (the process has been reaped).
+    child: Option<Child>,
+    /// `redis_version` of the running binary.
+    version: String,
+    /// The CA PEM, read once, so TLS readiness probes trust the server.
+    ca_pem: Option<Vec<u8>>,
+    /// True while SIGSTOPped, so stop/drop resume it first and guards know the state.
+    paused: AtomicBool,
+}
+
+impl std::fmt::Debug for EmbeddedRedis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedRedis")
+            .field("url", &self.redacted_url())
+            .field("pid", &self.pid())
+            .field("version", &self.version)
+            .field("dir", &self.dir.path())
+            .finish()
+    }
+}
+
+impl EmbeddedRedis {
+    /// Starts a server with the binary from [`redis_server_binary`] and blocks until it
+    /// answers PING (10 s deadline).
+    pub fn start(opts: ServerOptions) -> Result<EmbeddedRedis, ServerError> {
+        Self::start_with_binary(redis_server_binary()?, opts)
+    }
+
+    /// Like [`start`](Self::start) with an explicit executable; tests use it instead of
+    /// mutating REDLINE_REDIS_SERVER in a multi-threaded process.
+    pub fn start_with_binary(
+        binary: impl Into<PathBuf>,
+        opts: ServerOptions,
+    ) -> Result<EmbeddedRedis, ServerError> {
+        let binary = binary.into();
+        if !is_executable(&binary) {
+            return Err(ServerError::NotInstalled {
+                location: format!("at {}", binary.display()),
+            });
+        }
+        let ca_pem = match &opts.tls {
+            Some(tls) => Some(fs::read(&tls.ca_file).map_err(|e| {
+                ServerError::io(format!("cannot read TLS CA {}", tls.ca_file.display()), e)
+            })?),
+            None => None,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("redline-redis-")
+            .tempdir()
+            .map_err(|e| ServerError::io("cannot create a temp dir for redis-server", e))?;
+        let mut server = EmbeddedRedis {
+            binary,
+            opts,
+            dir,
+            port: 0,
+            child: None,
+            version: String::new(),
+            ca_pem,
+            paused: AtomicBool::new(false),
+        };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut last_port = 0;
+        for _ in 0..PORT_ATTEMPTS {
+            last_port = try_free_port()?;
+            match server.spawn_on(last_port, deadline) {
+                Err(ServerError::PortInUse { .. }) => continue,
+                other => return other.map(|()| server),
+            }
+        }
+        Err(ServerError::PortInUse {
+            port: last_port,
+            attempts: PORT_ATTEMPTS,
+        })
+    }
+
+    /// The loopback port the server listens on (TLS-only when configured).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// Connection URL *including the password* — for tests and internal clients only;
+    /// print [`redacted_url`](Self::redacted_url) instead.
+    pub fn url(&self) -> String {
+        let userinfo = match &self.opts.password {
+            Some(p) => format!(":{}@", percent_encode(p)),
+            None => String::new(),
+        };
+        format!("{}://{userinfo}127.0.0.1:{}", self.scheme(), self.port)
+    }
+
+    /// [`url`](Self::url) with the password replaced by `***`, safe to print.
+    pub fn redacted_url(&self) -> String {
+        let userinfo = if self.opts.password.is_some() {
+            ":***@"
+        } else {
+            ""
+        };
+        format!("{}://{userinfo}127.0.0.1:{}", self.scheme(), self.port)
+    }
+
+    /// `redis_version` from INFO server, as reported at the last (re)start.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Pid of the process last started, until it is stopped or killed.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The options the server was started with (and restarts with).
+    pub fn options(&self) -> &ServerOptions {
+        &self.opts
+    }
+
+    /// The server's private working dir (config, `redis.log`, data files).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Graceful shutdown: SIGTERM (after SIGCONT if paused) and wait for the exit, which
+    /// lets a persistent server save. Falls back to SIGKILL after 10 s and reports
+    /// [`ServerError::StopTimedOut`]. A no-op when not running.
+    pub fn stop(&mut self) -> Result<(), ServerError> {
+        let Some(pid) = self.pid() else {
+            return Ok(());
+        };
+        if self.paused.load(Ordering::SeqCst) {
+            self.resume()?;
+        }
+        send_signal(pid, libc::SIGTERM, "SIGTERM")?;
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if self.try_reap()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        self.kill()?;
+        Err(ServerError::StopTimedOut(STOP_TIMEOUT))
+    }
+
+    /// SIGKILL and reap: the crash fault. A no-op when not running.
+    pub fn kill(&mut self) -> Result<(), ServerError> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let pid = child.id();
+        self.paused.store(false, Ordering::SeqCst);
+        // The process may already have exited on its own; reaping it is all that is left.
+        if child.try_wait().ok().flatten().is_none() {
+            send_signal(pid, libc::SIGKILL, "SIGKILL")?;
+        }
+        child
+            .wait()
+            .map_err(|e| ServerError::io(format!("cannot reap redis-server (pid {pid})"), e))?;
+        Ok(())
+    }
+
+    /// SIGSTOP: the server keeps its connections but answers nothing until the returned
+    /// guard is dropped (SIGCONT). Returns once the kernel reports the process stopped.
+    pub fn pause(&self) -> Result<PauseGuard<'_>, ServerError> {
+        self.pause_detached()?;
+        Ok(PauseGuard { server: self })
+    }
+
+    /// SIGSTOP without a guard, for fault timelines that resume at a later point in time.
+    /// Pair it with [`resume`](Self::resume); drop resumes a paused server anyway.
+    pub fn pause_detached(&self) -> Result<(), ServerError> {
+        let pid = self.pid().ok_or(ServerError::NotRunning)?;
+        send_signal(pid, libc::SIGSTOP, "SIGSTOP")?;
+        self.paused.store(true, Ordering::SeqCst);
+        wait_for_stop_state(pid, true);
+        Ok(())
+    }
+
+    /// SIGCONT: undo [`pause_detached`](Self::pause_detached).
+    pub fn resume(&self) -> Result<(), ServerError> {
+        let pid = self.pid().ok_or(ServerError::NotRunning)?;
+        send_signal(pid, libc::SIGCONT, "SIGCONT")?;
+        self.paused.store(false, Ordering::SeqCst);
+        wait_for_stop_state(pid, false);
+        Ok(())
+    }
+
+    /// Starts the server again on the same port with the same options (killing it first
+    /// if it still runs) and waits for PING. Data survives only with persistence on and a
+    /// graceful [`stop`](Self::stop) before. Retries the bind until the 10 s deadline in
+    /// case the port is briefly held by someone else.
+    pub fn restart(&mut self) -> Result<(), ServerError> {
+        self.kill()?;
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            match self.spawn_on(self.port, deadline) {
+                Err(ServerError::PortInUse { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(POLL_INTERVAL * 5);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.opts.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("redis.log")
+    }
+
+    /// Reaps the child if it has exited, returning its status.
+    fn try_reap(&mut self) -> Result<Option<ExitStatus>, ServerError> {
+        let Some(child) = self.child.as_mut() else {
+            return Ok(None);
+        };
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                self.child = None;
+                self.paused.store(false, Ordering::SeqCst);
+                Ok(Some(status))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(ServerError::io("cannot poll redis-server", e)),
+        }
+    }
+
+    /// Writes the config for `port`, spawns the process and waits until it answers or
+    /// `deadline` passes. On failure the process is killed and reaped.
+    fn spawn_on(&mut self, port: u16, deadline: Instant) -> Result<(), ServerError> {
+        let dir = self.dir.path().to_path_buf();
+        let conf = config::render(&self.opts, port, &dir)?;
+        let conf_path = dir.join("redis.conf");
+        write_private(&conf_path, &conf)?;
+        let log_path = self.log_path();
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| ServerError::io("cannot open the redis-server log", e))?;
+        // Startup errors quote only what this start logged.
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+        let stderr = log
+            .try_clone()
+            .map_err(|e| ServerError::io("cannot open the redis-server log", e))?;
+        let child = Command::new(&self.binary)
+            .arg(&conf_path)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(stderr)
+            // Own process group: a terminal Ctrl-C goes to redline only, which then drains
+            // its run against a still-living server and kills it on drop.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => ServerError::NotInstalled {
+                    location: format!("at {}", self.binary.display()),
+                },
+                _ => ServerError::Spawn {
+                    binary: self.binary.clone(),
+                    source: e,
+                },
+            })?;
+        self.child = Some(child);
+        self.port = port;
+        let result = self.wait_ready(deadline, &log_path, log_start);
+        if result.is_err() {
+            let _ = self.kill();
+        }
+        result
+    }
+
+    fn wait_ready(
+        &mut self,
+        deadline: Instant,
+        log_path: &Path,
+        log_start: u64,
+    ) -> Result<(), ServerError> {
+        let client = probe::client(&self.url(), &self.opts, self.ca_pem.as_deref())
+            .map_err(|e| ServerError::InvalidOption {
+                name: "tls".into(),
+                reason: format!("cannot build a client for the server: {e}"),
+            })?;
+        loop {
+            if let Some(status) = self.try_reap()? {
+                let log_tail = probe::log_tail(log_path, log_start, LOG_TAIL_LINES);
+                if log_tail.contains(ADDR_IN_USE) {
+                    return Err(ServerError::PortInUse {
+                        port: self.port,
+                        attempts: 1,
+                    });
+                }
+                return Err(ServerError::Exited { status, log_tail });
+            }
+            let reason = match probe::probe(&client) {
+                // Another server holding the port answers with another pid; ours will then
+                // fail to bind and exit, which the next iteration sees.
+                Probe::Ready { pid, version } if Some(pid) == self.pid() => {
+                    self.version = version;
+                    return Ok(());
+                }
+                Probe::Ready { pid, .. } => {
+                    format!("port {} is served by another process ({pid})", self.port)
+                }
+                Probe::NotYet(reason) => reason,
+            };
+            if Instant::now() >= deadline {
+                return Err(ServerError::NotReady {
+                    timeout: READY_TIMEOUT,
+                    reason,
+                    log_tail: probe::log_tail(log_path, log_start, LOG_TAIL_LINES),
+                });
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+impl Drop for EmbeddedRedis {
+    fn drop(&mut self) {
+        if self.paused.load(Ordering::SeqCst) {
+            let _ = self.resume();
+        }
+        let _ = self.kill();
+        // `dir` (a TempDir) is removed when the fields drop, after this.
+    }
+}
+
+/// Keeps the server paused (SIGSTOP) while alive; dropping it sends SIGCONT.
+#[must_use = "the server resumes as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct PauseGuard<'a> {
+    server: &'a EmbeddedRedis,
+}
+
+impl Drop for PauseGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.server.resume();
+    }
+}
+
+/// The `redis-server` to run: `REDLINE_REDIS_SERVER` if set (a path, or a name looked up
+/// on PATH), else `redis-server` on PATH.
+pub fn redis_server_binary() -> Result<PathBuf, ServerError> {
+    match std::env::var_os("REDLINE_REDIS_SERVER").filter(|v| !v.is_empty()) {
+        Some(value) => {
+            let path = PathBuf::from(&value);
+            let found = if path.components().count() > 1 {
+                is_executable(&path).then_some(path.clone())
+            } else {
+                find_on_path(&value)
+            };
+            found.ok_or_else(|| ServerError::NotInstalled {
+                location: format!("at {} (from REDLINE_REDIS_SERVER)", path.display()),
+            })
+        }
+        None => find_on_path("redis-server".as_ref()).ok_or_else(|| ServerError::NotInstalled {
+            location: "on PATH".into(),
+        }),
+    }
+}
+
+/// A port that was free on 127.0.0.1 a moment ago. Someone else may take it before we
+/// use it; [`EmbeddedRedis::start`] retries with another port when that happens.
+///
+/// Panics only if no loopback port can be bound at all, where nothing in redline can work.
+pub fn free_port() -> u16 {
+    match try_free_port() {
+        Ok(port) => port,
+        Err(e) => panic!("cannot bind any port on 127.0.0.1: {e}"),
+    }
+}
+
+fn try_free_port() -> Result<u16, ServerError> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| ServerError::io("cannot bind a free port on 127.0.0.1", e))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| ServerError::io("cannot read the bound port", e))
+}
+
+/// Installs ring as rustls's process-wide crypto provider, once. rustls refuses to build
+/// a TLS config without one, and with only `ring` enabled nothing picks it automatically.
+pub fn install_crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // Err means another provider is already installed, which serves just as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn find_on_path(name: &std::ffi::OsStr) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Writes a file readable by the owner only: the config may hold the password.
+fn write_private(path: &Path, contents: &str) -> Result<(), ServerError> {
+    use std::io::Write;
+    let mut file: File = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| ServerError::io(format!("cannot write {}", path.display()), e))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| ServerError::io(format!("cannot write {}", path.display()), e))
+}
+
+fn send_signal(pid: u32, signal: libc::c_int, name: &'static str) -> Result<(), ServerError> {
+    let raw = libc::pid_t::try_from(pid).map_err(|_| ServerError::Signal {
+        signal: name,
+        pid,
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    })?;
+    // SAFETY: kill(2) has no memory-safety preconditions; `raw` is our own unreaped child,
+    // so the pid cannot have been recycled for another process.
+    let rc = unsafe { libc::kill(raw, signal) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(ServerError::Signal {
+            signal: name,
+            pid,
+            source: std::io::Error::last_os_error(),
+        })
+    }
+}
+
+/// Waits (up to 1 s) until /proc reports the process stopped (`T`) or not, so a pause has
+/// taken effect when `pause` returns. Without /proc (non-Linux) it returns at once.
+fn wait_for_stop_state(pid: u32, stopped: bool) {
+    let stat_path = format!("/proc/{pid}/stat");
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        let Ok(stat) = fs::read_to_string(&stat_path) else {
+            return;
+        };
+        // The state follows the parenthesised command name, which may itself hold spaces.
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        match state {
+            Some(s) => {
+                if (s == "T" || s == "t") == stopped {
+                    return;
+                }
+            }
+            None => return,
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, for URL userinfo.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_encode_keeps_unreserved_only() {
+        assert_eq!(percent_encode("aZ9-._~"), "aZ9-._~");
+        assert_eq!(percent_encode("p@ss:w/rd %"), "p%40ss%3Aw%2Frd%20%25");
+        assert_eq!(percent_encode("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let opts = ServerOptions {
+            password: Some("hunter2-secret".into()),
+            ..ServerOptions::default()
+        };
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+
+    #[test]
+    fn not_installed_message_says_how_to_install() {
+        let e = ServerError::NotInstalled {
+            location: "on PATH".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "redis-server not found on PATH (set REDLINE_REDIS_SERVER or install it: apt-get install redis-server)"
+        );
+    }
+
+    #[test]
+    fn free_ports_are_bindable() {
+        let port = free_port();
+        assert_ne!(port, 0);
+        assert!(TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok());
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: one binary, every test against its own real `redis-server` started on a
+//! free loopback port (see `support`), so the tests run in parallel.
+
+mod cache;
+mod check;
+mod engine;
+mod scenario;
+mod server;
+mod support;
