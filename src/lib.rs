@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod op;
 pub mod report;

@@ -1,1 +1,43 @@
-fn main(){}
+//! The `redline` binary: parse the command line, build the runtime, call the library and map
+//! the outcome to an exit code (0 pass, 1 threshold failed, 2 error, 3 inconclusive).
+
+use clap::Parser;
+use redline::cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(anyhow::anyhow!(e).context("cannot start the async runtime")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => redline::commands::run(args).await,
+            Command::Check(args) => redline::commands::check(args).await,
+            Command::Validate(args) => redline::commands::validate(args),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    if e
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: {e:#}");
+    ExitCode::from(2)
+}

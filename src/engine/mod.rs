@@ -1,1 +1,213 @@
-//! engine
+//! The load engine: drives a [`Scenario`] through the cache layer and returns an immutable
+//! [`RunSummary`]. One loop, shaped by data: the arrival model (open schedule or closed
+//! clients), the workload mix and the stop condition.
+//!
+//! - [`schedule`]: intended start times of the open model (even or Poisson, ramps, warmup).
+//! - [`driver`]: the pacer (open model) and the clients (closed model).
+//! - [`ops`]: one operation executed and recorded.
+//! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
+//! - [`origin`]: the simulated database behind `get_or_set`.
+//! - [`target`]: choosing and opening the target; INFO counters.
+//!
+//! `run` is an ordinary library call with no global state, so capacity sizing can call it
+//! many times in one process, and tests call it directly.
+
+pub mod backend;
+pub mod driver;
+pub mod ops;
+pub mod origin;
+pub mod schedule;
+pub mod target;
+
+use crate::report::aggregate::{Aggregator, LiveLine};
+use crate::report::assemble::SummaryInputs;
+use crate::report::summary::{BreakerReport, BreakerTransition, RunSummary, ScenarioInfo, TargetInfo};
+use crate::scenario::Scenario;
+use driver::{Drive, DriveParams};
+use ops::Workload;
+use rand::Rng;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why a run could not be carried out (as opposed to a run that failed its thresholds).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The target could not be opened (bad URL, wrong password, not Redis, unreachable).
+    #[error("{0}")]
+    Target(String),
+}
+
+/// How to run, beyond the scenario itself.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Redis URL from the command line (`--redis`); overrides the scenario and REDIS_URL.
+    pub redis_url: Option<String>,
+    /// Keep the keys the run wrote.
+    pub keep_keys: bool,
+    /// Seed for every random choice; random when None.
+    pub seed: Option<u64>,
+}
+
+/// Recorder shards the workers record into (merged once a second).
+const SHARDS: usize = 16;
+/// p99 of schedule lag beyond which the open model's generator is judged saturated.
+const SATURATION_LAG_US: u64 = 5_000;
+
+/// Runs `scenario` until its stop condition or until `shutdown` completes (then the partial
+/// report is marked aborted). `on_tick` sees the live line once a second.
+pub async fn run<S>(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    shutdown: S,
+    on_tick: &mut (dyn FnMut(&LiveLine) + Send),
+) -> Result<RunSummary, EngineError>
+where
+    S: Future<Output = ()> + Send + 'static,
+{
+    let seed = opts.seed.unwrap_or_else(|| rand::rng().random());
+    let run_prefix = format!("{}{:08x}:", scenario.keyspace.prefix, seed as u32);
+    let opened_at = Instant::now();
+    let target = target::open(scenario, opts.redis_url.as_deref(), &run_prefix).await?;
+    let before = match &target.store {
+        Some(s) => target::info_counters(s).await,
+        None => None,
+    };
+
+    let mut aggregator = Aggregator::new();
+    let recorders: Vec<_> = (0..SHARDS).map(|_| aggregator.register()).collect();
+    let workload = Arc::new(Workload::new(scenario, target.backend.clone(), recorders, seed));
+    if scenario.load.preload {
+        driver::preload(&workload, scenario).await;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let aborted = Arc::new(AtomicBool::new(false));
+    {
+        let (stop, aborted) = (stop.clone(), aborted.clone());
+        tokio::spawn(async move {
+            shutdown.await;
+            aborted.store(true, Ordering::SeqCst);
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+
+    let started_at = chrono::Utc::now();
+    let start = Instant::now();
+    let breaker_state = || {
+        workload
+            .backend
+            .manager()
+            .filter(|m| m.redis().is_some())
+            .map_or("NONE", |m| m.breaker().state().name())
+    };
+    let params = DriveParams {
+        load: scenario.load.clone(),
+        start,
+        seed,
+        stop: stop.clone(),
+    };
+    let cpu_before = driver::process_cpu();
+    let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
+    let warmup = scenario.load.warmup;
+    let mut ticker = tokio::time::interval_at((start + Duration::from_secs(1)).into(), Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let outcome: Drive = loop {
+        tokio::select! {
+            outcome = &mut drive => break outcome,
+            _ = ticker.tick() => {
+                let elapsed = start.elapsed();
+                aggregator.tick(elapsed, breaker_state(), elapsed > warmup + Duration::from_millis(500));
+                on_tick(&aggregator.live());
+            }
+        }
+    };
+    let elapsed = start.elapsed();
+    aggregator.tick(elapsed, breaker_state(), elapsed > warmup + Duration::from_millis(500));
+    let cpu = driver::process_cpu().saturating_sub(cpu_before);
+
+    let server = match (&target.store, before) {
+        (Some(s), Some(before)) => target::info_counters(s).await.map(|after| {
+            target::server_stats(before, after, workload.keys_written.load(Ordering::Relaxed))
+        }),
+        _ => None,
+    };
+    if let Some(store) = &target.store {
+        if !opts.keep_keys {
+            if let Err(e) = store.del_pattern("*", 1000).await {
+                tracing::warn!("could not remove the run's keys ({run_prefix}*): {e}");
+            }
+        }
+    }
+
+    let measured = aggregator.finish();
+    let lag_p99 = measured
+        .totals
+        .lag_histogram()
+        .map_or(0, |h| h.value_at_quantile(0.99));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cpu_share = cpu.as_secs_f64() / elapsed.as_secs_f64().max(1e-9) / cores;
+    let saturated = outcome.open_model && (lag_p99 > SATURATION_LAG_US || cpu_share > 0.95);
+    if saturated {
+        tracing::warn!("load generator saturated: schedule lag p99 {lag_p99} µs, CPU {:.0}%", cpu_share * 100.0);
+    }
+
+    let manager = workload.backend.manager().filter(|m| m.redis().is_some());
+    let clock_offset = start.saturating_duration_since(opened_at).as_secs_f64();
+    let breaker = BreakerReport {
+        transitions: manager
+            .map(|m| m.breaker().transitions())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| BreakerTransition {
+                t_s: t.at.as_secs_f64() - clock_offset,
+                from: t.from.name().to_string(),
+                to: t.to.name().to_string(),
+                cause: t.cause,
+            })
+            .collect(),
+        final_state: breaker_state().to_string(),
+    };
+    let scenario_value = redacted_config(scenario);
+    Ok(RunSummary::build(SummaryInputs {
+        measured,
+        thresholds: scenario.thresholds.clone(),
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            config: scenario_value,
+        },
+        target: TargetInfo {
+            kind: scenario.target.kind,
+            provider: target.provider,
+            server_version: target.server_version.clone(),
+            url: target.url.clone(),
+            warning: target.warning.clone(),
+        },
+        server,
+        breaker,
+        saturated,
+        origin_p50_us: workload.origin.p50_us(),
+        aborted: aborted.load(Ordering::SeqCst),
+        started_at,
+        duration: elapsed,
+    }))
+}
+
+/// The resolved scenario as JSON, with any password replaced by `***`.
+fn redacted_config(scenario: &Scenario) -> serde_json::Value {
+    let mut v = serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null);
+    if let Some(target) = v.get_mut("target") {
+        if let Some(url) = target.get_mut("url") {
+            if let Some(text) = url.as_str() {
+                *url = crate::cache::config::redact_url(text).into();
+            }
+        }
+        if let Some(pw) = target.get_mut("server").and_then(|s| s.get_mut("password")) {
+            if !pw.is_null() {
+                *pw = "***".into();
+            }
+        }
+    }
+    v
+}

@@ -334,7 +334,10 @@ mod tests {
         let shared = Arc::new(Mutex::new(Recorder::new()));
         let mut agg = Aggregator::with_workers([Arc::clone(&shared)]);
         for round in 1..=3u64 {
-            shared.lock().expect("lock").record(OpKind::Get, round, round);
+            shared
+                .lock()
+                .expect("lock")
+                .record(OpKind::Get, round, round);
             agg.tick(secs(round), "CLOSED", true);
             assert_eq!(shared.lock().expect("lock").ops(), 0);
         }

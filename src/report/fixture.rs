@@ -2,10 +2,11 @@
 //! verdict, JSON, Markdown and terminal tests.
 
 use super::aggregate::{Measured, TimePoint};
+use super::assemble::SummaryInputs;
 use super::recorder::Recorder;
 use super::summary::{
-    BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats,
-    SummaryInputs, TargetInfo, TargetKind,
+    BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
+    TargetKind,
 };
 use crate::op::{ErrorKind, OpKind};
 use crate::scenario::threshold::{Cmp, Metric, Stat, Threshold};

@@ -40,6 +40,15 @@ pub fn count(value: u64) -> String {
     out
 }
 
+/// `"1 transition"`, `"3 transitions"`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", count(n as u64))
+    }
+}
+
 /// A rate in events per second, whole units with separators: `48,950 ops/s`.
 pub fn per_second(value: f64) -> String {
     if value.is_finite() && value >= 0.0 {
@@ -116,6 +125,8 @@ mod tests {
         assert_eq!(count(1_000), "1,000");
         assert_eq!(count(2_447_500), "2,447,500");
         assert_eq!(per_second(48_950.4), "48,950 ops/s");
+        assert_eq!(plural(1, "transition"), "1 transition");
+        assert_eq!(plural(0, "transition"), "0 transitions");
         assert_eq!(percent(0.824, 1), "82.4%");
         assert_eq!(percent_opt(None, 1), "n/a");
         assert_eq!(bytes(512), "512 B");

@@ -56,10 +56,11 @@ pub fn read(path: &Path) -> Result<RunSummary, ReadError> {
 /// Reads a report from any reader; `path` only names it in errors.
 pub fn read_from(mut r: impl Read, path: &Path) -> Result<RunSummary, ReadError> {
     let mut text = String::new();
-    r.read_to_string(&mut text).map_err(|source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    r.read_to_string(&mut text)
+        .map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     // Check the schema first: a v2 report would otherwise fail on some renamed field with a
     // confusing message.
     #[derive(serde::Deserialize)]
@@ -97,6 +98,43 @@ mod tests {
         write(&summary, &mut file).expect("write");
         drop(file);
         let back = read(&path).expect("read");
+        assert_eq!(back, summary);
+    }
+
+    #[test]
+    fn awkward_floats_survive_the_round_trip() {
+        // Real runs produce durations like 7.3 s and rates like 1/3; every float in the
+        // report must read back bit for bit.
+        let mut agg = crate::report::Aggregator::new();
+        let w = agg.register();
+        for i in 1..=7u64 {
+            for v in 0..(i * 37) {
+                let mut r = w.lock().expect("lock");
+                r.record(crate::op::OpKind::Get, 1 + v * 997 % 50_000, v % 700);
+                if v % 3 == 0 {
+                    r.hit();
+                } else {
+                    r.miss();
+                }
+            }
+            agg.tick(
+                std::time::Duration::from_micros(i * 1_043_117),
+                "CLOSED",
+                i > 1,
+            );
+        }
+        let mut inputs = fixture::inputs();
+        inputs.measured = agg.finish();
+        inputs.origin_p50_us = Some(3_333.333_3);
+        inputs.duration = std::time::Duration::from_nanos(7_301_999_999);
+        if let Some(server) = &mut inputs.server {
+            server.hit_rate_server = Some(1.0 / 3.0);
+            server.keys_written = 7;
+        }
+        let summary = crate::report::RunSummary::build(inputs);
+        let mut out = Vec::new();
+        write(&summary, &mut out).expect("write");
+        let back = read_from(out.as_slice(), Path::new("mem")).expect("read");
         assert_eq!(back, summary);
     }
 

@@ -1,1 +1,81 @@
-//! report
+//! Reporting: everything between a worker's finished operation and the files a run leaves.
+//!
+//! - [`recorder`]: per-worker HDR histograms and counters ([`Recorder`]), the hot path.
+//! - [`aggregate`]: the [`Aggregator`] that empties worker recorders every second into a time
+//!   series ([`TimePoint`]) and the run totals ([`Measured`]); also the live line.
+//! - [`summary`]: the immutable [`RunSummary`] (report.json, schema `redline.report/v1`) every
+//!   renderer reads.
+//! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
+//!   the engine knows about target, server and breaker).
+//! - [`verdict`]: threshold measurement, pass / fail / inconclusive and the exit code.
+//! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
+//! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
+//! - [`format`]: the one place numbers become text (`950µs`, `48,950 ops/s`, `82.4%`).
+//!
+//! Data flows one way: workers record, the aggregator folds, the builder summarizes, the
+//! writers render. Nothing here keeps individual samples.
+
+pub mod aggregate;
+pub mod assemble;
+pub mod format;
+pub mod hdr;
+pub mod json;
+pub mod markdown;
+pub mod recorder;
+pub mod summary;
+pub mod terminal;
+pub mod verdict;
+
+#[cfg(test)]
+mod fixture;
+
+pub use aggregate::{Aggregator, LiveLine, Measured, TimePoint};
+pub use assemble::SummaryInputs;
+pub use hdr::{decode_histogram, encode_histogram, HistogramDecodeError};
+pub use recorder::Recorder;
+pub use summary::{
+    BreakerReport, BreakerTransition, CacheEffect, CompressionRow, GeneratorReport, Histograms,
+    Latency, OpLatency, Percentiles, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
+    TargetKind, Totals, SCHEMA,
+};
+pub use verdict::{exit_code, ThresholdResult, Verdict};
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// File name of the machine-readable report inside a run directory.
+pub const REPORT_JSON: &str = "report.json";
+/// File name of the Markdown summary inside a run directory.
+pub const SUMMARY_MD: &str = "summary.md";
+
+/// Writes report.json and summary.md into `dir`, creating it (and its parents) if needed.
+pub fn write_run_dir(summary: &RunSummary, dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_file(&dir.join(REPORT_JSON), |w| json::write(summary, w))?;
+    write_file(&dir.join(SUMMARY_MD), |w| markdown::write(summary, w))
+}
+
+fn write_file(
+    path: &Path,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    render(&mut w)?;
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_dir_holds_both_files_and_json_reads_back() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("reports").join("run-1");
+        let summary = fixture::summary();
+        write_run_dir(&summary, &dir).expect("write");
+        let md = std::fs::read_to_string(dir.join(SUMMARY_MD)).expect("summary.md");
+        assert!(md.starts_with("# redline: read-heavy"));
+        assert_eq!(json::read(&dir.join(REPORT_JSON)).expect("read"), summary);
+    }
+}

@@ -1,20 +1,17 @@
 //! [`RunSummary`]: the immutable result of a run that every renderer reads, serialized as
 //! report.json (`schema: "redline.report/v1"`). It carries everything a later `redline report`,
 //! `compare` or `merge` needs without the run: totals, percentiles, the per-second series,
-//! thresholds and verdict, and the histograms themselves. [`RunSummary::build`] turns the
-//! aggregator's [`Measured`] plus what the engine knows (target, server INFO, breaker) into one.
+//! thresholds and verdict, and the histograms themselves. This module owns the types;
+//! [`assemble`](super::assemble) builds one ([`RunSummary::build`]).
 
-use super::aggregate::{ratio, Measured, TimePoint};
-use super::hdr::encode_histogram;
-use super::recorder::{new_histogram, Recorder};
-use super::verdict::{self, ThresholdResult, Verdict};
+use super::aggregate::{ratio, TimePoint};
+use super::verdict::{ThresholdResult, Verdict};
 use crate::op::{ErrorKind, OpKind};
-use crate::scenario::threshold::{Stat, Threshold};
+use crate::scenario::threshold::Stat;
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// The `schema` value of report.json files this version writes and reads.
 pub const SCHEMA: &str = "redline.report/v1";
@@ -74,17 +71,8 @@ pub struct ScenarioInfo {
     pub config: serde_json::Value,
 }
 
-/// How the target was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TargetKind {
-    /// A Redis the user pointed at (`--redis` / REDIS_URL).
-    Managed,
-    /// An embedded `redis-server` redline started.
-    Redis,
-    /// No Redis at all: the in-memory fallback store.
-    Memory,
-}
+/// Which cache layer was loaded: `managed`, `redis` (raw) or `memory`.
+pub use crate::scenario::target::TargetKind;
 
 /// Which store served the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,12 +280,12 @@ impl CacheEffect {
     /// Derives the reductions from the four measured inputs.
     pub fn compute(cached_p50_us: f64, origin_p50_us: f64, reads: u64, origin_calls: u64) -> Self {
         let latency_reduction = (origin_p50_us > 0.0 && cached_p50_us.is_finite())
-            .then(|| round_to(1.0 - cached_p50_us / origin_p50_us, 6));
+            .then(|| round_to(1.0 - cached_p50_us / origin_p50_us, RATE_DECIMALS));
         let origin_load_reduction =
-            ratio(origin_calls, reads).map(|r| round_to(1.0 - r, 6));
+            ratio(origin_calls, reads).map(|r| round_to(1.0 - r, RATE_DECIMALS));
         CacheEffect {
-            cached_p50_us,
-            origin_p50_us,
+            cached_p50_us: round_to(cached_p50_us, 1),
+            origin_p50_us: round_to(origin_p50_us, 1),
             latency_reduction,
             origin_load_reduction,
             reads,
@@ -329,187 +317,9 @@ pub struct Histograms {
     pub service: BTreeMap<String, String>,
 }
 
-/// What [`RunSummary::build`] needs: the aggregator's result, the thresholds, and what only the
-/// engine knows.
-#[derive(Debug, Clone)]
-pub struct SummaryInputs {
-    /// Totals and time series from [`Aggregator::finish`](super::Aggregator::finish).
-    pub measured: Measured,
-    /// The scenario's thresholds (defaults included), judged in order.
-    pub thresholds: Vec<Threshold>,
-    /// Scenario name and resolved configuration.
-    pub scenario: ScenarioInfo,
-    /// The target, URL already redacted.
-    pub target: TargetInfo,
-    /// Redis INFO deltas; `None` for the memory provider or if INFO could not be read.
-    pub server: Option<ServerStats>,
-    /// Breaker history.
-    pub breaker: BreakerReport,
-    /// The engine's judgement that the generator fell behind its schedule.
-    pub saturated: bool,
-    /// Median latency of an origin-only baseline, µs; enables `cache_effect`.
-    pub origin_p50_us: Option<f64>,
-    /// The run was interrupted.
-    pub aborted: bool,
-    /// When the run started.
-    pub started_at: DateTime<Utc>,
-    /// Wall-clock length of the run, warmup included.
-    pub duration: Duration,
-}
-
-impl RunSummary {
-    /// Computes totals, percentiles, histograms and cache effect, then measures every
-    /// threshold and decides the verdict.
-    pub fn build(inputs: SummaryInputs) -> RunSummary {
-        let m = &inputs.measured;
-        let t = &m.totals;
-        let measured_s = m.measured.as_secs_f64();
-        let reads = t.hit_count() + t.miss_count();
-
-        let mut summary = RunSummary {
-            schema: SCHEMA.to_string(),
-            redline_version: env!("CARGO_PKG_VERSION").to_string(),
-            started_at: inputs.started_at,
-            duration_s: round_to(inputs.duration.as_secs_f64(), 3),
-            measured_s: round_to(measured_s, 3),
-            aborted: inputs.aborted,
-            scenario: inputs.scenario,
-            target: inputs.target,
-            verdict: Verdict::Pass,
-            verdict_reason: None,
-            thresholds: Vec::new(),
-            totals: totals(t, measured_s),
-            latency: latency(t),
-            timeseries: m.timeseries.clone(),
-            server: inputs.server.map(|mut s| {
-                s.hit_rate_server = s.hit_rate_server.map(|r| round_to(r, 6));
-                s
-            }),
-            breaker: inputs.breaker,
-            generator: generator(t, inputs.saturated),
-            cache_effect: inputs.origin_p50_us.and_then(|origin| {
-                let cached = read_p50(t)?;
-                Some(CacheEffect::compute(cached, origin, reads, t.origin_call_count()))
-            }),
-            compression: compression(t),
-            histograms: histograms(t),
-        };
-        summary.thresholds = verdict::evaluate(&summary, &inputs.thresholds);
-        let (v, reason) = verdict::decide(&summary);
-        summary.verdict = v;
-        summary.verdict_reason = reason;
-        summary
-    }
-}
-
-fn totals(t: &Recorder, measured_s: f64) -> Totals {
-    let ops = t.ops();
-    let throughput = if measured_s > 0.0 {
-        ops as f64 / measured_s
-    } else {
-        0.0
-    };
-    let errors_total = t.errors_total();
-    Totals {
-        ops,
-        throughput: round_to(throughput, 3),
-        hits: t.hit_count(),
-        misses: t.miss_count(),
-        hit_rate: ratio(t.hit_count(), t.hit_count() + t.miss_count()).map(|r| round_to(r, 6)),
-        errors: ErrorKind::ALL
-            .into_iter()
-            .map(|k| (k, t.error_count(k)))
-            .collect(),
-        errors_total,
-        error_rate: ratio(errors_total, ops).map(|r| round_to(r, 6)),
-        origin_calls: t.origin_call_count(),
-        fallback_ops: t.fallback_op_count(),
-    }
-}
-
-fn latency(t: &Recorder) -> Latency {
-    let per_op = OpKind::ALL
-        .into_iter()
-        .filter_map(|op| {
-            let h = t.op_histograms(op)?;
-            Some((
-                op,
-                OpLatency {
-                    response: Percentiles::from_histogram(&h.response),
-                    service: Percentiles::from_histogram(&h.service),
-                },
-            ))
-        })
-        .collect();
-    Latency {
-        overall: OpLatency {
-            response: Percentiles::from_histogram(&t.response_overall()),
-            service: Percentiles::from_histogram(&t.service_overall()),
-        },
-        per_op,
-    }
-}
-
-/// Median response time of the read operations together, `None` if none ran.
-fn read_p50(t: &Recorder) -> Option<f64> {
-    let mut reads = new_histogram();
-    for op in OpKind::ALL.into_iter().filter(|op| op.is_read()) {
-        if let Some(h) = t.op_histograms(op) {
-            super::recorder::add_histogram(&mut reads, &h.response);
-        }
-    }
-    (!reads.is_empty()).then(|| reads.value_at_quantile(0.5) as f64)
-}
-
-fn generator(t: &Recorder, saturated: bool) -> GeneratorReport {
-    let (p99, max) = t
-        .lag_histogram()
-        .map_or((0, 0), |h| (h.value_at_quantile(0.99), h.max()));
-    GeneratorReport {
-        saturated,
-        schedule_lag_p99_us: p99,
-        schedule_lag_max_us: max,
-    }
-}
-
-fn compression(t: &Recorder) -> Vec<CompressionRow> {
-    t.codec_bytes()
-        .iter()
-        .filter(|c| c.raw != 0 || c.wire != 0)
-        .map(|c| CompressionRow {
-            codec: c.codec.clone(),
-            raw_bytes: c.raw,
-            wire_bytes: c.wire,
-            ratio: (c.wire > 0).then(|| round_to(c.raw as f64 / c.wire as f64, 4)),
-        })
-        .collect()
-}
-
-fn histograms(t: &Recorder) -> Histograms {
-    let mut out = Histograms::default();
-    if t.ops() == 0 {
-        return out;
-    }
-    let mut put = |map: &mut BTreeMap<String, String>, key: &str, h: &Histogram<u64>| {
-        match encode_histogram(h) {
-            Ok(text) => {
-                map.insert(key.to_string(), text);
-            }
-            // Only an I/O error on a Vec or a counter beyond i64 can get here; the report
-            // is still useful without this one histogram.
-            Err(e) => tracing::warn!("histogram {key} left out of the report: {e}"),
-        }
-    };
-    put(&mut out.response, "overall", &t.response_overall());
-    put(&mut out.service, "overall", &t.service_overall());
-    for op in OpKind::ALL {
-        if let Some(h) = t.op_histograms(op) {
-            put(&mut out.response, op.name(), &h.response);
-            put(&mut out.service, op.name(), &h.service);
-        }
-    }
-    out
-}
+/// Decimal places kept for fractions (rates, ratios) in the report: enough to show one error
+/// in a billion operations.
+pub const RATE_DECIMALS: i32 = 9;
 
 /// Rounds to `decimals` places. Report numbers are rounded so report.json stays readable
 /// and every value survives a JSON round trip exactly.
@@ -519,4 +329,66 @@ pub(crate) fn round_to(x: f64, decimals: i32) -> f64 {
     }
     let scale = 10f64.powi(decimals);
     (x * scale).round() / scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::recorder::new_histogram;
+
+    #[test]
+    fn percentiles_of_1_to_1000_us() {
+        let mut h = new_histogram();
+        for v in 1..=1000 {
+            h.record(v).expect("record");
+        }
+        let p = Percentiles::from_histogram(&h);
+        assert_eq!(p.count, 1000);
+        // Values below 2,048 are exact at 3 significant digits.
+        assert_eq!(
+            (p.p50, p.p90, p.p95, p.p99, p.p999),
+            (500, 900, 950, 990, 999)
+        );
+        assert_eq!(p.max, 1000);
+        assert_eq!(p.mean, 500.5);
+        assert_eq!(p.stat(Stat::P99), 990.0);
+        assert_eq!(p.stat(Stat::Mean), 500.5);
+    }
+
+    #[test]
+    fn percentiles_above_2048_us_stay_within_hdr_precision() {
+        let mut h = new_histogram();
+        for v in 1..=100_000u64 {
+            h.record(v * 10).expect("record");
+        }
+        let p = Percentiles::from_histogram(&h);
+        for (got, want) in [(p.p50, 500_000.0), (p.p99, 990_000.0), (p.max, 1_000_000.0)] {
+            let err = (got as f64 - want).abs() / want;
+            assert!(err < 0.001, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn empty_histogram_gives_zero_percentiles() {
+        let p = Percentiles::from_histogram(&new_histogram());
+        assert_eq!((p.count, p.p99, p.max), (0, 0, 0));
+        assert_eq!(p.mean, 0.0);
+    }
+
+    #[test]
+    fn cache_effect_handles_zero_denominators() {
+        let c = CacheEffect::compute(500.0, 0.0, 0, 0);
+        assert_eq!(c.latency_reduction, None);
+        assert_eq!(c.origin_load_reduction, None);
+        let c = CacheEffect::compute(500.0, 2_000.0, 100, 150);
+        assert_eq!(c.latency_reduction, Some(0.75));
+        assert_eq!(c.origin_load_reduction, Some(-0.5));
+    }
+
+    #[test]
+    fn round_to_never_returns_non_finite() {
+        assert_eq!(round_to(0.123_456_789, 3), 0.123);
+        assert_eq!(round_to(f64::NAN, 3), 0.0);
+        assert_eq!(round_to(f64::INFINITY, 3), 0.0);
+    }
 }

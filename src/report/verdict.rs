@@ -6,7 +6,7 @@
 //! memory without a Redis server, memory without maxmemory): it is reported as skipped, with
 //! a note, and does not fail the run.
 
-use super::summary::{Provider, RunSummary};
+use super::summary::{round_to, Provider, RunSummary, RATE_DECIMALS};
 use crate::scenario::threshold::{Cmp, Metric, Threshold};
 use serde::{Deserialize, Serialize};
 
@@ -120,7 +120,10 @@ pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
         }
         Metric::Evictions => match &summary.server {
             None => NoData("no data: Redis INFO was not read".into()),
-            Some(s) if s.keys_written > 0 => Value(s.evicted_keys as f64 / s.keys_written as f64),
+            Some(s) if s.keys_written > 0 => Value(round_to(
+                s.evicted_keys as f64 / s.keys_written as f64,
+                RATE_DECIMALS,
+            )),
             Some(s) if s.evicted_keys == 0 => Value(0.0),
             Some(s) => NoData(format!(
                 "no data: {} keys evicted but none written by the run",
@@ -132,7 +135,10 @@ pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
             Some(s) if s.maxmemory == 0 => {
                 NotApplicable("not applicable: maxmemory not set".into())
             }
-            Some(s) => Value(s.used_memory as f64 / s.maxmemory as f64),
+            Some(s) => Value(round_to(
+                s.used_memory as f64 / s.maxmemory as f64,
+                RATE_DECIMALS,
+            )),
         },
     }
 }
@@ -185,7 +191,11 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
     let list: Vec<String> = failed
         .iter()
         .map(|t| match (t.measured, &t.note) {
-            (Some(v), _) => format!("{} (measured {})", t.expr, super::format::metric(&t.metric, v)),
+            (Some(v), _) => format!(
+                "{} (measured {})",
+                t.expr,
+                super::format::metric(&t.metric, v)
+            ),
             (None, Some(note)) => format!("{} ({note})", t.expr),
             (None, None) => t.expr.clone(),
         })
@@ -197,4 +207,182 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
         list.join("; ")
     );
     (Verdict::Fail, Some(reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::OpKind;
+    use crate::report::fixture::{self, latency, threshold};
+    use crate::report::summary::{Provider, TargetKind};
+    use crate::report::Recorder;
+    use crate::scenario::threshold::Stat;
+
+    fn get(stat: Stat) -> Metric {
+        Metric::Latency {
+            op: Some(OpKind::Get),
+            stat,
+        }
+    }
+
+    #[test]
+    fn measures_every_metric() {
+        let s = fixture::summary();
+        assert_eq!(
+            measure(&s, &latency(Stat::P50)),
+            Some(s.latency.overall.response.p50 as f64)
+        );
+        assert_eq!(measure(&s, &latency(Stat::Max)), Some(2000.0));
+        assert_eq!(measure(&s, &get(Stat::P99)), Some(990.0));
+        assert_eq!(measure(&s, &get(Stat::Mean)), Some(500.5));
+        assert_eq!(measure(&s, &Metric::HitRate), Some(0.8));
+        assert_eq!(measure(&s, &Metric::ErrorRate), Some(0.001818182));
+        assert_eq!(measure(&s, &Metric::Evictions), Some(0.003333333));
+        assert_eq!(measure(&s, &Metric::Memory), Some(0.5));
+        assert_eq!(measure(&s, &Metric::Throughput), Some(110.0));
+    }
+
+    #[test]
+    fn per_op_latency_of_an_op_that_never_ran_is_no_data_and_fails() {
+        let s = fixture::summary();
+        let del_p99 = Metric::Latency {
+            op: Some(OpKind::Del),
+            stat: Stat::P99,
+        };
+        assert_eq!(measure(&s, &del_p99), None);
+        let r = evaluate(&s, &[threshold("del.p99 < 1s", del_p99, Cmp::Lt, 1e6)]);
+        assert!(!r[0].pass, "no data never passes");
+        assert_eq!(r[0].note.as_deref(), Some("no data: del never ran"));
+    }
+
+    #[test]
+    fn no_operations_fails_every_data_threshold() {
+        let mut inputs = fixture::inputs();
+        inputs.measured.totals = Recorder::new();
+        let s = crate::report::RunSummary::build(inputs);
+        for t in &s.thresholds {
+            match t.metric {
+                Metric::Evictions | Metric::Memory => assert!(t.pass, "{}", t.expr),
+                _ => {
+                    assert!(!t.pass, "{} passed without data", t.expr);
+                    assert!(t.note.as_deref().is_some_and(|n| n.starts_with("no data")));
+                }
+            }
+        }
+        assert_eq!(s.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn memory_provider_skips_server_metrics_with_a_note() {
+        let mut inputs = fixture::inputs();
+        inputs.target.kind = TargetKind::Memory;
+        inputs.target.provider = Provider::Memory;
+        inputs.server = None;
+        let s = crate::report::RunSummary::build(inputs);
+        for metric in [Metric::Evictions, Metric::Memory] {
+            let t = s
+                .thresholds
+                .iter()
+                .find(|t| t.metric == metric)
+                .expect("default");
+            assert!(t.pass);
+            assert_eq!(t.measured, None);
+            assert_eq!(t.note.as_deref(), Some("not applicable: no Redis server"));
+        }
+    }
+
+    #[test]
+    fn redis_without_info_is_no_data_and_unlimited_memory_is_skipped() {
+        let mut s = fixture::summary();
+        let server = s.server.take();
+        assert_eq!(
+            measurement(&s, &Metric::Evictions),
+            Measurement::NoData("no data: Redis INFO was not read".into())
+        );
+        let mut server = server.expect("fixture has server stats");
+        server.maxmemory = 0;
+        server.keys_written = 0;
+        server.evicted_keys = 0;
+        s.server = Some(server.clone());
+        assert_eq!(
+            measurement(&s, &Metric::Memory),
+            Measurement::NotApplicable("not applicable: maxmemory not set".into())
+        );
+        assert_eq!(measure(&s, &Metric::Evictions), Some(0.0));
+        server.evicted_keys = 5;
+        s.server = Some(server);
+        assert_eq!(measure(&s, &Metric::Evictions), None);
+    }
+
+    #[test]
+    fn no_reads_means_no_hit_rate() {
+        let mut inputs = fixture::inputs();
+        let mut r = Recorder::new();
+        r.record(OpKind::Set, 100, 100);
+        inputs.measured.totals = r;
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!(measure(&s, &Metric::HitRate), None);
+        assert_eq!(measure(&s, &Metric::ErrorRate), Some(0.0));
+    }
+
+    #[test]
+    fn verdict_fail_names_the_failed_thresholds() {
+        let s = fixture::summary();
+        assert_eq!(s.verdict, Verdict::Fail);
+        let reason = s.verdict_reason.as_deref().expect("reason");
+        assert_eq!(
+            reason,
+            "1 of 6 thresholds failed: error_rate < 0.001 (measured 0.182%)"
+        );
+        assert_eq!(exit_code(s.verdict), 1);
+    }
+
+    #[test]
+    fn verdict_pass_when_all_hold() {
+        let mut inputs = fixture::inputs();
+        inputs.thresholds.retain(|t| t.metric != Metric::ErrorRate);
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!((s.verdict, s.verdict_reason.clone()), (Verdict::Pass, None));
+        assert_eq!(exit_code(s.verdict), 0);
+    }
+
+    #[test]
+    fn saturation_and_abort_are_inconclusive_even_with_failures() {
+        let mut inputs = fixture::inputs();
+        inputs.saturated = true;
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!(s.verdict, Verdict::Inconclusive);
+        assert!(s
+            .verdict_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("schedule")));
+        assert_eq!(exit_code(s.verdict), 3);
+
+        let mut inputs = fixture::inputs();
+        inputs.aborted = true;
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!(s.verdict, Verdict::Inconclusive);
+        assert!(s
+            .verdict_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("interrupted")));
+    }
+
+    #[test]
+    fn comparisons_apply_to_the_measured_value() {
+        let s = fixture::summary();
+        let r = evaluate(
+            &s,
+            &[
+                threshold("throughput >= 100", Metric::Throughput, Cmp::Ge, 100.0),
+                threshold("throughput > 110", Metric::Throughput, Cmp::Gt, 110.0),
+                threshold("get.p99 <= 990us", get(Stat::P99), Cmp::Le, 990.0),
+                threshold("hit_rate > 0.9", Metric::HitRate, Cmp::Gt, 0.9),
+            ],
+        );
+        let passes: Vec<bool> = r.iter().map(|t| t.pass).collect();
+        assert_eq!(passes, [true, false, true, false]);
+        assert_eq!(r[1].measured, Some(110.0));
+        assert_eq!(Verdict::Inconclusive.name(), "inconclusive");
+    }
 }

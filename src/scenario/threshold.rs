@@ -3,6 +3,8 @@
 
 use crate::op::OpKind;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 
 /// A latency statistic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,9 +66,331 @@ impl Cmp {
 /// a fraction for rates, ops/s for throughput.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Threshold {
-    /// The expression as written, e.g. `"p95 < 50ms"`.
+    /// The expression as written, e.g. `"p95 < 50ms"`, so reports quote the user's words.
     pub expr: String,
+    /// What is measured.
     pub metric: Metric,
+    /// How the measurement must compare with `limit` for the threshold to pass.
     pub cmp: Cmp,
+    /// The bound, in the metric's unit.
     pub limit: f64,
+}
+
+/// The thresholds a scenario gets when it declares none: the production guide's targets.
+pub const GUIDE_DEFAULTS: [&str; 5] = [
+    "p95 < 50ms",
+    "hit_rate >= 0.80",
+    "error_rate < 0.001",
+    "evictions < 0.01",
+    "memory < 0.80",
+];
+
+/// The guide's targets, parsed. See [`GUIDE_DEFAULTS`].
+pub fn guide_defaults() -> Vec<Threshold> {
+    GUIDE_DEFAULTS
+        .iter()
+        .filter_map(|e| Threshold::parse(e).ok())
+        .collect()
+}
+
+/// Why a threshold expression was refused. Each message says what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ThresholdError {
+    /// Not of the form `metric operator value`.
+    #[error("expected `metric operator value`, like \"p95 < 50ms\" (operators: <, <=, >, >=)")]
+    Syntax,
+    /// The metric name is not one redline measures.
+    #[error(
+        "unknown metric `{0}`: use p50, p90, p95, p99, p99.9, max, mean, hit_rate, error_rate, \
+         evictions, memory or throughput (latency statistics also per operation, like get.p99)"
+    )]
+    UnknownMetric(String),
+    /// The `op.` prefix names no operation.
+    #[error(
+        "unknown operation `{0}`: use get, set, get_or_set, del (or invalidate), del_pattern, \
+         mget, mset or pipeline"
+    )]
+    UnknownOp(String),
+    /// A per-operation prefix on a metric that is only measured overall.
+    #[error("`{0}` is measured overall only: only latency statistics take an operation, like get.p99")]
+    NotPerOp(String),
+    /// A latency limit written without a unit, or with an unknown one.
+    #[error("latency limit `{0}` needs a unit: write it like 50ms, 500us or 1.5s")]
+    LatencyUnit(String),
+    /// A fraction limit that is not a number in 0..=1 nor a percentage.
+    #[error("limit `{0}` must be a fraction between 0 and 1 (0.8) or a percentage (\"80%\")")]
+    Fraction(String),
+    /// A throughput limit that is not a non-negative number of ops/s.
+    #[error("limit `{0}` must be a number of operations per second, like 5000 or 5000/s")]
+    Throughput(String),
+}
+
+impl Stat {
+    /// Every statistic, in report order.
+    pub const ALL: [Stat; 7] = [
+        Stat::P50,
+        Stat::P90,
+        Stat::P95,
+        Stat::P99,
+        Stat::P999,
+        Stat::Max,
+        Stat::Mean,
+    ];
+
+    /// The name used in thresholds and reports (`p99.9` for [`Stat::P999`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stat::P50 => "p50",
+            Stat::P90 => "p90",
+            Stat::P95 => "p95",
+            Stat::P99 => "p99",
+            Stat::P999 => "p99.9",
+            Stat::Max => "max",
+            Stat::Mean => "mean",
+        }
+    }
+
+    /// The percentile (0..=100) this statistic reads from a histogram; `None` for the mean.
+    pub fn percentile(self) -> Option<f64> {
+        match self {
+            Stat::P50 => Some(50.0),
+            Stat::P90 => Some(90.0),
+            Stat::P95 => Some(95.0),
+            Stat::P99 => Some(99.0),
+            Stat::P999 => Some(99.9),
+            Stat::Max => Some(100.0),
+            Stat::Mean => None,
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Stat> {
+        if name == "p999" {
+            return Some(Stat::P999);
+        }
+        Stat::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl Metric {
+    fn overall_from_name(name: &str) -> Option<Metric> {
+        Some(match name {
+            "hit_rate" => Metric::HitRate,
+            "error_rate" => Metric::ErrorRate,
+            "evictions" => Metric::Evictions,
+            "memory" => Metric::Memory,
+            "throughput" => Metric::Throughput,
+            _ => {
+                return Stat::from_name(name).map(|stat| Metric::Latency { op: None, stat });
+            }
+        })
+    }
+}
+
+impl fmt::Display for Metric {
+    /// The metric as written in thresholds: `p95`, `get.p99`, `hit_rate`, ...
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Metric::Latency { op: Some(op), stat } => write!(f, "{}.{}", op.name(), stat.name()),
+            Metric::Latency { op: None, stat } => f.write_str(stat.name()),
+            Metric::HitRate => f.write_str("hit_rate"),
+            Metric::ErrorRate => f.write_str("error_rate"),
+            Metric::Evictions => f.write_str("evictions"),
+            Metric::Memory => f.write_str("memory"),
+            Metric::Throughput => f.write_str("throughput"),
+        }
+    }
+}
+
+impl Cmp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+        }
+    }
+}
+
+impl Threshold {
+    /// Parses an expression such as `"p95 < 50ms"`, `"get.p99 <= 5ms"`, `"hit_rate >= 80%"`
+    /// or `"throughput > 5000/s"`. Latency limits need a unit and are stored in microseconds.
+    pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
+        let at = expr.find(['<', '>']).ok_or(ThresholdError::Syntax)?;
+        let lhs = expr[..at].trim();
+        let rest = &expr[at..];
+        let (cmp, rhs) = match (rest.as_bytes()[0], rest.as_bytes().get(1)) {
+            (b'<', Some(b'=')) => (Cmp::Le, &rest[2..]),
+            (b'>', Some(b'=')) => (Cmp::Ge, &rest[2..]),
+            (b'<', _) => (Cmp::Lt, &rest[1..]),
+            _ => (Cmp::Gt, &rest[1..]),
+        };
+        let rhs = rhs.trim();
+        if lhs.is_empty() || rhs.is_empty() || rhs.contains(['<', '>', '=']) {
+            return Err(ThresholdError::Syntax);
+        }
+        let metric = parse_metric(lhs)?;
+        let limit = match metric {
+            Metric::Latency { .. } => parse_latency_us(rhs)?,
+            Metric::HitRate | Metric::ErrorRate | Metric::Evictions | Metric::Memory => {
+                match super::units::parse_percent(rhs) {
+                    Ok(v) if (0.0..=1.0).contains(&v) => v,
+                    _ => return Err(ThresholdError::Fraction(rhs.to_string())),
+                }
+            }
+            Metric::Throughput => parse_throughput(rhs)?,
+        };
+        Ok(Threshold {
+            expr: expr.trim().to_string(),
+            metric,
+            cmp,
+            limit,
+        })
+    }
+
+    /// True when `measured` (in the metric's unit) satisfies this threshold.
+    pub fn passes(&self, measured: f64) -> bool {
+        self.cmp.holds(measured, self.limit)
+    }
+}
+
+impl FromStr for Threshold {
+    type Err = ThresholdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Threshold::parse(s)
+    }
+}
+
+/// `get.p99` → per-operation latency; `p99.9` is a statistic, not `p99` of operation `9`.
+fn parse_metric(name: &str) -> Result<Metric, ThresholdError> {
+    if let Some(metric) = Metric::overall_from_name(name) {
+        return Ok(metric);
+    }
+    let Some((op_name, stat_name)) = name.split_once('.') else {
+        return Err(ThresholdError::UnknownMetric(name.to_string()));
+    };
+    let Some(op) = OpKind::from_name(op_name) else {
+        return Err(if Metric::overall_from_name(stat_name).is_some() {
+            ThresholdError::UnknownOp(op_name.to_string())
+        } else {
+            ThresholdError::UnknownMetric(name.to_string())
+        });
+    };
+    match (Stat::from_name(stat_name), Metric::overall_from_name(stat_name)) {
+        (Some(stat), _) => Ok(Metric::Latency { op: Some(op), stat }),
+        (None, Some(_)) => Err(ThresholdError::NotPerOp(name.to_string())),
+        (None, None) => Err(ThresholdError::UnknownMetric(name.to_string())),
+    }
+}
+
+/// `"50ms"`, `"1.5s"`, `"500us"` → microseconds. Decimal numbers are allowed (humantime's
+/// parser does not take them, so this is a small parser of its own).
+fn parse_latency_us(text: &str) -> Result<f64, ThresholdError> {
+    let err = || ThresholdError::LatencyUnit(text.to_string());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(err)?;
+    let value: f64 = text[..split].parse().map_err(|_| err())?;
+    let per_unit = match text[split..].trim() {
+        "ns" => 0.001,
+        "us" | "µs" | "μs" => 1.0,
+        "ms" => 1_000.0,
+        "s" => 1_000_000.0,
+        "m" | "min" => 60_000_000.0,
+        _ => return Err(err()),
+    };
+    Ok(value * per_unit)
+}
+
+fn parse_throughput(text: &str) -> Result<f64, ThresholdError> {
+    let number = text
+        .strip_suffix("ops/s")
+        .or_else(|| text.strip_suffix("/s"))
+        .unwrap_or(text)
+        .trim();
+    match number.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(ThresholdError::Throughput(text.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(e: &str) -> Threshold {
+        Threshold::parse(e).unwrap_or_else(|err| panic!("{e}: {err}"))
+    }
+
+    #[test]
+    fn latency_thresholds_convert_to_microseconds() {
+        let t = parse("p95 < 50ms");
+        assert_eq!(t.metric, Metric::Latency { op: None, stat: Stat::P95 });
+        assert_eq!((t.cmp, t.limit), (Cmp::Lt, 50_000.0));
+        assert_eq!(parse("p99.9<=1.5s").limit, 1_500_000.0);
+        assert_eq!(parse("max > 200us").cmp, Cmp::Gt);
+        assert_eq!(parse("mean >= 500ns").limit, 0.5);
+        assert_eq!(parse("p999 < 2ms").metric.to_string(), "p99.9");
+    }
+
+    #[test]
+    fn per_operation_latency() {
+        let t = parse("get.p99 < 5ms");
+        assert_eq!(t.metric, Metric::Latency { op: Some(OpKind::Get), stat: Stat::P99 });
+        let t = parse("invalidate.p99.9 < 5ms");
+        assert_eq!(t.metric, Metric::Latency { op: Some(OpKind::Del), stat: Stat::P999 });
+        assert_eq!(t.metric.to_string(), "del.p99.9");
+        assert_eq!(parse("get_or_set.max < 1s").metric.to_string(), "get_or_set.max");
+    }
+
+    #[test]
+    fn fractions_accept_percentages() {
+        assert_eq!(parse("hit_rate >= 0.80").limit, 0.8);
+        assert_eq!(parse("memory < 80%").limit, 0.8);
+        assert_eq!(parse("error_rate < 0.1%").limit, 0.001);
+        assert_eq!(parse("evictions<0.01").metric, Metric::Evictions);
+        assert_eq!(
+            Threshold::parse("hit_rate >= 1.5"),
+            Err(ThresholdError::Fraction("1.5".into()))
+        );
+    }
+
+    #[test]
+    fn throughput_in_ops_per_second() {
+        assert_eq!(parse("throughput > 5000").limit, 5000.0);
+        assert_eq!(parse("throughput >= 5000/s").limit, 5000.0);
+        assert_eq!(parse("throughput >= 2.5e3 ops/s").limit, 2500.0);
+    }
+
+    #[test]
+    fn refusals_say_what_is_wrong() {
+        use ThresholdError::*;
+        let cases = [
+            ("p95 50ms", Syntax),
+            ("p95 == 50ms", Syntax),
+            ("< 50ms", Syntax),
+            ("p95 <", Syntax),
+            ("p96 < 5ms", UnknownMetric("p96".into())),
+            ("fetch.p99 < 5ms", UnknownOp("fetch".into())),
+            ("get.p98 < 5ms", UnknownMetric("get.p98".into())),
+            ("get.hit_rate > 0.5", NotPerOp("get.hit_rate".into())),
+            ("p95 < 50", LatencyUnit("50".into())),
+            ("p95 < 50 parsecs", LatencyUnit("50 parsecs".into())),
+            ("throughput > fast", Throughput("fast".into())),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(Threshold::parse(expr), Err(want), "{expr}");
+        }
+        assert!(UnknownMetric("x".into()).to_string().contains("hit_rate"));
+    }
+
+    #[test]
+    fn guide_defaults_all_parse() {
+        let t = guide_defaults();
+        assert_eq!(t.len(), GUIDE_DEFAULTS.len());
+        assert_eq!(t[1].metric, Metric::HitRate);
+        assert!(t[0].passes(49_000.0) && !t[0].passes(50_000.0));
+    }
 }

@@ -1,1 +1,121 @@
-//! support tests
+//! Shared helpers for the integration tests: a real `redis-server` per test on a free
+//! port, polling with a deadline, TLS material, and the `redline` binary.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use redline::server::{EmbeddedRedis, ServerOptions, TlsFiles};
+
+/// A fresh embedded server with default options (no password, no persistence).
+#[allow(dead_code)]
+pub fn redis() -> EmbeddedRedis {
+    redis_with(ServerOptions::default())
+}
+
+/// A fresh embedded server with `opts`; panics with the server's error (log tail included).
+#[allow(dead_code)]
+pub fn redis_with(opts: ServerOptions) -> EmbeddedRedis {
+    match EmbeddedRedis::start(opts) {
+        Ok(server) => server,
+        Err(e) => panic!("cannot start redis-server for the test: {e}"),
+    }
+}
+
+/// A synchronous connection to `server` (with its password; TLS servers need
+/// [`tls_connection`]).
+#[allow(dead_code)]
+pub fn connection(server: &EmbeddedRedis) -> redis::Connection {
+    redis::Client::open(server.url())
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
+        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", server.redacted_url()))
+}
+
+/// A synchronous TLS connection to `server`, trusting the CA in `tls`.
+#[allow(dead_code)]
+pub fn tls_connection(server: &EmbeddedRedis, tls: &TlsFiles) -> redis::RedisResult<redis::Connection> {
+    redline::server::install_crypto_provider();
+    let ca = std::fs::read(&tls.ca_file).expect("read CA");
+    let client = redis::Client::build_with_tls(
+        server.url(),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca),
+        },
+    )?;
+    client.get_connection_with_timeout(Duration::from_secs(5))
+}
+
+/// Polls `f` until it returns true; panics naming `what` when `deadline` passes.
+#[allow(dead_code)]
+pub fn wait_until(deadline: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    loop {
+        if f() {
+            return;
+        }
+        if Instant::now() >= end {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Writes a CA and a server certificate for 127.0.0.1/localhost (signed by that CA) into
+/// `dir`, and returns the paths in the shape the server options take.
+#[allow(dead_code)]
+pub fn tls_material(dir: &Path) -> TlsFiles {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "redline test CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().expect("CA key");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("self-sign CA");
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("server params");
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params.use_authority_key_identifier_extension = true;
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().expect("server key");
+    let cert = params.signed_by(&key, &issuer).expect("sign server cert");
+
+    let files = TlsFiles {
+        cert_file: dir.join("server.crt"),
+        key_file: dir.join("server.key"),
+        ca_file: dir.join("ca.crt"),
+    };
+    std::fs::write(&files.cert_file, cert.pem()).expect("write cert");
+    std::fs::write(&files.key_file, key.serialize_pem()).expect("write key");
+    std::fs::write(&files.ca_file, ca_cert.pem()).expect("write CA");
+    files
+}
+
+/// The `redline` binary built for these tests, with the guide's environment variables
+/// cleared so a developer's shell cannot redirect a test at their own Redis.
+#[allow(dead_code)]
+pub fn redline_bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
+    for var in [
+        "REDIS_URL",
+        "REDIS_PASSWORD",
+        "REDIS_TLS_ENABLED",
+        "REDIS_HOST",
+        "REDIS_PORT",
+        "REDIS_CONNECT_TIMEOUT",
+        "REDIS_KEY_PREFIX",
+        "REDIS_MAX_RETRIES",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}

@@ -1,0 +1,334 @@
+//! One operation of the workload mix, executed and recorded: which key, which value, which
+//! codec, through which backend; response time from the intended start, service time from
+//! the actual send, hits, misses, fallback answers and errors by kind.
+
+use super::backend::{Backend, Via};
+use super::origin::Origin;
+use crate::cache::codec::{self, CodecConfig};
+use crate::cache::redis_store::{Command, Reply};
+use crate::cache::{Codec, OpError};
+use crate::op::OpKind;
+use crate::report::recorder::Recorder;
+use crate::scenario::dist::{KeyChooser, OpMix, ValueGen};
+use crate::scenario::workload::OpSpec;
+use crate::scenario::Scenario;
+use rand::rngs::SmallRng;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Keys per "workspace" group: `del_pattern` removes one group (`w{g}:*`), as the guide's
+/// `contacts:workspace:{id}:*` invalidation does.
+const GROUP: u64 = 100;
+
+/// The key of index `i`: `w{group}:{i}` under the run's prefix (applied by the store).
+pub fn key_name(i: u64) -> String {
+    format!("w{}:{}", i / GROUP, i)
+}
+
+/// Everything a worker needs, shared by all of them.
+pub struct Workload {
+    pub backend: Backend,
+    keys: KeyChooser,
+    values: ValueGen,
+    mix: OpMix,
+    /// Codec settings per entry of `scenario.ops`, in the same order.
+    codecs: Vec<CodecConfig>,
+    pub origin: Origin,
+    /// Keys written by the run: the denominator of the eviction rate.
+    pub keys_written: AtomicU64,
+    /// Recorder shards; an operation records into the shard it is given.
+    pub recorders: Vec<Arc<Mutex<Recorder>>>,
+}
+
+fn codec_of(spec: &OpSpec) -> CodecConfig {
+    CodecConfig {
+        codec: spec.codec.name().parse().unwrap_or(Codec::None),
+        threshold: spec.compress_threshold as usize,
+    }
+}
+
+fn us(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
+impl Workload {
+    /// Builds the samplers for `scenario` over `backend`.
+    pub fn new(scenario: &Scenario, backend: Backend, recorders: Vec<Arc<Mutex<Recorder>>>, seed: u64) -> Self {
+        Workload {
+            backend,
+            keys: KeyChooser::new(&scenario.keyspace),
+            values: ValueGen::new(&scenario.keyspace, seed),
+            mix: OpMix::new(&scenario.ops).expect("validated scenarios have a non-empty mix"),
+            codecs: scenario.ops.iter().map(codec_of).collect(),
+            origin: Origin::new(&scenario.origin),
+            keys_written: AtomicU64::new(0),
+            recorders,
+        }
+    }
+
+    /// Position of `spec` in the mix (the mix hands out references into its own list).
+    fn spec_index(&self, spec: &OpSpec) -> usize {
+        self.mix
+            .ops()
+            .iter()
+            .position(|o| std::ptr::eq(o, spec))
+            .unwrap_or(0)
+    }
+
+    /// A value for preloading, encoded with the first operation's codec.
+    pub fn preload_value(&self, rng: &mut SmallRng) -> Vec<u8> {
+        let codec = self.codecs.first().copied().unwrap_or_default();
+        match self.value(rng, &codec) {
+            Ok((v, _)) => v.into_owned(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Number of keys in the keyspace.
+    pub fn key_count(&self) -> u64 {
+        self.keys.keys()
+    }
+
+    fn value<'a>(&'a self, rng: &mut SmallRng, codec: &CodecConfig) -> Result<(std::borrow::Cow<'a, [u8]>, u64), OpError> {
+        let size = self.values.size(rng);
+        let raw = self.values.value(rng, size);
+        Ok((codec.encode(raw)?, raw.len() as u64))
+    }
+
+    /// Picks one operation and runs it; `intended` is its scheduled start (the actual send
+    /// for the closed model). Records into shard `shard`.
+    pub async fn execute(&self, rng: &mut SmallRng, intended: Instant, shard: usize) {
+        let spec = self.mix.pick(rng);
+        let index = self.spec_index(spec);
+        let codec = &self.codecs[index];
+        let sent = Instant::now();
+        let rec = &self.recorders[shard % self.recorders.len()];
+        match spec.kind {
+            OpKind::Get => {
+                let key = key_name(self.keys.next(rng));
+                let r = self.backend.get(&key).await.and_then(|(v, via)| {
+                    if let Some(v) = &v {
+                        codec::decode(v)?;
+                    }
+                    Ok((v.is_some(), via))
+                });
+                let done = Instant::now();
+                let mut rec = lock(rec);
+                rec.record(OpKind::Get, us(done - intended), us(done - sent));
+                read_outcome(&mut rec, r.map(|(hit, via)| (u64::from(hit), u64::from(!hit), via)));
+            }
+            OpKind::Set => {
+                let key = key_name(self.keys.next(rng));
+                let r = match self.value(rng, codec) {
+                    Ok((v, raw)) => {
+                        let wire = v.len() as u64;
+                        self.keys_written.fetch_add(1, Ordering::Relaxed);
+                        self.backend
+                            .set(&key, &v, spec.ttl)
+                            .await
+                            .map(|via| (via, raw, wire))
+                    }
+                    Err(e) => Err(e),
+                };
+                let done = Instant::now();
+                let mut rec = lock(rec);
+                rec.record(OpKind::Set, us(done - intended), us(done - sent));
+                write_outcome(&mut rec, codec, r);
+            }
+            OpKind::GetOrSet => {
+                let key = key_name(self.keys.next(rng));
+                let got = self.backend.get(&key).await;
+                let mut write = None;
+                let mut origin_called = false;
+                let read = match got {
+                    Ok((Some(v), via)) => codec::decode(&v).map(|_| (1, 0, via)),
+                    Ok((None, via)) => {
+                        origin_called = true;
+                        match self.origin.load(rng).await {
+                            Ok(()) => {
+                                let w = match self.value(rng, codec) {
+                                    Ok((v, raw)) => {
+                                        self.keys_written.fetch_add(1, Ordering::Relaxed);
+                                        let wire = v.len() as u64;
+                                        self.backend.set(&key, &v, spec.ttl).await.map(|via| (via, raw, wire))
+                                    }
+                                    Err(e) => Err(e),
+                                };
+                                write = Some(w);
+                                Ok((0, 1, via))
+                            }
+                            Err(_) => Err(OpError::Loader("origin failed".into())),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                let done = Instant::now();
+                let mut rec = lock(rec);
+                rec.record(OpKind::GetOrSet, us(done - intended), us(done - sent));
+                if origin_called {
+                    rec.origin_call();
+                }
+                let read_failed = read.is_err();
+                read_outcome(&mut rec, read);
+                if let (Some(w), false) = (write, read_failed) {
+                    // A failed write-back is an error of this operation; its bytes still count.
+                    match w {
+                        Ok((via, raw, wire)) => {
+                            rec.bytes(codec.codec.name(), raw, wire);
+                            if via == Via::Fallback {
+                                rec.fallback_op();
+                            }
+                        }
+                        Err(e) => rec.error(e.kind()),
+                    }
+                }
+            }
+            OpKind::Del => {
+                let key = key_name(self.keys.next(rng));
+                let r = self.backend.del(&key).await;
+                let done = Instant::now();
+                let mut rec = lock(rec);
+                rec.record(OpKind::Del, us(done - intended), us(done - sent));
+                simple_outcome(&mut rec, r);
+            }
+            OpKind::DelPattern => {
+                let group = self.keys.next(rng) / GROUP;
+                let r = self.backend.del_pattern(&format!("w{group}:*")).await;
+                let done = Instant::now();
+                let mut rec = lock(rec);
+                rec.record(OpKind::DelPattern, us(done - intended), us(done - sent));
+                simple_outcome(&mut rec, r);
+            }
+            OpKind::Mget => {
+                let n = self.mix.batch(spec, rng);
+                let keys: Vec<String> = (0..n).map(|_| key_name(self.keys.next(rng))).collect();
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                let r = self.backend.mget(&refs).await.map(|(vals, via)| {
+                    let hits = vals.iter().filter(|v| v.is_some()).count() as u64;
+                    (hits, vals.len() as u64 - hits, via)
+                });
+                let done = Instant::now();
+                let mut rec = lock(rec);
+                rec.record(OpKind::Mget, us(done - intended), us(done - sent));
+                read_outcome(&mut rec, r);
+            }
+            OpKind::Mset => {
+                let n = self.mix.batch(spec, rng);
+                let mut keys = Vec::with_capacity(n);
+                let mut vals = Vec::with_capacity(n);
+                let (mut raw_total, mut wire_total) = (0, 0);
+                let mut failed = None;
+                for _ in 0..n {
+                    keys.push(key_name(self.keys.next(rng)));
+                    match self.value(rng, codec) {
+                        Ok((v, raw)) => {
+                            raw_total += raw;
+                            wire_total += v.len() as u64;
+                            vals.push(v);
+                        }
+                        Err(e) => failed = Some(e),
+                    }
+                }
+                let r = match failed {
+                    Some(e) => Err(e),
+                    None => {
+                        let items: Vec<(&str, &[u8])> =
+                            keys.iter().map(String::as_str).zip(vals.iter().map(|v| &**v)).collect();
+                        self.keys_written.fetch_add(n as u64, Ordering::Relaxed);
+                        self.backend.mset(&items, spec.ttl).await.map(|via| (via, raw_total, wire_total))
+                    }
+                };
+                let done = Instant::now();
+                let mut rec = lock(rec);
+                rec.record(OpKind::Mset, us(done - intended), us(done - sent));
+                write_outcome(&mut rec, codec, r);
+            }
+            OpKind::Pipeline => self.pipeline(rng, index, intended, sent, rec).await,
+        }
+    }
+
+    async fn pipeline(&self, rng: &mut SmallRng, index: usize, intended: Instant, sent: Instant, rec: &Mutex<Recorder>) {
+        let spec = &self.mix.ops()[index];
+        let codec = &self.codecs[index];
+        let n = self.mix.batch(spec, rng);
+        let mut cmds = Vec::with_capacity(n);
+        let (mut raw_total, mut wire_total) = (0, 0);
+        for _ in 0..n {
+            let key = key_name(self.keys.next(rng));
+            cmds.push(match self.mix.pipeline_op(spec, rng) {
+                OpKind::Set => match self.value(rng, codec) {
+                    Ok((v, raw)) => {
+                        raw_total += raw;
+                        wire_total += v.len() as u64;
+                        self.keys_written.fetch_add(1, Ordering::Relaxed);
+                        Command::Set(key, v.into_owned(), Some(spec.ttl))
+                    }
+                    Err(_) => Command::Get(key),
+                },
+                OpKind::Del => Command::Del(key),
+                _ => Command::Get(key),
+            });
+        }
+        let replies = self.backend.pipeline(&cmds).await;
+        let mut rec = lock(rec);
+        if raw_total > 0 {
+            rec.bytes(codec.codec.name(), raw_total, wire_total);
+        }
+        for (r, at) in replies {
+            rec.record(OpKind::Pipeline, us(at.saturating_duration_since(intended)), us(at.saturating_duration_since(sent)));
+            match r {
+                Ok((reply, via)) => {
+                    if let Reply::Value(v) = reply {
+                        if v.is_some() {
+                            rec.hit();
+                        } else {
+                            rec.miss();
+                        }
+                    }
+                    if via == Via::Fallback {
+                        rec.fallback_op();
+                    }
+                }
+                Err(e) => rec.error(e.kind()),
+            }
+        }
+    }
+}
+
+fn lock(m: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read_outcome(rec: &mut Recorder, r: Result<(u64, u64, Via), OpError>) {
+    match r {
+        Ok((hits, misses, via)) => {
+            rec.hits(hits);
+            rec.misses(misses);
+            if via == Via::Fallback {
+                rec.fallback_op();
+            }
+        }
+        Err(e) => rec.error(e.kind()),
+    }
+}
+
+fn write_outcome(rec: &mut Recorder, codec: &CodecConfig, r: Result<(Via, u64, u64), OpError>) {
+    match r {
+        Ok((via, raw, wire)) => {
+            rec.bytes(codec.codec.name(), raw, wire);
+            if via == Via::Fallback {
+                rec.fallback_op();
+            }
+        }
+        Err(e) => rec.error(e.kind()),
+    }
+}
+
+fn simple_outcome(rec: &mut Recorder, r: Result<Via, OpError>) {
+    match r {
+        Ok(Via::Fallback) => rec.fallback_op(),
+        Ok(Via::Primary) => {}
+        Err(e) => rec.error(e.kind()),
+    }
+}

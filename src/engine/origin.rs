@@ -1,0 +1,65 @@
+//! The simulated origin (the database behind `get_or_set`): a latency distribution, a
+//! connection-pool-sized concurrency limit, and an error rate. Every call is counted and
+//! its duration recorded, so the report can compare cached reads with origin-only reads.
+
+use crate::report::recorder::new_histogram;
+use crate::scenario::dist::OriginLatency;
+use crate::scenario::origin::OriginSpec;
+use hdrhistogram::Histogram;
+use rand::rngs::SmallRng;
+use rand::Rng;
+use std::sync::Mutex;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+/// The origin failed (by its configured error rate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("origin failed (simulated)")]
+pub struct OriginError;
+
+/// A simulated database.
+pub struct Origin {
+    latency: OriginLatency,
+    pool: Semaphore,
+    error_rate: f64,
+    /// Duration of each call including the wait for a pool slot, in µs.
+    durations: Mutex<Histogram<u64>>,
+}
+
+impl Origin {
+    /// An origin as the scenario describes it.
+    pub fn new(spec: &OriginSpec) -> Self {
+        Origin {
+            latency: OriginLatency::new(&spec.latency),
+            pool: Semaphore::new(spec.concurrency.max(1)),
+            error_rate: spec.error_rate,
+            durations: Mutex::new(new_histogram()),
+        }
+    }
+
+    /// Loads one value: waits for a pool slot, then for the sampled latency.
+    pub async fn load(&self, rng: &mut SmallRng) -> Result<(), OriginError> {
+        let started = Instant::now();
+        let delay = self.latency.sample(rng);
+        let fails = self.error_rate > 0.0 && rng.random::<f64>() < self.error_rate;
+        {
+            let _slot = self.pool.acquire().await.map_err(|_| OriginError)?;
+            tokio::time::sleep(delay).await;
+        }
+        let took = started.elapsed().as_micros() as u64;
+        if let Ok(mut h) = self.durations.lock() {
+            h.saturating_record(took.max(1));
+        }
+        if fails {
+            Err(OriginError)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Median duration of an origin call so far (µs), if any call was made.
+    pub fn p50_us(&self) -> Option<f64> {
+        let h = self.durations.lock().ok()?;
+        (h.len() > 0).then(|| h.value_at_quantile(0.5) as f64)
+    }
+}

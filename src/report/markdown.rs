@@ -1,0 +1,411 @@
+//! summary.md: the run on one page a person reads in ten seconds. Verdict and warnings first,
+//! then thresholds, key numbers, per-operation latency, server and cache effect, breaker,
+//! compression and generator. Rendered from the [`RunSummary`] alone.
+
+use super::format;
+use super::summary::{Provider, RunSummary};
+use super::verdict::Verdict;
+use crate::op::ErrorKind;
+use std::io::{self, Write};
+
+/// Writes the Markdown summary.
+pub fn write(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    header(s, w)?;
+    warnings(s, w)?;
+    thresholds(s, w)?;
+    key_numbers(s, w)?;
+    per_op(s, w)?;
+    server_and_cache(s, w)?;
+    breaker(s, w)?;
+    compression(s, w)?;
+    generator(s, w)
+}
+
+fn verdict_badge(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✅ PASS",
+        Verdict::Fail => "❌ FAIL",
+        Verdict::Inconclusive => "⚠️ INCONCLUSIVE",
+    }
+}
+
+fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "# redline: {}", s.scenario.name)?;
+    writeln!(w)?;
+    let passed = s.thresholds.iter().filter(|t| t.pass).count();
+    let detail = s
+        .verdict_reason
+        .clone()
+        .unwrap_or_else(|| format!("{passed} of {} thresholds passed", s.thresholds.len()));
+    writeln!(w, "**{}** — {detail}", verdict_badge(s.verdict))?;
+    writeln!(w)?;
+    let t = &s.target;
+    let mut target = format!("{:?}", t.kind).to_lowercase();
+    if let Some(v) = &t.server_version {
+        target.push_str(&format!(" (Redis {v})"));
+    }
+    if let Some(url) = &t.url {
+        target.push_str(&format!(" at `{url}`"));
+    }
+    writeln!(
+        w,
+        "Target: {target} · started {} · {:.1} s ({:.1} s measured) · redline {}",
+        s.started_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        s.duration_s,
+        s.measured_s,
+        s.redline_version,
+    )?;
+    writeln!(w)
+}
+
+fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let mut lines = Vec::new();
+    if s.generator.saturated {
+        lines.push(format!(
+            "**Load generator saturated**: it fell behind its schedule (lag p99 {}, max {}). \
+             The latencies below are not what the schedule asked for; treat them as a lower bound.",
+            format::us(s.generator.schedule_lag_p99_us),
+            format::us(s.generator.schedule_lag_max_us),
+        ));
+    }
+    if s.aborted {
+        lines.push("**Run aborted**: it was interrupted; every number is partial.".to_string());
+    }
+    if s.target.provider == Provider::Memory {
+        lines.push(
+            "**No Redis server**: this run measured the in-memory fallback store. Latencies \
+             include no network or Redis; eviction and memory thresholds were skipped."
+                .to_string(),
+        );
+    }
+    if let Some(warning) = &s.target.warning {
+        lines.push(format!("**Target**: {warning}"));
+    }
+    for line in &lines {
+        writeln!(w, "> ⚠️ {line}")?;
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+fn thresholds(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "## Thresholds")?;
+    writeln!(w)?;
+    if s.thresholds.is_empty() {
+        writeln!(w, "No thresholds were set.")?;
+        return writeln!(w);
+    }
+    writeln!(w, "| | Threshold | Measured | Note |")?;
+    writeln!(w, "|---|---|---|---|")?;
+    for t in &s.thresholds {
+        let mark = match (t.pass, t.measured) {
+            (true, None) => "➖",
+            (true, Some(_)) => "✅",
+            (false, _) => "❌",
+        };
+        let measured = t
+            .measured
+            .map_or_else(|| "—".to_string(), |v| format::metric(&t.metric, v));
+        let note = t.note.as_deref().unwrap_or("");
+        writeln!(w, "| {mark} | `{}` | {measured} | {note} |", cell(&t.expr))?;
+    }
+    writeln!(w)
+}
+
+fn key_numbers(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let t = &s.totals;
+    let r = &s.latency.overall.response;
+    let sv = &s.latency.overall.service;
+    writeln!(w, "## Key numbers")?;
+    writeln!(w)?;
+    writeln!(w, "| Metric | Value |")?;
+    writeln!(w, "|---|---|")?;
+    writeln!(w, "| Throughput | {} |", format::per_second(t.throughput))?;
+    writeln!(w, "| Operations | {} |", format::count(t.ops))?;
+    let trio = |p: &super::summary::Percentiles| {
+        format!(
+            "{} / {} / {}",
+            format::us(p.p50),
+            format::us(p.p95),
+            format::us(p.p99)
+        )
+    };
+    writeln!(w, "| Response p50 / p95 / p99 | {} |", trio(r))?;
+    writeln!(w, "| Service p50 / p95 / p99 | {} |", trio(sv))?;
+    writeln!(
+        w,
+        "| Hit rate | {} ({} hits, {} misses) |",
+        format::percent_opt(t.hit_rate, 1),
+        format::count(t.hits),
+        format::count(t.misses)
+    )?;
+    writeln!(
+        w,
+        "| Errors | {} ({}){} |",
+        format::count(t.errors_total),
+        format::percent_opt(t.error_rate, 3),
+        errors_by_kind(s).map_or_else(String::new, |k| format!(": {k}")),
+    )?;
+    writeln!(w, "| Origin calls | {} |", format::count(t.origin_calls))?;
+    writeln!(w, "| Fallback ops | {} |", format::count(t.fallback_ops))?;
+    writeln!(w)
+}
+
+/// Non-zero error counts, `"timeout 2, connection 1"`; `None` when there were none.
+pub(crate) fn errors_by_kind(s: &RunSummary) -> Option<String> {
+    let parts: Vec<String> = ErrorKind::ALL
+        .into_iter()
+        .filter_map(|k| {
+            let n = s.totals.errors.get(&k).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{} {}", k.name(), format::count(n)))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+fn per_op(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    if s.latency.per_op.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "## Latency per operation (response time; service p50 / p99)"
+    )?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "| Op | Count | p50 | p90 | p95 | p99 | p99.9 | Max | Mean | Service p50 | Service p99 |"
+    )?;
+    writeln!(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    for (op, l) in &s.latency.per_op {
+        let r = &l.response;
+        writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            op.name(),
+            format::count(r.count),
+            format::us(r.p50),
+            format::us(r.p90),
+            format::us(r.p95),
+            format::us(r.p99),
+            format::us(r.p999),
+            format::us(r.max),
+            format::us_f64(r.mean),
+            format::us(l.service.p50),
+            format::us(l.service.p99),
+        )?;
+    }
+    writeln!(w)
+}
+
+fn server_and_cache(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    if let Some(sv) = &s.server {
+        writeln!(w, "## Redis server (INFO, change over the run)")?;
+        writeln!(w)?;
+        writeln!(
+            w,
+            "- Keyspace hits / misses: {} / {} (server hit rate {}, client {})",
+            format::count(sv.keyspace_hits),
+            format::count(sv.keyspace_misses),
+            format::percent_opt(sv.hit_rate_server, 1),
+            format::percent_opt(s.totals.hit_rate, 1),
+        )?;
+        writeln!(
+            w,
+            "- Evicted keys: {} of {} written",
+            format::count(sv.evicted_keys),
+            format::count(sv.keys_written)
+        )?;
+        let max = if sv.maxmemory == 0 {
+            "no maxmemory".to_string()
+        } else {
+            format!(
+                "{} maxmemory, {}",
+                format::bytes(sv.maxmemory),
+                format::percent(sv.used_memory as f64 / sv.maxmemory as f64, 1)
+            )
+        };
+        writeln!(
+            w,
+            "- Memory used: {} ({max})",
+            format::bytes(sv.used_memory)
+        )?;
+        writeln!(
+            w,
+            "- Commands processed: {}",
+            format::count(sv.total_commands_processed)
+        )?;
+        writeln!(w)?;
+    }
+    if let Some(c) = &s.cache_effect {
+        writeln!(w, "## Cache effect")?;
+        writeln!(w)?;
+        writeln!(
+            w,
+            "- Latency: reads p50 {} through the cache vs {} origin-only ({} lower)",
+            format::us_f64(c.cached_p50_us),
+            format::us_f64(c.origin_p50_us),
+            format::percent_opt(c.latency_reduction, 1),
+        )?;
+        writeln!(
+            w,
+            "- Origin load: {} origin calls for {} key reads ({} fewer)",
+            format::count(c.origin_calls),
+            format::count(c.reads),
+            format::percent_opt(c.origin_load_reduction, 1),
+        )?;
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+fn breaker(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let b = &s.breaker;
+    if b.transitions.is_empty() && b.final_state.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "## Circuit breaker")?;
+    writeln!(w)?;
+    let final_state = if b.final_state.is_empty() {
+        "unknown"
+    } else {
+        &b.final_state
+    };
+    writeln!(
+        w,
+        "Final state **{final_state}**, {}.",
+        format::plural(b.transitions.len(), "transition")
+    )?;
+    writeln!(w)?;
+    if !b.transitions.is_empty() {
+        writeln!(w, "| t | From | To | Cause |")?;
+        writeln!(w, "|--:|---|---|---|")?;
+        for t in &b.transitions {
+            writeln!(
+                w,
+                "| {:.1} s | {} | {} | {} |",
+                t.t_s,
+                cell(&t.from),
+                cell(&t.to),
+                cell(&t.cause)
+            )?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+fn compression(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    if s.compression.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "## Compression")?;
+    writeln!(w)?;
+    writeln!(w, "| Codec | Raw | Wire | Ratio |")?;
+    writeln!(w, "|---|--:|--:|--:|")?;
+    for c in &s.compression {
+        let ratio = c
+            .ratio
+            .map_or_else(|| "—".to_string(), |r| format!("{r:.2}×"));
+        writeln!(
+            w,
+            "| {} | {} | {} | {ratio} |",
+            cell(&c.codec),
+            format::bytes(c.raw_bytes),
+            format::bytes(c.wire_bytes)
+        )?;
+    }
+    writeln!(w)
+}
+
+fn generator(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let g = &s.generator;
+    writeln!(w, "## Load generator")?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "Schedule lag p99 {}, max {}; {}.",
+        format::us(g.schedule_lag_p99_us),
+        format::us(g.schedule_lag_max_us),
+        if g.saturated {
+            "**saturated** (verdict inconclusive)"
+        } else {
+            "kept its schedule"
+        }
+    )
+}
+
+/// Escapes text for a table cell: a `|` would end the cell, a newline the row.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+    use crate::report::summary::{Provider, RunSummary, TargetKind};
+
+    fn render(s: &RunSummary) -> String {
+        let mut out = Vec::new();
+        write(s, &mut out).expect("write to Vec");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn verdict_comes_first_and_every_threshold_is_listed() {
+        let s = fixture::summary();
+        let md = render(&s);
+        let first_lines: Vec<&str> = md.lines().take(3).collect();
+        assert!(first_lines.iter().any(|l| l.contains("❌ FAIL")), "{md}");
+        assert!(first_lines.iter().any(|l| l.contains("error_rate < 0.001")));
+        for t in &s.thresholds {
+            assert!(md.contains(&format!("`{}`", t.expr)), "missing {}", t.expr);
+        }
+        assert!(
+            md.contains("| ❌ | `error_rate < 0.001` | 0.182% |"),
+            "{md}"
+        );
+        assert!(md.contains("| ✅ | `p95 < 50ms` | 2.0ms |"), "{md}");
+        assert!(md.contains("timeout 2"));
+        assert!(md.contains("| get | 1,000 |"));
+        assert!(md.contains("5 consecutive failures"));
+        assert!(md.contains("| gzip | 9.8 KiB | 2.4 KiB | 4.00× |"));
+        assert!(md.contains("## Cache effect"));
+    }
+
+    #[test]
+    fn memory_provider_and_saturation_are_flagged() {
+        let mut inputs = fixture::inputs();
+        inputs.target.kind = TargetKind::Memory;
+        inputs.target.provider = Provider::Memory;
+        inputs.target.warning = Some("redis-server not found on PATH".to_string());
+        inputs.server = None;
+        inputs.saturated = true;
+        let s = RunSummary::build(inputs);
+        let md = render(&s);
+        assert!(md.contains("⚠️ INCONCLUSIVE"));
+        assert!(md.contains("Load generator saturated"));
+        assert!(md.contains("No Redis server"));
+        assert!(md.contains("redis-server not found on PATH"));
+        assert!(md.contains("| ➖ | `evictions < 0.01` | — | not applicable: no Redis server |"));
+        assert!(!md.contains("## Redis server"));
+    }
+
+    #[test]
+    fn pass_without_reason_counts_thresholds() {
+        let mut inputs = fixture::inputs();
+        inputs.thresholds.retain(|t| t.expr != "error_rate < 0.001");
+        let md = render(&RunSummary::build(inputs));
+        assert!(
+            md.contains("**✅ PASS** — 5 of 5 thresholds passed"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn table_cells_are_escaped() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}

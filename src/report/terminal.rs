@@ -1,0 +1,226 @@
+//! Terminal output: the live progress line printed every second and the compact end-of-run
+//! summary (at most about 20 lines; summary.md has the rest).
+
+use super::aggregate::LiveLine;
+use super::format;
+use super::markdown::errors_by_kind;
+use super::summary::{Provider, RunSummary};
+use super::verdict::{exit_code, Verdict};
+use std::io::{self, Write};
+
+/// Failed thresholds listed individually before collapsing into "... and N more".
+const MAX_LISTED_FAILURES: usize = 5;
+
+/// The live progress line, e.g.
+/// `"  12s  48,950 ops/s  p95 1.2ms  hit 82.4%  err 0  breaker CLOSED"`.
+pub fn live_line(l: &LiveLine) -> String {
+    let p95 = l.p95_us.map_or_else(|| "-".to_string(), format::us);
+    let hit = l
+        .hit_rate
+        .map_or_else(|| "-".to_string(), |r| format::percent(r, 1));
+    let breaker = if l.breaker.is_empty() {
+        "-"
+    } else {
+        &l.breaker
+    };
+    let mut line = format!(
+        "  {}s  {}  p95 {p95}  hit {hit}  err {}  breaker {breaker}",
+        l.elapsed.as_secs(),
+        format::per_second(l.ops_per_s),
+        format::count(l.errors),
+    );
+    if l.warmup {
+        line.push_str("  (warmup)");
+    }
+    line
+}
+
+/// Writes the end-of-run summary.
+pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let verdict = match s.verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Inconclusive => "INCONCLUSIVE",
+    };
+    writeln!(
+        w,
+        "redline · {} · {verdict} (exit {})",
+        s.scenario.name,
+        exit_code(s.verdict)
+    )?;
+    if let Some(reason) = &s.verdict_reason {
+        writeln!(w, "  {reason}")?;
+    }
+    let t = &s.totals;
+    let target = match (&s.target.server_version, s.target.provider) {
+        (_, Provider::Memory) => "in-memory fallback (no Redis)".to_string(),
+        (Some(v), Provider::Redis) => format!("Redis {v}"),
+        (None, Provider::Redis) => "Redis".to_string(),
+    };
+    let url = s
+        .target
+        .url
+        .as_deref()
+        .map_or_else(String::new, |u| format!(" {u}"));
+    writeln!(w, "  target      {target}{url}")?;
+    writeln!(
+        w,
+        "  duration    {:.1}s ({:.1}s measured)",
+        s.duration_s, s.measured_s
+    )?;
+    writeln!(
+        w,
+        "  throughput  {}  ({} ops)",
+        format::per_second(t.throughput),
+        format::count(t.ops)
+    )?;
+    for (name, p) in [
+        ("response", &s.latency.overall.response),
+        ("service", &s.latency.overall.service),
+    ] {
+        writeln!(
+            w,
+            "  {name:<10}  p50 {}  p95 {}  p99 {}  max {}",
+            format::us(p.p50),
+            format::us(p.p95),
+            format::us(p.p99),
+            format::us(p.max)
+        )?;
+    }
+    writeln!(
+        w,
+        "  hit rate    {}  origin calls {}  fallback ops {}",
+        format::percent_opt(t.hit_rate, 1),
+        format::count(t.origin_calls),
+        format::count(t.fallback_ops)
+    )?;
+    let kinds = errors_by_kind(s).map_or_else(String::new, |k| format!("  [{k}]"));
+    writeln!(
+        w,
+        "  errors      {} ({}){kinds}",
+        format::count(t.errors_total),
+        format::percent_opt(t.error_rate, 3)
+    )?;
+    if !s.breaker.final_state.is_empty() || !s.breaker.transitions.is_empty() {
+        writeln!(
+            w,
+            "  breaker     {} ({})",
+            s.breaker.final_state,
+            format::plural(s.breaker.transitions.len(), "transition")
+        )?;
+    }
+    thresholds(s, w)?;
+    warnings(s, w)
+}
+
+fn thresholds(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let passed = s.thresholds.iter().filter(|t| t.pass).count();
+    writeln!(w, "  thresholds  {passed}/{} passed", s.thresholds.len())?;
+    let failed: Vec<_> = s.thresholds.iter().filter(|t| !t.pass).collect();
+    for t in failed.iter().take(MAX_LISTED_FAILURES) {
+        let measured = match (t.measured, &t.note) {
+            (Some(v), _) => format!("measured {}", format::metric(&t.metric, v)),
+            (None, Some(note)) => note.clone(),
+            (None, None) => "no data".to_string(),
+        };
+        writeln!(w, "    ✗ {}  {measured}", t.expr)?;
+    }
+    if failed.len() > MAX_LISTED_FAILURES {
+        writeln!(w, "    ... and {} more", failed.len() - MAX_LISTED_FAILURES)?;
+    }
+    Ok(())
+}
+
+fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    if s.generator.saturated {
+        writeln!(
+            w,
+            "  ⚠ load generator saturated (lag p99 {}): latencies are a lower bound",
+            format::us(s.generator.schedule_lag_p99_us)
+        )?;
+    }
+    if s.aborted {
+        writeln!(w, "  ⚠ run aborted: numbers are partial")?;
+    }
+    if s.target.provider == Provider::Memory {
+        writeln!(
+            w,
+            "  ⚠ no Redis server: measured the in-memory fallback store"
+        )?;
+    }
+    if let Some(warning) = &s.target.warning {
+        writeln!(w, "  ⚠ {warning}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+    use std::time::Duration;
+
+    #[test]
+    fn live_line_matches_the_documented_shape() {
+        let l = LiveLine {
+            elapsed: Duration::from_millis(12_400),
+            ops_per_s: 48_950.2,
+            p95_us: Some(1_200),
+            hit_rate: Some(0.824),
+            errors: 0,
+            breaker: "CLOSED".to_string(),
+            warmup: false,
+        };
+        assert_eq!(
+            live_line(&l),
+            "  12s  48,950 ops/s  p95 1.2ms  hit 82.4%  err 0  breaker CLOSED"
+        );
+        let idle = LiveLine {
+            p95_us: None,
+            hit_rate: None,
+            warmup: true,
+            ..l
+        };
+        assert_eq!(
+            live_line(&idle),
+            "  12s  48,950 ops/s  p95 -  hit -  err 0  breaker CLOSED  (warmup)"
+        );
+    }
+
+    #[test]
+    fn summary_is_compact_and_names_failures() {
+        let mut out = Vec::new();
+        write_summary(&fixture::summary(), &mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(text.lines().count() <= 20, "{text}");
+        assert!(
+            text.starts_with("redline · read-heavy · FAIL (exit 1)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("✗ error_rate < 0.001  measured 0.182%"),
+            "{text}"
+        );
+        assert!(text.contains("thresholds  5/6 passed"));
+        assert!(text.contains("[timeout 2]"));
+    }
+
+    #[test]
+    fn many_failures_collapse_and_lines_stay_bounded() {
+        let mut inputs = fixture::inputs();
+        let extra = inputs.thresholds.clone();
+        inputs.thresholds.extend(extra);
+        for t in &mut inputs.thresholds {
+            t.limit = 0.0;
+            t.cmp = crate::scenario::threshold::Cmp::Lt;
+        }
+        inputs.aborted = true;
+        inputs.target.warning = Some("demo".to_string());
+        let s = RunSummary::build(inputs);
+        let mut out = Vec::new();
+        write_summary(&s, &mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(text.contains("... and 7 more"), "{text}");
+        assert!(text.lines().count() <= 22, "{text}");
+    }
+}
