@@ -71,6 +71,12 @@ impl OpError {
         }
     }
 
+    /// True when the fallback should answer instead: Redis is unwell or the breaker refused
+    /// the call. Caller mistakes (WRONGTYPE, codec errors) are returned as they are.
+    pub fn wants_fallback(&self) -> bool {
+        self.is_breaker_failure() || matches!(self, OpError::BreakerOpen)
+    }
+
     /// The reporting bucket for this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -91,9 +97,9 @@ impl OpError {
         if err.is_timeout() {
             return OpError::Timeout(timeout);
         }
-        if let redis::ErrorKind::Server(_) = err.kind() {
+        if let (Some(code), false) = (err.code(), err.is_io_error()) {
             return OpError::Server {
-                code: err.code().unwrap_or("ERR").to_string(),
+                code: code.to_string(),
                 detail: err.detail().unwrap_or("").to_string(),
             };
         }

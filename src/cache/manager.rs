@@ -302,6 +302,7 @@ impl CacheManager {
         self.count_op();
         let r = match self.guarded(|r| async move { r.get(key).await }).await {
             Ok(v) => Ok(Served::redis(v)),
+            Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => {
                 let v = self.inner.memory.get(key).map(|v| v.to_vec());
                 Ok(Served::fallback(v, self.fallback_source(), self.cause(e)))
@@ -319,6 +320,7 @@ impl CacheManager {
         self.count_op();
         let r = match self.guarded(|r| async move { r.set(key, value, ttl).await }).await {
             Ok(()) => Ok(Served::redis(())),
+            Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => self
                 .write_fallback(key, value, ttl)
                 .map(|()| Served::fallback((), self.fallback_source(), self.cause(e))),
@@ -332,6 +334,7 @@ impl CacheManager {
         self.count_op();
         let r = match self.guarded(|r| async move { r.del(&[key]).await }).await {
             Ok(n) => Ok(Served::redis(n > 0)),
+            Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => {
                 if self.inner.redis.is_some() {
                     self.inner.pending.remember_key(key, self.whole_prefix_ok());
@@ -356,6 +359,7 @@ impl CacheManager {
                 self.inner.memory.del_pattern(pattern);
                 Ok(Served::redis(n))
             }
+            Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => {
                 if self.inner.redis.is_some() {
                     self.inner.pending.remember_pattern(pattern);
@@ -373,6 +377,7 @@ impl CacheManager {
         self.count_op();
         let r = match self.guarded(|r| async move { r.mget(keys).await }).await {
             Ok(v) => Ok(Served::redis(v)),
+            Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => {
                 let v = keys
                     .iter()
@@ -395,6 +400,7 @@ impl CacheManager {
         self.count_op();
         let r = match self.guarded(|r| async move { r.mset(items, ttl).await }).await {
             Ok(()) => Ok(Served::redis(())),
+            Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => items
                 .iter()
                 .try_for_each(|(k, v)| self.write_fallback(k, v, ttl))

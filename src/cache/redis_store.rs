@@ -400,8 +400,21 @@ async fn connect_one(
             ConnectionManager::new_with_config(client.clone(), manager_config.clone()),
         )
         .await;
+        // A server that requires a password accepts the connection and refuses commands,
+        // so the connection only counts once it answers PING.
+        let result = match result {
+            Ok(Ok(mut conn)) => {
+                let ping = redis::cmd("PING");
+                match tokio::time::timeout(config.connect_timeout, ping.query_async::<String>(&mut conn)).await {
+                    Ok(Ok(_)) => return Ok(conn),
+                    Ok(Err(e)) => Ok(Err(e)),
+                    Err(elapsed) => Err(elapsed),
+                }
+            }
+            other => other,
+        };
         let reason = match result {
-            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Ok(_)) => unreachable!("returned above"),
             Ok(Err(e)) => {
                 let text = super::config::redact_text(&e.to_string());
                 if e.kind() == redis::ErrorKind::AuthenticationFailed

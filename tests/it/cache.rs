@@ -251,8 +251,8 @@ async fn caller_mistakes_do_not_open_the_breaker() {
     let _: () = redis::cmd("LPUSH").arg("it:list").arg("x").query(&mut plain).unwrap();
     let cache = manager(store, Duration::from_secs(60));
     for _ in 0..10 {
-        let s = cache.get_bytes("list").await.unwrap();
-        assert!(matches!(&s.cause, Some(OpError::Server { code, .. }) if code == "WRONGTYPE"));
+        let err = cache.get_bytes("list").await.unwrap_err();
+        assert!(matches!(&err, OpError::Server { code, .. } if code == "WRONGTYPE"), "{err}");
     }
     assert_eq!(cache.breaker().state(), BreakerState::Closed);
 }

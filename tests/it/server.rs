@@ -239,3 +239,19 @@ fn parallel_starts_get_distinct_ports() {
         });
     }
 }
+
+#[cfg(feature = "docker")]
+#[tokio::test]
+async fn docker_redis_requires_its_password_and_answers_ping() {
+    use redline::server::docker::{engine_available, DockerRedis};
+    if !engine_available() {
+        println!("skipped: no Docker engine");
+        return;
+    }
+    let server = DockerRedis::start(Some("docker-secret".into())).await.unwrap();
+    assert!(!server.redacted_url().contains("docker-secret"));
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let pong: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
+    assert_eq!(pong, "PONG");
+}
