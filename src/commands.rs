@@ -1,31 +1,80 @@
 //! The glue between parsed command-line arguments and the library: build options, call the
-//! library, print, and return the exit code.
+//! library, print, and return the exit code (0 pass, 1 threshold failed, 2 error,
+//! 3 inconclusive).
 
+use crate::check::{self, CheckOptions};
 use crate::cli::{CheckArgs, RunArgs, ValidateArgs};
+use crate::engine::{self, RunOptions};
+use crate::report::{self, terminal, verdict};
+use crate::scenario;
+use anyhow::Context;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
-/// Exit code: all thresholds passed / all checks passed.
-pub const EXIT_PASS: u8 = 0;
-/// Exit code: a threshold failed.
-pub const EXIT_FAIL: u8 = 1;
 /// Exit code: usage, scenario or connection error.
 pub const EXIT_ERROR: u8 = 2;
-/// Exit code: the run was inconclusive (generator saturated or interrupted).
-pub const EXIT_INCONCLUSIVE: u8 = 3;
 
 /// `redline run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let _ = args;
-    anyhow::bail!("run is being built")
+    let scenario = scenario::load_file(&args.scenario, &args.overrides)?;
+    let opts = RunOptions {
+        redis_url: args.redis.clone(),
+        keep_keys: args.keep_keys,
+        seed: None,
+    };
+    let live = !args.quiet && std::io::stdout().is_terminal();
+    let mut on_tick = move |line: &report::aggregate::LiveLine| {
+        if live {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r{}\x1b[K", terminal::live_line(line));
+            let _ = err.flush();
+        }
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let summary = engine::run(&scenario, &opts, shutdown, &mut on_tick).await?;
+    if live {
+        eprintln!();
+    }
+    let dir = args.out.clone().unwrap_or_else(|| default_out(&scenario.name, &summary));
+    report::write_run_dir(&summary, &dir)
+        .with_context(|| format!("cannot write the report to {}", dir.display()))?;
+    if !args.quiet {
+        let mut out = std::io::stdout().lock();
+        terminal::write_summary(&summary, &mut out)?;
+        writeln!(out, "report: {}", dir.display())?;
+    }
+    Ok(verdict::exit_code(summary.verdict) as u8)
+}
+
+fn default_out(name: &str, summary: &report::summary::RunSummary) -> PathBuf {
+    let stamp = summary.started_at.format("%Y%m%d-%H%M%S");
+    PathBuf::from("reports").join(format!("{name}-{stamp}"))
 }
 
 /// `redline check`.
 pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
-    let _ = args;
-    anyhow::bail!("check is being built")
+    let opts = CheckOptions {
+        url: args.redis,
+        json: args.json,
+    };
+    let mut out = std::io::stdout().lock();
+    let passed = check::run(&opts, &mut out).await?;
+    Ok(if passed { 0 } else { EXIT_ERROR })
 }
 
 /// `redline validate`.
 pub fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
-    let _ = args;
-    anyhow::bail!("validate is being built")
+    let mut failed = 0;
+    for file in &args.files {
+        match scenario::load_file(file, &args.overrides) {
+            Ok(s) => println!("ok: {} ({})", file.display(), s.name),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed == 0 { 0 } else { EXIT_ERROR })
 }

@@ -231,7 +231,8 @@ mod tests {
             codec: Codec::GzipBase64,
             threshold: 0,
         };
-        let enc = cfg.encode(&text(5000)).unwrap();
+        let raw = text(5000);
+        let enc = cfg.encode(&raw).unwrap();
         assert!(std::str::from_utf8(&enc[HEADER_LEN..]).is_ok());
     }
 

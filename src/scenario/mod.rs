@@ -121,8 +121,9 @@ pub fn parse_str(
     file.resolve(stem).map_err(|p| doc.error(p))
 }
 
-/// A serde failure as a problem at a field path. serde reports an unknown or missing field
-/// at its parent table; the field's own name is moved into the path.
+/// A serde failure as a problem at a field path. An unknown field inside a tagged table, and
+/// a missing field, are reported at their parent table; the field's own name is moved into
+/// the path.
 fn serde_problem(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
     use serde_path_to_error::Segment;
     let mut path = String::new();
@@ -144,8 +145,10 @@ fn serde_problem(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
         Some(rest[..rest.find('`')?].to_string())
     };
     let child = |name: &str| {
-        if path.is_empty() {
+        if path.is_empty() || path == name {
             name.to_string()
+        } else if path.ends_with(&format!(".{name}")) {
+            path.clone()
         } else {
             format!("{path}.{name}")
         }

@@ -418,8 +418,10 @@ fn overrides_are_validated_like_file_values() {
     assert!(e.message.contains("--set load.rat=5"), "{e}");
     let e = parse_err(MINIMAL, &["keyspace.keys=lots"]);
     assert!(e.message.contains("invalid type: string \"lots\""), "{e}");
+    // The override is fine alone but the file's rate no longer fits the model.
     let e = parse_err(MINIMAL, &["load.model=closed"]);
-    assert_eq!(e.field, "load.clients");
+    assert_eq!((e.field.as_str(), e.line), ("load.rate", Some(10)));
+    assert!(e.message.contains("only applies to load.model = \"open\""), "{e}");
     let e = parse_err(MINIMAL, &["ops[3].weight=1"]);
     assert!(e.message.contains("has 1 entries"), "{e}");
     let e = parse_err(MINIMAL, &["nonsense"]);
