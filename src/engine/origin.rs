@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
 use rand::Rng;
 use std::sync::Mutex;
-use std::time::Instant;
+use tokio::time::Instant;
 use tokio::sync::Semaphore;
 
 /// The origin failed (by its configured error rate).
@@ -48,7 +48,10 @@ impl Origin {
         }
         let took = started.elapsed().as_micros() as u64;
         if let Ok(mut h) = self.durations.lock() {
-            h.saturating_record(took.max(1));
+            // Auto-resizing: record grows the histogram (saturating_record would clamp).
+            if h.record(took.max(1)).is_err() {
+                h.saturating_record(took.max(1));
+            }
         }
         if fails {
             Err(OriginError)
@@ -61,5 +64,36 @@ impl Origin {
     pub fn p50_us(&self) -> Option<f64> {
         let h = self.durations.lock().ok()?;
         (h.len() > 0).then(|| h.value_at_quantile(0.5) as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::origin::Latency;
+    use rand::SeedableRng;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_take_the_configured_latency_and_fail_at_the_error_rate() {
+        let origin = Origin::new(&OriginSpec {
+            latency: Latency::Fixed {
+                value: Duration::from_millis(20),
+            },
+            concurrency: 4,
+            error_rate: 0.5,
+        });
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut failures = 0;
+        for _ in 0..200 {
+            let started = tokio::time::Instant::now();
+            if origin.load(&mut rng).await.is_err() {
+                failures += 1;
+            }
+            assert!(started.elapsed() >= Duration::from_millis(20));
+        }
+        assert!((70..130).contains(&failures), "{failures} failures");
+        let p50 = origin.p50_us().unwrap();
+        assert!((19_000.0..21_000.0).contains(&p50), "p50 {p50}");
     }
 }

@@ -69,6 +69,9 @@ mod tests {
             "scenarios/bad.toml: load.rate: must be greater than 0 (got -5)"
         );
         e.field.clear();
-        assert_eq!(e.to_string(), "scenarios/bad.toml: must be greater than 0 (got -5)");
+        assert_eq!(
+            e.to_string(),
+            "scenarios/bad.toml: must be greater than 0 (got -5)"
+        );
     }
 }

@@ -215,12 +215,15 @@ struct TableOrName<T> {
 impl<'de, T: Deserialize<'de>> Visitor<'de> for TableOrName<T> {
     type Value = T;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "a {} name ({}) or a table with `kind`", self.what, self.names)
+        write!(
+            f,
+            "a {} name ({}) or a table with `kind`",
+            self.what, self.names
+        )
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        (self.from_name)(v).ok_or_else(|| {
-            E::custom(format!("unknown {} `{v}`: use {}", self.what, self.names))
-        })
+        (self.from_name)(v)
+            .ok_or_else(|| E::custom(format!("unknown {} `{v}`: use {}", self.what, self.names)))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
         T::deserialize(de::value::MapAccessDeserializer::new(map))

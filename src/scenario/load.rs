@@ -248,7 +248,9 @@ impl LoadFile {
                     return Err(p);
                 }
                 for (i, s) in stages.iter().enumerate() {
-                    if let Some(p) = rate_problem(&format!("load.stages[{i}].target"), s.target, true) {
+                    if let Some(p) =
+                        rate_problem(&format!("load.stages[{i}].target"), s.target, true)
+                    {
                         return Err(p);
                     }
                 }

@@ -41,12 +41,13 @@ impl Document {
                 index_toml(spanned.get_ref(), "", text, &mut lines);
                 let table: toml::Table =
                     toml::from_str(text).map_err(|e| syntax(None, flatten(e.message())))?;
-                let tree = toml_to_json(toml::Value::Table(table), "").map_err(|p| ScenarioError {
-                    file: file.to_string(),
-                    line: lines.get(&p.path).copied(),
-                    field: p.path,
-                    message: p.message,
-                })?;
+                let tree =
+                    toml_to_json(toml::Value::Table(table), "").map_err(|p| ScenarioError {
+                        file: file.to_string(),
+                        line: lines.get(&p.path).copied(),
+                        field: p.path,
+                        message: p.message,
+                    })?;
                 (tree, lines)
             }
             Format::Json => {
@@ -144,7 +145,11 @@ fn join(prefix: &str, key: &str) -> String {
 
 fn line_at(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// toml's messages may span lines; errors are one line.
@@ -182,7 +187,12 @@ fn toml_to_json(value: toml::Value, path: &str) -> Result<Value, Problem> {
         toml::Value::Integer(i) => Value::from(i),
         toml::Value::Float(f) => match serde_json::Number::from_f64(f) {
             Some(n) => Value::Number(n),
-            None => return Err(Problem::new(path, format!("must be a finite number (got {f})"))),
+            None => {
+                return Err(Problem::new(
+                    path,
+                    format!("must be a finite number (got {f})"),
+                ))
+            }
         },
         toml::Value::Boolean(b) => Value::Bool(b),
         toml::Value::Datetime(d) => Value::String(d.to_string()),
@@ -382,7 +392,14 @@ fn index_json(text: &str) -> HashMap<String, usize> {
             b'}' | b']' => {
                 stack.pop();
             }
-            b'"' if matches!(stack.last(), Some(Frame::Object { expect_key: true, .. })) => {
+            b'"' if matches!(
+                stack.last(),
+                Some(Frame::Object {
+                    expect_key: true,
+                    ..
+                })
+            ) =>
+            {
                 let end = string_end(bytes, i);
                 let name: String = serde_json::from_str(&text[i..end]).unwrap_or_default();
                 if let Some(Frame::Object {
@@ -466,7 +483,11 @@ batch = { min = 1,
         assert_eq!(line("name"), Some(1));
         assert_eq!(line("load"), Some(3));
         assert_eq!(line("load.rate"), Some(5));
-        assert_eq!(line("load.duration"), Some(3), "missing field: its table's line");
+        assert_eq!(
+            line("load.duration"),
+            Some(3),
+            "missing field: its table's line"
+        );
         assert_eq!(line("ops[0].kind"), Some(8));
         assert_eq!(line("ops[1].weight"), Some(13));
         assert_eq!(line("ops[1].batch.max"), Some(15));
@@ -488,12 +509,18 @@ batch = { min = 1,
 
     #[test]
     fn syntax_errors_name_the_line() {
-        let e = Document::parse("a = 1\nb = = 2\n", Format::Toml, "f.toml").err().unwrap();
+        let e = Document::parse("a = 1\nb = = 2\n", Format::Toml, "f.toml")
+            .err()
+            .unwrap();
         assert_eq!((e.file.as_str(), e.line), ("f.toml", Some(2)));
-        let e = Document::parse("{\n\"a\": 1,\n}", Format::Json, "f.json").err().unwrap();
+        let e = Document::parse("{\n\"a\": 1,\n}", Format::Json, "f.json")
+            .err()
+            .unwrap();
         assert_eq!(e.line, Some(3));
         assert!(!e.message.contains(" at line "), "{}", e.message);
-        let e = Document::parse("rate = inf\n", Format::Toml, "f.toml").err().unwrap();
+        let e = Document::parse("rate = inf\n", Format::Toml, "f.toml")
+            .err()
+            .unwrap();
         assert_eq!((e.field.as_str(), e.line), ("rate", Some(1)));
     }
 
@@ -506,7 +533,10 @@ batch = { min = 1,
         assert_eq!(override_value("5m"), Value::from("5m"));
         assert_eq!(override_value("4KiB"), Value::from("4KiB"));
         assert_eq!(override_value("[1, 2]"), serde_json::json!([1, 2]));
-        assert_eq!(override_value("{ kind = \"uniform\" }"), serde_json::json!({"kind": "uniform"}));
+        assert_eq!(
+            override_value("{ kind = \"uniform\" }"),
+            serde_json::json!({"kind": "uniform"})
+        );
         assert_eq!(override_value("1\nx = 2"), Value::from("1\nx = 2"));
         assert_eq!(override_value(""), Value::from(""));
     }
@@ -516,9 +546,17 @@ batch = { min = 1,
         use Segment::*;
         assert_eq!(
             parse_path("ops[1].batch.min").unwrap(),
-            vec![Key("ops".into()), Index(1), Key("batch".into()), Key("min".into())]
+            vec![
+                Key("ops".into()),
+                Index(1),
+                Key("batch".into()),
+                Key("min".into())
+            ]
         );
-        assert_eq!(parse_path("a[0][2]").unwrap(), vec![Key("a".into()), Index(0), Index(2)]);
+        assert_eq!(
+            parse_path("a[0][2]").unwrap(),
+            vec![Key("a".into()), Index(0), Index(2)]
+        );
         for bad in ["", ".a", "a..b", "a[x]", "a[1", "a[1]b"] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
@@ -530,7 +568,8 @@ batch = { min = 1,
         doc.apply_override("load.rate=7").unwrap();
         doc.apply_override("ops.0.weight=3").unwrap();
         doc.apply_override("ops[2].kind=del").unwrap();
-        doc.apply_override("target.breaker.failure_threshold = 9").unwrap();
+        doc.apply_override("target.breaker.failure_threshold = 9")
+            .unwrap();
         let t = &doc.tree;
         assert_eq!(t["load"]["rate"], 7);
         assert_eq!(t["ops"][0]["weight"], 3);
@@ -545,7 +584,11 @@ batch = { min = 1,
         assert!(err("load.rate.x=1").contains("`load.rate` is a number"));
         assert!(err("ops.kind=get").contains("is a list"));
         assert!(err("load.rate").contains("path=value"));
-        assert!(err("name[0]=x").contains("is a string"), "{}", err("name[0]=x"));
+        assert!(
+            err("name[0]=x").contains("is a string"),
+            "{}",
+            err("name[0]=x")
+        );
     }
 
     #[test]
@@ -554,7 +597,11 @@ batch = { min = 1,
         doc.apply_override("load.rate=-5").unwrap();
         let e = doc.error(Problem::new("load.rate", "must be greater than 0 (got -5)"));
         assert_eq!(e.line, None);
-        assert!(e.message.ends_with("(from --set load.rate=-5)"), "{}", e.message);
+        assert!(
+            e.message.ends_with("(from --set load.rate=-5)"),
+            "{}",
+            e.message
+        );
         let e = doc.error(Problem::new("load.rates", "x"));
         assert_eq!(e.line, Some(3));
     }

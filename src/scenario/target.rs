@@ -165,7 +165,10 @@ pub fn redact_url_text(url: &str) -> String {
     let authority_end = url[scheme_end..]
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| scheme_end + i);
-    let Some(at) = url[scheme_end..authority_end].rfind('@').map(|i| scheme_end + i) else {
+    let Some(at) = url[scheme_end..authority_end]
+        .rfind('@')
+        .map(|i| scheme_end + i)
+    else {
         return url.to_string();
     };
     let userinfo = &url[scheme_end..at];
@@ -197,7 +200,10 @@ mod tests {
     #[test]
     fn urls_lose_their_password() {
         let cases = [
-            ("redis://user:hunter2@host:6379/0", "redis://user:***@host:6379/0"),
+            (
+                "redis://user:hunter2@host:6379/0",
+                "redis://user:***@host:6379/0",
+            ),
             ("redis://:hunter2@host", "redis://:***@host"),
             ("rediss://hunter2@host", "rediss://***@host"),
             ("redis://host:6379", "redis://host:6379"),

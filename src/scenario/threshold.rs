@@ -112,7 +112,9 @@ pub enum ThresholdError {
     )]
     UnknownOp(String),
     /// A per-operation prefix on a metric that is only measured overall.
-    #[error("`{0}` is measured overall only: only latency statistics take an operation, like get.p99")]
+    #[error(
+        "`{0}` is measured overall only: only latency statistics take an operation, like get.p99"
+    )]
     NotPerOp(String),
     /// A latency limit written without a unit, or with an unknown one.
     #[error("latency limit `{0}` needs a unit: write it like 50ms, 500us or 1.5s")]
@@ -278,7 +280,10 @@ fn parse_metric(name: &str) -> Result<Metric, ThresholdError> {
             ThresholdError::UnknownMetric(name.to_string())
         });
     };
-    match (Stat::from_name(stat_name), Metric::overall_from_name(stat_name)) {
+    match (
+        Stat::from_name(stat_name),
+        Metric::overall_from_name(stat_name),
+    ) {
         (Some(stat), _) => Ok(Metric::Latency { op: Some(op), stat }),
         (None, Some(_)) => Err(ThresholdError::NotPerOp(name.to_string())),
         (None, None) => Err(ThresholdError::UnknownMetric(name.to_string())),
@@ -327,7 +332,13 @@ mod tests {
     #[test]
     fn latency_thresholds_convert_to_microseconds() {
         let t = parse("p95 < 50ms");
-        assert_eq!(t.metric, Metric::Latency { op: None, stat: Stat::P95 });
+        assert_eq!(
+            t.metric,
+            Metric::Latency {
+                op: None,
+                stat: Stat::P95
+            }
+        );
         assert_eq!((t.cmp, t.limit), (Cmp::Lt, 50_000.0));
         assert_eq!(parse("p99.9<=1.5s").limit, 1_500_000.0);
         assert_eq!(parse("max > 200us").cmp, Cmp::Gt);
@@ -338,11 +349,26 @@ mod tests {
     #[test]
     fn per_operation_latency() {
         let t = parse("get.p99 < 5ms");
-        assert_eq!(t.metric, Metric::Latency { op: Some(OpKind::Get), stat: Stat::P99 });
+        assert_eq!(
+            t.metric,
+            Metric::Latency {
+                op: Some(OpKind::Get),
+                stat: Stat::P99
+            }
+        );
         let t = parse("invalidate.p99.9 < 5ms");
-        assert_eq!(t.metric, Metric::Latency { op: Some(OpKind::Del), stat: Stat::P999 });
+        assert_eq!(
+            t.metric,
+            Metric::Latency {
+                op: Some(OpKind::Del),
+                stat: Stat::P999
+            }
+        );
         assert_eq!(t.metric.to_string(), "del.p99.9");
-        assert_eq!(parse("get_or_set.max < 1s").metric.to_string(), "get_or_set.max");
+        assert_eq!(
+            parse("get_or_set.max < 1s").metric.to_string(),
+            "get_or_set.max"
+        );
     }
 
     #[test]

@@ -42,7 +42,9 @@ impl ScenarioFile {
     /// Validates and resolves defaults. `default_name` is used when the file gives none.
     pub(crate) fn resolve(self, default_name: &str) -> Result<Scenario, Problem> {
         let name = match self.name {
-            Some(n) if n.trim().is_empty() => return Err(Problem::new("name", "must not be empty")),
+            Some(n) if n.trim().is_empty() => {
+                return Err(Problem::new("name", "must not be empty"))
+            }
             Some(n) => n,
             None => default_name.to_string(),
         };
@@ -92,7 +94,10 @@ fn check_target(t: &mut TargetSpec) -> Result<(), Problem> {
         positive_duration("target.breaker.slow_call_threshold", d)?;
     }
     if t.fallback.max_bytes == 0 {
-        return Err(Problem::new("target.fallback.max_bytes", "must be greater than 0"));
+        return Err(Problem::new(
+            "target.fallback.max_bytes",
+            "must be greater than 0",
+        ));
     }
     let server = &mut t.server;
     match (server.maxmemory, server.maxmemory_policy) {
@@ -114,7 +119,10 @@ fn check_target(t: &mut TargetSpec) -> Result<(), Problem> {
     Ok(())
 }
 
-fn check_weights<'a>(path: &str, weights: impl Iterator<Item = (String, f64)> + 'a) -> Result<(), Problem> {
+fn check_weights<'a>(
+    path: &str,
+    weights: impl Iterator<Item = (String, f64)> + 'a,
+) -> Result<(), Problem> {
     let mut total = 0.0;
     for (item, w) in weights {
         if !(w.is_finite() && w >= 0.0) {
@@ -123,13 +131,20 @@ fn check_weights<'a>(path: &str, weights: impl Iterator<Item = (String, f64)> + 
         total += w;
     }
     if total <= 0.0 {
-        return Err(Problem::new(path, "the weights are all 0: at least one must be positive"));
+        return Err(Problem::new(
+            path,
+            "the weights are all 0: at least one must be positive",
+        ));
     }
     Ok(())
 }
 
 fn check_keyspace(k: &Keyspace) -> Result<(), Problem> {
-    if let Some(c) = k.prefix.chars().find(|c| c.is_whitespace() || "*?[]\\".contains(*c)) {
+    if let Some(c) = k
+        .prefix
+        .chars()
+        .find(|c| c.is_whitespace() || "*?[]\\".contains(*c))
+    {
         return Err(Problem::new(
             "keyspace.prefix",
             format!("must not contain {c:?}: the end-of-run cleanup matches prefix* and would reach other keys"),
@@ -143,7 +158,10 @@ fn check_keyspace(k: &Keyspace) -> Result<(), Problem> {
             ));
         }
         Distribution::Hotspot { hot_keys, .. } if hot_keys <= 0.0 => {
-            return Err(Problem::new("keyspace.distribution.hot_keys", "must be greater than 0"));
+            return Err(Problem::new(
+                "keyspace.distribution.hot_keys",
+                "must be greater than 0",
+            ));
         }
         _ => {}
     }
@@ -156,7 +174,10 @@ fn check_keyspace(k: &Keyspace) -> Result<(), Problem> {
             ));
         }
         ValueSize::Weighted(list) if list.is_empty() => {
-            return Err(Problem::new(sizes, "the list needs at least one { size, weight }"));
+            return Err(Problem::new(
+                sizes,
+                "the list needs at least one { size, weight }",
+            ));
         }
         ValueSize::Weighted(list) => check_weights(
             sizes,
@@ -169,7 +190,10 @@ fn check_keyspace(k: &Keyspace) -> Result<(), Problem> {
     if k.value_size.max() > MAX_VALUE_SIZE {
         return Err(Problem::new(
             sizes,
-            format!("values are limited to 64MiB (got {} bytes)", k.value_size.max()),
+            format!(
+                "values are limited to 64MiB (got {} bytes)",
+                k.value_size.max()
+            ),
         ));
     }
     Ok(())
@@ -267,7 +291,8 @@ fn check_pipeline_mix(path: &str, mix: &BTreeMap<crate::op::OpKind, f64>) -> Res
     }
     check_weights(
         path,
-        mix.iter().map(|(k, w)| (format!("{path}.{}", k.name()), *w)),
+        mix.iter()
+            .map(|(k, w)| (format!("{path}.{}", k.name()), *w)),
     )
 }
 
@@ -277,10 +302,9 @@ fn check_origin(o: &OriginSpec) -> Result<(), Problem> {
             "origin.latency.min",
             format!("must not exceed max ({min:?} > {max:?})"),
         )),
-        Latency::Lognormal { p50, .. } if p50.is_zero() => Err(Problem::new(
-            "origin.latency.p50",
-            "must be longer than 0s",
-        )),
+        Latency::Lognormal { p50, .. } if p50.is_zero() => {
+            Err(Problem::new("origin.latency.p50", "must be longer than 0s"))
+        }
         Latency::Lognormal { p50, p99 } if p99 < p50 => Err(Problem::new(
             "origin.latency.p99",
             format!("must not be shorter than p50 ({p99:?} < {p50:?})"),
@@ -295,12 +319,16 @@ fn parse_thresholds(exprs: &[String], ops: &[OpSpec]) -> Result<Vec<Threshold>, 
         .enumerate()
         .map(|(i, expr)| {
             let path = format!("thresholds[{i}]");
-            let t = Threshold::parse(expr).map_err(|e| Problem::new(&path, format!("{expr:?}: {e}")))?;
+            let t = Threshold::parse(expr)
+                .map_err(|e| Problem::new(&path, format!("{expr:?}: {e}")))?;
             if let Metric::Latency { op: Some(op), .. } = t.metric {
                 if !ops.iter().any(|s| s.kind == op) {
                     return Err(Problem::new(
                         path,
-                        format!("{expr:?}: `{}` is not in the workload, so it is never measured", op.name()),
+                        format!(
+                            "{expr:?}: `{}` is not in the workload, so it is never measured",
+                            op.name()
+                        ),
                     ));
                 }
             }

@@ -17,35 +17,8 @@ pub const PIPELINE_OPS: [OpKind; 3] = [OpKind::Get, OpKind::Set, OpKind::Del];
 /// be a realistic cache workload.
 pub const MAX_BATCH: u64 = 10_000;
 
-/// Compression codec for written values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub enum Codec {
-    /// Stored as is.
-    #[default]
-    #[serde(rename = "none")]
-    None,
-    /// gzip, then base64 text: what the production guide does.
-    #[serde(rename = "gzip-base64")]
-    GzipBase64,
-    /// gzip as raw bytes.
-    #[serde(rename = "gzip")]
-    Gzip,
-    /// zstd.
-    #[serde(rename = "zstd")]
-    Zstd,
-}
-
-impl Codec {
-    /// The name used in scenario files and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Codec::None => "none",
-            Codec::GzipBase64 => "gzip-base64",
-            Codec::Gzip => "gzip",
-            Codec::Zstd => "zstd",
-        }
-    }
-}
+/// The codec vocabulary is the cache layer's own, so the engine passes it through unchanged.
+pub use crate::cache::Codec;
 
 /// How many keys one batch operation (mget, mset, pipeline) touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -130,7 +103,10 @@ pub(crate) struct OpFile {
     pub ttl: Duration,
     #[serde(default)]
     pub codec: Codec,
-    #[serde(default = "default_compress_threshold", deserialize_with = "units::size")]
+    #[serde(
+        default = "default_compress_threshold",
+        deserialize_with = "units::size"
+    )]
     pub compress_threshold: u64,
     #[serde(default)]
     pub batch: Option<Batch>,
@@ -157,7 +133,8 @@ pub fn is_batched(kind: OpKind) -> bool {
     matches!(kind, OpKind::Mget | OpKind::Mset | OpKind::Pipeline)
 }
 
-const OP_NAMES: &str = "get, set, get_or_set, del (or invalidate), del_pattern, mget, mset or pipeline";
+const OP_NAMES: &str =
+    "get, set, get_or_set, del (or invalidate), del_pattern, mget, mset or pipeline";
 
 fn op_kind<'de, D: Deserializer<'de>>(d: D) -> Result<OpKind, D::Error> {
     struct V;

@@ -43,24 +43,33 @@ fn every_bundled_scenario_validates() {
             }
         }
     }
-    assert!(failures.is_empty(), "{checked} checked:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{checked} checked:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn readme_example_parses_with_every_field() {
     let blocks = readme_toml_blocks();
-    let example = blocks.first().expect("a ```toml block in scenarios/README.md");
+    let example = blocks
+        .first()
+        .expect("a ```toml block in scenarios/README.md");
     let s = scenario::parse_str(example, Format::Toml, "scenarios/README.md", &[])
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.name, "example");
     assert_eq!(s.keyspace.keys, 100_000);
-    assert_eq!(s.keyspace.distribution, Distribution::Zipfian { exponent: 0.99 });
+    assert_eq!(
+        s.keyspace.distribution,
+        Distribution::Zipfian { exponent: 0.99 }
+    );
     assert_eq!(s.ops.len(), 5);
     assert_eq!(s.thresholds.len(), 6);
     assert!(matches!(s.load.arrival, Arrival::Open { rate, .. } if rate == 2000.0));
     // Overrides work on it like on any file.
-    let s = scenario::parse_str(example, Format::Toml, "README.md", &["load.rate=10".into()])
-        .unwrap();
+    let s =
+        scenario::parse_str(example, Format::Toml, "README.md", &["load.rate=10".into()]).unwrap();
     assert!(matches!(s.load.arrival, Arrival::Open { rate, .. } if rate == 10.0));
 }
 
@@ -69,7 +78,10 @@ fn readme_load_snippets_parse_in_place_of_the_examples_load() {
     let blocks = readme_toml_blocks();
     let example = &blocks[0];
     let base = &example[..example.find("[load]").unwrap()];
-    let snippets: Vec<&String> = blocks[1..].iter().filter(|b| b.starts_with("[load]")).collect();
+    let snippets: Vec<&String> = blocks[1..]
+        .iter()
+        .filter(|b| b.starts_with("[load]"))
+        .collect();
     assert!(snippets.len() >= 2, "the ramp and closed examples");
     for snippet in snippets {
         let text = format!("{base}{snippet}");

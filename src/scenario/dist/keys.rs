@@ -20,7 +20,10 @@ pub struct KeyChooser {
 enum Kind {
     Uniform,
     Zipfian(Zipfian),
-    Hotspot { hot: u64, hot_share: f64 },
+    Hotspot {
+        hot: u64,
+        hot_share: f64,
+    },
     /// The next index; shared so workers together walk the keyspace once per lap.
     Sequential(AtomicU64),
 }
@@ -104,7 +107,11 @@ impl Zipfian {
             }
         }
         // Validation keeps theta > 0; a bad value from elsewhere falls back to YCSB's default.
-        let theta = if theta > 0.0 && theta < 1.0 { theta } else { 0.99 };
+        let theta = if theta > 0.0 && theta < 1.0 {
+            theta
+        } else {
+            0.99
+        };
         let zeta2 = zeta(2, theta, EXACT_TERMS);
         let zetan = zeta(n, theta, EXACT_TERMS);
         let eta = (1.0 - (2.0 / n as f64).powf(1.0 - theta)) / (1.0 - zeta2 / zetan);
@@ -202,7 +209,10 @@ mod tests {
         let clustered = hot.iter().filter(|&&i| i < n as usize / 100).count();
         assert!(clustered < 10, "{clustered} hot keys in the lowest 1%");
         let mean = hot.iter().sum::<usize>() as f64 / hot.len() as f64;
-        assert!((0.25..0.75).contains(&(mean / n as f64)), "mean hot index {mean}");
+        assert!(
+            (0.25..0.75).contains(&(mean / n as f64)),
+            "mean hot index {mean}"
+        );
     }
 
     #[test]
@@ -221,7 +231,10 @@ mod tests {
         for theta in [0.5, 0.99] {
             let exact = zeta(300_000, theta, u64::MAX);
             let approx = zeta(300_000, theta, 1_000);
-            assert!(((exact - approx) / exact).abs() < 1e-9, "{theta}: {exact} vs {approx}");
+            assert!(
+                ((exact - approx) / exact).abs() < 1e-9,
+                "{theta}: {exact} vs {approx}"
+            );
         }
     }
 
@@ -251,8 +264,14 @@ mod tests {
     #[test]
     fn uniform_covers_the_keyspace_evenly() {
         let samples = 100_000;
-        let counts = counts(&KeyChooser::new(&keyspace(100, Distribution::Uniform)), samples);
-        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        let counts = counts(
+            &KeyChooser::new(&keyspace(100, Distribution::Uniform)),
+            samples,
+        );
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]
@@ -269,7 +288,10 @@ mod tests {
             for n in [1, 2, 3] {
                 let chooser = KeyChooser::new(&keyspace(n, dist.clone()));
                 let mut rng = SmallRng::seed_from_u64(3);
-                assert!((0..1000).all(|_| chooser.next(&mut rng) < n), "{dist:?} {n}");
+                assert!(
+                    (0..1000).all(|_| chooser.next(&mut rng) < n),
+                    "{dist:?} {n}"
+                );
             }
         }
         let zero = KeyChooser::new(&keyspace(0, Distribution::Uniform));

@@ -18,7 +18,10 @@ pub struct OriginLatency {
 #[derive(Debug, Clone)]
 enum Kind {
     Fixed(Duration),
-    Uniform { min_ns: u64, max_ns: u64 },
+    Uniform {
+        min_ns: u64,
+        max_ns: u64,
+    },
     /// Over microseconds.
     LogNormal(LogNormal<f64>),
 }

@@ -114,7 +114,10 @@ mod tests {
         let mget = op(OpKind::Mget, 1.0, Batch::Range { min: 2, max: 5 });
         let mix = OpMix::new(std::slice::from_ref(&mget)).unwrap();
         assert!((0..1000).all(|_| (2..=5).contains(&mix.batch(&mget, &mut rng))));
-        assert_eq!(mix.batch(&op(OpKind::Get, 1.0, Batch::Fixed(1)), &mut rng), 1);
+        assert_eq!(
+            mix.batch(&op(OpKind::Get, 1.0, Batch::Fixed(1)), &mut rng),
+            1
+        );
 
         let mut pipeline = op(OpKind::Pipeline, 1.0, Batch::Fixed(16));
         pipeline.pipeline_mix = Some(BTreeMap::from([

@@ -103,10 +103,38 @@ impl ValueGen {
 
 /// Repeated words: what makes real JSON compress (status names, countries, tags, ...).
 const VOCABULARY: [&str; 32] = [
-    "active", "pending", "archived", "premium", "standard", "trial", "admin", "editor",
-    "viewer", "london", "sydney", "berlin", "toronto", "melbourne", "brisbane", "auckland",
-    "billing", "support", "sales", "marketing", "engineering", "product", "design", "finance",
-    "enabled", "disabled", "monthly", "yearly", "email", "sms", "push", "webhook",
+    "active",
+    "pending",
+    "archived",
+    "premium",
+    "standard",
+    "trial",
+    "admin",
+    "editor",
+    "viewer",
+    "london",
+    "sydney",
+    "berlin",
+    "toronto",
+    "melbourne",
+    "brisbane",
+    "auckland",
+    "billing",
+    "support",
+    "sales",
+    "marketing",
+    "engineering",
+    "product",
+    "design",
+    "finance",
+    "enabled",
+    "disabled",
+    "monthly",
+    "yearly",
+    "email",
+    "sms",
+    "push",
+    "webhook",
 ];
 
 const ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -235,11 +263,19 @@ mod tests {
         assert_eq!(gen.max_size(), 20);
 
         let weighted = ValueSize::Weighted(vec![
-            WeightedSize { size: 100, weight: 3.0 },
-            WeightedSize { size: 1 << 20, weight: 1.0 },
+            WeightedSize {
+                size: 100,
+                weight: 3.0,
+            },
+            WeightedSize {
+                size: 1 << 20,
+                weight: 1.0,
+            },
         ]);
         let gen = ValueGen::new(&keyspace(weighted, ValueContent::Random), 1);
-        let big = (0..10_000).filter(|_| gen.size(&mut rng) == 1 << 20).count();
+        let big = (0..10_000)
+            .filter(|_| gen.size(&mut rng) == 1 << 20)
+            .count();
         assert!((2_250..2_750).contains(&big), "{big}");
         let v = gen.value(&mut rng, 1 << 20);
         assert_eq!(v.len(), 1 << 20);
