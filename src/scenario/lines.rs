@@ -254,5 +254,4 @@ batch = { min = 1,
         assert_eq!(line("ops[1].weight"), Some(10));
         assert_eq!(line("ops[1].weight[1].a"), Some(10));
     }
-
 }

@@ -2,7 +2,7 @@
 //! from each operation's intended start) or closed model (N clients, each waiting for its
 //! reply) — plus connections, pipelining, warmup, preload and when to stop.
 //!
-//! [`LoadFile`] is the table as written (flat, like k6 options); [`LoadSpec`] is what the
+//! `LoadFile` is the table as written (flat, like k6 options); [`LoadSpec`] is what the
 //! engine runs, with the arrival process as one [`Arrival`] value.
 
 use super::error::Problem;

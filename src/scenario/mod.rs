@@ -2,8 +2,9 @@
 //! `--set path=value`, validated before any load with errors that name the file, line and
 //! field, and turned into the samplers the engine's hot path draws from.
 //!
-//! - [`load_file`] / [`parse_str`]: text → [`Scenario`] (the flow: [`source`] parses the text
-//!   into a tree and applies overrides, serde types it, [`validate`] checks the rest).
+//! - [`load_file`] / [`parse_str`]: text → [`Scenario`] (the flow: `source` parses the text
+//!   into a tree and applies overrides (`overrides`), serde types it, `validate` checks the
+//!   rest, and `lines` gives every error its line).
 //! - The model, one module per table: [`target`], [`keyspace`], [`workload`] (`[[ops]]`),
 //!   [`origin`], [`load`], [`threshold`].
 //! - [`units`]: durations, sizes, fractions and counts as written in files.
@@ -16,8 +17,10 @@
 pub mod dist;
 mod error;
 pub mod keyspace;
+mod lines;
 pub mod load;
 pub mod origin;
+mod overrides;
 mod source;
 pub mod target;
 pub mod threshold;
@@ -66,7 +69,9 @@ pub struct Scenario {
 /// The syntax of a scenario text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// The documented format of scenario files.
     Toml,
+    /// The same model as JSON (same field names and nesting), for generated scenarios.
     Json,
 }
 

@@ -163,5 +163,4 @@ mod tests {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
     }
-
 }

@@ -1,13 +1,14 @@
 //! The scenario document before it is typed: TOML or JSON text parsed into one
-//! `serde_json::Value` tree, `--set` overrides applied to that tree (so overridden values are
-//! validated exactly like file values), and an index from field paths to source lines so every
-//! later error can name its line.
+//! `serde_json::Value` tree (so both formats share one model and one set of messages), with
+//! `--set` overrides applied to it ([`super::overrides`]) and the line of every field
+//! ([`super::lines`]), so every later error can name where it came from.
 
 use super::error::{Problem, ScenarioError};
+use super::lines::{join, line_at, LineIndex};
+use super::overrides;
 use super::Format;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
 /// A parsed scenario document.
 pub(crate) struct Document {
@@ -15,8 +16,8 @@ pub(crate) struct Document {
     pub(crate) tree: Value,
     /// The file label errors carry.
     file: String,
-    /// Field path (`load.rate`, `ops[1].weight`) → 1-based line of its key in the source.
-    lines: HashMap<String, usize>,
+    /// Where each field is in the source.
+    lines: LineIndex,
     /// `(path, override as given)` for every applied `--set`, so errors at those paths say
     /// where the value came from instead of pointing at a file line.
     overrides: Vec<(String, String)>,
@@ -37,14 +38,13 @@ impl Document {
                     let line = e.span().map(|s| line_at(text, s.start));
                     syntax(line, flatten(e.message()))
                 })?;
-                let mut lines = HashMap::new();
-                index_toml(spanned.get_ref(), "", text, &mut lines);
+                let lines = LineIndex::toml(spanned.get_ref(), text);
                 let table: toml::Table =
                     toml::from_str(text).map_err(|e| syntax(None, flatten(e.message())))?;
                 let tree =
                     toml_to_json(toml::Value::Table(table), "").map_err(|p| ScenarioError {
                         file: file.to_string(),
-                        line: lines.get(&p.path).copied(),
+                        line: lines.get(&p.path),
                         field: p.path,
                         message: p.message,
                     })?;
@@ -59,7 +59,7 @@ impl Document {
                     };
                     syntax((e.line() > 0).then_some(e.line()), message)
                 })?;
-                (tree, index_json(text))
+                (tree, LineIndex::json(text))
             }
         };
         Ok(Document {
@@ -88,9 +88,10 @@ impl Document {
             ));
         };
         let path_text = path_text.trim();
-        let segments = parse_path(path_text).map_err(|m| fail(path_text, m))?;
-        let path = set(&mut self.tree, &segments, override_value(raw.trim()))
-            .map_err(|m| fail(path_text, m))?;
+        let segments = overrides::parse_path(path_text).map_err(|m| fail(path_text, m))?;
+        let value = overrides::override_value(raw.trim());
+        let path =
+            overrides::set(&mut self.tree, &segments, value).map_err(|m| fail(path_text, m))?;
         self.overrides.push((path, spec.to_string()));
         Ok(())
     }
@@ -113,18 +114,9 @@ impl Document {
         }
         ScenarioError {
             file: self.file.clone(),
-            line: self.line_of(&problem.path),
+            line: self.lines.line_of(&problem.path),
             field: problem.path,
             message: problem.message,
-        }
-    }
-
-    fn line_of(&self, mut path: &str) -> Option<usize> {
-        loop {
-            if let Some(line) = self.lines.get(path) {
-                return Some(*line);
-            }
-            path = &path[..path.rfind(['.', '['])?];
         }
     }
 }
@@ -135,7 +127,6 @@ fn within(path: &str, prefix: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
-
 /// toml's messages may span lines; errors are one line.
 fn flatten(message: &str) -> String {
     message.trim().replace('\n', "; ")
@@ -143,7 +134,7 @@ fn flatten(message: &str) -> String {
 
 /// TOML values as JSON values; datetimes become strings, non-finite floats are refused
 /// (JSON cannot hold them and no field wants them).
-fn toml_to_json(value: toml::Value, path: &str) -> Result<Value, Problem> {
+pub(crate) fn toml_to_json(value: toml::Value, path: &str) -> Result<Value, Problem> {
     Ok(match value {
         toml::Value::String(s) => Value::String(s),
         toml::Value::Integer(i) => Value::from(i),

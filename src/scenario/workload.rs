@@ -1,5 +1,5 @@
 //! `[[ops]]`: the weighted operation mix — which cache operations run, how often, with which
-//! TTL and codec, and how many keys a batch operation touches. [`OpFile`] is an entry as
+//! TTL and codec, and how many keys a batch operation touches. `OpFile` is an entry as
 //! written; [`OpSpec`] is the entry with every default resolved.
 
 use super::units;
