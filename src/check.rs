@@ -410,7 +410,9 @@ mod tests {
     #[test]
     fn option_beats_redis_url_and_redis_url_beats_host_port() {
         let env = env_of(&[("REDIS_URL", "redis://envhost:1"), ("REDIS_HOST", "h")]);
-        let t = resolve(&opts(Some("redis://cli:2")), &env).unwrap().unwrap();
+        let t = resolve(&opts(Some("redis://cli:2")), &env)
+            .unwrap()
+            .unwrap();
         assert_eq!((t.host.as_str(), t.port), ("cli", 2));
         let t = resolve(&opts(None), &env).unwrap().unwrap();
         assert_eq!((t.host.as_str(), t.port), ("envhost", 1));
@@ -421,11 +423,19 @@ mod tests {
 
     #[test]
     fn redis_password_and_tls_flag_complete_the_url() {
-        let env = env_of(&[("REDIS_PASSWORD", "p@ss word"), ("REDIS_TLS_ENABLED", "true")]);
+        let env = env_of(&[
+            ("REDIS_PASSWORD", "p@ss word"),
+            ("REDIS_TLS_ENABLED", "true"),
+        ]);
         let t = resolve_url("redis://example.com:6380", &env).unwrap();
         assert!(t.tls);
         assert!(t.has_password);
-        assert!(t.url.starts_with("rediss://:p%40ss%20word@example.com:6380"), "{}", t.url);
+        assert!(
+            t.url
+                .starts_with("rediss://:p%40ss%20word@example.com:6380"),
+            "{}",
+            t.url
+        );
         assert_eq!(t.redacted, "rediss://:***@example.com:6380");
         assert_eq!(t.anonymous_url, "rediss://example.com:6380");
         assert!(t.secrets.contains(&"p@ss word".to_string()));
@@ -458,7 +468,10 @@ mod tests {
 
     #[test]
     fn connect_timeout_comes_from_the_environment() {
-        assert_eq!(connect_timeout(&env_of(&[])).unwrap(), DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(
+            connect_timeout(&env_of(&[])).unwrap(),
+            DEFAULT_CONNECT_TIMEOUT
+        );
         let env = env_of(&[("REDIS_CONNECT_TIMEOUT", "250")]);
         assert_eq!(connect_timeout(&env).unwrap(), Duration::from_millis(250));
         let env = env_of(&[("REDIS_CONNECT_TIMEOUT", "soon")]);
@@ -470,7 +483,10 @@ mod tests {
     #[test]
     fn scrub_removes_secrets_from_messages() {
         let t = resolve_url("redis://:sup%2Fer@h", &env_of(&[])).unwrap();
-        assert_eq!(t.scrub("AUTH sup/er failed, sup%2Fer"), "AUTH *** failed, ***");
+        assert_eq!(
+            t.scrub("AUTH sup/er failed, sup%2Fer"),
+            "AUTH *** failed, ***"
+        );
     }
 
     #[test]

@@ -75,11 +75,21 @@ mod tests {
     #[test]
     fn run_flags_parse() {
         let cli = Cli::try_parse_from([
-            "redline", "run", "s.toml", "--set", "load.rate=5000", "--set", "keyspace.keys=10",
-            "--quiet", "--out", "r",
+            "redline",
+            "run",
+            "s.toml",
+            "--set",
+            "load.rate=5000",
+            "--set",
+            "keyspace.keys=10",
+            "--quiet",
+            "--out",
+            "r",
         ])
         .unwrap();
-        let Command::Run(a) = cli.command else { panic!("not run") };
+        let Command::Run(a) = cli.command else {
+            panic!("not run")
+        };
         assert_eq!(a.overrides, ["load.rate=5000", "keyspace.keys=10"]);
         assert!(a.quiet);
         assert_eq!(a.out.as_deref(), Some(std::path::Path::new("r")));

@@ -37,7 +37,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if live {
         eprintln!();
     }
-    let dir = args.out.clone().unwrap_or_else(|| default_out(&scenario.name, &summary));
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&scenario.name, &summary));
     report::write_run_dir(&summary, &dir)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
     if !args.quiet {

@@ -32,8 +32,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(e: anyhow::Error) -> ExitCode {
-    if e
-        .downcast_ref::<std::io::Error>()
+    if e.downcast_ref::<std::io::Error>()
         .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     {
         return ExitCode::SUCCESS;

@@ -205,10 +205,7 @@ impl CircuitBreaker {
                     drop(inner);
                     return Err(self.reject(BreakerState::Open));
                 }
-                let cause = format!(
-                    "reset timeout of {:?} elapsed",
-                    self.config.reset_timeout
-                );
+                let cause = format!("reset timeout of {:?} elapsed", self.config.reset_timeout);
                 self.transition(&mut inner, BreakerState::HalfOpen, cause);
                 inner.probes_in_flight = 1;
                 Ok(Permit {
@@ -324,7 +321,11 @@ impl CircuitBreaker {
     /// Transitions from index `from` on, for consumers that poll the event stream.
     pub fn transitions_since(&self, from: usize) -> Vec<Transition> {
         let inner = self.lock();
-        inner.events.get(from..).map(<[_]>::to_vec).unwrap_or_default()
+        inner
+            .events
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

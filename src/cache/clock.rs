@@ -58,8 +58,7 @@ impl ManualClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        self.nanos
-            .fetch_add(by.as_nanos() as u64, Ordering::SeqCst);
+        self.nanos.fetch_add(by.as_nanos() as u64, Ordering::SeqCst);
     }
 }
 

@@ -107,7 +107,8 @@ impl CodecConfig {
                 out = enc.finish().map_err(codec_err)?;
             }
             Codec::GzipBase64 => {
-                let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                 enc.write_all(raw).map_err(codec_err)?;
                 let gz = enc.finish().map_err(codec_err)?;
                 let text = base64::engine::general_purpose::STANDARD.encode(gz);

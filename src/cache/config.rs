@@ -293,10 +293,14 @@ mod tests {
 
     #[test]
     fn unknown_scheme_and_malformed_urls_are_rejected_without_the_password() {
-        let e = RedisConfig::new("http://u:hunter2@host:1").connection_info().unwrap_err();
+        let e = RedisConfig::new("http://u:hunter2@host:1")
+            .connection_info()
+            .unwrap_err();
         assert!(matches!(e, ConfigError::UnknownScheme { .. }));
         assert!(!e.to_string().contains("hunter2"), "{e}");
-        let e = RedisConfig::new("redis://:hunter2@[::1").connection_info().unwrap_err();
+        let e = RedisConfig::new("redis://:hunter2@[::1")
+            .connection_info()
+            .unwrap_err();
         assert!(matches!(e, ConfigError::MalformedUrl { .. }));
         assert!(!e.to_string().contains("hunter2"), "{e}");
         let e = RedisConfig::new("not a url").connection_info().unwrap_err();

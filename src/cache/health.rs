@@ -82,7 +82,14 @@ mod tests {
         assert_eq!(json["cache"]["circuit_breaker"]["state"], "CLOSED");
         assert_eq!(json["cache"]["circuit_breaker"]["successes"], 1515);
         let keys: Vec<_> = json["cache"].as_object().unwrap().keys().cloned().collect();
-        for k in ["status", "provider", "hit_rate", "hits", "misses", "total_operations"] {
+        for k in [
+            "status",
+            "provider",
+            "hit_rate",
+            "hits",
+            "misses",
+            "total_operations",
+        ] {
             assert!(keys.contains(&k.to_string()));
         }
     }

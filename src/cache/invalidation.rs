@@ -76,7 +76,12 @@ impl PendingInvalidations {
     /// Remembers that every key matching `pattern` must be deleted in Redis.
     pub fn remember_pattern(&self, pattern: &str) {
         let mut inner = self.lock();
-        if !inner.backlog.patterns.iter().any(|p| p == pattern || p == "*") {
+        if !inner
+            .backlog
+            .patterns
+            .iter()
+            .any(|p| p == pattern || p == "*")
+        {
             inner.backlog.patterns.push(pattern.to_string());
         }
         self.any.store(true, Ordering::Release);

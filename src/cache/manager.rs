@@ -133,7 +133,11 @@ impl CacheManager {
     }
 
     /// A manager whose breaker reads `clock`.
-    pub fn with_clock(redis: Option<RedisStore>, config: ManagerConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(
+        redis: Option<RedisStore>,
+        config: ManagerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let memory = if redis.is_some() {
             MemoryStore::new(config.fallback_max_bytes)
         } else {
@@ -256,7 +260,10 @@ impl CacheManager {
     }
 
     fn count_op(&self) {
-        self.inner.counters.operations.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .counters
+            .operations
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     fn count_read(&self, hit: bool) {
@@ -288,7 +295,12 @@ impl CacheManager {
     }
 
     /// Stores a write in the fallback and remembers to invalidate it in Redis.
-    fn write_fallback(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), OpError> {
+    fn write_fallback(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), OpError> {
         if self.inner.redis.is_some() {
             self.inner.pending.remember_key(key, self.whole_prefix_ok());
         }
@@ -316,9 +328,17 @@ impl CacheManager {
     }
 
     /// SET with a TTL.
-    pub async fn set_bytes(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<Served<()>, OpError> {
+    pub async fn set_bytes(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Served<()>, OpError> {
         self.count_op();
-        let r = match self.guarded(|r| async move { r.set(key, value, ttl).await }).await {
+        let r = match self
+            .guarded(|r| async move { r.set(key, value, ttl).await })
+            .await
+        {
             Ok(()) => Ok(Served::redis(())),
             Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => self
@@ -340,7 +360,11 @@ impl CacheManager {
                     self.inner.pending.remember_key(key, self.whole_prefix_ok());
                 }
                 let existed = self.inner.memory.del(key);
-                Ok(Served::fallback(existed, self.fallback_source(), self.cause(e)))
+                Ok(Served::fallback(
+                    existed,
+                    self.fallback_source(),
+                    self.cause(e),
+                ))
             }
         };
         self.count_outcome(&r);
@@ -396,9 +420,16 @@ impl CacheManager {
     }
 
     /// Writes several keys in one round trip, all with the same TTL.
-    pub async fn mset_bytes(&self, items: &[(&str, &[u8])], ttl: Option<Duration>) -> Result<Served<()>, OpError> {
+    pub async fn mset_bytes(
+        &self,
+        items: &[(&str, &[u8])],
+        ttl: Option<Duration>,
+    ) -> Result<Served<()>, OpError> {
         self.count_op();
-        let r = match self.guarded(|r| async move { r.mset(items, ttl).await }).await {
+        let r = match self
+            .guarded(|r| async move { r.mset(items, ttl).await })
+            .await
+        {
             Ok(()) => Ok(Served::redis(())),
             Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => items
@@ -414,7 +445,10 @@ impl CacheManager {
     /// The batch counts as one call for the breaker (a failure if any command failed in a
     /// way that says the server is unwell). Commands Redis did not answer are served by the
     /// fallback one by one.
-    pub async fn pipeline(&self, commands: &[Command]) -> Vec<(Result<Served<Reply>, OpError>, Instant)> {
+    pub async fn pipeline(
+        &self,
+        commands: &[Command],
+    ) -> Vec<(Result<Served<Reply>, OpError>, Instant)> {
         self.inner
             .counters
             .operations
@@ -436,16 +470,23 @@ impl CacheManager {
         };
         let mut out = Vec::with_capacity(commands.len());
         for (i, cmd) in commands.iter().enumerate() {
-            let answered = replies.as_ref().and_then(|r| r.get(i)).and_then(|(r, at)| match r {
-                Ok(reply) => Some((Ok(Served::redis(reply.clone())), *at)),
-                Err(e) if !e.is_breaker_failure() => Some((Err(e.clone()), *at)),
-                Err(_) => None,
-            });
+            let answered = replies
+                .as_ref()
+                .and_then(|r| r.get(i))
+                .and_then(|(r, at)| match r {
+                    Ok(reply) => Some((Ok(Served::redis(reply.clone())), *at)),
+                    Err(e) if !e.is_breaker_failure() => Some((Err(e.clone()), *at)),
+                    Err(_) => None,
+                });
             let (result, at) = answered.unwrap_or_else(|| {
                 let cause = cause.clone().and_then(|e| self.cause(e));
                 (self.serve_command(cmd, cause), Instant::now())
             });
-            if let Ok(Served { value: Reply::Value(v), .. }) = &result {
+            if let Ok(Served {
+                value: Reply::Value(v),
+                ..
+            }) = &result
+            {
                 self.count_read(v.is_some());
             }
             self.count_outcome(&result);
@@ -454,7 +495,11 @@ impl CacheManager {
         out
     }
 
-    fn serve_command(&self, cmd: &Command, cause: Option<OpError>) -> Result<Served<Reply>, OpError> {
+    fn serve_command(
+        &self,
+        cmd: &Command,
+        cause: Option<OpError>,
+    ) -> Result<Served<Reply>, OpError> {
         let source = self.fallback_source();
         let reply = match cmd {
             Command::Get(k) => Reply::Value(self.inner.memory.get(k).map(|v| v.to_vec())),
@@ -492,7 +537,14 @@ impl CacheManager {
     {
         let got = self.get_bytes(key).await?;
         if let Some(v) = got.value {
-            return Ok((Served { value: v, source: got.source, cause: got.cause }, false));
+            return Ok((
+                Served {
+                    value: v,
+                    source: got.source,
+                    cause: got.cause,
+                },
+                false,
+            ));
         }
         let value = match loader().await {
             Ok(v) => v,
@@ -502,7 +554,14 @@ impl CacheManager {
             }
         };
         let stored = self.set_bytes(key, &value, ttl).await?;
-        Ok((Served { value, source: stored.source, cause: stored.cause }, true))
+        Ok((
+            Served {
+                value,
+                source: stored.source,
+                cause: stored.cause,
+            },
+            true,
+        ))
     }
 
     // ---- typed API (serde JSON through the configured codec) ----
@@ -516,13 +575,23 @@ impl CacheManager {
     }
 
     /// SET a typed value with a TTL.
-    pub async fn set<T: Serialize>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<(), OpError> {
+    pub async fn set<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<(), OpError> {
         let bytes = self.inner.config.codec.encode_json(value)?;
         self.set_bytes(key, &bytes, ttl).await.map(|_| ())
     }
 
     /// Cache-aside with a typed value (the guide's `getOrSet`).
-    pub async fn get_or_set<T, F, Fut, E>(&self, key: &str, ttl: Option<Duration>, loader: F) -> Result<T, OpError>
+    pub async fn get_or_set<T, F, Fut, E>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        loader: F,
+    ) -> Result<T, OpError>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -541,7 +610,10 @@ impl CacheManager {
     }
 
     /// MGET of typed values.
-    pub async fn mget<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>, OpError> {
+    pub async fn mget<T: DeserializeOwned>(
+        &self,
+        keys: &[&str],
+    ) -> Result<Vec<Option<T>>, OpError> {
         self.mget_bytes(keys)
             .await?
             .value
@@ -551,12 +623,20 @@ impl CacheManager {
     }
 
     /// MSET of typed values with one TTL.
-    pub async fn mset<T: Serialize>(&self, items: &[(&str, T)], ttl: Option<Duration>) -> Result<(), OpError> {
+    pub async fn mset<T: Serialize>(
+        &self,
+        items: &[(&str, T)],
+        ttl: Option<Duration>,
+    ) -> Result<(), OpError> {
         let encoded: Vec<Vec<u8>> = items
             .iter()
             .map(|(_, v)| self.inner.config.codec.encode_json(v))
             .collect::<Result<_, _>>()?;
-        let pairs: Vec<(&str, &[u8])> = items.iter().zip(&encoded).map(|((k, _), v)| (*k, v.as_slice())).collect();
+        let pairs: Vec<(&str, &[u8])> = items
+            .iter()
+            .zip(&encoded)
+            .map(|((k, _), v)| (*k, v.as_slice()))
+            .collect();
         self.mset_bytes(&pairs, ttl).await.map(|_| ())
     }
 

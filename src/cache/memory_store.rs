@@ -188,13 +188,12 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
                         continue;
                     }
                 }
-                b'\\' if p + 1 < pattern.len() => {
-                    if pattern[p + 1] == text[t] {
-                        p += 2;
-                        t += 1;
-                        continue;
-                    }
+                b'\\' if p + 1 < pattern.len() && pattern[p + 1] == text[t] => {
+                    p += 2;
+                    t += 1;
+                    continue;
                 }
+                b'\\' if p + 1 < pattern.len() => {}
                 c if c == text[t] => {
                     p += 1;
                     t += 1;
@@ -270,7 +269,8 @@ mod tests {
     #[test]
     fn entries_expire_after_their_ttl() {
         let m = MemoryStore::new(1 << 20);
-        m.set("short", b"x", Some(Duration::from_millis(30))).unwrap();
+        m.set("short", b"x", Some(Duration::from_millis(30)))
+            .unwrap();
         m.set("long", b"x", Some(Duration::from_secs(60))).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while m.get("short").is_some() {
@@ -295,14 +295,21 @@ mod tests {
     fn a_value_larger_than_the_bound_is_refused() {
         let m = MemoryStore::new(1000);
         let err = m.set("big", &[0u8; 2000], None).unwrap_err();
-        assert!(matches!(err, OpError::TooLarge { bound: 1000, .. }), "{err}");
+        assert!(
+            matches!(err, OpError::TooLarge { bound: 1000, .. }),
+            "{err}"
+        );
         assert!(m.get("big").is_none());
     }
 
     #[test]
     fn pattern_delete_removes_only_matches() {
         let m = MemoryStore::new(1 << 20);
-        for k in ["contacts:workspace:a:1", "contacts:workspace:a:2", "contacts:workspace:b:1"] {
+        for k in [
+            "contacts:workspace:a:1",
+            "contacts:workspace:a:2",
+            "contacts:workspace:b:1",
+        ] {
             m.set(k, b"v", None).unwrap();
         }
         assert_eq!(m.del_pattern("contacts:workspace:a:*"), 2);

@@ -159,7 +159,11 @@ impl RedisStore {
 
     /// Runs one command on connection `slot`, bounded by the response timeout, and keeps
     /// the slot's consecutive-timeout count.
-    async fn run<T: redis::FromRedisValue>(&self, slot: usize, cmd: &redis::Cmd) -> Result<T, OpError> {
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        slot: usize,
+        cmd: &redis::Cmd,
+    ) -> Result<T, OpError> {
         let s = &self.inner.slots[slot];
         let mut conn = ConnectionManager::clone(&s.conn.load());
         let limit = self.inner.config.response_timeout;
@@ -260,7 +264,11 @@ impl RedisStore {
 
     /// Writes several keys in one round trip: MSET without a TTL, else a pipeline of
     /// `SET .. PX` (MSET cannot carry a TTL).
-    pub async fn mset(&self, items: &[(&str, &[u8])], ttl: Option<Duration>) -> Result<(), OpError> {
+    pub async fn mset(
+        &self,
+        items: &[(&str, &[u8])],
+        ttl: Option<Duration>,
+    ) -> Result<(), OpError> {
         if items.is_empty() {
             return Ok(());
         }
@@ -304,7 +312,8 @@ impl RedisStore {
                 Command::Del(k) => redis::cmd("DEL").arg(self.full_key(k)).to_owned(),
             };
             async move {
-                let r = tokio::time::timeout(limit, cmd.query_async::<redis::Value>(&mut conn)).await;
+                let r =
+                    tokio::time::timeout(limit, cmd.query_async::<redis::Value>(&mut conn)).await;
                 (r, Instant::now())
             }
         });
@@ -405,7 +414,12 @@ async fn connect_one(
         let result = match result {
             Ok(Ok(mut conn)) => {
                 let ping = redis::cmd("PING");
-                match tokio::time::timeout(config.connect_timeout, ping.query_async::<String>(&mut conn)).await {
+                match tokio::time::timeout(
+                    config.connect_timeout,
+                    ping.query_async::<String>(&mut conn),
+                )
+                .await
+                {
                     Ok(Ok(_)) => return Ok(conn),
                     Ok(Err(e)) => Ok(Err(e)),
                     Err(elapsed) => Err(elapsed),
@@ -446,7 +460,10 @@ async fn connect_one(
                 reason,
             });
         }
-        tracing::debug!("connect attempt {attempt} to {url} failed after {:?}: {reason}", started.elapsed());
+        tracing::debug!(
+            "connect attempt {attempt} to {url} failed after {:?}: {reason}",
+            started.elapsed()
+        );
         tokio::time::sleep(retry_delay(attempt)).await;
     }
 }

@@ -48,7 +48,9 @@ async fn authentication(target: &Target) -> AuditItem {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(RESPONSE_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let mut con = client.get_multiplexed_async_connection_with_config(&config).await?;
+        let mut con = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
         redis::cmd("PING").query_async::<String>(&mut con).await
     };
     match tokio::time::timeout(RESPONSE_TIMEOUT * 3, probe).await {
@@ -74,7 +76,11 @@ async fn authentication(target: &Target) -> AuditItem {
                     format!("a password is configured (unauthenticated probe inconclusive: {why})"),
                 )
             } else {
-                item(NAME, AuditStatus::Warn, format!("unknown: unauthenticated probe failed: {why}"))
+                item(
+                    NAME,
+                    AuditStatus::Warn,
+                    format!("unknown: unauthenticated probe failed: {why}"),
+                )
             }
         }
     }
@@ -108,7 +114,11 @@ async fn persistence(con: &mut MultiplexedConnection, info: Option<&str>) -> Aud
             }
         }
         (Err(why), _) | (_, Err(why)) => match aof_from_info {
-            Some(true) => item(NAME, AuditStatus::Pass, format!("AOF on (from INFO; {why})")),
+            Some(true) => item(
+                NAME,
+                AuditStatus::Pass,
+                format!("AOF on (from INFO; {why})"),
+            ),
             _ => item(NAME, AuditStatus::Warn, format!("unknown: {why}")),
         },
     }
@@ -161,9 +171,16 @@ fn tls(target: &Target) -> AuditItem {
         return item(NAME, AuditStatus::Pass, "TLS in use (rediss://)");
     }
     let loopback = target.host.eq_ignore_ascii_case("localhost")
-        || target.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        || target
+            .host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     if loopback {
-        item(NAME, AuditStatus::Pass, format!("plaintext to loopback host {}", target.host))
+        item(
+            NAME,
+            AuditStatus::Pass,
+            format!("plaintext to loopback host {}", target.host),
+        )
     } else {
         item(
             NAME,
@@ -186,20 +203,36 @@ async fn dangerous_commands(con: &mut MultiplexedConnection) -> AuditItem {
         .query_async(con)
         .await;
     match reply {
-        Err(e) => item(NAME, AuditStatus::Warn, format!("unknown: COMMAND INFO failed: {}", one_line_error(&e))),
+        Err(e) => item(
+            NAME,
+            AuditStatus::Warn,
+            format!("unknown: COMMAND INFO failed: {}", one_line_error(&e)),
+        ),
         Ok(entries) => {
             let enabled: Vec<&str> = DANGEROUS
                 .iter()
-                .zip(entries.iter().map(|v| !matches!(v, redis::Value::Nil)).chain(std::iter::repeat(true)))
+                .zip(
+                    entries
+                        .iter()
+                        .map(|v| !matches!(v, redis::Value::Nil))
+                        .chain(std::iter::repeat(true)),
+                )
                 .filter_map(|(name, present)| present.then_some(*name))
                 .collect();
             if enabled.is_empty() {
-                item(NAME, AuditStatus::Pass, "FLUSHDB, FLUSHALL, KEYS and CONFIG are renamed or disabled")
+                item(
+                    NAME,
+                    AuditStatus::Pass,
+                    "FLUSHDB, FLUSHALL, KEYS and CONFIG are renamed or disabled",
+                )
             } else {
                 item(
                     NAME,
                     AuditStatus::Warn,
-                    format!("still enabled: {} (rename-command them to \"\")", enabled.join(", ")),
+                    format!(
+                        "still enabled: {} (rename-command them to \"\")",
+                        enabled.join(", ")
+                    ),
                 )
             }
         }
@@ -208,7 +241,11 @@ async fn dangerous_commands(con: &mut MultiplexedConnection) -> AuditItem {
 
 /// CONFIG GET one parameter; the error names why CONFIG could not be used.
 async fn config_get(con: &mut MultiplexedConnection, name: &str) -> Result<String, String> {
-    let reply: Result<Vec<String>, _> = redis::cmd("CONFIG").arg("GET").arg(name).query_async(con).await;
+    let reply: Result<Vec<String>, _> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg(name)
+        .query_async(con)
+        .await;
     match reply {
         Ok(pair) => Ok(pair.get(1).cloned().unwrap_or_default()),
         Err(e) if e.code() == Some("NOPERM") => Err("CONFIG not permitted for this user".into()),

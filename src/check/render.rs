@@ -52,9 +52,16 @@ pub(super) fn text(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> 
     writeln!(out, "{RULE}")?;
     writeln!(out)?;
     if report.all_passed() {
-        writeln!(out, "✅ ✨ All tests passed! Redis is configured correctly.")?;
+        writeln!(
+            out,
+            "✅ ✨ All tests passed! Redis is configured correctly."
+        )?;
     } else {
-        writeln!(out, "❌ {} of {} tests failed.", report.summary.failed, report.summary.total)?;
+        writeln!(
+            out,
+            "❌ {} of {} tests failed.",
+            report.summary.failed, report.summary.total
+        )?;
     }
     if let Some(error) = &report.error {
         writeln!(out, "error: {error}")?;
@@ -114,16 +121,22 @@ mod tests {
     fn passing_report_follows_the_guide_layout() {
         let out = render(&report(true));
         assert!(out.starts_with(&format!("{RULE}\n  Redis Production Setup Test\n{RULE}\n")));
-        assert!(out.contains("Test 1: Connection\n----------------------------------------\n✅ d\n"));
+        assert!(
+            out.contains("Test 1: Connection\n----------------------------------------\n✅ d\n")
+        );
         assert!(out.contains("⚠️  WARN  tls: plaintext\n"));
         assert!(out.contains("Total Tests: 8\n✅ Passed: 8\nFailed: 0\n"));
-        assert!(out.trim_end().ends_with("All tests passed! Redis is configured correctly."));
+        assert!(out
+            .trim_end()
+            .ends_with("All tests passed! Redis is configured correctly."));
     }
 
     #[test]
     fn failing_report_ends_with_the_error_line() {
         let out = render(&report(false));
         assert!(out.contains("❌ d\n"));
-        assert!(out.trim_end().ends_with("error: cannot connect to redis://:***@h:1: refused"));
+        assert!(out
+            .trim_end()
+            .ends_with("error: cannot connect to redis://:***@h:1: refused"));
     }
 }

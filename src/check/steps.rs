@@ -52,10 +52,7 @@ pub(super) async fn run_all(target: &Target, connect_timeout: Duration) -> Check
             for i in 1..TOTAL_CHECKS {
                 checks.push(result(i, Err("skipped: not connected".into())));
             }
-            error = Some(format!(
-                "cannot connect to {}: {reason}",
-                target.redacted
-            ));
+            error = Some(format!("cannot connect to {}: {reason}", target.redacted));
         }
         Ok(mut con) => {
             let detail = format!(
@@ -133,7 +130,12 @@ async fn connect(
     let addr = (target.host.as_str(), target.port);
     let started = Instant::now();
     match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(addr)).await {
-        Err(_) => return Err(format!("connect timed out after {} ms", millis(connect_timeout))),
+        Err(_) => {
+            return Err(format!(
+                "connect timed out after {} ms",
+                millis(connect_timeout)
+            ))
+        }
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return Err("connection refused (is Redis running on that host and port?)".into())
         }
@@ -277,7 +279,9 @@ async fn ttl_expiry(con: &mut MultiplexedConnection, prefix: &str) -> Step {
         .await
         .map_err(|e| fail("TTL failed", e))?;
     if ttl <= 0 {
-        return Err(format!("TTL returned {ttl} right after SET EX 1, expected 1"));
+        return Err(format!(
+            "TTL returned {ttl} right after SET EX 1, expected 1"
+        ));
     }
     let deadline = set_at + EXPIRY_DEADLINE;
     loop {
@@ -323,7 +327,10 @@ async fn del(con: &mut MultiplexedConnection, prefix: &str) -> Step {
         .map_err(|e| fail("EXISTS failed", e))?;
     match (removed, exists) {
         (1, 0) => Ok("DEL removed the key".into()),
-        _ => Err(format!("DEL returned {removed}, key exists afterwards: {}", exists != 0)),
+        _ => Err(format!(
+            "DEL returned {removed}, key exists afterwards: {}",
+            exists != 0
+        )),
     }
 }
 
@@ -341,8 +348,15 @@ async fn pattern_delete(con: &mut MultiplexedConnection, prefix: &str) -> Step {
             .arg(KEY_TTL_SECS)
             .ignore();
     }
-    pipe.cmd("SET").arg(&bystander).arg("stays").arg("EX").arg(KEY_TTL_SECS).ignore();
-    pipe.exec_async(con).await.map_err(|e| fail("writing the keys failed", e))?;
+    pipe.cmd("SET")
+        .arg(&bystander)
+        .arg("stays")
+        .arg("EX")
+        .arg(KEY_TTL_SECS)
+        .ignore();
+    pipe.exec_async(con)
+        .await
+        .map_err(|e| fail("writing the keys failed", e))?;
     let removed = delete_matching(con, &pattern)
         .await
         .map_err(|e| format!("SCAN + UNLINK failed: {e}"))?;
@@ -355,7 +369,10 @@ async fn pattern_delete(con: &mut MultiplexedConnection, prefix: &str) -> Step {
         .await
         .map_err(|e| fail("EXISTS failed", e))?;
     if !left.is_empty() {
-        return Err(format!("{} keys matching {pattern} remain after UNLINK", left.len()));
+        return Err(format!(
+            "{} keys matching {pattern} remain after UNLINK",
+            left.len()
+        ));
     }
     if removed != PATTERN_KEYS {
         return Err(format!("removed {removed} keys, expected {PATTERN_KEYS}"));
@@ -363,28 +380,58 @@ async fn pattern_delete(con: &mut MultiplexedConnection, prefix: &str) -> Step {
     if bystander_kept != 1 {
         return Err("a key outside the pattern was deleted too".into());
     }
-    Ok(format!("deleted {removed} keys matching {pattern} with SCAN + UNLINK"))
+    Ok(format!(
+        "deleted {removed} keys matching {pattern} with SCAN + UNLINK"
+    ))
 }
 
 /// Check 7: several commands in one round trip, results in order.
 async fn pipeline(con: &mut MultiplexedConnection, prefix: &str) -> Step {
-    let (a, b, counter) = (format!("{prefix}pipe:a"), format!("{prefix}pipe:b"), format!("{prefix}pipe:n"));
+    let (a, b, counter) = (
+        format!("{prefix}pipe:a"),
+        format!("{prefix}pipe:b"),
+        format!("{prefix}pipe:n"),
+    );
     let started = Instant::now();
     let (values, count): (Vec<Option<String>>, i64) = redis::pipe()
-        .cmd("SET").arg(&a).arg("1").arg("EX").arg(KEY_TTL_SECS).ignore()
-        .cmd("SET").arg(&b).arg("2").arg("EX").arg(KEY_TTL_SECS).ignore()
-        .cmd("INCRBY").arg(&counter).arg(5).ignore()
-        .cmd("EXPIRE").arg(&counter).arg(KEY_TTL_SECS).ignore()
-        .cmd("MGET").arg(&a).arg(&b)
-        .cmd("GET").arg(&counter)
+        .cmd("SET")
+        .arg(&a)
+        .arg("1")
+        .arg("EX")
+        .arg(KEY_TTL_SECS)
+        .ignore()
+        .cmd("SET")
+        .arg(&b)
+        .arg("2")
+        .arg("EX")
+        .arg(KEY_TTL_SECS)
+        .ignore()
+        .cmd("INCRBY")
+        .arg(&counter)
+        .arg(5)
+        .ignore()
+        .cmd("EXPIRE")
+        .arg(&counter)
+        .arg(KEY_TTL_SECS)
+        .ignore()
+        .cmd("MGET")
+        .arg(&a)
+        .arg(&b)
+        .cmd("GET")
+        .arg(&counter)
         .query_async(con)
         .await
         .map_err(|e| fail("pipeline failed", e))?;
     let elapsed = started.elapsed();
     if values != [Some("1".to_string()), Some("2".to_string())] || count != 5 {
-        return Err(format!("pipeline returned {values:?} and {count}, expected [1, 2] and 5"));
+        return Err(format!(
+            "pipeline returned {values:?} and {count}, expected [1, 2] and 5"
+        ));
     }
-    Ok(format!("6 commands in one round trip ({} ms)", millis(elapsed)))
+    Ok(format!(
+        "6 commands in one round trip ({} ms)",
+        millis(elapsed)
+    ))
 }
 
 /// Check 8's query; the text also feeds the audit.
@@ -401,7 +448,9 @@ fn describe_info(info: &str) -> Step {
         .and_then(|v| v.parse().ok())
         .ok_or("INFO has no used_memory")?;
     let human = field(info, "used_memory_human").unwrap_or("?");
-    Ok(format!("Redis {version}, used_memory {human} ({used} bytes)"))
+    Ok(format!(
+        "Redis {version}, used_memory {human} ({used} bytes)"
+    ))
 }
 
 /// Value of `name` in INFO text (`name:value` lines).

@@ -1,6 +1,6 @@
-//! The three targets a scenario can load, behind one interface: `managed` (breaker + Redis
-//! + fallback, through `CacheManager`), `redis` (the raw store, no breaker: the ceiling) and
-//! `memory` (the fallback alone). Each call answers with the value and how it was served,
+//! The three targets a scenario can load, behind one interface: `managed` (breaker, Redis
+//! and fallback, through `CacheManager`), `redis` (the raw store, no breaker: the ceiling)
+//! and `memory` (the fallback alone). Each call answers with the value and how it was served,
 //! so workers count hits, fallback operations and errors the same way for all three.
 
 use crate::cache::manager::{Served, Source};
@@ -98,7 +98,10 @@ impl Backend {
     }
 
     /// A batch of commands in one round trip; each reply with the instant it arrived.
-    pub async fn pipeline(&self, cmds: &[Command]) -> Vec<(Result<(Reply, Via), OpError>, Instant)> {
+    pub async fn pipeline(
+        &self,
+        cmds: &[Command],
+    ) -> Vec<(Result<(Reply, Via), OpError>, Instant)> {
         match self {
             Backend::Raw(r) => r
                 .pipeline(cmds)

@@ -40,7 +40,10 @@ pub async fn drive(workload: Arc<Workload>, p: DriveParams) -> Drive {
     let end = p.load.duration.map(|d| p.start + p.load.warmup + d);
     let measured_from = p.start + p.load.warmup;
     match &p.load.arrival {
-        Arrival::Closed { clients, think_time } => {
+        Arrival::Closed {
+            clients,
+            think_time,
+        } => {
             closed(workload, &p, *clients, *think_time, end, measured_from).await;
             Drive { open_model: false }
         }
@@ -52,7 +55,13 @@ pub async fn drive(workload: Arc<Workload>, p: DriveParams) -> Drive {
     }
 }
 
-async fn open(workload: Arc<Workload>, p: &DriveParams, mut schedule: Schedule, end: Option<Instant>, measured_from: Instant) {
+async fn open(
+    workload: Arc<Workload>,
+    p: &DriveParams,
+    mut schedule: Schedule,
+    end: Option<Instant>,
+    measured_from: Instant,
+) {
     let slots = (p.load.connections * p.load.pipeline_depth).max(1);
     let permits = Arc::new(Semaphore::new(slots));
     let handle = tokio::runtime::Handle::current();
@@ -131,7 +140,11 @@ async fn closed(
         let (seed, total) = (p.seed, p.load.total_ops);
         tasks.push(tokio::spawn(async move {
             let mut rngs: Vec<SmallRng> = (0..depth)
-                .map(|j| SmallRng::seed_from_u64(seed ^ ((c * depth + j) as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+                .map(|j| {
+                    SmallRng::seed_from_u64(
+                        seed ^ ((c * depth + j) as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    )
+                })
                 .collect();
             let shard = c % (w.recorders.len() - 1);
             loop {
@@ -140,7 +153,9 @@ async fn closed(
                     break;
                 }
                 if let Some(t) = total {
-                    if now >= measured_from && claimed.fetch_add(depth as u64, Ordering::Relaxed) >= t {
+                    if now >= measured_from
+                        && claimed.fetch_add(depth as u64, Ordering::Relaxed) >= t
+                    {
                         break;
                     }
                 }
@@ -157,14 +172,19 @@ async fn closed(
         }));
     }
     let _ = tokio::time::timeout(
-        end.map_or(Duration::MAX, |e| e.saturating_duration_since(Instant::now()))
-            .saturating_add(DRAIN_DEADLINE),
+        end.map_or(Duration::MAX, |e| {
+            e.saturating_duration_since(Instant::now())
+        })
+        .saturating_add(DRAIN_DEADLINE),
         futures::future::join_all(tasks),
     )
     .await;
 }
 
-fn lock(w: &Workload, shard: usize) -> std::sync::MutexGuard<'_, crate::report::recorder::Recorder> {
+fn lock(
+    w: &Workload,
+    shard: usize,
+) -> std::sync::MutexGuard<'_, crate::report::recorder::Recorder> {
     w.recorders[shard].lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -183,7 +203,11 @@ pub async fn preload(workload: &Workload, scenario: &Scenario) {
         let n = (keys - i).min(100);
         let names: Vec<String> = (i..i + n).map(key_name).collect();
         let values: Vec<Vec<u8>> = (0..n).map(|_| workload.preload_value(&mut rng)).collect();
-        let items: Vec<(&str, &[u8])> = names.iter().map(String::as_str).zip(values.iter().map(Vec::as_slice)).collect();
+        let items: Vec<(&str, &[u8])> = names
+            .iter()
+            .map(String::as_str)
+            .zip(values.iter().map(Vec::as_slice))
+            .collect();
         if let Err(e) = workload.backend.mset(&items, ttl).await {
             tracing::warn!("preload stopped at key {i}: {e}");
             return;
@@ -227,6 +251,8 @@ pub fn process_cpu() -> Duration {
         libc::getrusage(libc::RUSAGE_SELF, &mut u);
         u
     };
-    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }

@@ -21,7 +21,9 @@ pub mod target;
 
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::SummaryInputs;
-use crate::report::summary::{BreakerReport, BreakerTransition, RunSummary, ScenarioInfo, TargetInfo};
+use crate::report::summary::{
+    BreakerReport, BreakerTransition, RunSummary, ScenarioInfo, TargetInfo,
+};
 use crate::scenario::Scenario;
 use driver::{Drive, DriveParams};
 use ops::Workload;
@@ -77,7 +79,12 @@ where
 
     let mut aggregator = Aggregator::new();
     let recorders: Vec<_> = (0..SHARDS).map(|_| aggregator.register()).collect();
-    let workload = Arc::new(Workload::new(scenario, target.backend.clone(), recorders, seed));
+    let workload = Arc::new(Workload::new(
+        scenario,
+        target.backend.clone(),
+        recorders,
+        seed,
+    ));
     if scenario.load.preload {
         driver::preload(&workload, scenario).await;
     }
@@ -111,7 +118,10 @@ where
     let cpu_before = driver::process_cpu();
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
     let warmup = scenario.load.warmup;
-    let mut ticker = tokio::time::interval_at((start + Duration::from_secs(1)).into(), Duration::from_secs(1));
+    let mut ticker = tokio::time::interval_at(
+        (start + Duration::from_secs(1)).into(),
+        Duration::from_secs(1),
+    );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let outcome: Drive = loop {
         tokio::select! {
@@ -124,7 +134,11 @@ where
         }
     };
     let elapsed = start.elapsed();
-    aggregator.tick(elapsed, breaker_state(), elapsed > warmup + Duration::from_millis(500));
+    aggregator.tick(
+        elapsed,
+        breaker_state(),
+        elapsed > warmup + Duration::from_millis(500),
+    );
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
 
     let server = match (&target.store, before) {
@@ -150,7 +164,10 @@ where
     let cpu_share = cpu.as_secs_f64() / elapsed.as_secs_f64().max(1e-9) / cores;
     let saturated = outcome.open_model && (lag_p99 > SATURATION_LAG_US || cpu_share > 0.95);
     if saturated {
-        tracing::warn!("load generator saturated: schedule lag p99 {lag_p99} µs, CPU {:.0}%", cpu_share * 100.0);
+        tracing::warn!(
+            "load generator saturated: schedule lag p99 {lag_p99} µs, CPU {:.0}%",
+            cpu_share * 100.0
+        );
     }
 
     let manager = workload.backend.manager().filter(|m| m.redis().is_some());

@@ -54,7 +54,12 @@ fn us(d: Duration) -> u64 {
 
 impl Workload {
     /// Builds the samplers for `scenario` over `backend`.
-    pub fn new(scenario: &Scenario, backend: Backend, recorders: Vec<Arc<Mutex<Recorder>>>, seed: u64) -> Self {
+    pub fn new(
+        scenario: &Scenario,
+        backend: Backend,
+        recorders: Vec<Arc<Mutex<Recorder>>>,
+        seed: u64,
+    ) -> Self {
         Workload {
             backend,
             keys: KeyChooser::new(&scenario.keyspace),
@@ -90,7 +95,11 @@ impl Workload {
         self.keys.keys()
     }
 
-    fn value<'a>(&'a self, rng: &mut SmallRng, codec: &CodecConfig) -> Result<(std::borrow::Cow<'a, [u8]>, u64), OpError> {
+    fn value<'a>(
+        &'a self,
+        rng: &mut SmallRng,
+        codec: &CodecConfig,
+    ) -> Result<(std::borrow::Cow<'a, [u8]>, u64), OpError> {
         let size = self.values.size(rng);
         let raw = self.values.value(rng, size);
         Ok((codec.encode(raw)?, raw.len() as u64))
@@ -116,7 +125,10 @@ impl Workload {
                 let done = Instant::now();
                 let mut rec = lock(rec);
                 rec.record(OpKind::Get, us(done - intended), us(done - sent));
-                read_outcome(&mut rec, r.map(|(hit, via)| (u64::from(hit), u64::from(!hit), via)));
+                read_outcome(
+                    &mut rec,
+                    r.map(|(hit, via)| (u64::from(hit), u64::from(!hit), via)),
+                );
             }
             OpKind::Set => {
                 let key = key_name(self.keys.next(rng));
@@ -151,7 +163,10 @@ impl Workload {
                                     Ok((v, raw)) => {
                                         self.keys_written.fetch_add(1, Ordering::Relaxed);
                                         let wire = v.len() as u64;
-                                        self.backend.set(&key, &v, spec.ttl).await.map(|via| (via, raw, wire))
+                                        self.backend
+                                            .set(&key, &v, spec.ttl)
+                                            .await
+                                            .map(|via| (via, raw, wire))
                                     }
                                     Err(e) => Err(e),
                                 };
@@ -233,10 +248,16 @@ impl Workload {
                 let r = match failed {
                     Some(e) => Err(e),
                     None => {
-                        let items: Vec<(&str, &[u8])> =
-                            keys.iter().map(String::as_str).zip(vals.iter().map(|v| &**v)).collect();
+                        let items: Vec<(&str, &[u8])> = keys
+                            .iter()
+                            .map(String::as_str)
+                            .zip(vals.iter().map(|v| &**v))
+                            .collect();
                         self.keys_written.fetch_add(n as u64, Ordering::Relaxed);
-                        self.backend.mset(&items, spec.ttl).await.map(|via| (via, raw_total, wire_total))
+                        self.backend
+                            .mset(&items, spec.ttl)
+                            .await
+                            .map(|via| (via, raw_total, wire_total))
                     }
                 };
                 let done = Instant::now();
@@ -248,7 +269,14 @@ impl Workload {
         }
     }
 
-    async fn pipeline(&self, rng: &mut SmallRng, index: usize, intended: Instant, sent: Instant, rec: &Mutex<Recorder>) {
+    async fn pipeline(
+        &self,
+        rng: &mut SmallRng,
+        index: usize,
+        intended: Instant,
+        sent: Instant,
+        rec: &Mutex<Recorder>,
+    ) {
         let spec = &self.mix.ops()[index];
         let codec = &self.codecs[index];
         let n = self.mix.batch(spec, rng);
@@ -276,7 +304,11 @@ impl Workload {
             rec.bytes(codec.codec.name(), raw_total, wire_total);
         }
         for (r, at) in replies {
-            rec.record(OpKind::Pipeline, us(at.saturating_duration_since(intended)), us(at.saturating_duration_since(sent)));
+            rec.record(
+                OpKind::Pipeline,
+                us(at.saturating_duration_since(intended)),
+                us(at.saturating_duration_since(sent)),
+            );
             match r {
                 Ok((reply, via)) => {
                     if let Reply::Value(v) = reply {

@@ -9,8 +9,8 @@ use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
 use rand::Rng;
 use std::sync::Mutex;
-use tokio::time::Instant;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 /// The origin failed (by its configured error rate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -63,7 +63,7 @@ impl Origin {
     /// Median duration of an origin call so far (µs), if any call was made.
     pub fn p50_us(&self) -> Option<f64> {
         let h = self.durations.lock().ok()?;
-        (h.len() > 0).then(|| h.value_at_quantile(0.5) as f64)
+        (!h.is_empty()).then(|| h.value_at_quantile(0.5) as f64)
     }
 }
 

@@ -27,14 +27,21 @@ pub struct OpenTarget {
 
 /// Opens the target for `scenario`; `url` is the command line's `--redis`. Keys go under
 /// `run_prefix`.
-pub async fn open(scenario: &Scenario, url: Option<&str>, run_prefix: &str) -> Result<OpenTarget, EngineError> {
+pub async fn open(
+    scenario: &Scenario,
+    url: Option<&str>,
+    run_prefix: &str,
+) -> Result<OpenTarget, EngineError> {
     let spec = &scenario.target;
     let memory_config = manager_config(scenario);
     if spec.kind == TargetKind::Memory {
         return Ok(memory_target(memory_config, None));
     }
     let env_url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
-    let url = url.map(str::to_string).or_else(|| spec.url.clone()).or(env_url);
+    let url = url
+        .map(str::to_string)
+        .or_else(|| spec.url.clone())
+        .or(env_url);
     let mut server = None;
     let mut config = match url {
         Some(url) => {
@@ -64,7 +71,9 @@ pub async fn open(scenario: &Scenario, url: Option<&str>, run_prefix: &str) -> R
         .await
         .map_err(|e| EngineError::Target(e.to_string()))?;
     let info = store.info(Some("server")).await.ok();
-    let server_version = info.as_deref().and_then(|i| parse_info(i).remove("redis_version"));
+    let server_version = info
+        .as_deref()
+        .and_then(|i| parse_info(i).remove("redis_version"));
     let backend = match spec.kind {
         TargetKind::Redis => Backend::Raw(store.clone()),
         _ => Backend::Managed(CacheManager::new(Some(store.clone()), memory_config)),
@@ -178,7 +187,9 @@ mod tests {
 
     #[test]
     fn info_lines_are_parsed() {
-        let m = parse_info("# Stats\r\nkeyspace_hits:10\r\nkeyspace_misses:2\r\n\r\nredis_version:7.0.15\r\n");
+        let m = parse_info(
+            "# Stats\r\nkeyspace_hits:10\r\nkeyspace_misses:2\r\n\r\nredis_version:7.0.15\r\n",
+        );
         assert_eq!(m["keyspace_hits"], "10");
         assert_eq!(m["redis_version"], "7.0.15");
     }

@@ -54,7 +54,9 @@ impl DockerRedis {
             .with_startup_timeout(Duration::from_secs(120))
             .start()
             .await
-            .map_err(|e| ServerError::Docker(format!("cannot start {}:{}: {e}", IMAGE.0, IMAGE.1)))?;
+            .map_err(|e| {
+                ServerError::Docker(format!("cannot start {}:{}: {e}", IMAGE.0, IMAGE.1))
+            })?;
         let port = container
             .get_host_port_ipv4(REDIS_PORT)
             .await

@@ -473,10 +473,12 @@ impl EmbeddedRedis {
         log_path: &Path,
         log_start: u64,
     ) -> Result<(), ServerError> {
-        let client = probe::client(&self.url(), &self.opts, self.ca_pem.as_deref())
-            .map_err(|e| ServerError::InvalidOption {
-                name: "tls".into(),
-                reason: format!("cannot build a client for the server: {e}"),
+        let client =
+            probe::client(&self.url(), &self.opts, self.ca_pem.as_deref()).map_err(|e| {
+                ServerError::InvalidOption {
+                    name: "tls".into(),
+                    reason: format!("cannot build a client for the server: {e}"),
+                }
             })?;
         loop {
             if let Some(status) = self.try_reap()? {

@@ -6,7 +6,9 @@ use crate::support::{redis, redis_with, tls_material};
 use redline::cache::breaker::BreakerState;
 use redline::cache::manager::Source;
 use redline::cache::redis_store::{Command, ConnectError, Reply};
-use redline::cache::{BreakerConfig, CacheManager, ManagerConfig, OpError, RedisConfig, RedisStore};
+use redline::cache::{
+    BreakerConfig, CacheManager, ManagerConfig, OpError, RedisConfig, RedisStore,
+};
 use redline::server::{EmbeddedRedis, ServerOptions};
 use std::time::{Duration, Instant};
 
@@ -41,7 +43,10 @@ where
 {
     let end = Instant::now() + deadline;
     while !f().await {
-        assert!(Instant::now() < end, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            Instant::now() < end,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -52,7 +57,10 @@ async fn killed_server_fails_over_to_memory_and_recovers_after_restart() {
     let store = RedisStore::connect(fast_config(&server)).await.unwrap();
     let cache = manager(store, Duration::from_millis(300));
     cache.set("user", &"ada", None).await.unwrap();
-    assert_eq!(cache.get::<String>("user").await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(
+        cache.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
 
     server.kill().unwrap();
     for i in 0..5 {
@@ -70,15 +78,22 @@ async fn killed_server_fails_over_to_memory_and_recovers_after_restart() {
     assert!(started.elapsed() < Duration::from_millis(50));
 
     server.restart().unwrap();
-    eventually(Duration::from_secs(10), "breaker to close after restart", || async {
-        let _ = cache.get_bytes("probe").await;
-        cache.breaker().state() == BreakerState::Closed
-    })
+    eventually(
+        Duration::from_secs(10),
+        "breaker to close after restart",
+        || async {
+            let _ = cache.get_bytes("probe").await;
+            cache.breaker().state() == BreakerState::Closed
+        },
+    )
     .await;
     let s = cache.get_bytes("k1").await.unwrap();
     assert_eq!(s.source, Source::Redis, "reads go to Redis again");
     let states: Vec<_> = cache.breaker().transitions().iter().map(|t| t.to).collect();
-    assert!(states.starts_with(&[BreakerState::Open, BreakerState::HalfOpen]), "{states:?}");
+    assert!(
+        states.starts_with(&[BreakerState::Open, BreakerState::HalfOpen]),
+        "{states:?}"
+    );
     let health = cache.health().to_health_json();
     assert_eq!(health["cache"]["status"], "connected");
     assert!(health["cache"]["fallback_operations"].as_u64().unwrap() >= 6);
@@ -95,7 +110,11 @@ async fn paused_server_fails_over_within_the_response_timeout() {
     let s = cache.get_bytes("a").await.unwrap();
     let took = started.elapsed();
     assert_eq!(s.source, Source::Fallback);
-    assert!(matches!(s.cause, Some(OpError::Timeout(_))), "{:?}", s.cause);
+    assert!(
+        matches!(s.cause, Some(OpError::Timeout(_))),
+        "{:?}",
+        s.cause
+    );
     assert!(took < Duration::from_millis(1000), "took {took:?}");
     for _ in 0..4 {
         cache.get_bytes("a").await.unwrap();
@@ -115,9 +134,11 @@ async fn store_reconnects_after_a_pause_ends() {
             assert!(matches!(store.get("x").await, Err(OpError::Timeout(_))));
         }
     }
-    eventually(Duration::from_secs(10), "PING to succeed after resume", || async {
-        store.ping().await.is_ok()
-    })
+    eventually(
+        Duration::from_secs(10),
+        "PING to succeed after resume",
+        || async { store.ping().await.is_ok() },
+    )
     .await;
 }
 
@@ -134,10 +155,17 @@ async fn invalidations_during_an_outage_are_replayed_on_recovery() {
         let _paused = server.pause().unwrap();
         assert_eq!(cache.del("deleted").await.unwrap().source, Source::Fallback);
         assert_eq!(
-            cache.set_bytes("rewritten", b"new", None).await.unwrap().source,
+            cache
+                .set_bytes("rewritten", b"new", None)
+                .await
+                .unwrap()
+                .source,
             Source::Fallback
         );
-        assert_eq!(cache.del_pattern("ws:1:*").await.unwrap().source, Source::Fallback);
+        assert_eq!(
+            cache.del_pattern("ws:1:*").await.unwrap().source,
+            Source::Fallback
+        );
         assert_eq!(cache.pending_invalidations(), 3);
     }
     eventually(Duration::from_secs(10), "breaker to close", || async {
@@ -170,7 +198,10 @@ async fn tls_with_password_works_and_a_wrong_password_is_a_clear_error() {
     let mut config = fast_config(&server);
     config.tls_root_cert = Some(std::fs::read(&tls.ca_file).unwrap());
     let store = RedisStore::connect(config.clone()).await.unwrap();
-    store.set("k", b"v", Some(Duration::from_secs(5))).await.unwrap();
+    store
+        .set("k", b"v", Some(Duration::from_secs(5)))
+        .await
+        .unwrap();
     assert_eq!(store.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
 
     config.url = server.url().replace("tls-s3cret", "wrong-pw");
@@ -178,7 +209,10 @@ async fn tls_with_password_works_and_a_wrong_password_is_a_clear_error() {
     assert!(matches!(err, ConnectError::Auth { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("authentication"), "{msg}");
-    assert!(!msg.contains("wrong-pw") && !msg.contains("tls-s3cret"), "{msg}");
+    assert!(
+        !msg.contains("wrong-pw") && !msg.contains("tls-s3cret"),
+        "{msg}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,20 +235,32 @@ async fn del_pattern_removes_ten_thousand_keys_and_nothing_else() {
     let server = redis();
     let store = RedisStore::connect(fast_config(&server)).await.unwrap();
     let cache = manager(store.clone(), Duration::from_secs(60));
-    let keys: Vec<String> = (0..10_000).map(|i| format!("contacts:workspace:w1:{i}")).collect();
+    let keys: Vec<String> = (0..10_000)
+        .map(|i| format!("contacts:workspace:w1:{i}"))
+        .collect();
     for chunk in keys.chunks(500) {
         let items: Vec<(&str, &[u8])> = chunk.iter().map(|k| (k.as_str(), &b"x"[..])).collect();
         cache.mset_bytes(&items, None).await.unwrap();
     }
-    cache.set_bytes("contacts:workspace:w2:1", b"keep", None).await.unwrap();
+    cache
+        .set_bytes("contacts:workspace:w2:1", b"keep", None)
+        .await
+        .unwrap();
     let mut plain = crate::support::connection(&server);
-    let _: () = redis::cmd("SET").arg("canary").arg("1").query(&mut plain).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("canary")
+        .arg("1")
+        .query(&mut plain)
+        .unwrap();
 
     let removed = cache.del_pattern("contacts:workspace:w1:*").await.unwrap();
     assert_eq!(removed.value, 10_000);
     assert_eq!(removed.source, Source::Redis);
     let left: u64 = redis::cmd("DBSIZE").query(&mut plain).unwrap();
-    assert_eq!(left, 2, "only the other workspace's key and the canary remain");
+    assert_eq!(
+        left, 2,
+        "only the other workspace's key and the canary remain"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,11 +294,18 @@ async fn caller_mistakes_do_not_open_the_breaker() {
     let server = redis();
     let store = RedisStore::connect(fast_config(&server)).await.unwrap();
     let mut plain = crate::support::connection(&server);
-    let _: () = redis::cmd("LPUSH").arg("it:list").arg("x").query(&mut plain).unwrap();
+    let _: () = redis::cmd("LPUSH")
+        .arg("it:list")
+        .arg("x")
+        .query(&mut plain)
+        .unwrap();
     let cache = manager(store, Duration::from_secs(60));
     for _ in 0..10 {
         let err = cache.get_bytes("list").await.unwrap_err();
-        assert!(matches!(&err, OpError::Server { code, .. } if code == "WRONGTYPE"), "{err}");
+        assert!(
+            matches!(&err, OpError::Server { code, .. } if code == "WRONGTYPE"),
+            "{err}"
+        );
     }
     assert_eq!(cache.breaker().state(), BreakerState::Closed);
 }
@@ -292,9 +345,18 @@ async fn memory_only_manager_refuses_values_over_its_bound() {
     );
     let s = cache.set_bytes("small", b"ok", None).await.unwrap();
     assert_eq!(s.source, Source::Memory);
-    let err = cache.set_bytes("big", &[0u8; 8192], None).await.unwrap_err();
-    assert!(err.to_string().contains("larger than the fallback's bound"), "{err}");
-    assert_eq!(cache.health().to_health_json()["cache"]["provider"], "memory");
+    let err = cache
+        .set_bytes("big", &[0u8; 8192], None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("larger than the fallback's bound"),
+        "{err}"
+    );
+    assert_eq!(
+        cache.health().to_health_json()["cache"]["provider"],
+        "memory"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,7 +376,10 @@ async fn a_server_that_is_not_redis_is_a_clear_error() {
     let started = Instant::now();
     let err = RedisStore::connect(c).await.unwrap_err();
     assert!(
-        matches!(err, ConnectError::NotRedis { .. } | ConnectError::Unreachable { .. }),
+        matches!(
+            err,
+            ConnectError::NotRedis { .. } | ConnectError::Unreachable { .. }
+        ),
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(6));

@@ -18,7 +18,10 @@ use crate::support::{self, connection, redis, redis_with, redline_bin};
 /// than `deadline` (the command must never hang).
 fn check(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Output {
     let mut cmd = redline_bin();
-    cmd.arg("check").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg("check")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -37,8 +40,18 @@ fn check(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Output {
     }
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
-    child.stdout.take().unwrap().read_to_end(&mut stdout).unwrap();
-    child.stderr.take().unwrap().read_to_end(&mut stderr).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
     Output {
         status: child.wait().unwrap(),
         stdout,
@@ -61,7 +74,11 @@ fn dbsize(con: &mut redis::Connection) -> i64 {
 
 fn assert_exit(output: &Output, code: i32) {
     let (out, err) = text(output);
-    assert_eq!(output.status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{out}\nstderr:\n{err}"
+    );
 }
 
 #[test]
@@ -69,7 +86,11 @@ fn good_server_passes_all_eight_and_leaves_no_keys() {
     let server = redis();
     let mut con = connection(&server);
     for i in 0..3 {
-        let _: () = redis::cmd("SET").arg(format!("app:{i}")).arg(i).query(&mut con).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(format!("app:{i}"))
+            .arg(i)
+            .query(&mut con)
+            .unwrap();
     }
     let before = dbsize(&mut con);
     let output = check(&["--redis", &server.url()], &[], QUICK);
@@ -77,7 +98,10 @@ fn good_server_passes_all_eight_and_leaves_no_keys() {
     let (out, _) = text(&output);
     assert!(out.contains("Redis Production Setup Test"), "{out}");
     assert!(out.contains("Test 8: INFO"), "{out}");
-    assert!(out.contains("Total Tests: 8\n✅ Passed: 8\nFailed: 0"), "{out}");
+    assert!(
+        out.contains("Total Tests: 8\n✅ Passed: 8\nFailed: 0"),
+        "{out}"
+    );
     assert_eq!(dbsize(&mut con), before, "check left keys behind");
 }
 
@@ -100,7 +124,10 @@ fn password_in_url_passes_and_audit_sees_auth_required() {
     assert_exit(&output, 0);
     let (out, err) = text(&output);
     assert!(out.contains("✅ PASS  authentication"), "{out}");
-    assert!(!out.contains(password) && !err.contains(password), "{out}{err}");
+    assert!(
+        !out.contains(password) && !err.contains(password),
+        "{out}{err}"
+    );
 }
 
 #[test]
@@ -147,7 +174,10 @@ fn missing_password_is_reported_as_authentication_required() {
     let output = check(&["--redis", &url], &[], QUICK);
     assert_exit(&output, 2);
     let (out, _) = text(&output);
-    assert!(out.contains("error: cannot connect to") && out.contains("authentication"), "{out}");
+    assert!(
+        out.contains("error: cannot connect to") && out.contains("authentication"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -156,7 +186,12 @@ fn nothing_listening_fails_fast() {
     let output = check(&["--redis", &url], &[], QUICK);
     assert_exit(&output, 2);
     let (out, _) = text(&output);
-    assert!(out.contains(&format!("error: cannot connect to {url}: connection refused")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "error: cannot connect to {url}: connection refused"
+        )),
+        "{out}"
+    );
     assert!(out.contains("❌ skipped: not connected"), "{out}");
 }
 
@@ -212,11 +247,21 @@ fn http_server_is_reported_as_not_redis() {
     let url = format!("redis://127.0.0.1:{}", fake.port);
     let started = Instant::now();
     let output = check(&["--redis", &url], &[], QUICK);
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
     assert_exit(&output, 2);
     let (out, _) = text(&output);
-    let error = out.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
-    assert!(error.contains(&url) && error.contains("Redis protocol"), "{out}");
+    let error = out
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(
+        error.contains(&url) && error.contains("Redis protocol"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -225,26 +270,43 @@ fn silent_server_times_out_within_the_response_timeout() {
     let url = format!("redis://127.0.0.1:{}", fake.port);
     let started = Instant::now();
     let output = check(&["--redis", &url], &[], QUICK);
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
     assert_exit(&output, 2);
     let (out, _) = text(&output);
-    let error = out.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    let error = out
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
     assert!(error.contains("no reply"), "{out}");
 }
 
 #[test]
 fn malformed_url_and_unknown_scheme_exit_2_without_the_password() {
-    let output = check(&["--redis", "redis://:bad-url-secret@host:notaport"], &[], QUICK);
+    let output = check(
+        &["--redis", "redis://:bad-url-secret@host:notaport"],
+        &[],
+        QUICK,
+    );
     assert_exit(&output, 2);
     let (out, err) = text(&output);
     assert!(err.contains("invalid Redis URL"), "{err}");
-    assert!(!err.contains("bad-url-secret") && !out.contains("bad-url-secret"), "{err}");
+    assert!(
+        !err.contains("bad-url-secret") && !out.contains("bad-url-secret"),
+        "{err}"
+    );
 
     let output = check(&["--redis", "http://:http-secret@127.0.0.1:80"], &[], QUICK);
     assert_exit(&output, 2);
     let (out, err) = text(&output);
     assert!(err.contains("unsupported URL scheme http://"), "{err}");
-    assert!(!err.contains("http-secret") && !out.contains("http-secret"), "{err}");
+    assert!(
+        !err.contains("http-secret") && !out.contains("http-secret"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -267,7 +329,10 @@ fn json_output_is_one_parsable_object() {
     assert_eq!(json["target"]["url"], server.redacted_url());
     assert_eq!(json["target"]["version"], server.version());
     for item in json["audit"].as_array().unwrap() {
-        assert!(matches!(item["status"].as_str(), Some("pass" | "warn")), "{item}");
+        assert!(
+            matches!(item["status"].as_str(), Some("pass" | "warn")),
+            "{item}"
+        );
     }
 
     let url = format!("redis://127.0.0.1:{}", free_port());
@@ -275,7 +340,10 @@ fn json_output_is_one_parsable_object() {
     assert_exit(&output, 2);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["summary"]["failed"], 8);
-    assert!(json["error"].as_str().unwrap().contains("connection refused"));
+    assert!(json["error"]
+        .as_str()
+        .unwrap()
+        .contains("connection refused"));
 }
 
 #[test]
@@ -286,7 +354,9 @@ fn hardened_server_passes_every_audit_item() {
         maxmemory: Some(32 << 20),
         maxmemory_policy: Some("allkeys-lru".into()),
         persistence: true,
-        extra_config: ["FLUSHDB", "FLUSHALL", "KEYS", "CONFIG"].map(rename).to_vec(),
+        extra_config: ["FLUSHDB", "FLUSHALL", "KEYS", "CONFIG"]
+            .map(rename)
+            .to_vec(),
         ..ServerOptions::default()
     });
     let output = check(&["--redis", &server.url(), "--json"], &[], QUICK);
@@ -308,8 +378,14 @@ fn config_disabled_makes_config_based_audits_unknown() {
     let output = check(&["--redis", &server.url()], &[], QUICK);
     assert_exit(&output, 0);
     let (out, _) = text(&output);
-    assert!(out.contains("⚠️  WARN  persistence: unknown: CONFIG disabled"), "{out}");
-    assert!(out.contains("still enabled: FLUSHDB, FLUSHALL, KEYS ("), "{out}");
+    assert!(
+        out.contains("⚠️  WARN  persistence: unknown: CONFIG disabled"),
+        "{out}"
+    );
+    assert!(
+        out.contains("still enabled: FLUSHDB, FLUSHALL, KEYS ("),
+        "{out}"
+    );
 }
 
 #[test]

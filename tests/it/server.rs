@@ -12,14 +12,20 @@ fn ping(con: &mut redis::Connection) -> redis::RedisResult<String> {
 }
 
 fn config_get(con: &mut redis::Connection, name: &str) -> String {
-    let pair: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(con).unwrap();
+    let pair: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg(name)
+        .query(con)
+        .unwrap();
     pair.get(1).cloned().unwrap_or_default()
 }
 
 fn process_alive(pid: u32) -> bool {
     // A reaped process has no /proc entry; a zombie would still show, so also check state.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -29,7 +35,11 @@ fn starts_and_answers_ping() {
     let server = redis();
     let mut con = connection(&server);
     assert_eq!(ping(&mut con).unwrap(), "PONG");
-    assert!(server.version().starts_with(char::is_numeric), "{}", server.version());
+    assert!(
+        server.version().starts_with(char::is_numeric),
+        "{}",
+        server.version()
+    );
     assert_eq!(server.addr().port(), server.port());
     assert_eq!(server.url(), format!("redis://127.0.0.1:{}", server.port()));
     assert_eq!(server.url(), server.redacted_url());
@@ -73,7 +83,10 @@ fn maxmemory_and_policy_are_applied() {
         ..ServerOptions::default()
     });
     let mut con = connection(&server);
-    assert_eq!(config_get(&mut con, "maxmemory"), (64 * 1024 * 1024).to_string());
+    assert_eq!(
+        config_get(&mut con, "maxmemory"),
+        (64 * 1024 * 1024).to_string()
+    );
     assert_eq!(config_get(&mut con, "maxmemory-policy"), "allkeys-lru");
     assert_eq!(config_get(&mut con, "maxclients"), "321");
 }
@@ -107,12 +120,19 @@ fn graceful_stop_with_persistence_keeps_data_across_restart() {
         ..ServerOptions::default()
     });
     let mut con = connection(&server);
-    let _: () = redis::cmd("SET").arg("kept").arg("1").query(&mut con).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("kept")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
     drop(con);
     server.stop().unwrap();
     assert_eq!(server.pid(), None);
     server.restart().unwrap();
-    let value: Option<String> = redis::cmd("GET").arg("kept").query(&mut connection(&server)).unwrap();
+    let value: Option<String> = redis::cmd("GET")
+        .arg("kept")
+        .query(&mut connection(&server))
+        .unwrap();
     assert_eq!(value.as_deref(), Some("1"));
 }
 
@@ -120,11 +140,15 @@ fn graceful_stop_with_persistence_keeps_data_across_restart() {
 fn pause_blocks_ping_and_resume_lets_it_through() {
     let server = redis();
     let mut con = connection(&server);
-    con.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    con.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     {
         let _guard = server.pause().unwrap();
         let err = ping(&mut con).unwrap_err();
-        assert!(err.is_timeout(), "expected a timeout while paused, got {err}");
+        assert!(
+            err.is_timeout(),
+            "expected a timeout while paused, got {err}"
+        );
     }
     // The PING sent while paused is answered late; a fresh connection avoids reading it.
     let mut con = connection(&server);
@@ -134,7 +158,8 @@ fn pause_blocks_ping_and_resume_lets_it_through() {
     server.pause_detached().unwrap();
     let mut paused = connection_or_timeout(&server);
     if let Some(con) = paused.as_mut() {
-        con.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        con.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         assert!(ping(con).unwrap_err().is_timeout());
     }
     server.resume().unwrap();
@@ -159,7 +184,10 @@ fn drop_ends_the_process_and_removes_the_temp_dir() {
     assert!(dir.join("redis.conf").exists());
     server.pause_detached().unwrap();
     drop(server);
-    assert!(!process_alive(pid), "redis-server {pid} still running after drop");
+    assert!(
+        !process_alive(pid),
+        "redis-server {pid} still running after drop"
+    );
     assert!(!dir.exists(), "{} still exists after drop", dir.display());
 }
 
@@ -188,11 +216,15 @@ fn tls_server_accepts_a_client_trusting_the_generated_ca() {
 
 #[test]
 fn missing_binary_reports_not_installed_with_the_install_hint() {
-    let err = EmbeddedRedis::start_with_binary("/nonexistent/redis-server", ServerOptions::default())
-        .unwrap_err();
+    let err =
+        EmbeddedRedis::start_with_binary("/nonexistent/redis-server", ServerOptions::default())
+            .unwrap_err();
     assert!(matches!(err, ServerError::NotInstalled { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains("apt-get install redis-server"), "{message}");
+    assert!(
+        message.contains("apt-get install redis-server"),
+        "{message}"
+    );
     assert!(message.contains("REDLINE_REDIS_SERVER"), "{message}");
     assert!(message.contains("/nonexistent/redis-server"), "{message}");
 }
@@ -248,7 +280,9 @@ async fn docker_redis_requires_its_password_and_answers_ping() {
         println!("skipped: no Docker engine");
         return;
     }
-    let server = DockerRedis::start(Some("docker-secret".into())).await.unwrap();
+    let server = DockerRedis::start(Some("docker-secret".into()))
+        .await
+        .unwrap();
     assert!(!server.redacted_url().contains("docker-secret"));
     let client = redis::Client::open(server.url()).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();

@@ -33,7 +33,10 @@ pub fn connection(server: &EmbeddedRedis) -> redis::Connection {
 
 /// A synchronous TLS connection to `server`, trusting the CA in `tls`.
 #[allow(dead_code)]
-pub fn tls_connection(server: &EmbeddedRedis, tls: &TlsFiles) -> redis::RedisResult<redis::Connection> {
+pub fn tls_connection(
+    server: &EmbeddedRedis,
+    tls: &TlsFiles,
+) -> redis::RedisResult<redis::Connection> {
     redline::server::install_crypto_provider();
     let ca = std::fs::read(&tls.ca_file).expect("read CA");
     let client = redis::Client::build_with_tls(
@@ -65,7 +68,9 @@ pub fn wait_until(deadline: Duration, what: &str, mut f: impl FnMut() -> bool) {
 /// `dir`, and returns the paths in the shape the server options take.
 #[allow(dead_code)]
 pub fn tls_material(dir: &Path) -> TlsFiles {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
 
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -83,7 +88,9 @@ pub fn tls_material(dir: &Path) -> TlsFiles {
 
     let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
         .expect("server params");
-    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
     params.use_authority_key_identifier_extension = true;
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let key = KeyPair::generate().expect("server key");

@@ -34,8 +34,15 @@ fn opens_after_failure_threshold_consecutive_failures() {
     assert_eq!(b.state(), BreakerState::Open);
     let t = b.transitions();
     assert_eq!(t.len(), 1);
-    assert_eq!((t[0].from, t[0].to), (BreakerState::Closed, BreakerState::Open));
-    assert!(t[0].cause.contains("5 consecutive failures"), "{}", t[0].cause);
+    assert_eq!(
+        (t[0].from, t[0].to),
+        (BreakerState::Closed, BreakerState::Open)
+    );
+    assert!(
+        t[0].cause.contains("5 consecutive failures"),
+        "{}",
+        t[0].cause
+    );
 }
 
 #[test]
@@ -68,7 +75,10 @@ fn half_open_admits_at_most_max_calls_at_a_time() {
     clock.advance(Duration::from_secs(60));
     let p1 = b.try_acquire().expect("probe 1");
     let p2 = b.try_acquire().expect("probe 2");
-    assert_eq!(b.try_acquire().unwrap_err(), Rejected(BreakerState::HalfOpen));
+    assert_eq!(
+        b.try_acquire().unwrap_err(),
+        Rejected(BreakerState::HalfOpen)
+    );
     b.on_success(p1);
     // One slot free again.
     let p3 = b.try_acquire().expect("probe 3");
@@ -90,7 +100,11 @@ fn closes_after_success_threshold() {
     let states: Vec<_> = b.transitions().iter().map(|t| t.to).collect();
     assert_eq!(
         states,
-        [BreakerState::Open, BreakerState::HalfOpen, BreakerState::Closed]
+        [
+            BreakerState::Open,
+            BreakerState::HalfOpen,
+            BreakerState::Closed
+        ]
     );
 }
 
