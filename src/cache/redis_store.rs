@@ -54,6 +54,18 @@ pub enum Reply {
     Deleted(u64),
 }
 
+tokio::task_local! {
+    /// The connection a task prefers (see [`with_connection`]).
+    static CONNECTION_AFFINITY: usize;
+}
+
+/// Runs `f` with every command it sends going to connection `slot` (modulo the number of
+/// connections) instead of round-robin. Commands a task sends together then share one
+/// connection and travel in one write, as a client with its own connection would send them.
+pub async fn with_connection<F: std::future::Future>(slot: usize, f: F) -> F::Output {
+    CONNECTION_AFFINITY.scope(slot, f).await
+}
+
 struct Slot {
     conn: ArcSwap<ConnectionManager>,
     consecutive_timeouts: AtomicU32,
@@ -151,10 +163,11 @@ impl RedisStore {
     fn pick(&self) -> usize {
         let n = self.inner.slots.len();
         if n == 1 {
-            0
-        } else {
-            self.inner.next.fetch_add(1, Ordering::Relaxed) % n
+            return 0;
         }
+        CONNECTION_AFFINITY
+            .try_with(|slot| *slot % n)
+            .unwrap_or_else(|_| self.inner.next.fetch_add(1, Ordering::Relaxed) % n)
     }
 
     /// Runs one command on connection `slot`, bounded by the response timeout, and keeps

@@ -5,6 +5,7 @@
 
 use super::ops::{key_name, Workload};
 use super::schedule::Schedule;
+use crate::cache::redis_store::with_connection;
 use crate::op::OpKind;
 use crate::scenario::load::{Arrival, LoadSpec};
 use crate::scenario::Scenario;
@@ -113,7 +114,7 @@ async fn open(
                 if delay > 0 {
                     lock(&w, shard).lag(delay);
                 }
-                w.execute(&mut rng, intended, shard).await;
+                with_connection(k as usize, w.execute(&mut rng, intended, shard)).await;
                 drop(permit);
             });
             k += 1;
@@ -138,7 +139,7 @@ async fn closed(
     for c in 0..clients {
         let (w, stop, claimed) = (workload.clone(), p.stop.clone(), claimed.clone());
         let (seed, total) = (p.seed, p.load.total_ops);
-        tasks.push(tokio::spawn(async move {
+        tasks.push(tokio::spawn(with_connection(c, async move {
             let mut rngs: Vec<SmallRng> = (0..depth)
                 .map(|j| {
                     SmallRng::seed_from_u64(
@@ -169,7 +170,7 @@ async fn closed(
                     tokio::time::sleep(t).await;
                 }
             }
-        }));
+        })));
     }
     let _ = tokio::time::timeout(
         end.map_or(Duration::MAX, |e| {
