@@ -1,1 +1,813 @@
-//! engine tests
+//! The load engine end to end: `engine::run` and `redline run` against real redis-server
+//! processes slowed down, paused or interrupted mid-run; what the report says about it
+//! (coordinated-omission-corrected response time versus service time, hit rate versus INFO,
+//! partial reports), which keys a run may touch, and the targets without a given server.
+
+use crate::support::{connection, redis, redis_with, redline_bin, wait_until};
+use redline::engine::{self, RunOptions};
+use redline::report::aggregate::LiveLine;
+use redline::report::summary::{Provider, RunSummary};
+use redline::scenario::{self, Format, Scenario};
+use redline::server::{EmbeddedRedis, ServerOptions};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------------------
+
+fn scenario(toml: &str) -> Scenario {
+    scenario::parse_str(toml, Format::Toml, "test.toml", &[])
+        .unwrap_or_else(|e| panic!("test scenario does not parse: {e}"))
+}
+
+fn options(server: &EmbeddedRedis, seed: u64, keep_keys: bool) -> RunOptions {
+    RunOptions {
+        redis_url: Some(server.url()),
+        keep_keys,
+        seed: Some(seed),
+    }
+}
+
+/// Runs `scenario` to its end (no shutdown) and returns the summary.
+async fn run(scenario: &Scenario, opts: &RunOptions) -> RunSummary {
+    run_ticking(scenario, opts, &mut |_| {}).await
+}
+
+async fn run_ticking(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    on_tick: &mut (dyn FnMut(&LiveLine) + Send),
+) -> RunSummary {
+    engine::run(scenario, opts, std::future::pending(), on_tick)
+        .await
+        .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
+}
+
+fn info_u64(con: &mut redis::Connection, field: &str) -> u64 {
+    let text: String = redis::cmd("INFO").query(con).expect("INFO");
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO has no numeric {field}"))
+}
+
+fn dbsize(con: &mut redis::Connection) -> u64 {
+    redis::cmd("DBSIZE").query(con).expect("DBSIZE")
+}
+
+fn get(con: &mut redis::Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(con).expect("GET")
+}
+
+/// A raw-target GET scenario at `rate` ops/s for `duration`, no thresholds.
+fn raw_gets(rate: u32, duration: &str, extra_load: &str) -> String {
+    format!(
+        r#"
+name = "raw-gets"
+thresholds = []
+
+[target]
+kind = "redis"
+
+[keyspace]
+keys = 1000
+value_size = "64B"
+
+[[ops]]
+kind = "get"
+weight = 1
+
+[load]
+model = "open"
+rate = {rate}
+duration = "{duration}"
+{extra_load}
+"#
+    )
+}
+
+/// A spawned `redline` whose stdout and stderr are drained by threads, so a chatty child
+/// can never block on a full pipe while the test polls it.
+struct Spawned {
+    child: Child,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "status {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+fn spawn_redline(args: &[&str], configure: impl FnOnce(&mut std::process::Command)) -> Spawned {
+    let mut cmd = redline_bin();
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    configure(&mut cmd);
+    let mut child = cmd.spawn().expect("spawn redline");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    Spawned {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+impl Spawned {
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits for the exit; kills the child and fails the test after `deadline`.
+    fn finish(mut self, deadline: Duration) -> Finished {
+        let end = Instant::now() + deadline;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll redline") {
+                break status;
+            }
+            if Instant::now() >= end {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "redline still running after {deadline:?}; stderr:\n{}",
+                    self.stderr.join().unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Finished {
+            status,
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
+        }
+    }
+}
+
+fn redline(args: &[&str], deadline: Duration) -> Finished {
+    spawn_redline(args, |_| {}).finish(deadline)
+}
+
+fn read_report(dir: &Path) -> serde_json::Value {
+    let path = dir.join("report.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json does not parse: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. a slowed server shows in the response time
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_sleep_on_the_server_shows_in_the_response_p99() {
+    let server = redis_with(ServerOptions {
+        extra_config: vec![("enable-debug-command".into(), "yes".into())],
+        ..ServerOptions::default()
+    });
+    let s = scenario(&raw_gets(500, "3s", ""));
+
+    let calm = run(&s, &options(&server, 1, false)).await;
+    let calm_p99 = calm.latency.overall.response.p99;
+    assert!(calm.totals.ops > 1000, "{:?}", calm.totals);
+    assert!(
+        calm_p99 < 20_000,
+        "without the slowdown p99 should be far below 40 ms, got {calm_p99} µs"
+    );
+
+    // DEBUG SLEEP 0.05 every ~200 ms blocks the whole server for 50 ms: a quarter of the
+    // time, so a few percent of the GETs wait >= 40 ms.
+    let done = Arc::new(AtomicBool::new(false));
+    let sleeper = {
+        let mut con = connection(&server);
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut sleeps = 0u32;
+            while !done.load(Ordering::SeqCst) && sleeps < 40 {
+                let _: () = redis::cmd("DEBUG")
+                    .arg("SLEEP")
+                    .arg("0.05")
+                    .query(&mut con)
+                    .expect("DEBUG SLEEP");
+                sleeps += 1;
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            sleeps
+        })
+    };
+    let slowed = run(&s, &options(&server, 2, false)).await;
+    done.store(true, Ordering::SeqCst);
+    let sleeps = sleeper.join().expect("sleeper thread");
+    assert!(
+        sleeps >= 10,
+        "only {sleeps} DEBUG SLEEPs ran during the run"
+    );
+
+    let p = slowed.latency.overall.response;
+    assert!(
+        p.p99 >= 40_000,
+        "p99 {} µs does not show the 50 ms stalls (calm p99 {calm_p99} µs): {p:?}",
+        p.p99
+    );
+    assert!(p.max >= 45_000, "{p:?}");
+    assert_eq!(slowed.totals.errors_total, 0, "{:?}", slowed.totals.errors);
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. SIGSTOP: coordinated omission corrected, and the service time shows what it hides
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_server_shows_in_response_p99_but_not_in_service_time() {
+    let server = Arc::new(redis());
+    let s = scenario(
+        &raw_gets(1000, "4s", "connections = 2\npipeline_depth = 1").replace(
+            "kind = \"redis\"",
+            "kind = \"redis\"\nresponse_timeout = \"3s\"",
+        ),
+    );
+    assert_eq!(s.target.response_timeout, Duration::from_secs(3));
+
+    // The first live tick (1 s into the run) starts the fault: SIGSTOP for 1 s.
+    let (tick_tx, tick_rx) = mpsc::channel::<()>();
+    let pauser = {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            tick_rx
+                .recv_timeout(Duration::from_secs(20))
+                .expect("the run never ticked");
+            let paused = server.pause().expect("SIGSTOP");
+            // The fault's duration, not a wait for something to happen.
+            std::thread::sleep(Duration::from_secs(1));
+            drop(paused);
+        })
+    };
+    let mut on_tick = move |_: &LiveLine| {
+        let _ = tick_tx.send(());
+    };
+    let summary = run_ticking(&s, &options(&server, 1, false), &mut on_tick).await;
+    pauser.join().expect("pauser thread");
+
+    let overall = summary.latency.overall;
+    assert_eq!(
+        summary.totals.errors_total, 0,
+        "with a 3 s response timeout ops wait out a 1 s pause: {:?}",
+        summary.totals.errors
+    );
+    assert!(
+        overall.response.p99 >= 700_000,
+        "response p99 {} µs hides the 1 s stall: {overall:?}",
+        overall.response.p99
+    );
+    assert!(
+        overall.service.p99 < overall.response.p99 / 2,
+        "service p99 {} µs should hide most of the stall (response p99 {} µs)",
+        overall.service.p99,
+        overall.response.p99
+    );
+    let worst = summary
+        .timeseries
+        .iter()
+        .filter_map(|p| p.p99_us)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        worst >= 700_000,
+        "no second of the series shows the stall (worst p99 {worst} µs): {:?}",
+        summary.timeseries
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. client hit rate versus Redis INFO
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_hit_rate_agrees_with_redis_info() {
+    let server = redis();
+    let s = scenario(
+        r#"
+name = "hit-rate"
+thresholds = []
+
+[target]
+kind = "managed"
+
+[keyspace]
+keys = 2000
+distribution = { kind = "zipfian", exponent = 0.99 }
+value_size = "128B"
+
+[[ops]]
+kind = "get_or_set"
+weight = 1
+
+[origin]
+latency = "1ms"
+concurrency = 32
+
+[load]
+model = "open"
+rate = 1000
+connections = 4
+preload = false
+duration = "2s"
+"#,
+    );
+    let summary = run(&s, &options(&server, 1, false)).await;
+    let client = summary.totals.hit_rate.expect("client hit rate");
+    let stats = summary.server.as_ref().expect("server stats from INFO");
+    let server_rate = stats.hit_rate_server.expect("server hit rate");
+    assert!(
+        (client - server_rate).abs() < 0.01,
+        "client {client} vs INFO {server_rate}: totals {:?}, server {stats:?}",
+        summary.totals
+    );
+    for rate in [client, server_rate] {
+        assert!((0.3..=0.99).contains(&rate), "hit rate {rate} out of range");
+    }
+    assert_eq!(
+        summary.totals.errors_total, 0,
+        "{:?}",
+        summary.totals.errors
+    );
+    assert_eq!(summary.totals.fallback_ops, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. broken scenario files
+// ---------------------------------------------------------------------------------------
+
+const BAD_RATE: &str = r#"name = "broken"
+thresholds = []
+
+[keyspace]
+keys = 100
+
+[[ops]]
+kind = "get"
+weight = 1
+
+[load]
+model = "open"
+rate = -5
+duration = "1s"
+"#;
+
+#[test]
+fn broken_scenario_reports_file_line_and_field_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_rate = dir.path().join("bad-rate.toml");
+    std::fs::write(&bad_rate, BAD_RATE).unwrap();
+    let unknown = dir.path().join("unknown-field.toml");
+    std::fs::write(
+        &unknown,
+        BAD_RATE.replace("rate = -5", "rate = 5\nrat_limit = 7"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    // Nothing listens on port 1: if the file were accepted, `run` would fail differently.
+    let cases = [
+        (&bad_rate, 13, "load.rate"),
+        (&unknown, 14, "load.rat_limit"),
+    ];
+    for (file, line, field) in cases {
+        let file = file.to_str().unwrap();
+        let located = format!("{file}:{line}");
+        let commands: [Vec<&str>; 2] = [
+            vec!["validate", file],
+            vec![
+                "run",
+                file,
+                "--redis",
+                "redis://127.0.0.1:1",
+                "--out",
+                out.to_str().unwrap(),
+                "--quiet",
+            ],
+        ];
+        for args in commands {
+            let done = redline(&args, Duration::from_secs(20));
+            assert_eq!(done.code(), Some(2), "{args:?}: {}", done.describe());
+            assert!(
+                done.stderr.contains(&located) && done.stderr.contains(field),
+                "{args:?}: stderr should name {located} and {field}: {}",
+                done.describe()
+            );
+            assert!(
+                !done.stderr.contains("panicked"),
+                "{args:?}: {}",
+                done.describe()
+            );
+        }
+    }
+    assert!(!out.exists(), "a broken scenario wrote a report");
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Ctrl-C
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn ctrl_c_writes_a_partial_inconclusive_report_and_removes_the_keys() {
+    let server = redis();
+    let mut con = connection(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "long"
+thresholds = ["p95 < 50ms"]
+
+[target]
+kind = "managed"
+
+[keyspace]
+keys = 1000
+value_size = "64B"
+
+[[ops]]
+kind = "get_or_set"
+weight = 1
+
+[origin]
+latency = "1ms"
+
+[load]
+model = "open"
+rate = 300
+connections = 2
+duration = "30s"
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let url = server.url();
+    let before = info_u64(&mut con, "total_commands_processed");
+    let started = Instant::now();
+    let child = spawn_redline(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--redis",
+            &url,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        |_| {},
+    );
+    // Load is flowing once the server has processed a few hundred of the run's commands.
+    wait_until(Duration::from_secs(15), "the run to send load", || {
+        info_u64(&mut con, "total_commands_processed") > before + 300
+    });
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+    let rc = unsafe { libc::kill(child.pid(), libc::SIGINT) };
+    assert_eq!(rc, 0, "kill(SIGINT) failed");
+    let done = child.finish(Duration::from_secs(15));
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "Ctrl-C did not cut the 30 s run short"
+    );
+    assert_eq!(done.code(), Some(3), "{}", done.describe());
+    assert!(!done.stderr.contains("panicked"), "{}", done.describe());
+
+    let report = read_report(&out);
+    assert_eq!(report["aborted"], true, "{report:#}");
+    assert_eq!(report["verdict"], "inconclusive");
+    assert!(report["totals"]["ops"].as_u64().unwrap() > 0);
+    assert!(report["duration_s"].as_f64().unwrap() < 30.0);
+    assert!(out.join("summary.md").is_file(), "summary.md missing");
+    assert_eq!(
+        dbsize(&mut con),
+        0,
+        "the interrupted run left its keys behind"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. keys outside the run prefix are never touched
+// ---------------------------------------------------------------------------------------
+
+const WRITE_MIX: &str = r#"
+name = "write-mix"
+thresholds = []
+
+[target]
+kind = "managed"
+
+[keyspace]
+keys = 500
+value_size = "32B"
+
+[[ops]]
+kind = "set"
+weight = 30
+
+[[ops]]
+kind = "get_or_set"
+weight = 50
+
+[[ops]]
+kind = "del"
+weight = 10
+
+[[ops]]
+kind = "del_pattern"
+weight = 10
+
+[origin]
+latency = "1ms"
+
+[load]
+model = "open"
+rate = 500
+connections = 2
+duration = "1500ms"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_touch_only_keys_under_their_own_prefix() {
+    let server = redis();
+    let mut con = connection(&server);
+    // Seed 1 gives the run prefix "redline:00000001:"; the canaries look like it, or like
+    // the run's own unprefixed key names, without being under it.
+    let canaries = [
+        ("canary", "1"),
+        ("redline:other", "2"),
+        ("redline:00000001", "3"),
+        ("redline:00000001x:w0:1", "4"),
+        ("redline:0000000:w0:1", "5"),
+        ("w0:1", "6"),
+    ];
+    for (k, v) in canaries {
+        let _: () = redis::cmd("SET").arg(k).arg(v).query(&mut con).unwrap();
+    }
+    let assert_canaries = |con: &mut redis::Connection, when: &str| {
+        for (k, v) in canaries {
+            assert_eq!(get(con, k).as_deref(), Some(v), "canary {k} changed {when}");
+        }
+    };
+    let s = scenario(WRITE_MIX);
+
+    let summary = run(&s, &options(&server, 1, false)).await;
+    assert!(summary.totals.ops > 300, "{:?}", summary.totals);
+    assert!(summary.server.as_ref().unwrap().keys_written > 0);
+    assert_canaries(&mut con, "after a run");
+    assert_eq!(
+        dbsize(&mut con),
+        canaries.len() as u64,
+        "the run left keys behind (or removed a canary)"
+    );
+
+    let kept = run(&s, &options(&server, 1, true)).await;
+    assert!(kept.totals.ops > 300);
+    assert_canaries(&mut con, "after a --keep-keys run");
+    let size = dbsize(&mut con);
+    assert!(
+        size > canaries.len() as u64,
+        "--keep-keys removed the run's keys"
+    );
+    let left: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    let outside: Vec<&String> = left
+        .iter()
+        .filter(|k| !canaries.iter().any(|(c, _)| c == k) && !k.starts_with("redline:00000001:"))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "keys written outside the run prefix: {outside:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. targets without a given server
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_target_runs_without_redis_and_skips_server_thresholds() {
+    let s = scenario(
+        r#"
+name = "memory"
+thresholds = ["evictions < 0.01", "memory < 0.80", "error_rate < 0.001"]
+
+[target]
+kind = "memory"
+url = "redis://127.0.0.1:1"
+
+[keyspace]
+keys = 200
+value_size = "64B"
+
+[[ops]]
+kind = "get_or_set"
+weight = 1
+
+[origin]
+latency = "1ms"
+
+[load]
+model = "open"
+rate = 300
+duration = "1s"
+"#,
+    );
+    let opts = RunOptions {
+        redis_url: None,
+        keep_keys: false,
+        seed: Some(1),
+    };
+    let summary = run(&s, &opts).await;
+    assert_eq!(summary.target.provider, Provider::Memory);
+    assert!(summary.server.is_none(), "{:?}", summary.server);
+    assert!(summary.totals.ops > 100, "{:?}", summary.totals);
+    assert_eq!(summary.totals.errors_total, 0);
+    for t in &summary.thresholds {
+        if t.expr.starts_with("evictions") || t.expr.starts_with("memory") {
+            assert!(t.pass, "{t:?}");
+            assert_eq!(t.measured, None, "{t:?}");
+            let note = t.note.as_deref().unwrap_or_default();
+            assert!(note.contains("not applicable"), "{t:?}");
+        }
+    }
+    assert_eq!(summary.thresholds.len(), 3);
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["target"]["provider"], "memory");
+}
+
+#[test]
+fn managed_target_without_a_url_starts_an_embedded_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("embedded.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "embedded"
+thresholds = []
+
+[target]
+kind = "managed"
+
+[keyspace]
+keys = 200
+value_size = "64B"
+
+[[ops]]
+kind = "get_or_set"
+weight = 1
+
+[origin]
+latency = "1ms"
+
+[load]
+model = "open"
+rate = 200
+connections = 2
+duration = "1s"
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    // redline_bin() already removes REDIS_URL and the other REDIS_* variables; say so here
+    // too, since it is what this test is about.
+    let done = spawn_redline(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        |cmd| {
+            cmd.env_remove("REDIS_URL");
+        },
+    )
+    .finish(Duration::from_secs(30));
+    assert!(
+        matches!(done.code(), Some(0) | Some(3)),
+        "{}",
+        done.describe()
+    );
+    let report = read_report(&out);
+    assert_eq!(
+        report["target"]["provider"], "redis",
+        "{:#}",
+        report["target"]
+    );
+    assert!(
+        report["target"]["warning"].is_null(),
+        "{:#}",
+        report["target"]
+    );
+    assert!(report["target"]["server_version"].is_string());
+    let url = report["target"]["url"].as_str().unwrap_or_default();
+    assert!(url.contains("127.0.0.1"), "{url}");
+    assert!(report["server"].is_object(), "INFO of the embedded server");
+    assert!(report["totals"]["ops"].as_u64().unwrap() > 100);
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. pipelines record one latency per command
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_records_one_latency_per_command() {
+    let server = redis();
+    let batches = 200u64;
+    let s = scenario(&format!(
+        r#"
+name = "pipelines"
+thresholds = []
+
+[target]
+kind = "managed"
+
+[keyspace]
+keys = 1000
+value_size = "64B"
+
+[[ops]]
+kind = "pipeline"
+weight = 1
+batch = 10
+
+[load]
+model = "open"
+rate = 250
+connections = 2
+total_ops = {batches}
+duration = "10s"
+"#
+    ));
+    let summary = run(&s, &options(&server, 1, false)).await;
+    let pipeline = summary
+        .latency
+        .per_op
+        .get(&redline::op::OpKind::Pipeline)
+        .expect("pipeline latency");
+    assert!(pipeline.response.count > 0);
+    assert_eq!(pipeline.response.count, 10 * batches, "{pipeline:?}");
+    assert_eq!(pipeline.service.count, 10 * batches);
+    assert_eq!(
+        summary.totals.ops, pipeline.response.count,
+        "{:?}",
+        summary.totals
+    );
+    assert_eq!(
+        summary.latency.per_op.len(),
+        1,
+        "{:?}",
+        summary.latency.per_op.keys()
+    );
+    assert_eq!(
+        summary.totals.errors_total, 0,
+        "{:?}",
+        summary.totals.errors
+    );
+    // Every command got a reply: one hit or miss per GET inside the batches.
+    assert!(summary.totals.hits + summary.totals.misses > 0);
+    assert!(summary.totals.hits + summary.totals.misses < 10 * batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zz_scratch_store_timeout() {
+    let server = redis();
+    let mut c = redline::cache::RedisConfig::new(server.url());
+    c.response_timeout = Duration::from_secs(3);
+    c.connections = 1;
+    let store = redline::cache::RedisStore::connect(c).await.unwrap();
+    store.ping().await.unwrap();
+    let _g = server.pause().unwrap();
+    let t = Instant::now();
+    let r = store.get("x").await;
+    eprintln!("SCRATCH: {:?} after {:?}", r, t.elapsed());
+}
