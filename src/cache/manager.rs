@@ -14,6 +14,7 @@
 use super::breaker::{BreakerConfig, CircuitBreaker, Permit};
 use super::clock::{Clock, SystemClock};
 use super::codec::{self, CodecConfig};
+use super::counter::Counter;
 use super::error::OpError;
 use super::health::HealthSnapshot;
 use super::invalidation::PendingInvalidations;
@@ -22,7 +23,6 @@ use super::redis_store::{Command, RedisStore, Reply};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -93,11 +93,11 @@ impl<T> Served<T> {
 
 #[derive(Debug, Default)]
 struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    operations: AtomicU64,
-    errors: AtomicU64,
-    fallback: AtomicU64,
+    hits: Counter,
+    misses: Counter,
+    operations: Counter,
+    errors: Counter,
+    fallback: Counter,
 }
 
 /// The cache layer's front door. Cheap to clone; clones share everything.
@@ -202,13 +202,13 @@ impl CacheManager {
     }
 
     /// Runs `call` against Redis through the breaker.
-    async fn guarded<T, F, Fut>(&self, call: F) -> Result<T, OpError>
+    async fn guarded<'a, T, F, Fut>(&'a self, call: F) -> Result<T, OpError>
     where
-        F: FnOnce(RedisStore) -> Fut,
+        F: FnOnce(&'a RedisStore) -> Fut,
         Fut: Future<Output = Result<T, OpError>>,
     {
         let (redis, permit) = self.admit().await?;
-        let result = call(redis.clone()).await;
+        let result = call(redis).await;
         match &result {
             Ok(_) => self.inner.breaker.on_success(permit),
             Err(e) => self.report(permit, e),
@@ -263,7 +263,7 @@ impl CacheManager {
         self.inner
             .counters
             .operations
-            .fetch_add(1, Ordering::Relaxed);
+            .incr();
     }
 
     fn count_read(&self, hit: bool) {
@@ -272,17 +272,17 @@ impl CacheManager {
         } else {
             &self.inner.counters.misses
         };
-        c.fetch_add(1, Ordering::Relaxed);
+        c.incr();
     }
 
     fn count_outcome<T>(&self, r: &Result<Served<T>, OpError>) {
         match r {
             Ok(s) if s.source == Source::Fallback => {
-                self.inner.counters.fallback.fetch_add(1, Ordering::Relaxed);
+                self.inner.counters.fallback.incr();
             }
             Ok(_) => {}
             Err(_) => {
-                self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+                self.inner.counters.errors.incr();
             }
         }
     }
@@ -312,7 +312,7 @@ impl CacheManager {
     /// GET: the stored bytes under `key`.
     pub async fn get_bytes(&self, key: &str) -> Result<Served<Option<Vec<u8>>>, OpError> {
         self.count_op();
-        let r = match self.guarded(|r| async move { r.get(key).await }).await {
+        let r = match self.guarded(|r| r.get(key)).await {
             Ok(v) => Ok(Served::redis(v)),
             Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => {
@@ -399,7 +399,7 @@ impl CacheManager {
     /// MGET.
     pub async fn mget_bytes(&self, keys: &[&str]) -> Result<Served<Vec<Option<Vec<u8>>>>, OpError> {
         self.count_op();
-        let r = match self.guarded(|r| async move { r.mget(keys).await }).await {
+        let r = match self.guarded(|r| r.mget(keys)).await {
             Ok(v) => Ok(Served::redis(v)),
             Err(e) if !e.wants_fallback() => Err(e),
             Err(e) => {
@@ -452,7 +452,7 @@ impl CacheManager {
         self.inner
             .counters
             .operations
-            .fetch_add(commands.len() as u64, Ordering::Relaxed);
+            .add(commands.len() as u64);
         let (replies, cause) = match self.admit().await {
             Ok((redis, permit)) => {
                 let replies = redis.pipeline(commands).await;
@@ -549,7 +549,7 @@ impl CacheManager {
         let value = match loader().await {
             Ok(v) => v,
             Err(e) => {
-                self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+                self.inner.counters.errors.incr();
                 return Err(OpError::Loader(e.to_string()));
             }
         };
@@ -602,7 +602,7 @@ impl CacheManager {
             return Ok(v);
         }
         let value = loader().await.map_err(|e| {
-            self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+            self.inner.counters.errors.incr();
             OpError::Loader(e.to_string())
         })?;
         self.set(key, &value, ttl).await?;
@@ -652,11 +652,11 @@ impl CacheManager {
         HealthSnapshot {
             status,
             provider,
-            hits: c.hits.load(Ordering::Relaxed),
-            misses: c.misses.load(Ordering::Relaxed),
-            total_operations: c.operations.load(Ordering::Relaxed),
-            errors: c.errors.load(Ordering::Relaxed),
-            fallback_operations: c.fallback.load(Ordering::Relaxed),
+            hits: c.hits.get(),
+            misses: c.misses.get(),
+            total_operations: c.operations.get(),
+            errors: c.errors.get(),
+            fallback_operations: c.fallback.get(),
             circuit_breaker: breaker,
         }
     }

@@ -11,12 +11,14 @@
 //!   mget/mset/pipeline with failover and invalidation replay.
 //! - [`keys`]: key builders and TTL constants.
 //! - [`health`]: the metrics snapshot in the guide's `/api/health` shape.
+//! - [`counter`]: sharded counters for the health snapshot.
 //! - [`error`]: `OpError`, classified for the breaker and the reporter.
 
 pub mod breaker;
 pub mod clock;
 pub mod codec;
 pub mod config;
+pub mod counter;
 pub mod error;
 pub mod health;
 pub mod invalidation;

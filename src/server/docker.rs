@@ -12,7 +12,8 @@ use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-use super::{percent_encode, ServerError};
+use super::process::percent_encode;
+use super::ServerError;
 
 /// The image the guide's compose file runs.
 const IMAGE: (&str, &str) = ("redis", "7-alpine");

@@ -6,18 +6,22 @@
 //! It also provides the process faults failover drills need — graceful stop, kill, pause
 //! (SIGSTOP) and resume, restart on the same port.
 //!
-//! - [`config`](self::config): renders the `redis.conf` (so secrets stay out of `ps`).
-//! - [`probe`](self::probe): the readiness probe and log tail used in error messages.
+//! - this file: the options and the [`EmbeddedRedis`] lifecycle.
+//! - `error`: [`ServerError`].
+//! - `config`: renders the `redis.conf` (so secrets stay out of `ps`).
+//! - `probe`: the readiness probe and the log tail quoted in errors.
+//! - `process`: OS plumbing — finding the executable, free ports, signals, /proc state.
 //! - `docker` (feature `docker`): the same idea with the `redis:7-alpine` image.
 
 mod config;
 #[cfg(feature = "docker")]
 pub mod docker;
+mod error;
 mod probe;
+mod process;
 
-use std::fs::{self, File, OpenOptions};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, OpenOptions};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -25,7 +29,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
+pub use error::ServerError;
+pub use process::{free_port, redis_server_binary};
+
 use probe::Probe;
+use process::{
+    is_executable, percent_encode, send_signal, try_free_port, wait_for_stop_state, write_private,
+};
 
 /// How long a start or restart may take before we give up (includes all port retries).
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,100 +92,6 @@ pub struct TlsFiles {
     /// CA that signed `cert_file`.
     pub ca_file: PathBuf,
 }
-
-/// Why the embedded server could not be started or controlled.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// No usable `redis-server` executable. Install it or point REDLINE_REDIS_SERVER at one.
-    #[error("redis-server not found {location} (set REDLINE_REDIS_SERVER or install it: apt-get install redis-server)")]
-    NotInstalled {
-        /// "on PATH" or "at /the/path/tried".
-        location: String,
-    },
-    /// An option cannot be expressed in redis.conf; fix the named option.
-    #[error("invalid server option {name}: {reason}")]
-    InvalidOption {
-        /// Field of [`ServerOptions`].
-        name: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A local file operation failed (temp dir, config, log, TLS CA).
-    #[error("{what}")]
-    Io {
-        /// What we were doing.
-        what: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The executable exists but could not be run (permissions, not an executable...).
-    #[error("cannot run {binary}")]
-    Spawn {
-        /// The executable tried.
-        binary: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Every port tried was taken by another process by the time redis bound it.
-    #[error("could not bind redis-server to a free port after {attempts} attempt(s) (last tried {port})")]
-    PortInUse {
-        /// The last port tried.
-        port: u16,
-        /// How many ports were tried.
-        attempts: usize,
-    },
-    /// The process exited during startup; the log usually says why (bad config, TLS files).
-    #[error("redis-server exited during startup ({status}); log tail:\n{log_tail}")]
-    Exited {
-        /// Its exit status.
-        status: ExitStatus,
-        /// The last lines it logged.
-        log_tail: String,
-    },
-    /// The process kept running but never answered PING in time.
-    #[error("redis-server did not answer PING within {timeout:?} (last error: {reason}); log tail:\n{log_tail}")]
-    NotReady {
-        /// The deadline that passed.
-        timeout: Duration,
-        /// The last probe error.
-        reason: String,
-        /// The last lines it logged.
-        log_tail: String,
-    },
-    /// A control operation (pause, resume) needs a running server; start or restart it.
-    #[error("redis-server is not running")]
-    NotRunning,
-    /// Sending a signal to the process failed.
-    #[error("cannot send {signal} to redis-server (pid {pid})")]
-    Signal {
-        /// Signal name.
-        signal: &'static str,
-        /// Target process.
-        pid: u32,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// SIGTERM did not end the process in time; it was killed instead.
-    #[error("redis-server did not exit within {0:?} of SIGTERM and was killed")]
-    StopTimedOut(Duration),
-    /// The Docker provider failed (no engine, image pull, container start).
-    #[cfg(feature = "docker")]
-    #[error("docker redis: {0}")]
-    Docker(String),
-}
-
-impl ServerError {
-    fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        ServerError::Io {
-            what: what.into(),
-            source,
-        }
-    }
-}
-
 /// A `redis-server` child process on 127.0.0.1, killed and cleaned up on drop.
 pub struct EmbeddedRedis {
     /// Executable used for every (re)start, resolved once.
@@ -537,48 +453,6 @@ impl Drop for PauseGuard<'_> {
         let _ = self.server.resume();
     }
 }
-
-/// The `redis-server` to run: `REDLINE_REDIS_SERVER` if set (a path, or a name looked up
-/// on PATH), else `redis-server` on PATH.
-pub fn redis_server_binary() -> Result<PathBuf, ServerError> {
-    match std::env::var_os("REDLINE_REDIS_SERVER").filter(|v| !v.is_empty()) {
-        Some(value) => {
-            let path = PathBuf::from(&value);
-            let found = if path.components().count() > 1 {
-                is_executable(&path).then_some(path.clone())
-            } else {
-                find_on_path(&value)
-            };
-            found.ok_or_else(|| ServerError::NotInstalled {
-                location: format!("at {} (from REDLINE_REDIS_SERVER)", path.display()),
-            })
-        }
-        None => find_on_path("redis-server".as_ref()).ok_or_else(|| ServerError::NotInstalled {
-            location: "on PATH".into(),
-        }),
-    }
-}
-
-/// A port that was free on 127.0.0.1 a moment ago. Someone else may take it before we
-/// use it; [`EmbeddedRedis::start`] retries with another port when that happens.
-///
-/// Panics only if no loopback port can be bound at all, where nothing in redline can work.
-pub fn free_port() -> u16 {
-    match try_free_port() {
-        Ok(port) => port,
-        Err(e) => panic!("cannot bind any port on 127.0.0.1: {e}"),
-    }
-}
-
-fn try_free_port() -> Result<u16, ServerError> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(|e| ServerError::io("cannot bind a free port on 127.0.0.1", e))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| ServerError::io("cannot read the bound port", e))
-}
-
 /// Installs ring as rustls's process-wide crypto provider, once. rustls refuses to build
 /// a TLS config without one, and with only `ring` enabled nothing picks it automatically.
 pub fn install_crypto_provider() {
@@ -589,100 +463,9 @@ pub fn install_crypto_provider() {
     });
 }
 
-fn find_on_path(name: &std::ffi::OsStr) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Writes a file readable by the owner only: the config may hold the password.
-fn write_private(path: &Path, contents: &str) -> Result<(), ServerError> {
-    use std::io::Write;
-    let mut file: File = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| ServerError::io(format!("cannot write {}", path.display()), e))?;
-    file.write_all(contents.as_bytes())
-        .map_err(|e| ServerError::io(format!("cannot write {}", path.display()), e))
-}
-
-fn send_signal(pid: u32, signal: libc::c_int, name: &'static str) -> Result<(), ServerError> {
-    let raw = libc::pid_t::try_from(pid).map_err(|_| ServerError::Signal {
-        signal: name,
-        pid,
-        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-    })?;
-    // SAFETY: kill(2) has no memory-safety preconditions; `raw` is our own unreaped child,
-    // so the pid cannot have been recycled for another process.
-    let rc = unsafe { libc::kill(raw, signal) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(ServerError::Signal {
-            signal: name,
-            pid,
-            source: std::io::Error::last_os_error(),
-        })
-    }
-}
-
-/// Waits (up to 1 s) until /proc reports the process stopped (`T`) or not, so a pause has
-/// taken effect when `pause` returns. Without /proc (non-Linux) it returns at once.
-fn wait_for_stop_state(pid: u32, stopped: bool) {
-    let stat_path = format!("/proc/{pid}/stat");
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < deadline {
-        let Ok(stat) = fs::read_to_string(&stat_path) else {
-            return;
-        };
-        // The state follows the parenthesised command name, which may itself hold spaces.
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next());
-        match state {
-            Some(s) => {
-                if (s == "T" || s == "t") == stopped {
-                    return;
-                }
-            }
-            None => return,
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, for URL userinfo.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_encode_keeps_unreserved_only() {
-        assert_eq!(percent_encode("aZ9-._~"), "aZ9-._~");
-        assert_eq!(percent_encode("p@ss:w/rd %"), "p%40ss%3Aw%2Frd%20%25");
-        assert_eq!(percent_encode("é"), "%C3%A9");
-    }
 
     #[test]
     fn debug_never_shows_the_password() {
@@ -693,23 +476,5 @@ mod tests {
         let shown = format!("{opts:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("***"));
-    }
-
-    #[test]
-    fn not_installed_message_says_how_to_install() {
-        let e = ServerError::NotInstalled {
-            location: "on PATH".into(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "redis-server not found on PATH (set REDLINE_REDIS_SERVER or install it: apt-get install redis-server)"
-        );
-    }
-
-    #[test]
-    fn free_ports_are_bindable() {
-        let port = free_port();
-        assert_ne!(port, 0);
-        assert!(TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok());
     }
 }

@@ -242,22 +242,13 @@ async fn debug_sleep_on_the_server_shows_in_the_response_p99() {
     assert_eq!(slowed.totals.errors_total, 0, "{:?}", slowed.totals.errors);
 }
 
-// ---------------------------------------------------------------------------------------
-// 2. SIGSTOP: coordinated omission corrected, and the service time shows what it hides
-// ---------------------------------------------------------------------------------------
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paused_server_shows_in_response_p99_but_not_in_service_time() {
-    let server = Arc::new(redis());
-    let s = scenario(
-        &raw_gets(1000, "4s", "connections = 2\npipeline_depth = 1").replace(
-            "kind = \"redis\"",
-            "kind = \"redis\"\nresponse_timeout = \"3s\"",
-        ),
-    );
-    assert_eq!(s.target.response_timeout, Duration::from_secs(3));
-
-    // The first live tick (1 s into the run) starts the fault: SIGSTOP for 1 s.
+/// Runs `scenario` against `server` and SIGSTOPs the server for `pause` from the first
+/// live tick (1 s into the run) on.
+async fn run_with_pause_after_first_tick(
+    scenario: &Scenario,
+    server: &Arc<EmbeddedRedis>,
+    pause: Duration,
+) -> RunSummary {
     let (tick_tx, tick_rx) = mpsc::channel::<()>();
     let pauser = {
         let server = server.clone();
@@ -267,22 +258,42 @@ async fn paused_server_shows_in_response_p99_but_not_in_service_time() {
                 .expect("the run never ticked");
             let paused = server.pause().expect("SIGSTOP");
             // The fault's duration, not a wait for something to happen.
-            std::thread::sleep(Duration::from_secs(1));
+            std::thread::sleep(pause);
             drop(paused);
         })
     };
     let mut on_tick = move |_: &LiveLine| {
         let _ = tick_tx.send(());
     };
-    let summary = run_ticking(&s, &options(&server, 1, false), &mut on_tick).await;
+    let summary = run_ticking(scenario, &options(server, 1, false), &mut on_tick).await;
     pauser.join().expect("pauser thread");
+    summary
+}
+
+/// A raw GET scenario on 2 connections whose commands may take up to 3 s.
+fn patient_raw_gets(rate: u32, duration: &str) -> Scenario {
+    let s = scenario(
+        &raw_gets(rate, duration, "connections = 2\npipeline_depth = 1").replace(
+            "kind = \"redis\"",
+            "kind = \"redis\"\nresponse_timeout = \"3s\"",
+        ),
+    );
+    assert_eq!(s.target.response_timeout, Duration::from_secs(3));
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. SIGSTOP: coordinated omission corrected, and the service time shows what it hides
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_server_shows_in_response_p99_but_not_in_service_time() {
+    let server = Arc::new(redis());
+    let s = patient_raw_gets(1000, "4s");
+
+    let summary = run_with_pause_after_first_tick(&s, &server, Duration::from_secs(1)).await;
 
     let overall = summary.latency.overall;
-    assert_eq!(
-        summary.totals.errors_total, 0,
-        "with a 3 s response timeout ops wait out a 1 s pause: {:?}",
-        summary.totals.errors
-    );
     assert!(
         overall.response.p99 >= 700_000,
         "response p99 {} µs hides the 1 s stall: {overall:?}",
@@ -304,6 +315,27 @@ async fn paused_server_shows_in_response_p99_but_not_in_service_time() {
         worst >= 700_000,
         "no second of the series shows the stall (worst p99 {worst} µs): {:?}",
         summary.timeseries
+    );
+}
+
+/// ENGINE BUG (fails until fixed): `target.response_timeout` above 500 ms is not honoured.
+/// `RedisStore::connect` (src/cache/redis_store.rs, the `ConnectionManagerConfig` built in
+/// `connect`) never calls `set_response_timeout`, so the redis crate's own default of 500 ms
+/// fails every command after 500 ms, reported as `Timeout(3s)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_timeout_above_500ms_lets_ops_wait_out_a_1s_pause() {
+    let server = Arc::new(redis());
+    let s = patient_raw_gets(200, "2500ms");
+    let summary = run_with_pause_after_first_tick(&s, &server, Duration::from_secs(1)).await;
+    assert!(
+        summary.latency.overall.response.max >= 700_000,
+        "the pause did not happen during the run: {:?}",
+        summary.latency.overall
+    );
+    assert_eq!(
+        summary.totals.errors_total, 0,
+        "with a 3 s response timeout ops wait out a 1 s pause instead of failing: {:?}",
+        summary.totals.errors
     );
 }
 
@@ -487,9 +519,10 @@ duration = "30s"
         ],
         |_| {},
     );
-    // Load is flowing once the server has processed a few hundred of the run's commands.
-    wait_until(Duration::from_secs(15), "the run to send load", || {
-        info_u64(&mut con, "total_commands_processed") > before + 300
+    // Well into the run: the server holds a few hundred of the run's keys (every miss of
+    // get_or_set writes one; about 1.5 s at 300 ops/s) and has processed their commands.
+    wait_until(Duration::from_secs(15), "the run to write keys", || {
+        dbsize(&mut con) >= 400 && info_u64(&mut con, "total_commands_processed") > before + 800
     });
     // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
     let rc = unsafe { libc::kill(child.pid(), libc::SIGINT) };
@@ -798,16 +831,24 @@ duration = "10s"
     assert!(summary.totals.hits + summary.totals.misses < 10 * batches);
 }
 
+// ---------------------------------------------------------------------------------------
+// short runs
+// ---------------------------------------------------------------------------------------
+
+/// ENGINE BUG (fails until fixed): a run whose measured phase ends within 0.5 s of the end
+/// of warmup reports no operations at all. src/engine/mod.rs passes
+/// `measuring = elapsed > warmup + 500ms` to the final `aggregator.tick`, so the last
+/// (here: only) interval is classified as warmup and dropped from the totals.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zz_scratch_store_timeout() {
+async fn a_run_shorter_than_half_a_second_still_counts_its_operations() {
     let server = redis();
-    let mut c = redline::cache::RedisConfig::new(server.url());
-    c.response_timeout = Duration::from_secs(3);
-    c.connections = 1;
-    let store = redline::cache::RedisStore::connect(c).await.unwrap();
-    store.ping().await.unwrap();
-    let _g = server.pause().unwrap();
-    let t = Instant::now();
-    let r = store.get("x").await;
-    eprintln!("SCRATCH: {:?} after {:?}", r, t.elapsed());
+    let s = scenario(&raw_gets(500, "10s", "total_ops = 50"));
+    let summary = run(&s, &options(&server, 1, false)).await;
+    let sent: u64 = summary.timeseries.iter().map(|p| p.ops).sum();
+    assert_eq!(sent, 50, "{:?}", summary.timeseries);
+    assert_eq!(
+        summary.totals.ops, 50,
+        "measured {} s: {:?}",
+        summary.measured_s, summary.totals
+    );
 }
