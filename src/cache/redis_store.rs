@@ -117,6 +117,10 @@ impl RedisStore {
         })?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
+            // Our own per-command deadline (which also counts consecutive
+            // timeouts and rebuilds the connection) is the only one: the
+            // crate's default of 500 ms would otherwise cap every command.
+            .set_response_timeout(None)
             .set_number_of_retries(config.max_retries as usize)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(2000));

@@ -117,28 +117,39 @@ where
     };
     let cpu_before = driver::process_cpu();
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
+    // Intervals close once a second and once exactly when warmup ends, so an
+    // interval is either all warmup or all measured: it counts when it starts
+    // at or after the end of warmup (operations are recorded on completion).
     let warmup = scenario.load.warmup;
     let mut ticker = tokio::time::interval_at(
         (start + Duration::from_secs(1)).into(),
         Duration::from_secs(1),
     );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let warmup_end = tokio::time::sleep_until((start + warmup).into());
+    let mut warmup_end = std::pin::pin!(warmup_end);
+    let mut warming = !warmup.is_zero();
+    let mut interval_start = Duration::ZERO;
+    let mut close_interval = |aggregator: &mut Aggregator| {
+        let elapsed = start.elapsed();
+        aggregator.tick(elapsed, breaker_state(), interval_start >= warmup);
+        interval_start = elapsed;
+    };
     let outcome: Drive = loop {
         tokio::select! {
             outcome = &mut drive => break outcome,
+            _ = &mut warmup_end, if warming => {
+                warming = false;
+                close_interval(&mut aggregator);
+            }
             _ = ticker.tick() => {
-                let elapsed = start.elapsed();
-                aggregator.tick(elapsed, breaker_state(), elapsed > warmup + Duration::from_millis(500));
+                close_interval(&mut aggregator);
                 on_tick(&aggregator.live());
             }
         }
     };
+    close_interval(&mut aggregator);
     let elapsed = start.elapsed();
-    aggregator.tick(
-        elapsed,
-        breaker_state(),
-        elapsed > warmup + Duration::from_millis(500),
-    );
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
 
     let server = match (&target.store, before) {
