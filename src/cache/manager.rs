@@ -260,10 +260,7 @@ impl CacheManager {
     }
 
     fn count_op(&self) {
-        self.inner
-            .counters
-            .operations
-            .incr();
+        self.inner.counters.operations.incr();
     }
 
     fn count_read(&self, hit: bool) {
@@ -449,10 +446,7 @@ impl CacheManager {
         &self,
         commands: &[Command],
     ) -> Vec<(Result<Served<Reply>, OpError>, Instant)> {
-        self.inner
-            .counters
-            .operations
-            .add(commands.len() as u64);
+        self.inner.counters.operations.add(commands.len() as u64);
         let (replies, cause) = match self.admit().await {
             Ok((redis, permit)) => {
                 let replies = redis.pipeline(commands).await;

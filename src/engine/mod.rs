@@ -129,18 +129,20 @@ where
     let warmup_end = tokio::time::sleep_until((start + warmup).into());
     let mut warmup_end = std::pin::pin!(warmup_end);
     let mut warming = !warmup.is_zero();
-    let mut interval_start = Duration::ZERO;
-    let mut close_interval = |aggregator: &mut Aggregator| {
+    let interval_start = std::cell::Cell::new(Duration::ZERO);
+    let close_interval = |aggregator: &mut Aggregator| {
         let elapsed = start.elapsed();
-        aggregator.tick(elapsed, breaker_state(), interval_start >= warmup);
-        interval_start = elapsed;
+        aggregator.tick(elapsed, breaker_state(), interval_start.get() >= warmup);
+        interval_start.set(elapsed);
     };
     let outcome: Drive = loop {
         tokio::select! {
             outcome = &mut drive => break outcome,
             _ = &mut warmup_end, if warming => {
                 warming = false;
-                close_interval(&mut aggregator);
+                if interval_start.get() < warmup {
+                    close_interval(&mut aggregator);
+                }
             }
             _ = ticker.tick() => {
                 close_interval(&mut aggregator);

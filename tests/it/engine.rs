@@ -318,10 +318,8 @@ async fn paused_server_shows_in_response_p99_but_not_in_service_time() {
     );
 }
 
-/// ENGINE BUG (fails until fixed): `target.response_timeout` above 500 ms is not honoured.
-/// `RedisStore::connect` (src/cache/redis_store.rs, the `ConnectionManagerConfig` built in
-/// `connect`) never calls `set_response_timeout`, so the redis crate's own default of 500 ms
-/// fails every command after 500 ms, reported as `Timeout(3s)`.
+/// A run whose measured phase is shorter than a tick still counts every operation: the
+/// last partial interval belongs to the totals.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn response_timeout_above_500ms_lets_ops_wait_out_a_1s_pause() {
     let server = Arc::new(redis());
@@ -850,5 +848,43 @@ async fn a_run_shorter_than_half_a_second_still_counts_its_operations() {
         summary.totals.ops, 50,
         "measured {} s: {:?}",
         summary.measured_s, summary.totals
+    );
+}
+
+/// Operations completed during warmup are in the time series (marked) but not in the
+/// totals; everything after it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warmup_is_excluded_from_the_totals_but_kept_in_the_timeseries() {
+    let server = redis();
+    let s = scenario(&raw_gets(400, "2s", "warmup = \"1s\""));
+    let summary = run(&s, &options(&server, 1, false)).await;
+    let warm: u64 = summary
+        .timeseries
+        .iter()
+        .filter(|p| p.warmup)
+        .map(|p| p.ops)
+        .sum();
+    let measured: u64 = summary
+        .timeseries
+        .iter()
+        .filter(|p| !p.warmup)
+        .map(|p| p.ops)
+        .sum();
+    assert_eq!(summary.totals.ops, measured, "{:?}", summary.timeseries);
+    // 400 ops/s evenly paced: 1 s of warmup, then the 2 s duration is measured.
+    assert!(
+        (360..=440).contains(&warm),
+        "warmup ops {warm}: {:?}",
+        summary.timeseries
+    );
+    assert!(
+        (760..=840).contains(&measured),
+        "measured ops {measured}: {:?}",
+        summary.timeseries
+    );
+    assert!(
+        (summary.measured_s - 2.0).abs() < 0.1,
+        "measured {} s",
+        summary.measured_s
     );
 }
