@@ -135,10 +135,18 @@ async fn closed(
 ) {
     let depth = p.load.pipeline_depth.max(1);
     let claimed = Arc::new(AtomicU64::new(0));
+    // With a connection per client to spare, batches of the raw target go out whole, as
+    // `redis-benchmark -P` sends them (see `wire`).
+    let wire = if clients <= p.load.connections {
+        workload.wire_config(depth)
+    } else {
+        None
+    };
     let mut tasks = Vec::with_capacity(clients);
     for c in 0..clients {
         let (w, stop, claimed) = (workload.clone(), p.stop.clone(), claimed.clone());
         let (seed, total) = (p.seed, p.load.total_ops);
+        let wire = wire.clone();
         tasks.push(tokio::spawn(with_connection(c, async move {
             let mut rngs: Vec<SmallRng> = (0..depth)
                 .map(|j| {
@@ -148,6 +156,7 @@ async fn closed(
                 })
                 .collect();
             let shard = c % (w.recorders.len() - 1);
+            let mut conn = None;
             loop {
                 let now = Instant::now();
                 if stop.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e) {
@@ -160,7 +169,9 @@ async fn closed(
                         break;
                     }
                 }
-                if depth == 1 {
+                if let Some(config) = &wire {
+                    w.execute_wire(&mut conn, config, &mut rngs, shard).await;
+                } else if depth == 1 {
                     w.execute(&mut rngs[0], now, shard).await;
                 } else {
                     let batch = rngs.iter_mut().map(|r| w.execute(r, now, shard));

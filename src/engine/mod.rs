@@ -18,6 +18,7 @@ pub mod ops;
 pub mod origin;
 pub mod schedule;
 pub mod target;
+pub mod wire;
 
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::SummaryInputs;
@@ -129,28 +130,28 @@ where
     let warmup_end = tokio::time::sleep_until((start + warmup).into());
     let mut warmup_end = std::pin::pin!(warmup_end);
     let mut warming = !warmup.is_zero();
-    let interval_start = std::cell::Cell::new(Duration::ZERO);
-    let close_interval = |aggregator: &mut Aggregator| {
+    let mut interval_start = Duration::ZERO;
+    let close_interval = |aggregator: &mut Aggregator, interval_start: &mut Duration| {
         let elapsed = start.elapsed();
-        aggregator.tick(elapsed, breaker_state(), interval_start.get() >= warmup);
-        interval_start.set(elapsed);
+        aggregator.tick(elapsed, breaker_state(), *interval_start >= warmup);
+        *interval_start = elapsed;
     };
     let outcome: Drive = loop {
         tokio::select! {
             outcome = &mut drive => break outcome,
             _ = &mut warmup_end, if warming => {
                 warming = false;
-                if interval_start.get() < warmup {
-                    close_interval(&mut aggregator);
+                if interval_start < warmup {
+                    close_interval(&mut aggregator, &mut interval_start);
                 }
             }
             _ = ticker.tick() => {
-                close_interval(&mut aggregator);
+                close_interval(&mut aggregator, &mut interval_start);
                 on_tick(&aggregator.live());
             }
         }
     };
-    close_interval(&mut aggregator);
+    close_interval(&mut aggregator, &mut interval_start);
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
 

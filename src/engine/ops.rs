@@ -4,9 +4,10 @@
 
 use super::backend::{Backend, Via};
 use super::origin::Origin;
+use super::wire::{self, Reply as WireReply, WireConn};
 use crate::cache::codec::{self, CodecConfig};
 use crate::cache::redis_store::{Command, Reply};
-use crate::cache::{Codec, OpError};
+use crate::cache::{Codec, OpError, RedisConfig};
 use crate::op::OpKind;
 use crate::report::recorder::Recorder;
 use crate::scenario::dist::{KeyChooser, OpMix, ValueGen};
@@ -325,6 +326,122 @@ impl Workload {
                 Err(e) => rec.error(e.kind()),
             }
         }
+    }
+}
+
+impl Workload {
+    /// The store's settings when a closed-model client's `depth` operations can go out as
+    /// one batch on the lean wire path ([`super::wire`]): raw target over plain TCP, depth
+    /// above 1, and a mix of GET, SET and DEL only. `None` keeps the redis crate path.
+    pub fn wire_config(&self, depth: usize) -> Option<RedisConfig> {
+        let Backend::Raw(store) = &self.backend else {
+            return None;
+        };
+        let simple = self
+            .mix
+            .ops()
+            .iter()
+            .all(|o| matches!(o.kind, OpKind::Get | OpKind::Set | OpKind::Del));
+        (depth > 1 && simple && !store.config().uses_tls()).then(|| store.config().clone())
+    }
+
+    /// Picks one operation per generator in `rngs` and sends them as one pipeline over
+    /// `conn` (connected on first use, dropped after an error so the next batch
+    /// reconnects). Each operation's latency is the time to its own reply.
+    pub async fn execute_wire(
+        &self,
+        conn: &mut Option<WireConn>,
+        config: &RedisConfig,
+        rngs: &mut [SmallRng],
+        shard: usize,
+    ) {
+        let sent = Instant::now();
+        let rec = &self.recorders[shard % self.recorders.len()];
+        let fail_all = |rngs: &mut [SmallRng], e: OpError| {
+            let at = us(sent.elapsed());
+            let mut rec = lock(rec);
+            for rng in rngs {
+                rec.record(self.mix.pick(rng).kind, at, at);
+                rec.error(e.kind());
+            }
+        };
+        if conn.is_none() {
+            match WireConn::connect(config).await {
+                Ok(Some(c)) => *conn = Some(c),
+                Ok(None) => return fail_all(rngs, OpError::Connection("not plain TCP".into())),
+                Err(e) => return fail_all(rngs, e),
+            }
+        }
+        let Some(c) = conn.as_mut() else { return };
+        // (kind, codec index, raw bytes, wire bytes) per queued command.
+        let mut batch = Vec::with_capacity(rngs.len());
+        let mut ttl = itoa::Buffer::new();
+        for rng in rngs.iter_mut() {
+            let spec = self.mix.pick(rng);
+            let index = self.spec_index(spec);
+            let key = self.wire_key(config, self.keys.next(rng));
+            match spec.kind {
+                OpKind::Set => match self.value(rng, &self.codecs[index]) {
+                    Ok((v, raw)) => {
+                        let px = ttl.format(spec.ttl.as_millis().max(1)).as_bytes();
+                        c.push(&[b"SET", key.as_bytes(), &v, b"PX", px]);
+                        self.keys_written.fetch_add(1, Ordering::Relaxed);
+                        batch.push((OpKind::Set, index, raw, v.len() as u64));
+                    }
+                    Err(e) => {
+                        let mut rec = lock(rec);
+                        rec.record(OpKind::Set, 0, 0);
+                        rec.error(e.kind());
+                    }
+                },
+                OpKind::Del => {
+                    c.push(&[b"DEL", key.as_bytes()]);
+                    batch.push((OpKind::Del, index, 0, 0));
+                }
+                _ => {
+                    c.push(&[b"GET", key.as_bytes()]);
+                    batch.push((OpKind::Get, index, 0, 0));
+                }
+            }
+        }
+        let mut answered = 0;
+        let timeout = config.response_timeout;
+        let on_reply = |i: usize, reply: WireReply<'_>, at: Instant| {
+            answered = i + 1;
+            let (kind, index, raw, wire) = batch[i];
+            let took = us(at.saturating_duration_since(sent));
+            let mut rec = lock(rec);
+            rec.record(kind, took, took);
+            match reply {
+                WireReply::Error(e) => rec.error(wire::server_error(e).kind()),
+                WireReply::Nil if kind == OpKind::Get => rec.miss(),
+                WireReply::Bulk(v) if kind == OpKind::Get => match codec::decode(v) {
+                    Ok(_) => rec.hit(),
+                    Err(e) => rec.error(e.kind()),
+                },
+                _ if kind == OpKind::Set => rec.bytes(self.codecs[index].codec.name(), raw, wire),
+                _ => {}
+            }
+        };
+        let failure = match tokio::time::timeout(timeout, c.round_trip(on_reply)).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e,
+            Err(_) => OpError::Timeout(timeout),
+        };
+        *conn = None;
+        let at = us(sent.elapsed());
+        let mut rec = lock(rec);
+        for &(kind, ..) in &batch[answered..] {
+            rec.record(kind, at, at);
+            rec.error(failure.kind());
+        }
+    }
+
+    fn wire_key(&self, config: &RedisConfig, i: u64) -> String {
+        let mut key = String::with_capacity(config.key_prefix.len() + 24);
+        key.push_str(&config.key_prefix);
+        key.push_str(&key_name(i));
+        key
     }
 }
 

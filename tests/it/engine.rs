@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 // helpers
 // ---------------------------------------------------------------------------------------
 
-fn scenario(toml: &str) -> Scenario {
+pub(crate) fn scenario(toml: &str) -> Scenario {
     scenario::parse_str(toml, Format::Toml, "test.toml", &[])
         .unwrap_or_else(|e| panic!("test scenario does not parse: {e}"))
 }
 
-fn options(server: &EmbeddedRedis, seed: u64, keep_keys: bool) -> RunOptions {
+pub(crate) fn options(server: &EmbeddedRedis, seed: u64, keep_keys: bool) -> RunOptions {
     RunOptions {
         redis_url: Some(server.url()),
         keep_keys,
@@ -35,7 +35,7 @@ fn options(server: &EmbeddedRedis, seed: u64, keep_keys: bool) -> RunOptions {
 }
 
 /// Runs `scenario` to its end (no shutdown) and returns the summary.
-async fn run(scenario: &Scenario, opts: &RunOptions) -> RunSummary {
+pub(crate) async fn run(scenario: &Scenario, opts: &RunOptions) -> RunSummary {
     run_ticking(scenario, opts, &mut |_| {}).await
 }
 

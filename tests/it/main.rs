@@ -4,6 +4,7 @@
 mod cache;
 mod check;
 mod engine;
+mod pipeline_batches;
 mod scenario;
 mod server;
 mod support;
