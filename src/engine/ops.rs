@@ -8,7 +8,7 @@ use super::wire::{self, Reply as WireReply, WireConn};
 use crate::cache::codec::{self, CodecConfig};
 use crate::cache::redis_store::{Command, Reply};
 use crate::cache::{Codec, OpError, RedisConfig};
-use crate::op::OpKind;
+use crate::op::{ErrorKind, OpKind};
 use crate::report::recorder::Recorder;
 use crate::scenario::dist::{KeyChooser, OpMix, ValueGen};
 use crate::scenario::workload::OpSpec;
@@ -373,76 +373,110 @@ impl Workload {
             }
         }
         let Some(c) = conn.as_mut() else { return };
-        // (kind, codec index, raw bytes, wire bytes) per queued command.
-        let mut batch = Vec::with_capacity(rngs.len());
+        let mut batch: Vec<Queued> = Vec::with_capacity(rngs.len());
+        let mut key = Vec::with_capacity(config.key_prefix.len() + 24);
         let mut ttl = itoa::Buffer::new();
         for rng in rngs.iter_mut() {
             let spec = self.mix.pick(rng);
             let index = self.spec_index(spec);
-            let key = self.wire_key(config, self.keys.next(rng));
+            wire_key(&mut key, &config.key_prefix, self.keys.next(rng));
+            let mut queued = Queued {
+                kind: spec.kind,
+                index,
+                bytes: (0, 0),
+                at: None,
+                outcome: Ok(Answer::Done),
+            };
             match spec.kind {
                 OpKind::Set => match self.value(rng, &self.codecs[index]) {
                     Ok((v, raw)) => {
                         let px = ttl.format(spec.ttl.as_millis().max(1)).as_bytes();
-                        c.push(&[b"SET", key.as_bytes(), &v, b"PX", px]);
+                        c.push(&[b"SET", &key, &v, b"PX", px]);
                         self.keys_written.fetch_add(1, Ordering::Relaxed);
-                        batch.push((OpKind::Set, index, raw, v.len() as u64));
+                        queued.bytes = (raw, v.len() as u64);
                     }
                     Err(e) => {
-                        let mut rec = lock(rec);
-                        rec.record(OpKind::Set, 0, 0);
-                        rec.error(e.kind());
+                        queued.at = Some(Instant::now());
+                        queued.outcome = Err(e.kind());
                     }
                 },
-                OpKind::Del => {
-                    c.push(&[b"DEL", key.as_bytes()]);
-                    batch.push((OpKind::Del, index, 0, 0));
-                }
+                OpKind::Del => c.push(&[b"DEL", &key]),
                 _ => {
-                    c.push(&[b"GET", key.as_bytes()]);
-                    batch.push((OpKind::Get, index, 0, 0));
+                    queued.kind = OpKind::Get;
+                    c.push(&[b"GET", &key]);
                 }
             }
+            batch.push(queued);
         }
-        let mut answered = 0;
+        // Replies come back in order, one per command that went out.
+        let mut waiting = batch.iter_mut().filter(|q| q.at.is_none());
+        let on_reply = |_: usize, reply: WireReply<'_>, at: Instant| {
+            let Some(q) = waiting.next() else { return };
+            q.at = Some(at);
+            q.outcome = match reply {
+                WireReply::Error(e) => Err(wire::server_error(e).kind()),
+                WireReply::Nil => Ok(Answer::Miss),
+                WireReply::Bulk(v) => codec::decode(v).map(|_| Answer::Hit).map_err(|e| e.kind()),
+                _ => Ok(Answer::Done),
+            };
+        };
         let timeout = config.response_timeout;
-        let on_reply = |i: usize, reply: WireReply<'_>, at: Instant| {
-            answered = i + 1;
-            let (kind, index, raw, wire) = batch[i];
-            let took = us(at.saturating_duration_since(sent));
-            let mut rec = lock(rec);
-            rec.record(kind, took, took);
-            match reply {
-                WireReply::Error(e) => rec.error(wire::server_error(e).kind()),
-                WireReply::Nil if kind == OpKind::Get => rec.miss(),
-                WireReply::Bulk(v) if kind == OpKind::Get => match codec::decode(v) {
-                    Ok(_) => rec.hit(),
-                    Err(e) => rec.error(e.kind()),
-                },
-                _ if kind == OpKind::Set => rec.bytes(self.codecs[index].codec.name(), raw, wire),
-                _ => {}
-            }
-        };
         let failure = match tokio::time::timeout(timeout, c.round_trip(on_reply)).await {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e,
-            Err(_) => OpError::Timeout(timeout),
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.kind()),
+            Err(_) => Some(ErrorKind::Timeout),
         };
-        *conn = None;
-        let at = us(sent.elapsed());
+        if failure.is_some() {
+            *conn = None;
+        }
+        let failed_at = Instant::now();
         let mut rec = lock(rec);
-        for &(kind, ..) in &batch[answered..] {
-            rec.record(kind, at, at);
-            rec.error(failure.kind());
+        for q in &batch {
+            let took = us(q.at.unwrap_or(failed_at).saturating_duration_since(sent));
+            rec.record(q.kind, took, took);
+            match (q.at, failure) {
+                (None, Some(kind)) => rec.error(kind),
+                _ => match q.outcome {
+                    Ok(Answer::Hit) => rec.hit(),
+                    Ok(Answer::Miss) => rec.miss(),
+                    Ok(Answer::Done) if q.kind == OpKind::Set => {
+                        let (raw, wire) = q.bytes;
+                        rec.bytes(self.codecs[q.index].codec.name(), raw, wire);
+                    }
+                    Ok(Answer::Done) => {}
+                    Err(kind) => rec.error(kind),
+                },
+            }
         }
     }
+}
 
-    fn wire_key(&self, config: &RedisConfig, i: u64) -> String {
-        let mut key = String::with_capacity(config.key_prefix.len() + 24);
-        key.push_str(&config.key_prefix);
-        key.push_str(&key_name(i));
-        key
-    }
+/// One command of a wire batch and, once its reply arrived, what it said.
+struct Queued {
+    kind: OpKind,
+    index: usize,
+    /// (raw, wire) value bytes of a SET.
+    bytes: (u64, u64),
+    at: Option<Instant>,
+    outcome: Result<Answer, ErrorKind>,
+}
+
+#[derive(Clone, Copy)]
+enum Answer {
+    Hit,
+    Miss,
+    Done,
+}
+
+/// `prefix` + [`key_name`] of `i`, into `out` (reused across a batch).
+fn wire_key(out: &mut Vec<u8>, prefix: &str, i: u64) {
+    let mut n = itoa::Buffer::new();
+    out.clear();
+    out.extend_from_slice(prefix.as_bytes());
+    out.push(b'w');
+    out.extend_from_slice(n.format(i / GROUP).as_bytes());
+    out.push(b':');
+    out.extend_from_slice(n.format(i).as_bytes());
 }
 
 fn lock(m: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
@@ -479,5 +513,19 @@ fn simple_outcome(rec: &mut Recorder, r: Result<Via, OpError>) {
         Ok(Via::Fallback) => rec.fallback_op(),
         Ok(Via::Primary) => {}
         Err(e) => rec.error(e.kind()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_keys_match_the_store_keys() {
+        let mut out = Vec::new();
+        for i in [0, 7, 99, 100, 12_345, u64::MAX] {
+            wire_key(&mut out, "run:", i);
+            assert_eq!(out, format!("run:{}", key_name(i)).into_bytes());
+        }
     }
 }
