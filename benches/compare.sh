@@ -71,7 +71,7 @@ if [ "${1:-}" = "--soak" ]; then
   echo "soak: 5 minutes open model at 50 000 ops/s (RSS in MiB every 10 s)"
   "$BIN" run scenarios/smoke.toml --redis "$url" --quiet --out "$work/soak" \
     --set load.rate=50000 --set 'load.duration="5m"' --set load.connections=16 \
-    --set 'origin.latency="1ms"' --set load.preload=false &
+    --set load.pipeline_depth=16 --set 'origin.latency="1ms"' --set origin.concurrency=256 &
   pid=$!
   while kill -0 $pid 2>/dev/null; do
     ps -o rss= -p $pid | awk '{printf "%.1f ", $1/1024}'
@@ -81,5 +81,7 @@ if [ "${1:-}" = "--soak" ]; then
   wait $pid || true
   python3 -c "
 import json; r=json.load(open('$work/soak/report.json'))
-print('soak throughput', r['totals']['throughput'], 'saturated', r['generator']['saturated'], 'verdict', r['verdict'])"
+print('soak throughput', r['totals']['throughput'], 'saturated', r['generator']['saturated'],
+      'lag p99 us', r['generator']['schedule_lag_p99_us'], 'response p99 us',
+      r['latency']['overall']['response']['p99'], 'verdict', r['verdict'])"
 fi
