@@ -13,18 +13,18 @@
 
 use super::breaker::{BreakerConfig, CircuitBreaker, Permit};
 use super::clock::{Clock, SystemClock};
-use super::codec::{self, CodecConfig};
+use super::codec::CodecConfig;
 use super::counter::Counter;
 use super::error::OpError;
 use super::health::HealthSnapshot;
 use super::invalidation::PendingInvalidations;
 use super::memory_store::{MemoryStore, DEFAULT_MAX_BYTES};
 use super::redis_store::{Command, RedisStore, Reply};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod typed;
 
 /// Settings of a manager; defaults are the guide's.
 #[derive(Debug, Clone, PartialEq)]
@@ -556,82 +556,6 @@ impl CacheManager {
             },
             true,
         ))
-    }
-
-    // ---- typed API (serde JSON through the configured codec) ----
-
-    /// GET a typed value.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, OpError> {
-        match self.get_bytes(key).await?.value {
-            Some(bytes) => codec::decode_json(&bytes).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// SET a typed value with a TTL.
-    pub async fn set<T: Serialize>(
-        &self,
-        key: &str,
-        value: &T,
-        ttl: Option<Duration>,
-    ) -> Result<(), OpError> {
-        let bytes = self.inner.config.codec.encode_json(value)?;
-        self.set_bytes(key, &bytes, ttl).await.map(|_| ())
-    }
-
-    /// Cache-aside with a typed value (the guide's `getOrSet`).
-    pub async fn get_or_set<T, F, Fut, E>(
-        &self,
-        key: &str,
-        ttl: Option<Duration>,
-        loader: F,
-    ) -> Result<T, OpError>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: std::fmt::Display,
-    {
-        if let Some(v) = self.get(key).await? {
-            return Ok(v);
-        }
-        let value = loader().await.map_err(|e| {
-            self.inner.counters.errors.incr();
-            OpError::Loader(e.to_string())
-        })?;
-        self.set(key, &value, ttl).await?;
-        Ok(value)
-    }
-
-    /// MGET of typed values.
-    pub async fn mget<T: DeserializeOwned>(
-        &self,
-        keys: &[&str],
-    ) -> Result<Vec<Option<T>>, OpError> {
-        self.mget_bytes(keys)
-            .await?
-            .value
-            .into_iter()
-            .map(|v| v.map(|b| codec::decode_json(&b)).transpose())
-            .collect()
-    }
-
-    /// MSET of typed values with one TTL.
-    pub async fn mset<T: Serialize>(
-        &self,
-        items: &[(&str, T)],
-        ttl: Option<Duration>,
-    ) -> Result<(), OpError> {
-        let encoded: Vec<Vec<u8>> = items
-            .iter()
-            .map(|(_, v)| self.inner.config.codec.encode_json(v))
-            .collect::<Result<_, _>>()?;
-        let pairs: Vec<(&str, &[u8])> = items
-            .iter()
-            .zip(&encoded)
-            .map(|((k, _), v)| (*k, v.as_slice()))
-            .collect();
-        self.mset_bytes(&pairs, ttl).await.map(|_| ())
     }
 
     /// The health snapshot (the guide's `getMetrics()`).
