@@ -3,19 +3,15 @@
 //! response time versus service time, hit rate versus INFO), which keys a run may touch,
 //! the memory target, pipelines, warmup and short runs. `run_process` drives the binary.
 
-use crate::support::{connection, redis, redis_with, redline_bin, wait_until};
+use crate::support::{connection, redis, redis_with};
 use redline::engine::{self, RunOptions};
 use redline::report::aggregate::LiveLine;
 use redline::report::summary::{Provider, RunSummary};
 use redline::scenario::{self, Format, Scenario};
 use redline::server::{EmbeddedRedis, ServerOptions};
-use std::io::Read;
-use std::path::Path;
-use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------
 // helpers
