@@ -190,7 +190,11 @@ impl RedisConfig {
 
     /// True when the connection will use TLS.
     pub fn uses_tls(&self) -> bool {
-        self.tls || self.url.starts_with("rediss://")
+        self.tls
+            || self
+                .url
+                .get(..9)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("rediss://"))
     }
 }
 
@@ -326,5 +330,13 @@ mod tests {
             redact_text("cannot reach rediss://u:p@w@h:1/0 now"),
             "cannot reach rediss://***@h:1/0 now"
         );
+    }
+
+    #[test]
+    fn tls_scheme_is_recognised_in_any_case() {
+        assert!(RedisConfig::new("rediss://h:1").uses_tls());
+        assert!(RedisConfig::new("REDISS://h:1").uses_tls());
+        assert!(!RedisConfig::new("redis://h:1").uses_tls());
+        assert!(!RedisConfig::new("r").uses_tls());
     }
 }

@@ -398,7 +398,7 @@ fn set_cmd(key: &str, value: &[u8], ttl: Option<Duration>) -> redis::Cmd {
     let mut cmd = redis::cmd("SET");
     cmd.arg(key).arg(value);
     if let Some(ttl) = ttl {
-        cmd.arg("PX").arg(ttl.as_millis().max(1) as u64);
+        cmd.arg("PX").arg(px_millis(ttl));
     }
     cmd
 }
@@ -483,4 +483,9 @@ async fn connect_one(
         );
         tokio::time::sleep(retry_delay(attempt)).await;
     }
+}
+
+/// A TTL as SET's `PX` argument: whole milliseconds, at least 1 (0 would be an error).
+pub fn px_millis(ttl: Duration) -> u64 {
+    ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64
 }

@@ -5,6 +5,7 @@
 
 use super::ops::{key_name, Workload};
 use super::schedule::Schedule;
+use super::wire::WireClient;
 use crate::cache::redis_store::with_connection;
 use crate::op::OpKind;
 use crate::scenario::load::{Arrival, LoadSpec};
@@ -156,7 +157,11 @@ async fn closed(
                 })
                 .collect();
             let shard = c % (w.recorders.len() - 1);
-            let mut conn = None;
+            let mut client = WireClient::default();
+            if let Some(config) = &wire {
+                // Connect before the first batch so its latency is not the handshake's.
+                let _ = client.connection(config).await;
+            }
             loop {
                 let now = Instant::now();
                 if stop.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e) {
@@ -170,7 +175,7 @@ async fn closed(
                     }
                 }
                 if let Some(config) = &wire {
-                    w.execute_wire(&mut conn, config, &mut rngs, shard).await;
+                    w.execute_wire(&mut client, config, &mut rngs, shard).await;
                 } else if depth == 1 {
                     w.execute(&mut rngs[0], now, shard).await;
                 } else {

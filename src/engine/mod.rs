@@ -137,17 +137,20 @@ where
         *interval_start = elapsed;
     };
     let outcome: Drive = loop {
+        // Biased: when a tick and the end of warmup fall due together, the tick closes the
+        // interval and the warmup branch then finds nothing left to close.
         tokio::select! {
+            biased;
             outcome = &mut drive => break outcome,
+            _ = ticker.tick() => {
+                close_interval(&mut aggregator, &mut interval_start);
+                on_tick(&aggregator.live());
+            }
             _ = &mut warmup_end, if warming => {
                 warming = false;
                 if interval_start < warmup {
                     close_interval(&mut aggregator, &mut interval_start);
                 }
-            }
-            _ = ticker.tick() => {
-                close_interval(&mut aggregator, &mut interval_start);
-                on_tick(&aggregator.live());
             }
         }
     };

@@ -4,9 +4,9 @@
 
 use super::backend::{Backend, Via};
 use super::origin::Origin;
-use super::wire::{self, Reply as WireReply, WireConn};
+use super::wire::{self, Reply as WireReply, WireClient};
 use crate::cache::codec::{self, CodecConfig};
-use crate::cache::redis_store::{Command, Reply};
+use crate::cache::redis_store::{px_millis, Command, Reply};
 use crate::cache::{Codec, OpError, RedisConfig};
 use crate::op::{ErrorKind, OpKind};
 use crate::report::recorder::Recorder;
@@ -24,7 +24,18 @@ const GROUP: u64 = 100;
 
 /// The key of index `i`: `w{group}:{i}` under the run's prefix (applied by the store).
 pub fn key_name(i: u64) -> String {
-    format!("w{}:{}", i / GROUP, i)
+    let mut key = String::with_capacity(24);
+    push_key_name(&mut key, i);
+    key
+}
+
+/// Appends [`key_name`] of `i` to `out` without a temporary string.
+fn push_key_name(out: &mut String, i: u64) {
+    let mut n = itoa::Buffer::new();
+    out.push('w');
+    out.push_str(n.format(i / GROUP));
+    out.push(':');
+    out.push_str(n.format(i));
 }
 
 /// Everything a worker needs, shared by all of them.
@@ -342,44 +353,43 @@ impl Workload {
             .ops()
             .iter()
             .all(|o| matches!(o.kind, OpKind::Get | OpKind::Set | OpKind::Del));
-        (depth > 1 && simple && !store.config().uses_tls()).then(|| store.config().clone())
+        (depth > 1 && simple && wire::plain_tcp(store.config())).then(|| store.config().clone())
     }
 
-    /// Picks one operation per generator in `rngs` and sends them as one pipeline over
-    /// `conn` (connected on first use, dropped after an error so the next batch
-    /// reconnects). Each operation's latency is the time to its own reply.
+    /// Picks one operation per generator in `rngs` and sends them as one pipeline over the
+    /// client's connection (reconnected with backoff after a failure). Each operation's
+    /// latency is the time to its own reply; the batch is bounded by the response timeout.
     pub async fn execute_wire(
         &self,
-        conn: &mut Option<WireConn>,
+        client: &mut WireClient,
         config: &RedisConfig,
         rngs: &mut [SmallRng],
         shard: usize,
     ) {
-        let sent = Instant::now();
+        client.back_off().await;
+        let started = Instant::now();
         let rec = &self.recorders[shard % self.recorders.len()];
-        let fail_all = |rngs: &mut [SmallRng], e: OpError| {
-            let at = us(sent.elapsed());
-            let mut rec = lock(rec);
-            for rng in rngs {
-                rec.record(self.mix.pick(rng).kind, at, at);
-                rec.error(e.kind());
+        let c = match client.connection(config).await {
+            Ok(c) => c,
+            Err(e) => {
+                let at = us(started.elapsed());
+                let mut rec = lock(rec);
+                for rng in rngs {
+                    rec.record(self.mix.pick(rng).kind, at, at);
+                    rec.error(e.kind());
+                }
+                return;
             }
         };
-        if conn.is_none() {
-            match WireConn::connect(config).await {
-                Ok(Some(c)) => *conn = Some(c),
-                Ok(None) => return fail_all(rngs, OpError::Connection("not plain TCP".into())),
-                Err(e) => return fail_all(rngs, e),
-            }
-        }
-        let Some(c) = conn.as_mut() else { return };
+        let sent = Instant::now();
         let mut batch: Vec<Queued> = Vec::with_capacity(rngs.len());
-        let mut key = Vec::with_capacity(config.key_prefix.len() + 24);
-        let mut ttl = itoa::Buffer::new();
+        let mut key = String::with_capacity(config.key_prefix.len() + 24);
         for rng in rngs.iter_mut() {
             let spec = self.mix.pick(rng);
             let index = self.spec_index(spec);
-            wire_key(&mut key, &config.key_prefix, self.keys.next(rng));
+            key.clear();
+            key.push_str(&config.key_prefix);
+            push_key_name(&mut key, self.keys.next(rng));
             let mut queued = Queued {
                 kind: spec.kind,
                 index,
@@ -390,8 +400,9 @@ impl Workload {
             match spec.kind {
                 OpKind::Set => match self.value(rng, &self.codecs[index]) {
                     Ok((v, raw)) => {
-                        let px = ttl.format(spec.ttl.as_millis().max(1)).as_bytes();
-                        c.push(&[b"SET", &key, &v, b"PX", px]);
+                        let mut px = itoa::Buffer::new();
+                        let px = px.format(px_millis(spec.ttl)).as_bytes();
+                        c.push(&[b"SET", key.as_bytes(), &v, b"PX", px]);
                         self.keys_written.fetch_add(1, Ordering::Relaxed);
                         queued.bytes = (raw, v.len() as u64);
                     }
@@ -400,10 +411,10 @@ impl Workload {
                         queued.outcome = Err(e.kind());
                     }
                 },
-                OpKind::Del => c.push(&[b"DEL", &key]),
+                OpKind::Del => c.push(&[b"DEL", key.as_bytes()]),
                 _ => {
                     queued.kind = OpKind::Get;
-                    c.push(&[b"GET", &key]);
+                    c.push(&[b"GET", key.as_bytes()]);
                 }
             }
             batch.push(queued);
@@ -413,11 +424,16 @@ impl Workload {
         let on_reply = |_: usize, reply: WireReply<'_>, at: Instant| {
             let Some(q) = waiting.next() else { return };
             q.at = Some(at);
-            q.outcome = match reply {
-                WireReply::Error(e) => Err(wire::server_error(e).kind()),
-                WireReply::Nil => Ok(Answer::Miss),
-                WireReply::Bulk(v) => codec::decode(v).map(|_| Answer::Hit).map_err(|e| e.kind()),
-                _ => Ok(Answer::Done),
+            q.outcome = match (q.kind, reply) {
+                (_, WireReply::Error(_)) => Err(ErrorKind::ServerReply),
+                (OpKind::Get, WireReply::Nil) => Ok(Answer::Miss),
+                (OpKind::Get, WireReply::Bulk(v)) => {
+                    codec::decode(v).map(|_| Answer::Hit).map_err(|e| e.kind())
+                }
+                (OpKind::Set, WireReply::Status) | (OpKind::Del, WireReply::Int(_)) => {
+                    Ok(Answer::Done)
+                }
+                _ => Err(ErrorKind::Protocol),
             };
         };
         let timeout = config.response_timeout;
@@ -427,7 +443,9 @@ impl Workload {
             Err(_) => Some(ErrorKind::Timeout),
         };
         if failure.is_some() {
-            *conn = None;
+            client.failed();
+        } else {
+            client.succeeded();
         }
         let failed_at = Instant::now();
         let mut rec = lock(rec);
@@ -466,17 +484,6 @@ enum Answer {
     Hit,
     Miss,
     Done,
-}
-
-/// `prefix` + [`key_name`] of `i`, into `out` (reused across a batch).
-fn wire_key(out: &mut Vec<u8>, prefix: &str, i: u64) {
-    let mut n = itoa::Buffer::new();
-    out.clear();
-    out.extend_from_slice(prefix.as_bytes());
-    out.push(b'w');
-    out.extend_from_slice(n.format(i / GROUP).as_bytes());
-    out.push(b':');
-    out.extend_from_slice(n.format(i).as_bytes());
 }
 
 fn lock(m: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
@@ -521,11 +528,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wire_keys_match_the_store_keys() {
-        let mut out = Vec::new();
-        for i in [0, 7, 99, 100, 12_345, u64::MAX] {
-            wire_key(&mut out, "run:", i);
-            assert_eq!(out, format!("run:{}", key_name(i)).into_bytes());
+    fn key_names_group_a_hundred_keys() {
+        for (i, name) in [
+            (0, "w0:0"),
+            (99, "w0:99"),
+            (100, "w1:100"),
+            (12_345, "w123:12345"),
+        ] {
+            assert_eq!(key_name(i), name);
         }
+        assert_eq!(
+            key_name(u64::MAX),
+            format!("w{}:{}", u64::MAX / 100, u64::MAX)
+        );
     }
 }

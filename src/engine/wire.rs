@@ -8,12 +8,27 @@
 //! a client's bookkeeping, so its batches take this path. Each reply is timestamped when
 //! the read that completed it returns, so a command's latency is the time to its own reply.
 //!
-//! Only plain TCP: a TLS URL keeps the redis crate path (see `WireConn::connect`).
+//! Only plain TCP: a TLS or Unix-socket URL keeps the redis crate path ([`plain_tcp`]).
 
 use crate::cache::{OpError, RedisConfig};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// A status, error or length line longer than this is not Redis talking.
+const MAX_LINE: usize = 64 * 1024;
+/// Redis's own `proto-max-bulk-len` default: no value can be longer.
+const MAX_BULK: usize = 512 * 1024 * 1024;
+/// The read buffer's resting size; it grows for large values and shrinks back after.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Whether `config` reaches Redis over plain TCP, the only transport this path speaks.
+pub fn plain_tcp(config: &RedisConfig) -> bool {
+    !config.uses_tls()
+        && config
+            .connection_info()
+            .is_ok_and(|info| matches!(info.addr(), redis::ConnectionAddr::Tcp(..)))
+}
 
 /// One parsed reply, borrowing from the read buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,7 +81,7 @@ impl WireConn {
             stream,
             out: Vec::with_capacity(16 * 1024),
             queued: 0,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: Vec::with_capacity(READ_BUFFER),
             pos: 0,
         };
         let settings = info.redis_settings();
@@ -135,10 +150,13 @@ impl WireConn {
             if self.pos == self.buf.len() {
                 self.buf.clear();
                 self.pos = 0;
+                if self.buf.capacity() > 16 * READ_BUFFER {
+                    self.buf.shrink_to(READ_BUFFER);
+                }
             } else if self.buf.capacity() - self.buf.len() < 4096 {
                 self.buf.drain(..self.pos);
                 self.pos = 0;
-                self.buf.reserve(64 * 1024);
+                self.buf.reserve(READ_BUFFER);
             }
             let n = self
                 .stream
@@ -164,6 +182,58 @@ impl WireConn {
     }
 }
 
+/// One closed-model client's wire connection: opened lazily, dropped after an error, and
+/// reopened with the guide's backoff so a server that is down is not hammered with connects
+/// (the store's ConnectionManager backs off the same way).
+#[derive(Default)]
+pub struct WireClient {
+    conn: Option<WireConn>,
+    /// Consecutive failed batches or connects; 0 once a batch succeeds.
+    failures: u32,
+    /// The first connect error is logged; later ones only counted.
+    warned: bool,
+}
+
+impl WireClient {
+    /// After failures, waits `retry_delay(failures)` before the next attempt: no operation
+    /// is in flight meanwhile, so the wait is not part of any latency.
+    pub async fn back_off(&self) {
+        if self.conn.is_none() && self.failures > 0 {
+            tokio::time::sleep(crate::cache::config::retry_delay(self.failures)).await;
+        }
+    }
+
+    /// The open connection, connecting first if needed (bounded by the connect timeout,
+    /// then the response timeout for AUTH/SELECT).
+    pub async fn connection(&mut self, config: &RedisConfig) -> Result<&mut WireConn, OpError> {
+        if self.conn.is_none() {
+            match WireConn::connect(config).await {
+                Ok(Some(conn)) => self.conn = Some(conn),
+                Ok(None) => return Err(OpError::Connection("not a plain TCP URL".into())),
+                Err(e) => {
+                    self.failed();
+                    if !std::mem::replace(&mut self.warned, true) {
+                        tracing::warn!("pipelined client could not connect: {e}");
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.conn.as_mut().expect("connected above"))
+    }
+
+    /// A batch failed: the connection may hold half-read replies, so it goes.
+    pub fn failed(&mut self) {
+        self.conn = None;
+        self.failures = self.failures.saturating_add(1);
+    }
+
+    /// A batch went through.
+    pub fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+}
+
 /// An `-ERR ...` line as the store reports it.
 pub fn server_error(line: &[u8]) -> OpError {
     let line = String::from_utf8_lossy(line);
@@ -175,9 +245,18 @@ pub fn server_error(line: &[u8]) -> OpError {
 }
 
 /// Parses one reply at the start of `buf`: the reply and the bytes it used, or `None`
-/// when `buf` does not hold all of it yet.
+/// when `buf` does not hold all of it yet. Anything but a status, error, integer or bulk
+/// string of sane length, properly terminated, is a protocol error: the stream would
+/// otherwise silently lose its alignment with the commands.
 pub fn parse(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>, OpError> {
-    let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") else {
+    let scan = &buf[..buf.len().min(MAX_LINE)];
+    let Some(eol) = scan.windows(2).position(|w| w == b"\r\n") else {
+        if buf.len() >= MAX_LINE {
+            return Err(OpError::Protocol(format!(
+                "no line end within {MAX_LINE} bytes: {}",
+                excerpt(buf)
+            )));
+        }
         return Ok(None);
     };
     if eol == 0 {
@@ -189,29 +268,48 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>, OpError> {
         std::str::from_utf8(line)
             .ok()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| OpError::Protocol(format!("bad length or integer {line:?}")))
+            .ok_or_else(|| OpError::Protocol(format!("bad length or integer {}", excerpt(line))))
     };
     let reply = match buf[0] {
         b'+' => (Reply::Status, after),
         b'-' => (Reply::Error(line), after),
         b':' => (Reply::Int(int(line)?), after),
         b'$' => {
-            let Ok(len) = usize::try_from(int(line)?) else {
+            let len = int(line)?;
+            if len == -1 {
                 return Ok(Some((Reply::Nil, after)));
-            };
-            if buf.len() < after + len + 2 {
+            }
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|&l| l <= MAX_BULK)
+                .ok_or_else(|| OpError::Protocol(format!("bad bulk length {len}")))?;
+            let end = after + len;
+            if buf.len() < end + 2 {
                 return Ok(None);
             }
-            (Reply::Bulk(&buf[after..after + len]), after + len + 2)
+            if &buf[end..end + 2] != b"\r\n" {
+                return Err(OpError::Protocol(format!(
+                    "bulk of {len} bytes not followed by CRLF"
+                )));
+            }
+            (Reply::Bulk(&buf[after..end]), end + 2)
         }
-        other => {
+        _ => {
             return Err(OpError::Protocol(format!(
-                "unexpected reply type {:?} to GET/SET/DEL",
-                other as char
+                "unexpected reply {}",
+                excerpt(buf)
             )))
         }
     };
     Ok(Some(reply))
+}
+
+/// The start of `bytes`, printable, for an error message.
+fn excerpt(bytes: &[u8]) -> String {
+    format!(
+        "{:?}",
+        String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+    )
 }
 
 #[cfg(test)]
@@ -237,6 +335,17 @@ mod tests {
         assert!(parse(b"*2\r\n").is_err());
         assert!(parse(b"$x\r\n").is_err());
         assert!(parse(b"\r\n").is_err());
+        assert!(parse(b"$-2\r\n").is_err(), "only -1 means nil");
+        assert!(
+            parse(b"$9000000000000\r\n").is_err(),
+            "over proto-max-bulk-len"
+        );
+        assert!(
+            parse(b"$3\r\nabcd\r\n").is_err(),
+            "length disagrees with the data"
+        );
+        assert!(parse(&[b'x'; MAX_LINE]).is_err(), "no line end at all");
+        assert_eq!(parse(&[b'+'; 100]).unwrap(), None, "a line still arriving");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! response time versus service time, hit rate versus INFO), which keys a run may touch,
 //! the memory target, pipelines, warmup and short runs. `run_process` drives the binary.
 
-use crate::support::{connection, redis, redis_with};
+use crate::support::{connection, info_field, redis, redis_with};
 use redline::engine::{self, RunOptions};
 use redline::report::aggregate::LiveLine;
 use redline::report::summary::{Provider, RunSummary};
@@ -47,10 +47,7 @@ async fn run_ticking(
 
 pub(crate) fn info_u64(con: &mut redis::Connection, field: &str) -> u64 {
     let text: String = redis::cmd("INFO").query(con).expect("INFO");
-    text.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("INFO has no numeric {field}"))
+    info_field(&text, field)
 }
 
 pub(crate) fn dbsize(con: &mut redis::Connection) -> u64 {

@@ -126,3 +126,13 @@ pub fn redline_bin() -> Command {
     }
     cmd
 }
+
+/// A numeric `field:value` line of an INFO reply (or of one `cmdstat_*` line's
+/// `key=value` list, with `,` and `=` read as line breaks and `:`).
+#[allow(dead_code)]
+pub fn info_field(text: &str, field: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO has no numeric {field}"))
+}
