@@ -129,7 +129,6 @@ where
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let warmup_end = tokio::time::sleep_until((start + warmup).into());
     let mut warmup_end = std::pin::pin!(warmup_end);
-    let mut warming = !warmup.is_zero();
     let mut interval_start = Duration::ZERO;
     let close_interval = |aggregator: &mut Aggregator, interval_start: &mut Duration| {
         let elapsed = start.elapsed();
@@ -138,7 +137,8 @@ where
     };
     let outcome: Drive = loop {
         // Biased: when a tick and the end of warmup fall due together, the tick closes the
-        // interval and the warmup branch then finds nothing left to close.
+        // interval and the warmup branch, enabled only while the open interval started
+        // inside warmup, has nothing left to close.
         tokio::select! {
             biased;
             outcome = &mut drive => break outcome,
@@ -146,11 +146,8 @@ where
                 close_interval(&mut aggregator, &mut interval_start);
                 on_tick(&aggregator.live());
             }
-            _ = &mut warmup_end, if warming => {
-                warming = false;
-                if interval_start < warmup {
-                    close_interval(&mut aggregator, &mut interval_start);
-                }
+            _ = &mut warmup_end, if interval_start < warmup => {
+                close_interval(&mut aggregator, &mut interval_start);
             }
         }
     };

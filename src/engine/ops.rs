@@ -412,16 +412,13 @@ impl Workload {
                     }
                 },
                 OpKind::Del => c.push(&[b"DEL", key.as_bytes()]),
-                _ => {
-                    queued.kind = OpKind::Get;
-                    c.push(&[b"GET", key.as_bytes()]);
-                }
+                _ => c.push(&[b"GET", key.as_bytes()]),
             }
             batch.push(queued);
         }
         // Replies come back in order, one per command that went out.
         let mut waiting = batch.iter_mut().filter(|q| q.at.is_none());
-        let on_reply = |_: usize, reply: WireReply<'_>, at: Instant| {
+        let on_reply = |reply: WireReply<'_>, at: Instant| {
             let Some(q) = waiting.next() else { return };
             q.at = Some(at);
             q.outcome = match (q.kind, reply) {

@@ -57,17 +57,14 @@ pub struct WireConn {
 }
 
 impl WireConn {
-    /// Connects like the store does (same address, password, database), or `None` when the
-    /// URL needs TLS or a Unix socket, which this path does not speak.
-    pub async fn connect(config: &RedisConfig) -> Result<Option<WireConn>, OpError> {
-        if config.uses_tls() {
-            return Ok(None);
-        }
+    /// Connects like the store does (same address, password, database). Callers check
+    /// [`plain_tcp`] first; any other address is a connection error here.
+    pub async fn connect(config: &RedisConfig) -> Result<WireConn, OpError> {
         let info = config
             .connection_info()
             .map_err(|e| OpError::Connection(e.to_string()))?;
         let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
-            return Ok(None);
+            return Err(OpError::Connection("not a plain TCP URL".into()));
         };
         let connect = TcpStream::connect((host.as_str(), *port));
         let stream = tokio::time::timeout(config.connect_timeout, connect)
@@ -85,25 +82,21 @@ impl WireConn {
             pos: 0,
         };
         let settings = info.redis_settings();
-        let db = settings.db().to_string();
-        let mut hello = 0;
         if let Some(password) = settings.password() {
             match settings.username() {
                 Some(user) => conn.push(&[b"AUTH", user.as_bytes(), password.as_bytes()]),
                 None => conn.push(&[b"AUTH", password.as_bytes()]),
             }
-            hello += 1;
         }
         if settings.db() != 0 {
-            conn.push(&[b"SELECT", db.as_bytes()]);
-            hello += 1;
+            conn.push(&[b"SELECT", settings.db().to_string().as_bytes()]);
         }
-        if hello > 0 {
+        if conn.queued > 0 {
             let mut refused = None;
             let timeout = config.response_timeout;
             tokio::time::timeout(
                 timeout,
-                conn.round_trip(|_, reply, _| {
+                conn.round_trip(|reply, _| {
                     if let Reply::Error(e) = reply {
                         refused.get_or_insert_with(|| server_error(e));
                     }
@@ -115,7 +108,7 @@ impl WireConn {
                 return Err(e);
             }
         }
-        Ok(Some(conn))
+        Ok(conn)
     }
 
     /// Queues one command (RESP array of bulk strings).
@@ -135,11 +128,11 @@ impl WireConn {
     }
 
     /// Sends every queued command in one write and hands each reply, in order, to
-    /// `on_reply(index, reply, arrived)`. On an error the connection is unusable (replies
+    /// `on_reply(reply, arrived)`. On an error the connection is unusable (replies
     /// may be half read): drop it.
     pub async fn round_trip(
         &mut self,
-        mut on_reply: impl FnMut(usize, Reply<'_>, Instant),
+        mut on_reply: impl FnMut(Reply<'_>, Instant),
     ) -> Result<(), OpError> {
         let expected = std::mem::take(&mut self.queued);
         let written = self.stream.write_all(&self.out).await;
@@ -170,7 +163,7 @@ impl WireConn {
             while done < expected {
                 match parse(&self.buf[self.pos..])? {
                     Some((reply, used)) => {
-                        on_reply(done, reply, arrived);
+                        on_reply(reply, arrived);
                         self.pos += used;
                         done += 1;
                     }
@@ -208,8 +201,7 @@ impl WireClient {
     pub async fn connection(&mut self, config: &RedisConfig) -> Result<&mut WireConn, OpError> {
         if self.conn.is_none() {
             match WireConn::connect(config).await {
-                Ok(Some(conn)) => self.conn = Some(conn),
-                Ok(None) => return Err(OpError::Connection("not a plain TCP URL".into())),
+                Ok(conn) => self.conn = Some(conn),
                 Err(e) => {
                     self.failed();
                     if !std::mem::replace(&mut self.warned, true) {
@@ -235,7 +227,7 @@ impl WireClient {
 }
 
 /// An `-ERR ...` line as the store reports it.
-pub fn server_error(line: &[u8]) -> OpError {
+fn server_error(line: &[u8]) -> OpError {
     let line = String::from_utf8_lossy(line);
     let (code, detail) = line.split_once(' ').unwrap_or((&line, ""));
     OpError::Server {
