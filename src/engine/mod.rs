@@ -23,7 +23,7 @@ pub mod wire;
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::SummaryInputs;
 use crate::report::summary::{
-    BreakerReport, BreakerTransition, RunSummary, ScenarioInfo, TargetInfo,
+    BreakerReport, BreakerTransition, RunSummary, ScenarioInfo, ServerStats, TargetInfo, Window,
 };
 use crate::scenario::Scenario;
 use driver::{Drive, DriveParams};
@@ -73,10 +73,6 @@ where
     let run_prefix = format!("{}{:08x}:", scenario.keyspace.prefix, seed as u32);
     let opened_at = Instant::now();
     let target = target::open(scenario, opts.redis_url.as_deref(), &run_prefix).await?;
-    let before = match &target.store {
-        Some(s) => target::info_counters(s).await,
-        None => None,
-    };
 
     let mut aggregator = Aggregator::new();
     let recorders: Vec<_> = (0..SHARDS).map(|_| aggregator.register()).collect();
@@ -101,6 +97,16 @@ where
         });
     }
 
+    // Server INFO covers the client counts' window, the measured phase: its "before"
+    // snapshot is taken when warmup ends (after preload), here when there is no warmup, so
+    // preload and warmup traffic are left out of both.
+    let warmup = scenario.load.warmup;
+    let mut info_before = None;
+    if warmup.is_zero() {
+        info_before = info_snapshot(&target, &workload, Instant::now()).await;
+    }
+    let mut warmup_done = warmup.is_zero();
+
     let started_at = chrono::Utc::now();
     let start = Instant::now();
     let breaker_state = || {
@@ -121,7 +127,6 @@ where
     // Intervals close once a second and once exactly when warmup ends, so an
     // interval is either all warmup or all measured: it counts when it starts
     // at or after the end of warmup (operations are recorded on completion).
-    let warmup = scenario.load.warmup;
     let mut ticker = tokio::time::interval_at(
         (start + Duration::from_secs(1)).into(),
         Duration::from_secs(1),
@@ -137,8 +142,8 @@ where
     };
     let outcome: Drive = loop {
         // Biased: when a tick and the end of warmup fall due together, the tick closes the
-        // interval and the warmup branch, enabled only while the open interval started
-        // inside warmup, has nothing left to close.
+        // interval and the warmup branch, which fires once, has nothing left to close but
+        // still takes the INFO snapshot.
         tokio::select! {
             biased;
             outcome = &mut drive => break outcome,
@@ -146,8 +151,12 @@ where
                 close_interval(&mut aggregator, &mut interval_start);
                 on_tick(&aggregator.live());
             }
-            _ = &mut warmup_end, if interval_start < warmup => {
-                close_interval(&mut aggregator, &mut interval_start);
+            _ = &mut warmup_end, if !warmup_done => {
+                warmup_done = true;
+                if interval_start < warmup {
+                    close_interval(&mut aggregator, &mut interval_start);
+                }
+                info_before = info_snapshot(&target, &workload, start).await;
             }
         }
     };
@@ -155,11 +164,18 @@ where
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
 
-    let server = match (&target.store, before) {
-        (Some(s), Some(before)) => target::info_counters(s).await.map(|after| {
-            target::server_stats(before, after, workload.keys_written.load(Ordering::Relaxed))
-        }),
-        _ => None,
+    let server = match info_before {
+        Some(before) => info_snapshot(&target, &workload, start)
+            .await
+            .map(|after| ServerStats {
+                window: Window::new(before.at_s, after.at_s),
+                ..target::server_stats(
+                    before.counters,
+                    after.counters,
+                    after.keys_written.saturating_sub(before.keys_written),
+                )
+            }),
+        None => None,
     };
     if let Some(store) = &target.store {
         if !opts.keep_keys {
@@ -223,6 +239,31 @@ where
         started_at,
         duration: elapsed,
     }))
+}
+
+/// Server INFO counters at one instant, with the client's own count of keys written.
+struct InfoSnapshot {
+    counters: target::InfoCounters,
+    keys_written: u64,
+    /// Seconds since the load started.
+    at_s: f64,
+}
+
+/// INFO counters now, `None` without Redis or if the server does not answer.
+async fn info_snapshot(
+    target: &target::OpenTarget,
+    workload: &Workload,
+    start: Instant,
+) -> Option<InfoSnapshot> {
+    let store = target.store.as_ref()?;
+    let keys_written = workload.keys_written.load(Ordering::Relaxed);
+    let at_s = start.elapsed().as_secs_f64();
+    let counters = target::info_counters(store).await?;
+    Some(InfoSnapshot {
+        counters,
+        keys_written,
+        at_s,
+    })
 }
 
 /// The resolved scenario as JSON, with any password replaced by `***`.

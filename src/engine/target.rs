@@ -168,6 +168,7 @@ pub fn server_stats(before: InfoCounters, after: InfoCounters, keys_written: u64
     let hits = after.keyspace_hits.saturating_sub(before.keyspace_hits);
     let misses = after.keyspace_misses.saturating_sub(before.keyspace_misses);
     ServerStats {
+        window: Default::default(),
         keyspace_hits: hits,
         keyspace_misses: misses,
         evicted_keys: after.evicted_keys.saturating_sub(before.evicted_keys),

@@ -8,7 +8,7 @@ use super::hdr::encode_histogram;
 use super::recorder::{add_histogram, new_histogram, Recorder};
 use super::summary::{
     round_to, BreakerReport, CacheEffect, CompressionRow, GeneratorReport, Histograms, Latency,
-    OpLatency, Percentiles, RunSummary, ScenarioInfo, ServerStats, TargetInfo, Totals,
+    OpLatency, Percentiles, RunSummary, ScenarioInfo, ServerStats, TargetInfo, Totals, Window,
     RATE_DECIMALS, SCHEMA,
 };
 use super::verdict::{self, Verdict};
@@ -31,7 +31,8 @@ pub struct SummaryInputs {
     pub scenario: ScenarioInfo,
     /// The target, URL already redacted.
     pub target: TargetInfo,
-    /// Redis INFO deltas; `None` for the memory provider or if INFO could not be read.
+    /// Redis INFO deltas over the measured phase (with their window); `None` for the memory
+    /// provider or if INFO could not be read.
     pub server: Option<ServerStats>,
     /// Breaker history.
     pub breaker: BreakerReport,
@@ -55,7 +56,7 @@ impl RunSummary {
             totals: ref t,
             timeseries,
             measured,
-            elapsed: _,
+            elapsed,
         } = inputs.measured;
         let measured_s = measured.as_secs_f64();
         let reads = t.hit_count() + t.miss_count();
@@ -66,6 +67,11 @@ impl RunSummary {
             started_at: inputs.started_at,
             duration_s: round_to(inputs.duration.as_secs_f64(), 3),
             measured_s: round_to(measured_s, 3),
+            // Measured intervals are contiguous and end at the last tick.
+            measured_window: Window::new(
+                elapsed.saturating_sub(measured).as_secs_f64(),
+                elapsed.as_secs_f64(),
+            ),
             aborted: inputs.aborted,
             scenario: inputs.scenario,
             target: inputs.target,
@@ -230,6 +236,11 @@ mod tests {
         assert_eq!(s.schema, SCHEMA);
         assert_eq!(s.duration_s, 12.345);
         assert_eq!(s.measured_s, 10.0);
+        assert_eq!(
+            s.measured_window,
+            Window::new(2.0, 12.0),
+            "after warmup, to the end"
+        );
         let t = &s.totals;
         assert_eq!(t.ops, 1100);
         assert_eq!(
@@ -245,9 +256,9 @@ mod tests {
 
         assert_eq!(s.latency.overall.response.count, 1100);
         assert_eq!(s.latency.per_op.len(), 2, "only ops that ran");
-        assert_eq!(s.latency.per_op[&OpKind::Get].response.p50, 500);
-        assert_eq!(s.latency.per_op[&OpKind::Get].service.p50, 250);
-        assert_eq!(s.latency.per_op[&OpKind::Set].response.p99, 2000);
+        assert_eq!(s.latency.per_op[&OpKind::Get].response.p50_us, 500);
+        assert_eq!(s.latency.per_op[&OpKind::Get].service.p50_us, 250);
+        assert_eq!(s.latency.per_op[&OpKind::Set].response.p99_us, 2000);
 
         assert_eq!(s.generator.schedule_lag_max_us, 400);
         assert_eq!(s.generator.schedule_lag_p99_us, 400);
@@ -268,7 +279,7 @@ mod tests {
         assert_eq!(overall.len(), 1100);
         assert_eq!(
             overall.value_at_quantile(0.5),
-            s.latency.overall.response.p50
+            s.latency.overall.response.p50_us
         );
         let get = decode_histogram(&s.histograms.service["get"]).expect("decode");
         assert_eq!(get.len(), 1000);

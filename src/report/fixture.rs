@@ -6,7 +6,7 @@ use super::assemble::SummaryInputs;
 use super::recorder::Recorder;
 use super::summary::{
     BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
-    TargetKind,
+    TargetKind, Window,
 };
 use crate::op::{ErrorKind, OpKind};
 use crate::scenario::threshold::{Cmp, Metric, Stat, Threshold};
@@ -113,6 +113,7 @@ pub fn inputs() -> SummaryInputs {
             warning: None,
         },
         server: Some(ServerStats {
+            window: Window::new(2.0, 12.0),
             keyspace_hits: 790,
             keyspace_misses: 210,
             evicted_keys: 1,

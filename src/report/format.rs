@@ -2,6 +2,7 @@
 //! counts with thousands separators, percentages, byte sizes, and a threshold metric's value
 //! in its own unit. One place, so the terminal, Markdown and HTML agree.
 
+use super::summary::Window;
 use crate::scenario::threshold::Metric;
 
 /// A duration in microseconds: `950µs`, `1.2ms`, `2.35s`, `4012s`.
@@ -83,6 +84,22 @@ pub fn bytes(value: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
+/// A span of the run: `2.0–12.0 s`.
+pub fn window(w: &Window) -> String {
+    format!("{:.1}–{:.1} s", w.start_s, w.end_s)
+}
+
+/// A ratio as a factor: `1.5×` below 10, `12×` above.
+pub fn times(ratio: f64) -> String {
+    if !ratio.is_finite() {
+        "-".to_string()
+    } else if ratio < 9.95 {
+        format!("{ratio:.1}×")
+    } else {
+        format!("{}×", count(ratio.round() as u64))
+    }
+}
+
 /// A threshold metric's value in its unit: latency as a duration, rates as percentages,
 /// throughput as ops/s.
 pub fn metric(metric: &Metric, value: f64) -> String {
@@ -132,6 +149,10 @@ mod tests {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(times(1.54), "1.5×");
+        assert_eq!(times(9.96), "10×");
+        assert_eq!(times(1453.6), "1,454×");
+        assert_eq!(window(&Window::new(2.0, 12.04)), "2.0–12.0 s");
     }
 
     #[test]

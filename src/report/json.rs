@@ -143,15 +143,99 @@ mod tests {
         let mut out = Vec::new();
         write(&fixture::summary(), &mut out).expect("write");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
-        assert_eq!(v["schema"], "redline.report/v1");
+        assert_eq!(v["schema"], "redline.report/v2");
         assert_eq!(v["verdict"], "fail");
         assert_eq!(v["target"]["provider"], "redis");
         assert_eq!(v["totals"]["errors"]["timeout"], 2);
         assert_eq!(v["totals"]["errors"]["breaker_rejected"], 0);
-        assert!(v["latency"]["per_op"]["get"]["response"]["p99"].is_u64());
+        assert!(v["latency"]["per_op"]["get"]["response"]["p99_us"].is_u64());
+        assert_eq!(v["measured_window"]["start_s"], 2.0);
+        assert_eq!(v["server"]["window"]["end_s"], 12.0);
+        let p95 = &v["thresholds"][0];
+        assert_eq!(
+            (&p95["limit"], &p95["unit"], &p95["status"]),
+            (&50_000.0.into(), &"us".into(), &"pass".into())
+        );
+        assert_eq!(v["thresholds"][2]["status"], "fail");
+        assert_eq!(v["thresholds"][2]["unit"], "fraction");
         assert!(v["latency"]["per_op"].get("del").is_none());
         assert!(v["histograms"]["response"]["overall"].is_string());
         assert!(v["started_at"].as_str().is_some_and(|s| s.ends_with('Z')));
+    }
+
+    /// Numeric fields of report.json that are not durations (counts, fractions, bytes,
+    /// rates), or whose unit a sibling `unit` field names (threshold `limit`/`measured`).
+    const NOT_DURATIONS: &[&str] = &[
+        "count",
+        "ops",
+        "throughput",
+        "hits",
+        "misses",
+        "hit_rate",
+        "errors",
+        "errors_total",
+        "error_rate",
+        "origin_calls",
+        "fallback_ops",
+        "keyspace_hits",
+        "keyspace_misses",
+        "evicted_keys",
+        "keys_written",
+        "used_memory",
+        "maxmemory",
+        "total_commands_processed",
+        "hit_rate_server",
+        "latency_reduction",
+        "origin_load_reduction",
+        "reads",
+        "raw_bytes",
+        "wire_bytes",
+        "ratio",
+        "limit",
+        "measured",
+    ];
+
+    /// Every numeric field outside the resolved scenario (whose durations are strings such
+    /// as "5s") either names its unit (`_us`, `_s`) or is known not to be a duration.
+    fn unnamed_numbers(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map {
+                    let here = format!("{path}.{k}");
+                    if here == ".scenario.config" || path == ".totals.errors" {
+                        continue;
+                    }
+                    if child.is_number()
+                        && !(k.ends_with("_us") || k.ends_with("_s"))
+                        && !NOT_DURATIONS.contains(&k.as_str())
+                    {
+                        out.push(here.clone());
+                    }
+                    unnamed_numbers(child, &here, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    unnamed_numbers(item, &format!("{path}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_duration_in_the_report_names_its_unit() {
+        let mut out = Vec::new();
+        write(&fixture::summary(), &mut out).expect("write");
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        let mut unnamed = Vec::new();
+        unnamed_numbers(&v, "", &mut unnamed);
+        unnamed.sort();
+        unnamed.dedup();
+        assert!(unnamed.is_empty(), "numbers without a unit: {unnamed:?}");
+        for t in v["thresholds"].as_array().expect("thresholds") {
+            assert!(t["unit"].is_string(), "{t}");
+        }
     }
 
     #[test]

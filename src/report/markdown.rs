@@ -1,10 +1,11 @@
-//! summary.md: the run on one page a person reads in ten seconds. Verdict and warnings first,
-//! then thresholds, key numbers, per-operation latency, server and cache effect, breaker,
-//! compression and generator. Rendered from the [`RunSummary`] alone.
+//! summary.md: the run on one page a person reads in ten seconds. Verdict, the threshold
+//! tally, target and the load that ran, and warnings first; then thresholds, key numbers,
+//! per-operation latency, server and cache effect, breaker, compression and generator.
+//! Rendered from the [`RunSummary`] alone.
 
-use super::format;
 use super::summary::{Provider, RunSummary};
-use super::verdict::Verdict;
+use super::verdict::{self, ThresholdStatus, Verdict};
+use super::{format, load_line, sentences};
 use crate::op::ErrorKind;
 use std::io::{self, Write};
 
@@ -32,12 +33,15 @@ fn verdict_badge(v: Verdict) -> &'static str {
 fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "# redline: {}", s.scenario.name)?;
     writeln!(w)?;
-    let passed = s.thresholds.iter().filter(|t| t.pass).count();
-    let detail = s
-        .verdict_reason
-        .clone()
-        .unwrap_or_else(|| format!("{passed} of {} thresholds passed", s.thresholds.len()));
-    writeln!(w, "**{}** — {detail}", verdict_badge(s.verdict))?;
+    let tally = verdict::tally(&s.thresholds);
+    match &s.verdict_reason {
+        Some(reason) => {
+            writeln!(w, "**{}** — {reason}", verdict_badge(s.verdict))?;
+            writeln!(w)?;
+            writeln!(w, "Thresholds: {tally}.")?;
+        }
+        None => writeln!(w, "**{}** — {tally}", verdict_badge(s.verdict))?,
+    }
     writeln!(w)?;
     let t = &s.target;
     let mut target = format!("{:?}", t.kind).to_lowercase();
@@ -56,7 +60,12 @@ fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         s.measured_s,
         s.redline_version,
     )?;
-    writeln!(w)
+    writeln!(w)?;
+    if let Some(load) = load_line::describe(&s.scenario.config) {
+        writeln!(w, "Load: {load}")?;
+        writeln!(w)?;
+    }
+    Ok(())
 }
 
 fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
@@ -75,7 +84,7 @@ fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     if s.target.provider == Provider::Memory {
         lines.push(
             "**No Redis server**: this run measured the in-memory fallback store. Latencies \
-             include no network or Redis; eviction and memory thresholds were skipped."
+             include no network or Redis; eviction and memory thresholds are not applicable."
                 .to_string(),
         );
     }
@@ -99,16 +108,25 @@ fn thresholds(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "| | Threshold | Measured | Note |")?;
     writeln!(w, "|---|---|---|---|")?;
     for t in &s.thresholds {
-        let mark = match (t.pass, t.measured) {
-            (true, None) => "➖",
-            (true, Some(_)) => "✅",
-            (false, _) => "❌",
+        let mark = match t.status {
+            ThresholdStatus::Pass => "✅",
+            ThresholdStatus::Fail => "❌",
+            ThresholdStatus::NotApplicable => "➖",
         };
         let measured = t
             .measured
             .map_or_else(|| "—".to_string(), |v| format::metric(&t.metric, v));
-        let note = t.note.as_deref().unwrap_or("");
-        writeln!(w, "| {mark} | `{}` | {measured} | {note} |", cell(&t.expr))?;
+        let note = match (t.status, t.note.as_deref()) {
+            (ThresholdStatus::NotApplicable, Some(why)) => format!("not applicable: {why}"),
+            (ThresholdStatus::NotApplicable, None) => "not applicable".to_string(),
+            (_, note) => note.unwrap_or("").to_string(),
+        };
+        writeln!(
+            w,
+            "| {mark} | `{}` | {measured} | {} |",
+            cell(&t.expr),
+            cell(&note)
+        )?;
     }
     writeln!(w)
 }
@@ -119,6 +137,13 @@ fn key_numbers(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     let sv = &s.latency.overall.service;
     writeln!(w, "## Key numbers")?;
     writeln!(w)?;
+    writeln!(
+        w,
+        "Over the measured phase only (preload and warmup excluded): {}; seconds since the \
+         load started.",
+        sentences::windows(s)
+    )?;
+    writeln!(w)?;
     writeln!(w, "| Metric | Value |")?;
     writeln!(w, "|---|---|")?;
     writeln!(w, "| Throughput | {} |", format::per_second(t.throughput))?;
@@ -126,9 +151,9 @@ fn key_numbers(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     let trio = |p: &super::summary::Percentiles| {
         format!(
             "{} / {} / {}",
-            format::us(p.p50),
-            format::us(p.p95),
-            format::us(p.p99)
+            format::us(p.p50_us),
+            format::us(p.p95_us),
+            format::us(p.p99_us)
         )
     };
     writeln!(w, "| Response p50 / p95 / p99 | {} |", trio(r))?;
@@ -185,15 +210,15 @@ fn per_op(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             op.name(),
             format::count(r.count),
-            format::us(r.p50),
-            format::us(r.p90),
-            format::us(r.p95),
-            format::us(r.p99),
-            format::us(r.p999),
-            format::us(r.max),
-            format::us_f64(r.mean),
-            format::us(l.service.p50),
-            format::us(l.service.p99),
+            format::us(r.p50_us),
+            format::us(r.p90_us),
+            format::us(r.p95_us),
+            format::us(r.p99_us),
+            format::us(r.p999_us),
+            format::us(r.max_us),
+            format::us_f64(r.mean_us),
+            format::us(l.service.p50_us),
+            format::us(l.service.p99_us),
         )?;
     }
     writeln!(w)
@@ -201,15 +226,20 @@ fn per_op(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
 
 fn server_and_cache(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     if let Some(sv) = &s.server {
-        writeln!(w, "## Redis server (INFO, change over the run)")?;
+        writeln!(
+            w,
+            "## Redis server (INFO change over the measured phase, {})",
+            format::window(&sv.window)
+        )?;
         writeln!(w)?;
         writeln!(
             w,
-            "- Keyspace hits / misses: {} / {} (server hit rate {}, client {})",
+            "- Keyspace hits / misses: {} / {} (server hit rate {}, client {} over {})",
             format::count(sv.keyspace_hits),
             format::count(sv.keyspace_misses),
             format::percent_opt(sv.hit_rate_server, 1),
             format::percent_opt(s.totals.hit_rate, 1),
+            format::window(&s.measured_window),
         )?;
         writeln!(
             w,
@@ -239,22 +269,10 @@ fn server_and_cache(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w)?;
     }
     if let Some(c) = &s.cache_effect {
-        writeln!(w, "## Cache effect")?;
+        writeln!(w, "## Cache effect (against an origin-only baseline)")?;
         writeln!(w)?;
-        writeln!(
-            w,
-            "- Latency: reads p50 {} through the cache vs {} origin-only ({} lower)",
-            format::us_f64(c.cached_p50_us),
-            format::us_f64(c.origin_p50_us),
-            format::percent_opt(c.latency_reduction, 1),
-        )?;
-        writeln!(
-            w,
-            "- Origin load: {} origin calls for {} key reads ({} fewer)",
-            format::count(c.origin_calls),
-            format::count(c.reads),
-            format::percent_opt(c.origin_load_reduction, 1),
-        )?;
+        writeln!(w, "- Latency: {}", sentences::cache_latency(c))?;
+        writeln!(w, "- Origin load: {}", sentences::origin_load(c))?;
         writeln!(w)?;
     }
     Ok(())
@@ -389,7 +407,12 @@ mod tests {
         assert!(md.contains("Load generator saturated"));
         assert!(md.contains("No Redis server"));
         assert!(md.contains("redis-server not found on PATH"));
-        assert!(md.contains("| ➖ | `evictions < 0.01` | — | not applicable: no Redis server |"));
+        assert!(
+            md.contains(
+                "| ➖ | `evictions < 0.01` | — | not applicable: no Redis server (in-memory store) |"
+            ),
+            "{md}"
+        );
         assert!(!md.contains("## Redis server"));
     }
 
@@ -398,10 +421,86 @@ mod tests {
         let mut inputs = fixture::inputs();
         inputs.thresholds.retain(|t| t.expr != "error_rate < 0.001");
         let md = render(&RunSummary::build(inputs));
-        assert!(
-            md.contains("**✅ PASS** — 5 of 5 thresholds passed"),
-            "{md}"
-        );
+        assert!(md.contains("**✅ PASS** — 5 passed\n"), "{md}");
+    }
+
+    /// A synthetic run: a cache slower than its origin, memory not applicable (no
+    /// maxmemory), and the load line from a resolved scenario with an in-flight limit.
+    fn synthetic() -> RunSummary {
+        let scenario = crate::scenario::parse_str(
+            r#"
+name = "slow-cache"
+[keyspace]
+keys = 1_000
+distribution = { kind = "zipfian", exponent = 0.99 }
+value_size = "1KiB"
+[[ops]]
+kind = "get_or_set"
+weight = 9
+[[ops]]
+kind = "set"
+weight = 1
+[origin]
+latency = "200us"
+concurrency = 16
+[load]
+model = "open"
+rate = 110
+connections = 4
+warmup = "2s"
+duration = "10s"
+preload = true
+"#,
+            crate::scenario::Format::Toml,
+            "slow-cache.toml",
+            &[],
+        )
+        .expect("valid scenario");
+        let mut inputs = fixture::inputs();
+        inputs.scenario.name = scenario.name.clone();
+        inputs.scenario.config = serde_json::to_value(&scenario).expect("json");
+        inputs.scenario.config["load"]["max_in_flight"] = 1_000.into();
+        inputs
+            .thresholds
+            .retain(|t| t.metric != crate::scenario::threshold::Metric::ErrorRate);
+        inputs.origin_p50_us = Some(42.0);
+        if let Some(server) = &mut inputs.server {
+            server.maxmemory = 0;
+        }
+        RunSummary::build(inputs)
+    }
+
+    #[test]
+    fn summary_md_of_a_synthetic_run_reads_as_expected() {
+        let md = render(&synthetic());
+        let expect = [
+            "# redline: slow-cache\n\n\
+             **✅ PASS** — 4 passed, 1 not applicable: memory — the server has no maxmemory\n\n",
+            "Load: open model, 110 ops/s (even arrivals) for 10s after 2s warmup, keys preloaded \
+             · 1,000 keys, zipfian (exponent 0.99) · values 1.0 KiB · mix get_or_set 9, set 1 · \
+             4 connections × pipeline depth 1 · in-flight limit 1,000 · origin 200us, pool 16\n",
+            "| ✅ | `p95 < 50ms` | 2.0ms |  |\n\
+             | ✅ | `hit_rate >= 0.80` | 80.0% |  |\n\
+             | ✅ | `evictions < 0.01` | 0.33% |  |\n\
+             | ➖ | `memory < 0.80` | — | not applicable: the server has no maxmemory |\n\
+             | ✅ | `get.p99 < 5ms` | 990µs |  |\n",
+            "Over the measured phase only (preload and warmup excluded): measured phase \
+             2.0–12.0 s; Redis INFO 2.0–12.0 s; seconds since the load started.\n",
+            "## Redis server (INFO change over the measured phase, 2.0–12.0 s)\n\n\
+             - Keyspace hits / misses: 790 / 210 (server hit rate 79.0%, client 80.0% over \
+             2.0–12.0 s)\n",
+            "## Cache effect (against an origin-only baseline)\n\n\
+             - Latency: cached reads were 12× slower than the origin (p50 500µs vs 42µs)\n\
+             - Origin load: 200 origin calls for 1,000 key reads: 80.0% fewer than without the \
+             cache\n",
+        ];
+        for block in expect {
+            assert!(
+                md.contains(block),
+                "summary.md lacks\n{block}\n--- in ---\n{md}"
+            );
+        }
+        assert!(!md.contains("% lower"), "the old wording is gone: {md}");
     }
 
     #[test]

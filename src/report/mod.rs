@@ -11,6 +11,8 @@
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
 //! - [`format`]: the one place numbers become text (`950µs`, `48,950 ops/s`, `82.4%`).
+//! - [`sentences`]: wording both summaries share (cache effect, windows); [`load_line`]: the
+//!   load a run ran, in one line, from the resolved scenario.
 //!
 //! Data flows one way: workers record, the aggregator folds, the builder summarizes, the
 //! writers render. Nothing here keeps individual samples.
@@ -20,8 +22,10 @@ pub mod assemble;
 pub mod format;
 pub mod hdr;
 pub mod json;
+pub mod load_line;
 pub mod markdown;
 pub mod recorder;
+pub mod sentences;
 pub mod summary;
 pub mod terminal;
 pub mod verdict;
@@ -36,9 +40,9 @@ pub use recorder::Recorder;
 pub use summary::{
     BreakerReport, BreakerTransition, CacheEffect, CompressionRow, GeneratorReport, Histograms,
     Latency, OpLatency, Percentiles, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
-    TargetKind, Totals, SCHEMA,
+    TargetKind, Totals, Window, SCHEMA,
 };
-pub use verdict::{exit_code, ThresholdResult, Verdict};
+pub use verdict::{exit_code, ThresholdResult, ThresholdStatus, Unit, Verdict};
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;

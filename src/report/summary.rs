@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The `schema` value of report.json files this version writes and reads.
-pub const SCHEMA: &str = "redline.report/v1";
+///
+/// v2: every duration names its unit (`p99_us`), thresholds carry `status` and `unit`, and
+/// client totals and server INFO deltas name their window.
+pub const SCHEMA: &str = "redline.report/v2";
 
 /// Everything known about a finished run. Built once, then only read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +32,8 @@ pub struct RunSummary {
     pub duration_s: f64,
     /// Length of the measured (non-warmup) phase, seconds: the throughput denominator.
     pub measured_s: f64,
+    /// When the measured phase ran: the window of `totals`, `latency` and the thresholds.
+    pub measured_window: Window,
     /// True when the run was interrupted (Ctrl-C, fatal error): its numbers are partial.
     pub aborted: bool,
     /// What was run.
@@ -47,7 +52,8 @@ pub struct RunSummary {
     pub latency: Latency,
     /// One point per second, warmup included.
     pub timeseries: Vec<TimePoint>,
-    /// Redis INFO deltas over the run; `None` for the memory provider or if INFO failed.
+    /// Redis INFO deltas over the measured phase (`server.window` says exactly when);
+    /// `None` for the memory provider or if INFO failed.
     pub server: Option<ServerStats>,
     /// Circuit breaker history.
     pub breaker: BreakerReport,
@@ -124,25 +130,26 @@ pub struct Totals {
     pub fallback_ops: u64,
 }
 
-/// Latency statistics of one histogram, in microseconds.
+/// Latency statistics of one histogram. Every duration is in microseconds and says so in
+/// its name (`p99_us`), in Rust as in report.json.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Samples.
     pub count: u64,
-    /// Median.
-    pub p50: u64,
-    /// 90th percentile.
-    pub p90: u64,
-    /// 95th percentile.
-    pub p95: u64,
-    /// 99th percentile.
-    pub p99: u64,
-    /// 99.9th percentile.
-    pub p999: u64,
-    /// Largest sample (within HDR precision).
-    pub max: u64,
-    /// Arithmetic mean, rounded to 0.1 µs.
-    pub mean: f64,
+    /// Median, µs.
+    pub p50_us: u64,
+    /// 90th percentile, µs.
+    pub p90_us: u64,
+    /// 95th percentile, µs.
+    pub p95_us: u64,
+    /// 99th percentile, µs.
+    pub p99_us: u64,
+    /// 99.9th percentile, µs.
+    pub p999_us: u64,
+    /// Largest sample (within HDR precision), µs.
+    pub max_us: u64,
+    /// Arithmetic mean, µs, rounded to 0.1 µs.
+    pub mean_us: f64,
 }
 
 impl Percentiles {
@@ -151,37 +158,37 @@ impl Percentiles {
         if h.is_empty() {
             return Percentiles {
                 count: 0,
-                p50: 0,
-                p90: 0,
-                p95: 0,
-                p99: 0,
-                p999: 0,
-                max: 0,
-                mean: 0.0,
+                p50_us: 0,
+                p90_us: 0,
+                p95_us: 0,
+                p99_us: 0,
+                p999_us: 0,
+                max_us: 0,
+                mean_us: 0.0,
             };
         }
         Percentiles {
             count: h.len(),
-            p50: h.value_at_quantile(0.50),
-            p90: h.value_at_quantile(0.90),
-            p95: h.value_at_quantile(0.95),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-            mean: round_to(h.mean(), 1),
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p95_us: h.value_at_quantile(0.95),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+            mean_us: round_to(h.mean(), 1),
         }
     }
 
     /// One statistic, µs.
     pub fn stat(&self, stat: Stat) -> f64 {
         match stat {
-            Stat::P50 => self.p50 as f64,
-            Stat::P90 => self.p90 as f64,
-            Stat::P95 => self.p95 as f64,
-            Stat::P99 => self.p99 as f64,
-            Stat::P999 => self.p999 as f64,
-            Stat::Max => self.max as f64,
-            Stat::Mean => self.mean,
+            Stat::P50 => self.p50_us as f64,
+            Stat::P90 => self.p90_us as f64,
+            Stat::P95 => self.p95_us as f64,
+            Stat::P99 => self.p99_us as f64,
+            Stat::P999 => self.p999_us as f64,
+            Stat::Max => self.max_us as f64,
+            Stat::Mean => self.mean_us,
         }
     }
 }
@@ -204,18 +211,42 @@ pub struct Latency {
     pub per_op: BTreeMap<OpKind, OpLatency>,
 }
 
-/// Redis INFO deltas over the run (end minus start), filled by the engine.
+/// A span of the run in seconds since the load started (t = 0 is the first operation after
+/// preload: the clock of `timeseries[].t_s` and breaker transitions).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// Start, seconds since the load started.
+    pub start_s: f64,
+    /// End, seconds since the load started.
+    pub end_s: f64,
+}
+
+impl Window {
+    /// A window from two offsets, rounded to the millisecond like every other time.
+    pub fn new(start_s: f64, end_s: f64) -> Self {
+        Window {
+            start_s: round_to(start_s, 3),
+            end_s: round_to(end_s, 3),
+        }
+    }
+}
+
+/// Redis INFO deltas (after minus before) over the measured phase, filled by the engine: the
+/// "before" snapshot is taken when warmup ends (after preload), the "after" one when the
+/// measured phase ends, so preload and warmup traffic are left out, as in the client counts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerStats {
+    /// When the two INFO snapshots were taken.
+    pub window: Window,
     /// `keyspace_hits` delta.
     pub keyspace_hits: u64,
     /// `keyspace_misses` delta.
     pub keyspace_misses: u64,
     /// `evicted_keys` delta.
     pub evicted_keys: u64,
-    /// Keys written by the run (the evictions denominator).
+    /// Keys the run wrote during the window (the evictions denominator).
     pub keys_written: u64,
-    /// `used_memory` at the end, bytes.
+    /// `used_memory` at the end of the window, bytes.
     pub used_memory: u64,
     /// `maxmemory`, bytes; 0 means unlimited.
     pub maxmemory: u64,
@@ -346,11 +377,11 @@ mod tests {
         assert_eq!(p.count, 1000);
         // Values below 2,048 are exact at 3 significant digits.
         assert_eq!(
-            (p.p50, p.p90, p.p95, p.p99, p.p999),
+            (p.p50_us, p.p90_us, p.p95_us, p.p99_us, p.p999_us),
             (500, 900, 950, 990, 999)
         );
-        assert_eq!(p.max, 1000);
-        assert_eq!(p.mean, 500.5);
+        assert_eq!(p.max_us, 1000);
+        assert_eq!(p.mean_us, 500.5);
         assert_eq!(p.stat(Stat::P99), 990.0);
         assert_eq!(p.stat(Stat::Mean), 500.5);
     }
@@ -362,7 +393,11 @@ mod tests {
             h.record(v * 10).expect("record");
         }
         let p = Percentiles::from_histogram(&h);
-        for (got, want) in [(p.p50, 500_000.0), (p.p99, 990_000.0), (p.max, 1_000_000.0)] {
+        for (got, want) in [
+            (p.p50_us, 500_000.0),
+            (p.p99_us, 990_000.0),
+            (p.max_us, 1_000_000.0),
+        ] {
             let err = (got as f64 - want).abs() / want;
             assert!(err < 0.001, "{got} vs {want}");
         }
@@ -371,8 +406,8 @@ mod tests {
     #[test]
     fn empty_histogram_gives_zero_percentiles() {
         let p = Percentiles::from_histogram(&new_histogram());
-        assert_eq!((p.count, p.p99, p.max), (0, 0, 0));
-        assert_eq!(p.mean, 0.0);
+        assert_eq!((p.count, p.p99_us, p.max_us), (0, 0, 0));
+        assert_eq!(p.mean_us, 0.0);
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! summary (at most about 20 lines; summary.md has the rest).
 
 use super::aggregate::LiveLine;
-use super::format;
 use super::markdown::errors_by_kind;
 use super::summary::{Provider, RunSummary};
-use super::verdict::{exit_code, Verdict};
+use super::verdict::{exit_code, tally, Verdict};
+use super::{format, load_line, sentences};
 use std::io::{self, Write};
 
 /// Failed thresholds listed individually before collapsing into "... and N more".
@@ -63,10 +63,15 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         .as_deref()
         .map_or_else(String::new, |u| format!(" {u}"));
     writeln!(w, "  target      {target}{url}")?;
+    if let Some(load) = load_line::describe(&s.scenario.config) {
+        writeln!(w, "  load        {load}")?;
+    }
     writeln!(
         w,
-        "  duration    {:.1}s ({:.1}s measured)",
-        s.duration_s, s.measured_s
+        "  duration    {:.1}s, {:.1}s measured ({})",
+        s.duration_s,
+        s.measured_s,
+        sentences::windows(s)
     )?;
     writeln!(
         w,
@@ -81,15 +86,21 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         writeln!(
             w,
             "  {name:<10}  p50 {}  p95 {}  p99 {}  max {}",
-            format::us(p.p50),
-            format::us(p.p95),
-            format::us(p.p99),
-            format::us(p.max)
+            format::us(p.p50_us),
+            format::us(p.p95_us),
+            format::us(p.p99_us),
+            format::us(p.max_us)
         )?;
     }
+    let server_hits = s.server.as_ref().map_or_else(String::new, |sv| {
+        format!(
+            " (Redis INFO {})",
+            format::percent_opt(sv.hit_rate_server, 1)
+        )
+    });
     writeln!(
         w,
-        "  hit rate    {}  origin calls {}  fallback ops {}",
+        "  hit rate    {}{server_hits}  origin calls {}  fallback ops {}",
         format::percent_opt(t.hit_rate, 1),
         format::count(t.origin_calls),
         format::count(t.fallback_ops)
@@ -109,14 +120,16 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
             format::plural(s.breaker.transitions.len(), "transition")
         )?;
     }
+    if let Some(c) = &s.cache_effect {
+        writeln!(w, "  cache       {}", sentences::cache_latency(c))?;
+    }
     thresholds(s, w)?;
     warnings(s, w)
 }
 
 fn thresholds(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
-    let passed = s.thresholds.iter().filter(|t| t.pass).count();
-    writeln!(w, "  thresholds  {passed}/{} passed", s.thresholds.len())?;
-    let failed: Vec<_> = s.thresholds.iter().filter(|t| !t.pass).collect();
+    writeln!(w, "  thresholds  {}", tally(&s.thresholds))?;
+    let failed: Vec<_> = s.thresholds.iter().filter(|t| t.failed()).collect();
     for t in failed.iter().take(MAX_LISTED_FAILURES) {
         let measured = match (t.measured, &t.note) {
             (Some(v), _) => format!("measured {}", format::metric(&t.metric, v)),
@@ -201,7 +214,7 @@ mod tests {
             text.contains("✗ error_rate < 0.001  measured 0.182%"),
             "{text}"
         );
-        assert!(text.contains("thresholds  5/6 passed"));
+        assert!(text.contains("thresholds  5 passed, 1 failed\n"), "{text}");
         assert!(text.contains("[timeout 2]"));
     }
 

@@ -1,10 +1,16 @@
 //! Thresholds and verdict: measures each [`Threshold`]'s metric in a [`RunSummary`], decides
 //! pass / fail / inconclusive and maps the verdict to the process exit code.
 //!
-//! A threshold whose metric has no data fails: "p95 < 50ms" over zero operations is not a
-//! pass. The one exception is a metric that cannot exist for this target (evictions and
-//! memory without a Redis server, memory without maxmemory): it is reported as skipped, with
-//! a note, and does not fail the run.
+//! Each threshold ends in one of three states ([`ThresholdStatus`]):
+//!
+//! - **pass** / **fail**: measured, and the comparison held or not.
+//! - **fail with "no data"**: the metric exists for this target but nothing was measured
+//!   ("p95 < 50ms" over zero operations, `del.p99` when no DEL ran, memory when INFO could
+//!   not be read). A release gate must not pass on numbers that were never taken.
+//! - **not applicable**: the metric cannot exist for this target (evictions and memory
+//!   without a Redis server, memory when the server has no maxmemory). It is counted apart
+//!   — never as passed — and a run whose every threshold is not applicable is
+//!   inconclusive, not a pass: nothing was judged.
 
 use super::summary::{round_to, Provider, RunSummary, RATE_DECIMALS};
 use crate::scenario::threshold::{Cmp, Metric, Threshold};
@@ -43,6 +49,57 @@ pub fn exit_code(verdict: Verdict) -> i32 {
     }
 }
 
+/// How one threshold came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdStatus {
+    /// Measured, and the comparison held.
+    Pass,
+    /// Measured and the comparison did not hold, or there was no data although the metric
+    /// exists for this target (a latency over zero operations never passes).
+    Fail,
+    /// The metric cannot exist for this target (memory without maxmemory, evictions or memory
+    /// without a Redis server). Counted apart: never as passed, never as failed.
+    NotApplicable,
+}
+
+impl ThresholdStatus {
+    /// Lower-case name, as in report.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            ThresholdStatus::Pass => "pass",
+            ThresholdStatus::Fail => "fail",
+            ThresholdStatus::NotApplicable => "not_applicable",
+        }
+    }
+}
+
+/// The unit of a threshold's `limit` and `measured`, named in report.json so that no number
+/// there is unitless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Microseconds (latency thresholds).
+    Us,
+    /// A fraction 0..=1 (hit rate, error rate, evictions, memory).
+    Fraction,
+    /// Operations per second (throughput).
+    OpsPerS,
+}
+
+impl Unit {
+    /// The unit `metric` is measured in.
+    pub fn of(metric: &Metric) -> Unit {
+        match metric {
+            Metric::Latency { .. } => Unit::Us,
+            Metric::HitRate | Metric::ErrorRate | Metric::Evictions | Metric::Memory => {
+                Unit::Fraction
+            }
+            Metric::Throughput => Unit::OpsPerS,
+        }
+    }
+}
+
 /// One threshold as judged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
@@ -53,15 +110,35 @@ pub struct ThresholdResult {
     pub metric: Metric,
     /// The comparison.
     pub cmp: Cmp,
-    /// The limit in the metric's unit (µs, fraction, ops/s).
+    /// The limit, in `unit`.
     pub limit: f64,
-    /// The measured value in the same unit; `None` when there was no data or the metric does
-    /// not apply.
+    /// The measured value, in `unit`; `None` when there was no data or the metric does not
+    /// apply.
     pub measured: Option<f64>,
-    /// Whether the threshold held. No data means false; not applicable means true.
-    pub pass: bool,
-    /// Why there is no value ("no data: ...", "not applicable: ...").
+    /// The unit of `limit` and `measured`: `us`, `fraction` or `ops_per_s`.
+    pub unit: Unit,
+    /// pass, fail or not_applicable.
+    pub status: ThresholdStatus,
+    /// Why there is no value: "no data: ..." (status fail) or the reason the metric does not
+    /// exist for this target (status not_applicable).
     pub note: Option<String>,
+}
+
+impl ThresholdResult {
+    /// True when the threshold was measured and held.
+    pub fn passed(&self) -> bool {
+        self.status == ThresholdStatus::Pass
+    }
+
+    /// True when the threshold failed (no data included).
+    pub fn failed(&self) -> bool {
+        self.status == ThresholdStatus::Fail
+    }
+
+    /// True when the metric does not exist for this target.
+    pub fn not_applicable(&self) -> bool {
+        self.status == ThresholdStatus::NotApplicable
+    }
 }
 
 /// A metric's value in a summary, or why there is none.
@@ -71,7 +148,7 @@ pub enum Measurement {
     Value(f64),
     /// The metric could exist but nothing was measured; the threshold fails.
     NoData(String),
-    /// The metric cannot exist for this target; the threshold is skipped.
+    /// The metric cannot exist for this target; the threshold is counted apart.
     NotApplicable(String),
 }
 
@@ -116,7 +193,7 @@ pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
             }
         }
         Metric::Evictions | Metric::Memory if no_redis => {
-            NotApplicable("not applicable: no Redis server".into())
+            NotApplicable("no Redis server (in-memory store)".into())
         }
         Metric::Evictions => match &summary.server {
             None => NoData("no data: Redis INFO was not read".into()),
@@ -132,9 +209,7 @@ pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
         },
         Metric::Memory => match &summary.server {
             None => NoData("no data: Redis INFO was not read".into()),
-            Some(s) if s.maxmemory == 0 => {
-                NotApplicable("not applicable: maxmemory not set".into())
-            }
+            Some(s) if s.maxmemory == 0 => NotApplicable("the server has no maxmemory".into()),
             Some(s) => Value(round_to(
                 s.used_memory as f64 / s.maxmemory as f64,
                 RATE_DECIMALS,
@@ -148,10 +223,15 @@ pub fn evaluate(summary: &RunSummary, thresholds: &[Threshold]) -> Vec<Threshold
     thresholds
         .iter()
         .map(|t| {
-            let (measured, pass, note) = match measurement(summary, &t.metric) {
-                Measurement::Value(v) => (Some(v), t.cmp.holds(v, t.limit), None),
-                Measurement::NoData(why) => (None, false, Some(why)),
-                Measurement::NotApplicable(why) => (None, true, Some(why)),
+            let (measured, status, note) = match measurement(summary, &t.metric) {
+                Measurement::Value(v) if t.cmp.holds(v, t.limit) => {
+                    (Some(v), ThresholdStatus::Pass, None)
+                }
+                Measurement::Value(v) => (Some(v), ThresholdStatus::Fail, None),
+                Measurement::NoData(why) => (None, ThresholdStatus::Fail, Some(why)),
+                Measurement::NotApplicable(why) => {
+                    (None, ThresholdStatus::NotApplicable, Some(why))
+                }
             };
             ThresholdResult {
                 expr: t.expr.clone(),
@@ -159,16 +239,46 @@ pub fn evaluate(summary: &RunSummary, thresholds: &[Threshold]) -> Vec<Threshold
                 cmp: t.cmp,
                 limit: t.limit,
                 measured,
-                pass,
+                unit: Unit::of(&t.metric),
+                status,
                 note,
             }
         })
         .collect()
 }
 
+/// One line counting the thresholds by status, the not-applicable ones named with their
+/// reason: `"4 passed, 1 not applicable: memory — the server has no maxmemory"`. Every
+/// renderer prints this, so a not-applicable threshold is never shown as passed.
+pub fn tally(thresholds: &[ThresholdResult]) -> String {
+    if thresholds.is_empty() {
+        return "no thresholds were set".to_string();
+    }
+    let passed = thresholds.iter().filter(|t| t.passed()).count();
+    let failed = thresholds.iter().filter(|t| t.failed()).count();
+    let na: Vec<String> = thresholds
+        .iter()
+        .filter(|t| t.not_applicable())
+        .map(|t| match &t.note {
+            Some(why) => format!("{} — {why}", t.metric),
+            None => t.metric.to_string(),
+        })
+        .collect();
+    let mut parts = vec![format!("{passed} passed")];
+    if failed > 0 {
+        parts.push(format!("{failed} failed"));
+    }
+    let mut line = parts.join(", ");
+    if !na.is_empty() {
+        line.push_str(&format!(", {} not applicable: {}", na.len(), na.join("; ")));
+    }
+    line
+}
+
 /// The verdict and its reason from a summary whose thresholds are already evaluated:
-/// inconclusive if the generator saturated or the run was aborted, else fail if any
-/// threshold failed, else pass.
+/// inconclusive if the generator saturated or the run was aborted; else fail if any
+/// threshold failed; else inconclusive if thresholds were set but none could be judged
+/// (all not applicable); else pass.
 pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
     let g = &summary.generator;
     if g.saturated {
@@ -184,8 +294,20 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
         let reason = "the run was interrupted; its numbers are partial".to_string();
         return (Verdict::Inconclusive, Some(reason));
     }
-    let failed: Vec<&ThresholdResult> = summary.thresholds.iter().filter(|t| !t.pass).collect();
+    let failed: Vec<&ThresholdResult> = summary.thresholds.iter().filter(|t| t.failed()).collect();
     if failed.is_empty() {
+        let all_na = !summary.thresholds.is_empty()
+            && summary
+                .thresholds
+                .iter()
+                .all(ThresholdResult::not_applicable);
+        if all_na {
+            let reason = format!(
+                "no threshold could be judged: {}",
+                tally(&summary.thresholds)
+            );
+            return (Verdict::Inconclusive, Some(reason));
+        }
         return (Verdict::Pass, None);
     }
     let list: Vec<String> = failed
@@ -230,7 +352,7 @@ mod tests {
         let s = fixture::summary();
         assert_eq!(
             measure(&s, &latency(Stat::P50)),
-            Some(s.latency.overall.response.p50 as f64)
+            Some(s.latency.overall.response.p50_us as f64)
         );
         assert_eq!(measure(&s, &latency(Stat::Max)), Some(2000.0));
         assert_eq!(measure(&s, &get(Stat::P99)), Some(990.0));
@@ -251,7 +373,7 @@ mod tests {
         };
         assert_eq!(measure(&s, &del_p99), None);
         let r = evaluate(&s, &[threshold("del.p99 < 1s", del_p99, Cmp::Lt, 1e6)]);
-        assert!(!r[0].pass, "no data never passes");
+        assert_eq!(r[0].status, ThresholdStatus::Fail, "no data never passes");
         assert_eq!(r[0].note.as_deref(), Some("no data: del never ran"));
     }
 
@@ -262,18 +384,24 @@ mod tests {
         let s = crate::report::RunSummary::build(inputs);
         for t in &s.thresholds {
             match t.metric {
-                Metric::Evictions | Metric::Memory => assert!(t.pass, "{}", t.expr),
+                // The server's INFO still holds data without client operations.
+                Metric::Evictions | Metric::Memory => assert!(t.passed(), "{}", t.expr),
                 _ => {
-                    assert!(!t.pass, "{} passed without data", t.expr);
+                    assert!(t.failed(), "{} passed without data", t.expr);
                     assert!(t.note.as_deref().is_some_and(|n| n.starts_with("no data")));
                 }
             }
         }
         assert_eq!(s.verdict, Verdict::Fail);
+        let reason = s.verdict_reason.as_deref().expect("reason");
+        assert!(
+            reason.contains("p95 < 50ms (no data: no operations completed)"),
+            "{reason}"
+        );
     }
 
     #[test]
-    fn memory_provider_skips_server_metrics_with_a_note() {
+    fn memory_provider_makes_server_metrics_not_applicable() {
         let mut inputs = fixture::inputs();
         inputs.target.kind = TargetKind::Memory;
         inputs.target.provider = Provider::Memory;
@@ -285,10 +413,85 @@ mod tests {
                 .iter()
                 .find(|t| t.metric == metric)
                 .expect("default");
-            assert!(t.pass);
+            assert_eq!(t.status, ThresholdStatus::NotApplicable);
+            assert!(!t.passed() && !t.failed());
             assert_eq!(t.measured, None);
-            assert_eq!(t.note.as_deref(), Some("not applicable: no Redis server"));
+            assert_eq!(t.note.as_deref(), Some("no Redis server (in-memory store)"));
         }
+        assert_eq!(
+            tally(&s.thresholds),
+            "3 passed, 1 failed, 2 not applicable: evictions — no Redis server (in-memory \
+             store); memory — no Redis server (in-memory store)"
+        );
+    }
+
+    #[test]
+    fn not_applicable_is_counted_apart_never_as_passed() {
+        let mut inputs = fixture::inputs();
+        inputs.thresholds.retain(|t| t.metric != Metric::ErrorRate);
+        if let Some(server) = &mut inputs.server {
+            server.maxmemory = 0;
+        }
+        let s = crate::report::RunSummary::build(inputs);
+        let memory = s.thresholds.iter().find(|t| t.metric == Metric::Memory);
+        assert_eq!(
+            memory.map(|t| t.status),
+            Some(ThresholdStatus::NotApplicable)
+        );
+        assert_eq!(s.verdict, Verdict::Pass, "{:?}", s.verdict_reason);
+        assert_eq!(
+            tally(&s.thresholds),
+            "4 passed, 1 not applicable: memory — the server has no maxmemory"
+        );
+    }
+
+    #[test]
+    fn a_run_whose_thresholds_are_all_not_applicable_is_inconclusive() {
+        let mut inputs = fixture::inputs();
+        inputs.target.provider = Provider::Memory;
+        inputs.server = None;
+        inputs
+            .thresholds
+            .retain(|t| matches!(t.metric, Metric::Evictions | Metric::Memory));
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!(s.verdict, Verdict::Inconclusive);
+        assert_eq!(exit_code(s.verdict), 3);
+        let reason = s.verdict_reason.as_deref().expect("reason");
+        assert!(
+            reason.starts_with("no threshold could be judged: 0 passed, 2 not applicable"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn no_thresholds_at_all_is_a_pass_that_says_so() {
+        let mut inputs = fixture::inputs();
+        inputs.thresholds.clear();
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!(s.verdict, Verdict::Pass);
+        assert_eq!(tally(&s.thresholds), "no thresholds were set");
+    }
+
+    #[test]
+    fn every_result_names_its_unit() {
+        let s = fixture::summary();
+        let units: Vec<(String, Unit)> = s
+            .thresholds
+            .iter()
+            .map(|t| (t.expr.clone(), t.unit))
+            .collect();
+        assert_eq!(units[0], ("p95 < 50ms".to_string(), Unit::Us));
+        assert_eq!(units[1].1, Unit::Fraction);
+        let r = evaluate(
+            &s,
+            &[threshold(
+                "throughput > 1",
+                Metric::Throughput,
+                Cmp::Gt,
+                1.0,
+            )],
+        );
+        assert_eq!(r[0].unit, Unit::OpsPerS);
     }
 
     #[test]
@@ -306,7 +509,7 @@ mod tests {
         s.server = Some(server.clone());
         assert_eq!(
             measurement(&s, &Metric::Memory),
-            Measurement::NotApplicable("not applicable: maxmemory not set".into())
+            Measurement::NotApplicable("the server has no maxmemory".into())
         );
         assert_eq!(measure(&s, &Metric::Evictions), Some(0.0));
         server.evicted_keys = 5;
@@ -380,7 +583,7 @@ mod tests {
                 threshold("hit_rate > 0.9", Metric::HitRate, Cmp::Gt, 0.9),
             ],
         );
-        let passes: Vec<bool> = r.iter().map(|t| t.pass).collect();
+        let passes: Vec<bool> = r.iter().map(ThresholdResult::passed).collect();
         assert_eq!(passes, [true, false, true, false]);
         assert_eq!(r[1].measured, Some(110.0));
         assert_eq!(Verdict::Inconclusive.name(), "inconclusive");
