@@ -5,6 +5,7 @@ mod cache;
 mod check;
 mod engine;
 mod pipeline_batches;
+mod report_verdicts;
 mod report_windows;
 mod run_process;
 mod scenario;
