@@ -83,5 +83,5 @@ if [ "${1:-}" = "--soak" ]; then
 import json; r=json.load(open('$work/soak/report.json'))
 print('soak throughput', r['totals']['throughput'], 'saturated', r['generator']['saturated'],
       'lag p99 us', r['generator']['schedule_lag_p99_us'], 'response p99 us',
-      r['latency']['overall']['response']['p99'], 'verdict', r['verdict'])"
+      r['latency']['overall']['response']['p99_us'], 'verdict', r['verdict'])"
 fi

@@ -31,7 +31,7 @@ pub fn describe(config: &Value) -> Option<String> {
 
 /// A rate or weight: whole numbers with separators, others with up to two decimals.
 fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v >= 0.0 && v < 1e15 {
+    if v.fract() == 0.0 && (0.0..1e15).contains(&v) {
         format::count(v as u64)
     } else {
         let text = format!("{v:.2}");

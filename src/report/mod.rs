@@ -3,7 +3,7 @@
 //! - [`recorder`]: per-worker HDR histograms and counters ([`Recorder`]), the hot path.
 //! - [`aggregate`]: the [`Aggregator`] that empties worker recorders every second into a time
 //!   series ([`TimePoint`]) and the run totals ([`Measured`]); also the live line.
-//! - [`summary`]: the immutable [`RunSummary`] (report.json, schema `redline.report/v1`) every
+//! - [`summary`]: the immutable [`RunSummary`] (report.json, schema `redline.report/v2`) every
 //!   renderer reads.
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).

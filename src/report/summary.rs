@@ -1,5 +1,5 @@
 //! [`RunSummary`]: the immutable result of a run that every renderer reads, serialized as
-//! report.json (`schema: "redline.report/v1"`). It carries everything a later `redline report`,
+//! report.json (`schema: "redline.report/v2"`). It carries everything a later `redline report`,
 //! `compare` or `merge` needs without the run: totals, percentiles, the per-second series,
 //! thresholds and verdict, and the histograms themselves. This module owns the types;
 //! [`assemble`](super::assemble) builds one ([`RunSummary::build`]).
