@@ -105,6 +105,7 @@ where
     if warmup.is_zero() {
         info_before = info_snapshot(&target, &workload, Instant::now()).await;
     }
+    let mut info_at_warmup_end = None;
     let mut warmup_done = warmup.is_zero();
 
     let started_at = chrono::Utc::now();
@@ -156,7 +157,8 @@ where
                 if interval_start < warmup {
                     close_interval(&mut aggregator, &mut interval_start);
                 }
-                info_before = info_snapshot(&target, &workload, start).await;
+                info_at_warmup_end =
+                    Some(tokio::spawn(info_snapshot(&target, &workload, start)));
             }
         }
     };
@@ -164,6 +166,9 @@ where
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
 
+    if let Some(task) = info_at_warmup_end {
+        info_before = task.await.ok().flatten();
+    }
     let server = match info_before {
         Some(before) => info_snapshot(&target, &workload, start)
             .await
@@ -249,21 +254,26 @@ struct InfoSnapshot {
     at_s: f64,
 }
 
-/// INFO counters now, `None` without Redis or if the server does not answer.
-async fn info_snapshot(
+/// INFO counters as of now: the client's count of keys written and the time are taken at
+/// the call, the INFO request runs in the returned future (`None` without Redis or if the
+/// server does not answer). The future owns what it needs, so it can be spawned and a slow
+/// server never holds up the engine's loop.
+fn info_snapshot(
     target: &target::OpenTarget,
     workload: &Workload,
     start: Instant,
-) -> Option<InfoSnapshot> {
-    let store = target.store.as_ref()?;
+) -> impl Future<Output = Option<InfoSnapshot>> + Send + 'static {
+    let store = target.store.clone();
     let keys_written = workload.keys_written.load(Ordering::Relaxed);
     let at_s = start.elapsed().as_secs_f64();
-    let counters = target::info_counters(store).await?;
-    Some(InfoSnapshot {
-        counters,
-        keys_written,
-        at_s,
-    })
+    async move {
+        let counters = target::info_counters(store.as_ref()?).await?;
+        Some(InfoSnapshot {
+            counters,
+            keys_written,
+            at_s,
+        })
+    }
 }
 
 /// The resolved scenario as JSON, with any password replaced by `***`.
