@@ -147,3 +147,48 @@ pub fn inputs() -> SummaryInputs {
 pub fn summary() -> RunSummary {
     RunSummary::build(inputs())
 }
+
+/// A synthetic passing run: a cache slower than its origin (p50 500 µs vs 42 µs), memory
+/// not applicable (no maxmemory), and a resolved scenario with an in-flight limit for the
+/// load line.
+pub fn slow_cache() -> RunSummary {
+    let scenario = crate::scenario::parse_str(
+        r#"
+name = "slow-cache"
+[keyspace]
+keys = 1_000
+distribution = { kind = "zipfian", exponent = 0.99 }
+value_size = "1KiB"
+[[ops]]
+kind = "get_or_set"
+weight = 9
+[[ops]]
+kind = "set"
+weight = 1
+[origin]
+latency = "200us"
+concurrency = 16
+[load]
+model = "open"
+rate = 110
+connections = 4
+warmup = "2s"
+duration = "10s"
+preload = true
+"#,
+        crate::scenario::Format::Toml,
+        "slow-cache.toml",
+        &[],
+    )
+    .expect("valid scenario");
+    let mut inputs = inputs();
+    inputs.scenario.name = scenario.name.clone();
+    inputs.scenario.config = serde_json::to_value(&scenario).expect("json");
+    inputs.scenario.config["load"]["max_in_flight"] = 1_000.into();
+    inputs.thresholds.retain(|t| t.metric != Metric::ErrorRate);
+    inputs.origin_p50_us = Some(42.0);
+    if let Some(server) = &mut inputs.server {
+        server.maxmemory = 0;
+    }
+    RunSummary::build(inputs)
+}

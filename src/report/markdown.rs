@@ -424,55 +424,9 @@ mod tests {
         assert!(md.contains("**✅ PASS** — 5 passed\n"), "{md}");
     }
 
-    /// A synthetic run: a cache slower than its origin, memory not applicable (no
-    /// maxmemory), and the load line from a resolved scenario with an in-flight limit.
-    fn synthetic() -> RunSummary {
-        let scenario = crate::scenario::parse_str(
-            r#"
-name = "slow-cache"
-[keyspace]
-keys = 1_000
-distribution = { kind = "zipfian", exponent = 0.99 }
-value_size = "1KiB"
-[[ops]]
-kind = "get_or_set"
-weight = 9
-[[ops]]
-kind = "set"
-weight = 1
-[origin]
-latency = "200us"
-concurrency = 16
-[load]
-model = "open"
-rate = 110
-connections = 4
-warmup = "2s"
-duration = "10s"
-preload = true
-"#,
-            crate::scenario::Format::Toml,
-            "slow-cache.toml",
-            &[],
-        )
-        .expect("valid scenario");
-        let mut inputs = fixture::inputs();
-        inputs.scenario.name = scenario.name.clone();
-        inputs.scenario.config = serde_json::to_value(&scenario).expect("json");
-        inputs.scenario.config["load"]["max_in_flight"] = 1_000.into();
-        inputs
-            .thresholds
-            .retain(|t| t.metric != crate::scenario::threshold::Metric::ErrorRate);
-        inputs.origin_p50_us = Some(42.0);
-        if let Some(server) = &mut inputs.server {
-            server.maxmemory = 0;
-        }
-        RunSummary::build(inputs)
-    }
-
     #[test]
     fn summary_md_of_a_synthetic_run_reads_as_expected() {
-        let md = render(&synthetic());
+        let md = render(&fixture::slow_cache());
         let expect = [
             "# redline: slow-cache\n\n\
              **✅ PASS** — 4 passed, 1 not applicable: memory — the server has no maxmemory\n\n",

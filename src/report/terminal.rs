@@ -219,6 +219,31 @@ mod tests {
     }
 
     #[test]
+    fn summary_states_the_load_the_cache_effect_and_not_applicable_thresholds() {
+        let mut out = Vec::new();
+        write_summary(&fixture::slow_cache(), &mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.starts_with("redline · slow-cache · PASS (exit 0)\n"),
+            "{text}"
+        );
+        for line in [
+            "  load        open model, 110 ops/s (even arrivals) for 10s after 2s warmup, keys \
+             preloaded · 1,000 keys, zipfian (exponent 0.99) · values 1.0 KiB · mix get_or_set \
+             9, set 1 · 4 connections × pipeline depth 1 · in-flight limit 1,000 · origin \
+             200us, pool 16\n",
+            "  duration    12.3s, 10.0s measured (measured phase 2.0–12.0 s; Redis INFO \
+             2.0–12.0 s)\n",
+            "  hit rate    80.0% (Redis INFO 79.0%)",
+            "  cache       cached reads were 12× slower than the origin (p50 500µs vs 42µs)\n",
+            "  thresholds  4 passed, 1 not applicable: memory — the server has no maxmemory\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(text.lines().count() <= 20, "{text}");
+    }
+
+    #[test]
     fn many_failures_collapse_and_lines_stay_bounded() {
         let mut inputs = fixture::inputs();
         let extra = inputs.thresholds.clone();
