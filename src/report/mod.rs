@@ -42,7 +42,7 @@ pub use summary::{
     Latency, OpLatency, Percentiles, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
     TargetKind, Totals, Window, SCHEMA,
 };
-pub use verdict::{exit_code, ThresholdResult, ThresholdStatus, Unit, Verdict};
+pub use verdict::{exit_code, ThresholdResult, ThresholdStatus, ThresholdUnit, Verdict};
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;

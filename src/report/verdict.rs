@@ -78,7 +78,7 @@ impl ThresholdStatus {
 /// there is unitless.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Unit {
+pub enum ThresholdUnit {
     /// Microseconds (latency thresholds).
     Us,
     /// A fraction 0..=1 (hit rate, error rate, evictions, memory).
@@ -87,15 +87,15 @@ pub enum Unit {
     OpsPerS,
 }
 
-impl Unit {
+impl ThresholdUnit {
     /// The unit `metric` is measured in.
-    pub fn of(metric: &Metric) -> Unit {
+    pub fn of(metric: &Metric) -> ThresholdUnit {
         match metric {
-            Metric::Latency { .. } => Unit::Us,
+            Metric::Latency { .. } => ThresholdUnit::Us,
             Metric::HitRate | Metric::ErrorRate | Metric::Evictions | Metric::Memory => {
-                Unit::Fraction
+                ThresholdUnit::Fraction
             }
-            Metric::Throughput => Unit::OpsPerS,
+            Metric::Throughput => ThresholdUnit::OpsPerS,
         }
     }
 }
@@ -116,7 +116,7 @@ pub struct ThresholdResult {
     /// apply.
     pub measured: Option<f64>,
     /// The unit of `limit` and `measured`: `us`, `fraction` or `ops_per_s`.
-    pub unit: Unit,
+    pub unit: ThresholdUnit,
     /// pass, fail or not_applicable.
     pub status: ThresholdStatus,
     /// Why there is no value: "no data: ..." (status fail) or the reason the metric does not
@@ -239,7 +239,7 @@ pub fn evaluate(summary: &RunSummary, thresholds: &[Threshold]) -> Vec<Threshold
                 cmp: t.cmp,
                 limit: t.limit,
                 measured,
-                unit: Unit::of(&t.metric),
+                unit: ThresholdUnit::of(&t.metric),
                 status,
                 note,
             }
@@ -475,13 +475,13 @@ mod tests {
     #[test]
     fn every_result_names_its_unit() {
         let s = fixture::summary();
-        let units: Vec<(String, Unit)> = s
+        let units: Vec<(String, ThresholdUnit)> = s
             .thresholds
             .iter()
             .map(|t| (t.expr.clone(), t.unit))
             .collect();
-        assert_eq!(units[0], ("p95 < 50ms".to_string(), Unit::Us));
-        assert_eq!(units[1].1, Unit::Fraction);
+        assert_eq!(units[0], ("p95 < 50ms".to_string(), ThresholdUnit::Us));
+        assert_eq!(units[1].1, ThresholdUnit::Fraction);
         let r = evaluate(
             &s,
             &[threshold(
@@ -491,7 +491,7 @@ mod tests {
                 1.0,
             )],
         );
-        assert_eq!(r[0].unit, Unit::OpsPerS);
+        assert_eq!(r[0].unit, ThresholdUnit::OpsPerS);
     }
 
     #[test]
