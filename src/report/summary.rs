@@ -46,7 +46,7 @@ pub struct RunSummary {
     pub verdict_reason: Option<String>,
     /// Every threshold with its measured value.
     pub thresholds: Vec<ThresholdResult>,
-    /// Counts and rates over the measured phase.
+    /// Counts and rates over the measured phase (`measured_window`).
     pub totals: Totals,
     /// Percentiles overall and per operation.
     pub latency: Latency,
