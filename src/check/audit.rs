@@ -8,8 +8,8 @@ use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 
 use super::steps::one_line_error;
-use crate::target::info::InfoDict;
 use super::{AuditItem, AuditStatus, Target, RESPONSE_TIMEOUT};
+use crate::target::info::InfoDict;
 
 /// Commands the guide says to rename or disable.
 const DANGEROUS: [&str; 4] = ["FLUSHDB", "FLUSHALL", "KEYS", "CONFIG"];
@@ -90,7 +90,9 @@ async fn authentication(target: &Target) -> AuditItem {
 /// RDB save points or AOF must be on (Migration Checklist: "Persistence enabled").
 async fn persistence(con: &mut MultiplexedConnection, info: Option<&InfoDict>) -> AuditItem {
     const NAME: &str = "persistence";
-    let aof_from_info = info.and_then(|i| i.get::<u64>("aof_enabled")).map(|v| v == 1);
+    let aof_from_info = info
+        .and_then(|i| i.get::<u64>("aof_enabled"))
+        .map(|v| v == 1);
     let save = config_get(con, "save").await;
     let appendonly = config_get(con, "appendonly").await;
     match (save, appendonly) {

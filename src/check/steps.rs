@@ -39,7 +39,11 @@ type Step = Result<String, String>;
 
 /// Connects, runs the checks and the audit, cleans up. Never fails: problems are results.
 /// Every key lives under `prefix` (REDIS_KEY_PREFIX + `redline:check:<random>:`).
-pub(super) async fn run_all(target: &Target, connect_timeout: Duration, prefix: &str) -> CheckReport {
+pub(super) async fn run_all(
+    target: &Target,
+    connect_timeout: Duration,
+    prefix: &str,
+) -> CheckReport {
     let mut checks = Vec::with_capacity(TOTAL_CHECKS);
     let mut audit_items = Vec::new();
     let mut version = None;

@@ -15,7 +15,10 @@ pub async fn backend(
     key_prefix: &str,
 ) -> Result<Backend, TargetError> {
     if scenario.target.kind == TargetKind::Memory {
-        return Ok(Backend::Memory(CacheManager::new(None, manager_config(scenario))));
+        return Ok(Backend::Memory(CacheManager::new(
+            None,
+            manager_config(scenario),
+        )));
     }
     let store = target
         .connect_cache(key_prefix, scenario.load.connections)
@@ -23,10 +26,9 @@ pub async fn backend(
     Ok(match (store, scenario.target.kind) {
         (None, _) => Backend::Memory(CacheManager::new(None, manager_config(scenario))),
         (Some(store), TargetKind::Redis) => Backend::Raw(store),
-        (Some(store), _) => Backend::Managed(CacheManager::new(
-            Some(store),
-            manager_config(scenario),
-        )),
+        (Some(store), _) => {
+            Backend::Managed(CacheManager::new(Some(store), manager_config(scenario)))
+        }
     })
 }
 

@@ -16,9 +16,9 @@
 
 pub mod backend;
 pub mod driver;
+pub mod layer;
 pub mod ops;
 pub mod origin;
-pub mod layer;
 pub mod schedule;
 pub mod wire;
 
@@ -108,12 +108,7 @@ where
 
     let mut aggregator = Aggregator::new();
     let recorders: Vec<_> = (0..SHARDS).map(|_| aggregator.register()).collect();
-    let workload = Arc::new(Workload::new(
-        scenario,
-        backend,
-        recorders,
-        seed,
-    ));
+    let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
     if scenario.load.preload {
         driver::preload(&workload, scenario).await;
     }

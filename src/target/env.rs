@@ -85,7 +85,13 @@ impl EnvSettings {
             None => 6379,
             Some(v) => match v.parse::<u16>() {
                 Ok(p) if p > 0 => p,
-                _ => return Err(bad("REDIS_PORT", &v, "expected a port number, 1 to 65535".into())),
+                _ => {
+                    return Err(bad(
+                        "REDIS_PORT",
+                        &v,
+                        "expected a port number, 1 to 65535".into(),
+                    ))
+                }
             },
         };
         let host_url = match get("REDIS_HOST") {
@@ -129,15 +135,13 @@ impl EnvSettings {
                 Ok(ms) if (1..=MAX_CONNECT_TIMEOUT_MS).contains(&ms) => {
                     Some(Duration::from_millis(ms))
                 }
-                _ => {
-                    return Err(bad(
-                        "REDIS_CONNECT_TIMEOUT",
-                        &v,
-                        format!(
-                            "expected milliseconds, a whole number from 1 to {MAX_CONNECT_TIMEOUT_MS}"
-                        ),
-                    ))
-                }
+                _ => return Err(bad(
+                    "REDIS_CONNECT_TIMEOUT",
+                    &v,
+                    format!(
+                        "expected milliseconds, a whole number from 1 to {MAX_CONNECT_TIMEOUT_MS}"
+                    ),
+                )),
             },
         };
         let max_retries = match get("REDIS_MAX_RETRIES") {
@@ -193,7 +197,7 @@ fn host_url(host: &str, port: u16) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
 
@@ -245,7 +249,10 @@ mod tests {
         assert_eq!(e.max_retries, Some(0));
         assert_eq!(e.redis_server.as_deref(), Some("/opt/redis-server"));
         let shown = format!("{e:?}");
-        assert!(!shown.contains("pw@") && !shown.contains("with spaces"), "{shown}");
+        assert!(
+            !shown.contains("pw@") && !shown.contains("with spaces"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -273,7 +280,11 @@ mod tests {
             ("REDIS_TLS_ENABLED", "garbage", "expected true or false"),
             ("REDIS_CONNECT_TIMEOUT", "0", "from 1 to 3600000"),
             ("REDIS_CONNECT_TIMEOUT", "soon", "milliseconds"),
-            ("REDIS_CONNECT_TIMEOUT", "99999999999999999999", "milliseconds"),
+            (
+                "REDIS_CONNECT_TIMEOUT",
+                "99999999999999999999",
+                "milliseconds",
+            ),
             ("REDIS_MAX_RETRIES", "-1", "from 0 to 100"),
             ("REDIS_MAX_RETRIES", "1000", "from 0 to 100"),
             ("REDIS_PORT", "0", "1 to 65535"),
@@ -291,7 +302,10 @@ mod tests {
             Err(e) => e.to_string(),
             Ok(e) => panic!("accepted {e:?}"),
         };
-        assert!(msg.contains("REDIS_HOST") && msg.contains("REDIS_URL"), "{msg}");
+        assert!(
+            msg.contains("REDIS_HOST") && msg.contains("REDIS_URL"),
+            "{msg}"
+        );
     }
 
     #[test]

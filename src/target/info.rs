@@ -81,7 +81,10 @@ mod tests {
         let c = InfoCounters::from_info(&info);
         assert_eq!((c.keyspace_hits, c.keyspace_misses), (10, 2));
         assert_eq!(c.maxmemory, 0, "non-numeric reads as 0");
-        assert_eq!(info.get::<String>("redis_version").as_deref(), Some("7.0.15"));
+        assert_eq!(
+            info.get::<String>("redis_version").as_deref(),
+            Some("7.0.15")
+        );
     }
 
     #[test]

@@ -104,7 +104,10 @@ impl std::fmt::Debug for Target {
         f.debug_struct("Target")
             .field("provider", &self.provider())
             .field("url", &self.redacted_url())
-            .field("cache_url", &self.cache_endpoint.as_ref().map(|c| c.redacted_url()))
+            .field(
+                "cache_url",
+                &self.cache_endpoint.as_ref().map(|c| c.redacted_url()),
+            )
             .field("key_prefix", &self.key_prefix)
             .field("fallback_reason", &self.fallback_reason)
             .finish()

@@ -64,9 +64,7 @@ pub struct Resolved {
 /// network and no process is touched.
 pub fn resolve(req: &TargetRequest<'_>, env: Lookup<'_>) -> Result<Resolved, TargetError> {
     let settings = EnvSettings::read(env)?;
-    let connect_timeout = settings
-        .connect_timeout
-        .unwrap_or(req.spec.connect_timeout);
+    let connect_timeout = settings.connect_timeout.unwrap_or(req.spec.connect_timeout);
     let named = [
         (req.flag_url.map(str::to_string), UrlSource::Flag),
         (req.spec.url.clone(), UrlSource::Scenario),
@@ -188,7 +186,10 @@ mod tests {
         ];
         match plan(None, &TargetSpec::default(), &env) {
             Plan::Memory { missing: Some(e) } => {
-                assert!(e.to_string().contains("apt-get install redis-server"), "{e}")
+                assert!(
+                    e.to_string().contains("apt-get install redis-server"),
+                    "{e}"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -235,10 +236,7 @@ mod tests {
         // A password in the URL wins over REDIS_PASSWORD.
         let mut c = config.clone();
         c.url = "redis://default:fromurl@h".into();
-        assert_eq!(
-            credentialed_url(&c).unwrap(),
-            "rediss://default:fromurl@h"
-        );
+        assert_eq!(credentialed_url(&c).unwrap(), "rediss://default:fromurl@h");
         // Without the variable the scenario's connect timeout holds.
         let r = resolve(&req, &map(&[])).unwrap();
         assert_eq!(r.connect_timeout, spec.connect_timeout);

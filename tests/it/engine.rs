@@ -51,9 +51,15 @@ async fn run_ticking(
     on_tick: &mut (dyn FnMut(&LiveLine) + Send),
 ) -> RunSummary {
     let target = open_target(scenario, opts.url.as_deref()).await;
-    engine::run(scenario, &target, &opts.run, std::future::pending(), on_tick)
-        .await
-        .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
+    engine::run(
+        scenario,
+        &target,
+        &opts.run,
+        std::future::pending(),
+        on_tick,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
 }
 
 pub(crate) fn info_u64(con: &mut redis::Connection, field: &str) -> u64 {
