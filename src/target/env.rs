@@ -135,13 +135,15 @@ impl EnvSettings {
                 Ok(ms) if (1..=MAX_CONNECT_TIMEOUT_MS).contains(&ms) => {
                     Some(Duration::from_millis(ms))
                 }
-                _ => return Err(bad(
-                    "REDIS_CONNECT_TIMEOUT",
-                    &v,
-                    format!(
+                _ => {
+                    return Err(bad(
+                        "REDIS_CONNECT_TIMEOUT",
+                        &v,
+                        format!(
                         "expected milliseconds, a whole number from 1 to {MAX_CONNECT_TIMEOUT_MS}"
                     ),
-                )),
+                    ))
+                }
             },
         };
         let max_retries = match get("REDIS_MAX_RETRIES") {

@@ -29,11 +29,13 @@ pub(crate) struct Options {
     pub run: RunOptions,
 }
 
+/// Options for a run against `server`; the run id is the seed in hex, so a test knows the
+/// prefix its run writes under (`redline:<seed as 8 hex digits>:`).
 pub(crate) fn options(server: &EmbeddedRedis, seed: u64, keep_keys: bool) -> Options {
     Options {
         url: Some(server.url()),
         run: RunOptions {
-            run_id: None,
+            run_id: Some(format!("{:08x}", seed as u32)),
             keep_keys,
             seed: Some(seed),
         },
