@@ -194,6 +194,11 @@ fn run_and_check_resolve_the_environment_alike() {
             Expect::Reaches,
         ),
         (
+            "REDIS_KEY_PREFIX that keyspace.prefix would accept",
+            vec![("REDIS_URL", &url), ("REDIS_KEY_PREFIX", "unite-hub:"), pw],
+            Expect::Reaches,
+        ),
+        (
             "REDIS_TLS_ENABLED=garbage",
             vec![("REDIS_URL", &url), ("REDIS_TLS_ENABLED", "garbage"), pw],
             Expect::Error(r#"REDIS_TLS_ENABLED="garbage" is not valid: expected true or false"#),
