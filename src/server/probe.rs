@@ -74,6 +74,9 @@ pub(crate) fn log_tail(path: &Path, from: u64, max_lines: usize) -> String {
         return format!("(log unavailable: {e})");
     }
     let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        return "(it logged nothing)".to_string();
+    }
     let start = lines.len().saturating_sub(max_lines);
     lines[start..].join("\n")
 }
@@ -90,5 +93,6 @@ mod tests {
         assert_eq!(log_tail(&path, 12, 2), "new 2\nnew 3");
         assert_eq!(log_tail(&path, 12, 10), "new 1\nnew 2\nnew 3");
         assert!(log_tail(&dir.path().join("nope"), 0, 2).contains("unavailable"));
+        assert_eq!(log_tail(&path, 1000, 2), "(it logged nothing)");
     }
 }
