@@ -200,6 +200,29 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_server_is_found_through_the_given_path_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let binary = dir.path().join("redis-server");
+        std::fs::write(&binary, "").unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().to_str().unwrap();
+        match plan(None, &TargetSpec::default(), &[("PATH", path)]) {
+            Plan::Embedded { binary: found } => assert_eq!(found, binary),
+            other => panic!("{other:?}"),
+        }
+        // REDLINE_REDIS_SERVER wins over PATH.
+        let env = [
+            ("PATH", path),
+            ("REDLINE_REDIS_SERVER", "/nonexistent/redis"),
+        ];
+        assert!(matches!(
+            plan(None, &TargetSpec::default(), &env),
+            Plan::Memory { missing: Some(_) }
+        ));
+    }
+
+    #[test]
     fn memory_kind_is_memory_whatever_is_configured() {
         let spec = TargetSpec {
             kind: TargetKind::Memory,
