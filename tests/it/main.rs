@@ -9,3 +9,4 @@ mod run_process;
 mod scenario;
 mod server;
 mod support;
+mod workload;
