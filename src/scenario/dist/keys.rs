@@ -1,14 +1,14 @@
 //! Which key an operation touches: an index in `0..keys` drawn from the keyspace's
-//! distribution. Zipfian draws a popularity rank exactly (rejection sampling, rand_distr's
-//! `Zipf`) and maps it to a key through a seeded [`Permutation`], so the popular keys are
-//! spread over the keyspace rather than packed at index 0, every key is reachable, and each
-//! key gets exactly its rank's share.
+//! distribution. Zipfian draws a popularity rank exactly ([`Zipf`]) and maps it to a key
+//! through a seeded [`Permutation`], so the popular keys are spread over the keyspace rather
+//! than packed at index 0, every key is reachable, and each key gets exactly its rank's
+//! share.
 
 use super::permutation::Permutation;
+use super::zipf::Zipf;
 use crate::scenario::keyspace::{Distribution, Keyspace};
 use rand::rngs::SmallRng;
 use rand::Rng;
-use rand_distr::Distribution as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Seed of the rank-to-key permutation. Fixed, so a scenario maps ranks to the same keys in
@@ -31,7 +31,7 @@ enum Kind {
     Uniform,
     Zipfian {
         /// Ranks 1..=keys, rank 1 the most popular.
-        ranks: rand_distr::Zipf<f64>,
+        ranks: Zipf,
         /// Rank (from 0) to key index.
         scramble: Permutation,
     },
@@ -50,7 +50,7 @@ impl KeyChooser {
         let kind = match keyspace.distribution {
             Distribution::Uniform => Kind::Uniform,
             Distribution::Zipfian { exponent } => Kind::Zipfian {
-                ranks: zipf(keys, exponent),
+                ranks: Zipf::new(keys, checked_exponent(exponent)),
                 scramble: Permutation::new(keys, SCRAMBLE_SEED),
             },
             Distribution::Hotspot {
@@ -77,7 +77,7 @@ impl KeyChooser {
         match &self.kind {
             Kind::Uniform => rng.random_range(0..n),
             Kind::Zipfian { ranks, scramble } => {
-                let rank = (ranks.sample(rng) as u64).saturating_sub(1).min(n - 1);
+                let rank = (ranks.sample(rng) - 1).min(n - 1);
                 scramble.apply(rank)
             }
             Kind::Hotspot { hot, hot_share } => {
@@ -102,16 +102,13 @@ impl KeyChooser {
     }
 }
 
-/// The exact zipfian over ranks `1..=keys`: P(r) = r^-s / H(keys, s), for any s > 0.
-fn zipf(keys: u64, exponent: f64) -> rand_distr::Zipf<f64> {
-    let exponent = if exponent.is_finite() && exponent > 0.0 {
+/// The exponent, or YCSB's default if validation was bypassed with one that cannot be sampled.
+fn checked_exponent(exponent: f64) -> f64 {
+    if exponent.is_finite() && exponent > 0.0 {
         exponent
     } else {
         FALLBACK_EXPONENT
-    };
-    rand_distr::Zipf::new(keys as f64, exponent)
-        .or_else(|_| rand_distr::Zipf::new(keys as f64, FALLBACK_EXPONENT))
-        .expect("keys >= 1 and a positive finite exponent are valid Zipf parameters")
+    }
 }
 
 #[cfg(test)]
@@ -207,7 +204,10 @@ mod tests {
         let draws = 20_000;
         for (n, s) in [(1_000, 0.99), (1_000, 1.2), (1_000, 2.0), (5_000, 0.99)] {
             let chooser = zipfian(n, s);
-            let distinct = counts(&chooser, draws, 3).iter().filter(|&&c| c > 0).count();
+            let distinct = counts(&chooser, draws, 3)
+                .iter()
+                .filter(|&&c| c > 0)
+                .count();
             let reached: Vec<f64> = zipf_pmf(n, s)
                 .iter()
                 .map(|p| 1.0 - (1.0 - p).powi(draws as i32))

@@ -13,6 +13,7 @@ mod mix;
 mod permutation;
 mod values;
 mod weighted;
+mod zipf;
 
 pub use keys::KeyChooser;
 pub use latency::OriginLatency;

@@ -178,6 +178,9 @@ mod tests {
         let adjacent = (0..1000)
             .filter(|&i| p.apply(i).abs_diff(p.apply(i + 1)) == 1)
             .count();
-        assert!(adjacent < 5, "{adjacent} of 1000 neighbours stay neighbours");
+        assert!(
+            adjacent < 5,
+            "{adjacent} of 1000 neighbours stay neighbours"
+        );
     }
 }

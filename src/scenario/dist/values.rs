@@ -197,8 +197,8 @@ fn json_pool(rng: &mut SmallRng, len: usize, c: f64) -> (Vec<u8>, Vec<u32>) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::goodness::{assert_fits, assert_share};
+    use super::*;
     use crate::scenario::keyspace::{Distribution, WeightedSize};
     use std::io::Write;
 
@@ -255,7 +255,12 @@ mod tests {
     #[test]
     fn fixed_sizes_are_the_declared_size_and_values_have_it() {
         let mut rng = SmallRng::seed_from_u64(3);
-        for content in [ValueContent::Random, ValueContent::Json { compressibility: 0.7 }] {
+        for content in [
+            ValueContent::Random,
+            ValueContent::Json {
+                compressibility: 0.7,
+            },
+        ] {
             let gen = ValueGen::new(&keyspace(ValueSize::Fixed(4096), content), 1);
             for _ in 0..100 {
                 let size = gen.size(&mut rng);
@@ -281,7 +286,11 @@ mod tests {
             assert_eq!(gen.value(&mut rng, size).len(), size);
             observed[size - 100] += 1;
         }
-        assert_fits("uniform value sizes", &observed, &[samples as f64 / 100.0; 100]);
+        assert_fits(
+            "uniform value sizes",
+            &observed,
+            &[samples as f64 / 100.0; 100],
+        );
         assert_eq!(gen.max_size(), 199);
     }
 
@@ -304,8 +313,15 @@ mod tests {
             observed[slot.unwrap_or_else(|| panic!("undeclared size {size}"))] += 1;
         }
         assert_eq!(observed[1], 0, "a size of weight 0 was drawn");
-        let expected: Vec<f64> = [3.0, 1.0, 6.0].iter().map(|w| w / 10.0 * samples as f64).collect();
-        assert_fits("weighted value sizes", &[observed[0], observed[2], observed[3]], &expected);
+        let expected: Vec<f64> = [3.0, 1.0, 6.0]
+            .iter()
+            .map(|w| w / 10.0 * samples as f64)
+            .collect();
+        assert_fits(
+            "weighted value sizes",
+            &[observed[0], observed[2], observed[3]],
+            &expected,
+        );
         assert_eq!(gen.value(&mut rng, 1 << 20).len(), 1 << 20);
         let huge = gen.value(&mut rng, usize::MAX);
         assert_eq!(huge.len(), POOL_SLACK + (1 << 20));
@@ -320,7 +336,9 @@ mod tests {
             let record: serde_json::Value =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
             let field = |name: &str| record[name].as_str().unwrap_or_else(|| panic!("{name}"));
-            let email = field("email").strip_suffix(".com").expect("email ends in .com");
+            let email = field("email")
+                .strip_suffix(".com")
+                .expect("email ends in .com");
             let (local, domain) = email.split_once('@').expect("email has an @");
             let tags = record["tags"].as_array().expect("tags").iter();
             let mut values = vec![field("user"), field("status"), local, domain];
@@ -348,7 +366,12 @@ mod tests {
             assert!(total > 100_000, "{total} field values");
             // Random digits can land on a round hundred (about 1 in 400 million): allow it.
             let p = compressibility.clamp(1e-6, 1.0 - 1e-6);
-            assert_share(&format!("compressibility {compressibility}"), hits, total, p);
+            assert_share(
+                &format!("compressibility {compressibility}"),
+                hits,
+                total,
+                p,
+            );
         }
     }
 }
