@@ -4,7 +4,10 @@
 //!
 //! Run with `cargo bench --bench hot_paths` (about a minute and a half). Budgets the numbers
 //! are judged against: the breaker adds under 100 ns to a guarded call (compare
-//! `breaker/guarded_*` with `breaker/bare_call`), and a `MemoryStore` get takes under 1 µs.
+//! `breaker/guarded_*` with `breaker/bare_call`), a `MemoryStore` get takes under 1 µs, and
+//! a zipfian key choice takes under 100 ns (`generate/key_zipfian_*`; the rank-to-key scramble
+//! alone, `generate/scramble_*`, a few ns: more when the key count is just above a power of
+//! two, where about half the draws walk a second pass).
 //! Everything here is single-threaded: contention between workers is not measured.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};

