@@ -77,7 +77,7 @@ impl KeyChooser {
         match &self.kind {
             Kind::Uniform => rng.random_range(0..n),
             Kind::Zipfian { ranks, scramble } => {
-                let rank = (ranks.sample(rng) - 1).min(n - 1);
+                let rank = ranks.sample(rng).saturating_sub(1).min(n - 1);
                 scramble.apply(rank)
             }
             Kind::Hotspot { hot, hot_share } => {
