@@ -10,3 +10,4 @@ mod scenario;
 mod server;
 mod support;
 mod target;
+mod workload;
