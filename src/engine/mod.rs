@@ -7,25 +7,31 @@
 //! - [`ops`]: one operation executed and recorded.
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
 //! - [`origin`]: the simulated database behind `get_or_set`.
-//! - [`target`]: choosing and opening the target; INFO counters.
+//! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //!
-//! `run` is an ordinary library call with no global state, so capacity sizing can call it
-//! many times in one process, and tests call it directly.
+//! `run` is an ordinary library call with no global state: it is *given* an opened
+//! [`Target`] (see [`crate::target`]) and never reads the environment, starts a server or
+//! picks the provider. Capacity sizing can call it many times against one target (each run
+//! writes under its own run id), and tests call it directly.
 
 pub mod backend;
 pub mod driver;
+pub mod layer;
 pub mod ops;
 pub mod origin;
 pub mod schedule;
-pub mod target;
 pub mod wire;
 
+use crate::cache::RedisStore;
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::SummaryInputs;
 use crate::report::summary::{
-    BreakerReport, BreakerTransition, RunSummary, ScenarioInfo, ServerStats, TargetInfo, Window,
+    BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
+    Window,
 };
+use crate::scenario::keyspace::forbidden_prefix_char;
 use crate::scenario::Scenario;
+use crate::target::{info, Target, TargetError};
 use driver::{Drive, DriveParams};
 use ops::Workload;
 use rand::Rng;
@@ -37,16 +43,20 @@ use std::time::{Duration, Instant};
 /// Why a run could not be carried out (as opposed to a run that failed its thresholds).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// The target could not be opened (bad URL, wrong password, not Redis, unreachable).
-    #[error("{0}")]
-    Target(String),
+    /// The run's cache store could not connect (unreachable, wrong password, not Redis).
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The run id cannot be part of a key prefix.
+    #[error("run id {0:?} must not contain whitespace or * ? [ ] \\ (it becomes part of the key prefix)")]
+    RunId(String),
 }
 
 /// How to run, beyond the scenario itself.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Redis URL from the command line (`--redis`); overrides the scenario and REDIS_URL.
-    pub redis_url: Option<String>,
+    /// Names the run; its keys live under `REDIS_KEY_PREFIX + keyspace.prefix + run_id + ":"`.
+    /// Random (8 hex digits) when None.
+    pub run_id: Option<String>,
     /// Keep the keys the run wrote.
     pub keep_keys: bool,
     /// Seed for every random choice; random when None.
@@ -58,10 +68,13 @@ const SHARDS: usize = 16;
 /// p99 of schedule lag beyond which the open model's generator is judged saturated.
 const SATURATION_LAG_US: u64 = 5_000;
 
-/// Runs `scenario` until its stop condition or until `shutdown` completes (then the partial
-/// report is marked aborted). `on_tick` sees the live line once a second.
+/// Runs `scenario` against the opened `target` until its stop condition or until `shutdown`
+/// completes (then the partial report is marked aborted). `on_tick` sees the live line once
+/// a second. The run connects its own cache store and removes its own keys; the target (and
+/// a server redline started) outlives it.
 pub async fn run<S>(
     scenario: &Scenario,
+    target: &Target,
     opts: &RunOptions,
     shutdown: S,
     on_tick: &mut (dyn FnMut(&LiveLine) + Send),
@@ -70,18 +83,30 @@ where
     S: Future<Output = ()> + Send + 'static,
 {
     let seed = opts.seed.unwrap_or_else(|| rand::rng().random());
-    let run_prefix = format!("{}{:08x}:", scenario.keyspace.prefix, seed as u32);
+    let run_id = match &opts.run_id {
+        Some(id) if id.is_empty() || forbidden_prefix_char(id).is_some() => {
+            return Err(EngineError::RunId(id.clone()))
+        }
+        Some(id) => id.clone(),
+        None => format!("{:08x}", rand::rng().random::<u32>()),
+    };
+    let run_prefix = format!(
+        "{}{}{run_id}:",
+        target.key_prefix(),
+        scenario.keyspace.prefix
+    );
     let opened_at = Instant::now();
-    let target = target::open(scenario, opts.redis_url.as_deref(), &run_prefix).await?;
+    let backend = layer::backend(scenario, target, &run_prefix).await?;
+    // The memory layer never touches Redis, even when the target has one.
+    let provider = match backend {
+        backend::Backend::Memory(_) => Provider::Memory,
+        _ => Provider::Redis,
+    };
+    let admin = target.admin().filter(|_| provider == Provider::Redis);
 
     let mut aggregator = Aggregator::new();
     let recorders: Vec<_> = (0..SHARDS).map(|_| aggregator.register()).collect();
-    let workload = Arc::new(Workload::new(
-        scenario,
-        target.backend.clone(),
-        recorders,
-        seed,
-    ));
+    let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
     if scenario.load.preload {
         driver::preload(&workload, scenario).await;
     }
@@ -103,7 +128,7 @@ where
     let warmup = scenario.load.warmup;
     let mut info_before = None;
     if warmup.is_zero() {
-        info_before = info_snapshot(&target, &workload, Instant::now()).await;
+        info_before = info_snapshot(admin, &workload, Instant::now()).await;
     }
     let mut info_at_warmup_end = None;
     let mut warmup_done = warmup.is_zero();
@@ -158,7 +183,7 @@ where
                     close_interval(&mut aggregator, &mut interval_start);
                 }
                 info_at_warmup_end =
-                    Some(tokio::spawn(info_snapshot(&target, &workload, start)));
+                    Some(tokio::spawn(info_snapshot(admin, &workload, start)));
             }
         }
     };
@@ -170,11 +195,11 @@ where
         info_before = task.await.ok().flatten();
     }
     let server = match info_before {
-        Some(before) => info_snapshot(&target, &workload, start)
+        Some(before) => info_snapshot(admin, &workload, start)
             .await
             .map(|after| ServerStats {
                 window: Window::new(before.at_s, after.at_s),
-                ..target::server_stats(
+                ..info::server_stats(
                     before.counters,
                     after.counters,
                     after.keys_written.saturating_sub(before.keys_written),
@@ -182,9 +207,9 @@ where
             }),
         None => None,
     };
-    if let Some(store) = &target.store {
+    if let Some(store) = admin {
         if !opts.keep_keys {
-            if let Err(e) = store.del_pattern("*", 1000).await {
+            if let Err(e) = store.del_pattern(&format!("{run_prefix}*"), 1000).await {
                 tracing::warn!("could not remove the run's keys ({run_prefix}*): {e}");
             }
         }
@@ -231,10 +256,12 @@ where
         },
         target: TargetInfo {
             kind: scenario.target.kind,
-            provider: target.provider,
-            server_version: target.server_version.clone(),
-            url: target.url.clone(),
-            warning: target.warning.clone(),
+            provider,
+            server_version: target.server_version().map(str::to_string),
+            url: target.redacted_url(),
+            warning: target.warning(),
+            run_id,
+            key_prefix: (provider == Provider::Redis).then(|| run_prefix.clone()),
         },
         server,
         breaker,
@@ -248,7 +275,7 @@ where
 
 /// Server INFO counters at one instant, with the client's own count of keys written.
 struct InfoSnapshot {
-    counters: target::InfoCounters,
+    counters: info::InfoCounters,
     keys_written: u64,
     /// Seconds since the load started.
     at_s: f64,
@@ -259,15 +286,15 @@ struct InfoSnapshot {
 /// server does not answer). The future owns what it needs, so it can be spawned and a slow
 /// server never holds up the engine's loop.
 fn info_snapshot(
-    target: &target::OpenTarget,
+    admin: Option<&RedisStore>,
     workload: &Workload,
     start: Instant,
 ) -> impl Future<Output = Option<InfoSnapshot>> + Send + 'static {
-    let store = target.store.clone();
+    let store = admin.cloned();
     let keys_written = workload.keys_written.load(Ordering::Relaxed);
     let at_s = start.elapsed().as_secs_f64();
     async move {
-        let counters = target::info_counters(store.as_ref()?).await?;
+        let counters = info::counters(store.as_ref()?).await?;
         Some(InfoSnapshot {
             counters,
             keys_written,

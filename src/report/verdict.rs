@@ -12,7 +12,7 @@
 //!   — never as passed — and a run whose every threshold is not applicable is
 //!   inconclusive, not a pass: nothing was judged.
 
-use super::summary::{round_to, Provider, RunSummary, RATE_DECIMALS};
+use super::summary::{round_to, Provider, RunSummary, TargetKind, RATE_DECIMALS};
 use crate::scenario::threshold::{Cmp, Metric, Threshold};
 use serde::{Deserialize, Serialize};
 
@@ -276,9 +276,10 @@ pub fn tally(thresholds: &[ThresholdResult]) -> String {
 }
 
 /// The verdict and its reason from a summary whose thresholds are already evaluated:
-/// inconclusive if the generator saturated or the run was aborted; else fail if any
-/// threshold failed; else inconclusive if thresholds were set but none could be judged
-/// (all not applicable); else pass.
+/// inconclusive if the generator saturated, the run was aborted, or it measured the
+/// in-memory store without the scenario asking for it (`target.kind = "memory"`); else fail
+/// if any threshold failed; else inconclusive if thresholds were set but none could be
+/// judged (all not applicable); else pass.
 pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
     let g = &summary.generator;
     if g.saturated {
@@ -292,6 +293,13 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
     }
     if summary.aborted {
         let reason = "the run was interrupted; its numbers are partial".to_string();
+        return (Verdict::Inconclusive, Some(reason));
+    }
+    if summary.target.provider == Provider::Memory && summary.target.kind != TargetKind::Memory {
+        let reason = "measured the in-memory fallback, not Redis (no redis-server was found): \
+                      install redis-server or pass --redis URL, or set target.kind = \"memory\" \
+                      to measure the fallback on purpose"
+            .to_string();
         return (Verdict::Inconclusive, Some(reason));
     }
     let failed: Vec<&ThresholdResult> = summary.thresholds.iter().filter(|t| t.failed()).collect();
@@ -336,7 +344,6 @@ mod tests {
     use super::*;
     use crate::op::OpKind;
     use crate::report::fixture::{self, latency, threshold};
-    use crate::report::summary::{Provider, TargetKind};
     use crate::report::Recorder;
     use crate::scenario::threshold::Stat;
 
@@ -448,6 +455,7 @@ mod tests {
     #[test]
     fn a_run_whose_thresholds_are_all_not_applicable_is_inconclusive() {
         let mut inputs = fixture::inputs();
+        inputs.target.kind = TargetKind::Memory;
         inputs.target.provider = Provider::Memory;
         inputs.server = None;
         inputs
@@ -569,6 +577,25 @@ mod tests {
             .verdict_reason
             .as_deref()
             .is_some_and(|r| r.contains("interrupted")));
+    }
+
+    #[test]
+    fn the_memory_store_passes_only_when_the_scenario_asked_for_it() {
+        let mut inputs = fixture::inputs();
+        inputs.thresholds.clear();
+        inputs.target.provider = Provider::Memory;
+        inputs.server = None;
+        for kind in [TargetKind::Managed, TargetKind::Redis] {
+            inputs.target.kind = kind;
+            let s = crate::report::RunSummary::build(inputs.clone());
+            assert_eq!(s.verdict, Verdict::Inconclusive, "{kind:?}");
+            let reason = s.verdict_reason.unwrap_or_default();
+            assert!(reason.contains("in-memory fallback, not Redis"), "{reason}");
+            assert!(reason.contains("target.kind = \"memory\""), "{reason}");
+        }
+        inputs.target.kind = TargetKind::Memory;
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!(s.verdict, Verdict::Pass);
     }
 
     #[test]
