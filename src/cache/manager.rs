@@ -74,6 +74,15 @@ pub struct Served<T> {
 }
 
 impl<T> Served<T> {
+    /// The same answer with its value transformed.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Served<U> {
+        Served {
+            value: f(self.value),
+            source: self.source,
+            cause: self.cause,
+        }
+    }
+
     fn redis(value: T) -> Self {
         Served {
             value,

@@ -108,7 +108,7 @@ where
             .backend
             .manager()
             .filter(|m| m.redis().is_some())
-            .map_or("NONE", |m| m.breaker().state().name())
+            .map(|m| m.breaker().state())
     };
     let params = DriveParams {
         load: scenario.load.clone(),
@@ -193,12 +193,12 @@ where
             .into_iter()
             .map(|t| BreakerTransition {
                 t_s: t.at.as_secs_f64() - clock_offset,
-                from: t.from.name().to_string(),
-                to: t.to.name().to_string(),
+                from: t.from,
+                to: t.to,
                 cause: t.cause,
             })
             .collect(),
-        final_state: breaker_state().to_string(),
+        final_state: breaker_state(),
     };
     let scenario_value = redacted_config(scenario);
     Ok(RunSummary::build(SummaryInputs {
