@@ -77,9 +77,20 @@ impl Connector {
 
     /// Opens one connection: TCP, TLS when asked, the reply cap, then the crate's handshake,
     /// all within the connect timeout.
+    /// A reply over the cap during the handshake is a parse error: the peer is not Redis.
     pub async fn open(&self) -> redis::RedisResult<Link> {
-        match tokio::time::timeout(self.connect_timeout, self.open_unbounded()).await {
-            Ok(r) => r,
+        let violation = Violation::default();
+        let opened = self.open_unbounded(violation.clone());
+        match tokio::time::timeout(self.connect_timeout, opened).await {
+            Ok(Ok(link)) => Ok(link),
+            Ok(Err(e)) => match violation.get() {
+                Some(reason) => Err(redis::RedisError::from((
+                    redis::ErrorKind::Parse,
+                    "reply over the size cap",
+                    reason.clone(),
+                ))),
+                None => Err(e),
+            },
             Err(_) => Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 format!(
@@ -91,10 +102,9 @@ impl Connector {
         }
     }
 
-    async fn open_unbounded(&self) -> redis::RedisResult<Link> {
+    async fn open_unbounded(&self, violation: Violation) -> redis::RedisResult<Link> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?;
         tcp.set_nodelay(true)?;
-        let violation = Violation::default();
         // The crate's own timeouts stay off: the store bounds every call itself.
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(None)

@@ -80,8 +80,9 @@ warmup = "0s"
 enum Answer {
     /// This reply to every command but PING (answered `+PONG`, so connecting succeeds).
     Fixed(&'static [u8]),
-    /// `$4294967296` and then bytes for as long as the client reads them.
-    Endless,
+    /// `$4294967296` and then bytes for as long as the client reads them, to GET (and
+    /// `+OK` to anything else), or to every command but PING.
+    Endless { to_all: bool },
 }
 
 /// A fake Redis on a free loopback port; returns its URL and a count of bytes it sent.
@@ -100,7 +101,8 @@ async fn fake_server(answer: Answer) -> (String, Arc<AtomicU64>) {
                     let reply: &[u8] = match answer {
                         _ if command.eq_ignore_ascii_case("PING") => b"+PONG\r\n",
                         Answer::Fixed(reply) => reply,
-                        Answer::Endless => {
+                        Answer::Endless { to_all: false } if command != "GET" => b"+OK\r\n",
+                        Answer::Endless { .. } => {
                             if write.write_all(b"$4294967296\r\n").await.is_err() {
                                 return;
                             }
@@ -305,10 +307,9 @@ async fn the_first_probe_after_a_restart_on_the_same_port_succeeds() {
 // a 4 GiB reply: bounded memory, a protocol error
 // ---------------------------------------------------------------------------------------
 
-#[test]
-fn a_reply_announced_as_4_gib_is_cut_with_memory_bounded() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (url, sent) = rt.block_on(fake_server(Answer::Endless));
+/// Runs `redline run` on a one-GET scenario against `url`; returns its exit code, stdout,
+/// stderr, report.json (if written) and peak RSS (VmHWM, kB) read while it ran.
+fn run_process(url: &str) -> (Option<i32>, String, String, Option<serde_json::Value>, u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = dir.path().join("huge.toml");
     std::fs::write(
@@ -336,12 +337,13 @@ warmup = "0s"
     )
     .expect("write scenario");
     let out = dir.path().join("out");
+    let file = |name: &str| Stdio::from(std::fs::File::create(dir.path().join(name)).expect(name));
     let mut child = redline_bin()
-        .args(["run", scenario.to_str().expect("utf-8"), "--redis", &url, "--out"])
+        .args(["run", scenario.to_str().expect("utf-8"), "--redis", url, "--out"])
         .arg(&out)
         .stdin(Stdio::null())
-        .stdout(Stdio::from(std::fs::File::create(dir.path().join("stdout")).expect("stdout")))
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("stderr")).expect("stderr")))
+        .stdout(file("stdout"))
+        .stderr(file("stderr"))
         .spawn()
         .expect("spawn redline");
     let status_path = format!("/proc/{}/status", child.id());
@@ -364,28 +366,51 @@ warmup = "0s"
             let _ = child.kill();
             panic!("redline did not finish within 60 s");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     };
-    let stdout = std::fs::read_to_string(dir.path().join("stdout")).unwrap_or_default();
-    let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
-    let describe = format!("{status:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    // The reply is refused at its header: the peer announced 4 GiB, redline read almost
-    // nothing of it. 4 GiB versus a peak below 256 MiB: a factor of 16 at the least.
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let report = std::fs::read_to_string(out.join("report.json"))
+        .ok()
+        .map(|text| serde_json::from_str(&text).expect("report.json parses"));
+    (status.code(), read("stdout"), read("stderr"), report, peak_kib)
+}
+
+/// Peak RSS allowed while a peer announces 4 GiB: a factor of 16 below it at the least (the
+/// reply is refused at its header, so redline reads almost nothing of it).
+const BOUNDED_KIB: u64 = 256 * 1024;
+
+#[test]
+fn a_get_answered_with_4_gib_is_a_protocol_error_with_memory_bounded() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (url, sent) = rt.block_on(fake_server(Answer::Endless { to_all: false }));
+    let (code, stdout, stderr, report, peak_kib) = run_process(&url);
+    let describe = format!("exit {code:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(peak_kib > 0, "VmHWM never read");
     assert!(
-        peak_kib < 256 * 1024,
+        peak_kib < BOUNDED_KIB,
         "peak RSS {peak_kib} kB while the peer announced 4 GiB (it sent {} bytes)\n{describe}",
         sent.load(Ordering::Relaxed)
     );
-    assert_eq!(status.code(), Some(1), "threshold failure expected\n{describe}");
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
-    )
-    .expect("report parses");
+    assert_eq!(code, Some(1), "a threshold failure\n{describe}");
+    let report = report.expect("report.json written");
     assert!(
         report["redis"]["failures"]["protocol"].as_u64() > Some(0),
         "the cut reply is a protocol error: {}",
         report["redis"]
     );
     assert!(stdout.contains("protocol"), "the summary names the kind\n{describe}");
+}
+
+#[test]
+fn a_peer_answering_its_handshake_with_4_gib_is_refused_with_exit_2() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (url, _) = rt.block_on(fake_server(Answer::Endless { to_all: true }));
+    let (code, stdout, stderr, _, peak_kib) = run_process(&url);
+    let describe = format!("exit {code:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(peak_kib > 0 && peak_kib < BOUNDED_KIB, "peak RSS {peak_kib} kB");
+    assert_eq!(code, Some(2), "{describe}");
+    assert!(
+        stderr.contains("does not speak the Redis protocol") && stderr.contains("4294967296"),
+        "a clear message naming the announced size\n{describe}"
+    );
 }
