@@ -34,6 +34,9 @@ pub struct Connector {
     /// Largest reply accepted, bytes.
     max_reply_bytes: u64,
     connect_timeout: Duration,
+    /// The crate's own per-command deadline; `None` for the store, which bounds every
+    /// call itself.
+    response_timeout: Option<Duration>,
 }
 
 impl Connector {
@@ -72,7 +75,15 @@ impl Connector {
             redis: info.redis_settings().clone(),
             max_reply_bytes: config.max_reply_bytes,
             connect_timeout: config.connect_timeout,
+            response_timeout: None,
         })
+    }
+
+    /// Connections that time out each command themselves (for callers such as `check`
+    /// that use the connection directly).
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = Some(timeout);
+        self
     }
 
     /// Opens one connection: TCP, TLS when asked, the reply cap, then the crate's handshake,
@@ -105,10 +116,9 @@ impl Connector {
     async fn open_unbounded(&self, violation: Violation) -> redis::RedisResult<Link> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?;
         tcp.set_nodelay(true)?;
-        // The crate's own timeouts stay off: the store bounds every call itself.
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(None)
-            .set_response_timeout(None);
+            .set_response_timeout(self.response_timeout);
         // The driver ends when every clone of the connection is dropped or the socket fails.
         let conn = match &self.tls {
             None => {

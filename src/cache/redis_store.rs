@@ -144,7 +144,8 @@ impl RedisStore {
         &self.inner.config
     }
 
-    /// How often a connection was opened again after one was dropped (failure or timeouts).
+    /// How often a connection was dropped (it failed, or timed out repeatedly) so that the
+    /// next call opens a fresh one.
     pub fn reconnects(&self) -> u32 {
         self.inner.reconnects.load(Ordering::Relaxed)
     }
@@ -181,7 +182,6 @@ impl RedisStore {
         }
         let link = Arc::new(self.inner.connector.open().await?);
         s.link.store(Some(link.clone()));
-        self.inner.reconnects.fetch_add(1, Ordering::Relaxed);
         Ok(link)
     }
 
@@ -228,6 +228,7 @@ impl RedisStore {
                 if n >= self.inner.config.reconnect_after_timeouts {
                     s.consecutive_timeouts.store(0, Ordering::Relaxed);
                     if s.link.swap(None).is_some() {
+                        self.inner.reconnects.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(
                             "dropped connection {slot} to {} after {n} consecutive timeouts; \
                              the next call reconnects",
@@ -252,7 +253,10 @@ impl RedisStore {
             // Only the link that failed: another caller may already have opened a new one.
             let current = s.link.load();
             if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &link)) {
-                s.link.compare_and_swap(&current, None);
+                let previous = s.link.compare_and_swap(&current, None);
+                if previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, &link)) {
+                    self.inner.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         Err(classified)

@@ -106,7 +106,9 @@ impl Skimmer {
                     }
                     b'0'..=b'9' if has_length(kind) => {
                         if digits >= MAX_HEADER_DIGITS {
-                            return Err(format!("a length header of more than {MAX_HEADER_DIGITS} digits"));
+                            return Err(format!(
+                                "a length header of more than {MAX_HEADER_DIGITS} digits"
+                            ));
                         }
                         State::Line {
                             kind,
@@ -231,7 +233,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for CappedStream<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if let Some(reason) = this.violation.get() {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, reason.clone())));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                reason.clone(),
+            )));
         }
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
@@ -323,7 +328,10 @@ mod tests {
         assert!(feed_all(1 << 20, &[b"*4294967296\r\n"]).is_err());
         assert!(feed_all(1 << 20, &[b"%1000000\r\n"]).is_err());
         let line = vec![b'a'; 2000];
-        assert!(feed_all(1000, &[b"+", &line]).is_err(), "a line without end");
+        assert!(
+            feed_all(1000, &[b"+", &line]).is_err(),
+            "a line without end"
+        );
         assert!(feed_all(1 << 20, &[&b"*1\r\n".repeat(200)]).is_err());
         assert!(feed_all(1 << 20, &[b"$99999999999999999999\r\n"]).is_err());
     }

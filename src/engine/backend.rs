@@ -6,8 +6,11 @@
 
 use crate::cache::manager::{Served, Source};
 use crate::cache::redis_store::{Command, Reply};
+use crate::cache::reply_cap::REDIS_MAX_BULK;
 use crate::cache::{CacheManager, OpError, RedisStore};
 use crate::op::RedisCalls;
+use crate::scenario::workload::Batch;
+use crate::scenario::Scenario;
 use std::time::{Duration, Instant};
 
 /// What served an operation that did not fail.
@@ -17,6 +20,31 @@ pub enum Via {
     Primary,
     /// The fallback, because Redis was refused by the breaker or failed.
     Fallback,
+}
+
+/// Smallest cap on one reply: INFO, SCAN pages and error replies fit in it many times over.
+const MIN_REPLY_CAP: u64 = 16 << 20;
+
+/// The largest reply `scenario` can legitimately get — the biggest MGET of the biggest
+/// values, with room for encoding overhead — at least [`MIN_REPLY_CAP`] and at most Redis's
+/// own bulk limit. A peer sending more is cut off with a protocol error, so each
+/// connection buffers at most this much whatever it is sent.
+pub fn reply_cap(scenario: &Scenario) -> u64 {
+    let widest = scenario
+        .ops
+        .iter()
+        .map(|op| match op.batch {
+            Batch::Fixed(n) => n,
+            Batch::Range { max, .. } => max,
+        })
+        .max()
+        .unwrap_or(1);
+    let value = scenario.keyspace.value_size.max();
+    // Base64 of gzip grows incompressible data by a third; twice the size covers it and
+    // the framing.
+    widest
+        .saturating_mul(value.saturating_mul(2))
+        .clamp(MIN_REPLY_CAP, REDIS_MAX_BULK)
 }
 
 /// One call to the cache layer: what the application got, and what Redis did.
@@ -40,7 +68,11 @@ pub enum Backend {
 }
 
 /// Redis's side of `commands` commands that ended in `result`.
-fn redis_calls<T>(result: &Result<T, OpError>, cause: Option<&OpError>, commands: u64) -> RedisCalls {
+fn redis_calls<T>(
+    result: &Result<T, OpError>,
+    cause: Option<&OpError>,
+    commands: u64,
+) -> RedisCalls {
     let failure = match result {
         Err(e) if e.is_redis_failure() => Some(e),
         _ => cause.filter(|e| e.is_redis_failure()),

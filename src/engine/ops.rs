@@ -157,7 +157,13 @@ impl Workload {
     }
 
     /// Encodes a value and writes it (shared by `set` and `get_or_set`'s write-back).
-    async fn write(&self, rng: &mut SmallRng, key: &str, spec: &OpSpec, codec: &CodecConfig) -> Outcome {
+    async fn write(
+        &self,
+        rng: &mut SmallRng,
+        key: &str,
+        spec: &OpSpec,
+        codec: &CodecConfig,
+    ) -> Outcome {
         let (v, raw) = match self.value(rng, codec) {
             Ok(v) => v,
             Err(e) => return Outcome::failed(&e),

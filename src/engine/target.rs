@@ -66,6 +66,7 @@ pub async fn open(
     config.response_timeout = spec.response_timeout;
     config.connect_timeout = spec.connect_timeout;
     config.connections = scenario.load.connections.max(1);
+    config.max_reply_bytes = super::backend::reply_cap(scenario);
     let redacted = config.redacted_url();
     let store = RedisStore::connect(config)
         .await

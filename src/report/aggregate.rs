@@ -169,7 +169,12 @@ impl Aggregator {
     /// worker, appends a [`TimePoint`] and, when `measuring` (not warmup), adds the interval
     /// to the totals. Call once a second, and once more at the end for the last partial
     /// interval before [`Aggregator::finish`].
-    pub fn tick(&mut self, elapsed: Duration, breaker_state: Option<BreakerState>, measuring: bool) {
+    pub fn tick(
+        &mut self,
+        elapsed: Duration,
+        breaker_state: Option<BreakerState>,
+        measuring: bool,
+    ) {
         self.interval.reset();
         for slot in &mut self.slots {
             slot.spare.reset();

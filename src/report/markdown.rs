@@ -153,7 +153,10 @@ fn key_numbers(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         errors_by_kind(s).map_or_else(String::new, |k| format!(": {k}")),
     )?;
     if let Some(line) = redis_failures(s) {
-        writeln!(w, "| Redis (failures the fallback absorbed included) | {line} |")?;
+        writeln!(
+            w,
+            "| Redis (failures the fallback absorbed included) | {line} |"
+        )?;
     }
     writeln!(w, "| Origin calls | {} |", format::count(t.origin_calls))?;
     writeln!(w, "| Fallback ops | {} |", format::count(t.fallback_ops))?;

@@ -251,12 +251,10 @@ impl Threshold {
             | Metric::ErrorRate
             | Metric::RedisErrorRate
             | Metric::Evictions
-            | Metric::Memory => {
-                match super::units::parse_percent(rhs) {
-                    Ok(v) if (0.0..=1.0).contains(&v) => v,
-                    _ => return Err(ThresholdError::Fraction(rhs.to_string())),
-                }
-            }
+            | Metric::Memory => match super::units::parse_percent(rhs) {
+                Ok(v) if (0.0..=1.0).contains(&v) => v,
+                _ => return Err(ThresholdError::Fraction(rhs.to_string())),
+            },
             Metric::Throughput => parse_throughput(rhs)?,
         };
         Ok(Threshold {

@@ -143,7 +143,10 @@ async fn read_command<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Option<S
 }
 
 fn redis_failures(s: &RunSummary, kind: ErrorKind) -> u64 {
-    let redis = s.redis.as_ref().expect("a Redis target reports Redis's view");
+    let redis = s
+        .redis
+        .as_ref()
+        .expect("a Redis target reports Redis's view");
     redis.failures[&kind]
 }
 
@@ -174,7 +177,10 @@ async fn a_redis_answering_garbage_fails_with_protocol_errors_counted() {
             s.redis
         );
         let rate = s.redis.as_ref().and_then(|r| r.error_rate).expect("rate");
-        assert!(rate > 0.5, "{what}: nearly every command failed, got {rate}");
+        assert!(
+            rate > 0.5,
+            "{what}: nearly every command failed, got {rate}"
+        );
         assert!(
             !threshold_passed(&s, "redis_error_rate < 0.001"),
             "{what}: the default redis_error_rate threshold is what catches it"
@@ -185,9 +191,19 @@ async fn a_redis_answering_garbage_fails_with_protocol_errors_counted() {
         let mut raw_scenario = managed("1s", "");
         raw_scenario.target.kind = TargetKind::Redis;
         let raw = run_engine(&raw_scenario, url_again(reply).await, &mut |_| {}).await;
-        assert!(raw.totals.errors[&ErrorKind::Protocol] > 0, "{what}: {:?}", raw.totals.errors);
-        assert_eq!(raw.totals.misses, 0, "{what}: a wrong reply type counted as a miss");
-        assert_eq!(raw.totals.hits, 0, "{what}: a wrong reply type counted as a hit");
+        assert!(
+            raw.totals.errors[&ErrorKind::Protocol] > 0,
+            "{what}: {:?}",
+            raw.totals.errors
+        );
+        assert_eq!(
+            raw.totals.misses, 0,
+            "{what}: a wrong reply type counted as a miss"
+        );
+        assert_eq!(
+            raw.totals.hits, 0,
+            "{what}: a wrong reply type counted as a hit"
+        );
         assert!(redis_failures(&raw, ErrorKind::Protocol) > 0, "{what}");
     }
 }
@@ -196,17 +212,26 @@ async fn url_again(reply: &'static [u8]) -> String {
     fake_server(Answer::Fixed(reply)).await.0
 }
 
-
 #[tokio::test]
 async fn wrong_reply_types_on_the_raw_store_are_protocol_errors() {
     let (url, _) = fake_server(Answer::Fixed(b":1\r\n")).await;
-    let store = RedisStore::connect(RedisConfig::new(url)).await.expect("PING answers PONG");
-    let e = store.get("k").await.expect_err("an integer to GET is not a value");
+    let store = RedisStore::connect(RedisConfig::new(url))
+        .await
+        .expect("PING answers PONG");
+    let e = store
+        .get("k")
+        .await
+        .expect_err("an integer to GET is not a value");
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
-    let e = store.mget(&["a", "b"]).await.expect_err("an integer to MGET");
+    let e = store
+        .mget(&["a", "b"])
+        .await
+        .expect_err("an integer to MGET");
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     let (url, _) = fake_server(Answer::Fixed(b"+OK\r\n")).await;
-    let store = RedisStore::connect(RedisConfig::new(url)).await.expect("connect");
+    let store = RedisStore::connect(RedisConfig::new(url))
+        .await
+        .expect("connect");
     let e = store.mget(&["a"]).await.expect_err("a status to MGET");
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     let e = store.get("a").await.expect_err("a status to GET");
@@ -339,7 +364,13 @@ warmup = "0s"
     let out = dir.path().join("out");
     let file = |name: &str| Stdio::from(std::fs::File::create(dir.path().join(name)).expect(name));
     let mut child = redline_bin()
-        .args(["run", scenario.to_str().expect("utf-8"), "--redis", url, "--out"])
+        .args([
+            "run",
+            scenario.to_str().expect("utf-8"),
+            "--redis",
+            url,
+            "--out",
+        ])
         .arg(&out)
         .stdin(Stdio::null())
         .stdout(file("stdout"))
@@ -372,7 +403,13 @@ warmup = "0s"
     let report = std::fs::read_to_string(out.join("report.json"))
         .ok()
         .map(|text| serde_json::from_str(&text).expect("report.json parses"));
-    (status.code(), read("stdout"), read("stderr"), report, peak_kib)
+    (
+        status.code(),
+        read("stdout"),
+        read("stderr"),
+        report,
+        peak_kib,
+    )
 }
 
 /// Peak RSS allowed while a peer announces 4 GiB: a factor of 16 below it at the least (the
@@ -398,7 +435,10 @@ fn a_get_answered_with_4_gib_is_a_protocol_error_with_memory_bounded() {
         "the cut reply is a protocol error: {}",
         report["redis"]
     );
-    assert!(stdout.contains("protocol"), "the summary names the kind\n{describe}");
+    assert!(
+        stdout.contains("protocol"),
+        "the summary names the kind\n{describe}"
+    );
 }
 
 #[test]
@@ -407,7 +447,10 @@ fn a_peer_answering_its_handshake_with_4_gib_is_refused_with_exit_2() {
     let (url, _) = rt.block_on(fake_server(Answer::Endless { to_all: true }));
     let (code, stdout, stderr, _, peak_kib) = run_process(&url);
     let describe = format!("exit {code:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(peak_kib > 0 && peak_kib < BOUNDED_KIB, "peak RSS {peak_kib} kB");
+    assert!(
+        peak_kib > 0 && peak_kib < BOUNDED_KIB,
+        "peak RSS {peak_kib} kB"
+    );
     assert_eq!(code, Some(2), "{describe}");
     assert!(
         stderr.contains("does not speak the Redis protocol") && stderr.contains("4294967296"),
