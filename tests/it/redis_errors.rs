@@ -6,6 +6,7 @@
 use crate::support::{connection, redis, redline_bin, wait_until};
 use redline::cache::clock::ManualClock;
 use redline::cache::manager::Source;
+use redline::cache::redis_store::ConnectError;
 use redline::cache::{
     BreakerConfig, BreakerState, CacheManager, ManagerConfig, RedisConfig, RedisStore,
 };
@@ -80,6 +81,8 @@ warmup = "0s"
 enum Answer {
     /// This reply to every command but PING (answered `+PONG`, so connecting succeeds).
     Fixed(&'static [u8]),
+    /// This reply to every command, PING included.
+    Always(&'static [u8]),
     /// `$4294967296` and then bytes for as long as the client reads them, to GET (and
     /// `+OK` to anything else), or to every command but PING.
     Endless { to_all: bool },
@@ -99,6 +102,7 @@ async fn fake_server(answer: Answer) -> (String, Arc<AtomicU64>) {
                 let mut read = BufReader::new(read);
                 while let Some(command) = read_command(&mut read).await {
                     let reply: &[u8] = match answer {
+                        Answer::Always(reply) => reply,
                         _ if command.eq_ignore_ascii_case("PING") => b"+PONG\r\n",
                         Answer::Fixed(reply) => reply,
                         Answer::Endless { to_all: false } if command != "GET" => b"+OK\r\n",
@@ -228,6 +232,11 @@ async fn wrong_reply_types_on_the_raw_store_are_protocol_errors() {
         .await
         .expect_err("an integer to MGET");
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    let e = store
+        .set("k", b"v", None)
+        .await
+        .expect_err("an integer to SET is not OK");
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     let (url, _) = fake_server(Answer::Fixed(b"+OK\r\n")).await;
     let store = RedisStore::connect(RedisConfig::new(url))
         .await
@@ -236,6 +245,12 @@ async fn wrong_reply_types_on_the_raw_store_are_protocol_errors() {
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     let e = store.get("a").await.expect_err("a status to GET");
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    // A peer that answers PING with anything but PONG is not Redis.
+    let (url, _) = fake_server(Answer::Always(b"+garbage\r\n")).await;
+    let e = RedisStore::connect(RedisConfig::new(url))
+        .await
+        .expect_err("garbage is not PONG");
+    assert!(matches!(e, ConnectError::NotRedis { .. }), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -307,6 +322,11 @@ async fn the_first_probe_after_a_restart_on_the_same_port_succeeds() {
     let served = manager.get_bytes("k").await.expect("fallback");
     assert_eq!(served.source, Source::Fallback, "Redis is down");
     assert_eq!(manager.breaker().state(), BreakerState::Open);
+    // Redis stays down longer than a client's reconnect backoff (the redis crate's
+    // ConnectionManager gives up after its retries, 0.7 s at most with these settings, and
+    // then hands the cached "Connection refused" to the next caller). Not a wait for
+    // something to happen: the outage itself.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
 
     server.restart().expect("restart on the same port");
     let mut con = connection(&server);
