@@ -405,13 +405,20 @@ impl RedisStore {
         }
     }
 
-    /// INFO (all sections, or one) as text.
+    /// INFO (all sections, or one) as text. A connection found dead is replaced and the
+    /// command sent once more: after an outage, a slot no call used since still holds its
+    /// dead link, and the end-of-run INFO must not fail against a healthy server for that.
     pub async fn info(&self, section: Option<&str>) -> Result<String, OpError> {
         let mut cmd = redis::cmd("INFO");
         if let Some(s) = section {
             cmd.arg(s);
         }
-        reply::text("INFO", self.call(self.pick(), &cmd).await?)
+        let slot = self.pick();
+        let v = match self.call(slot, &cmd).await {
+            Err(OpError::Connection(_)) => self.call(slot, &cmd).await?,
+            other => other?,
+        };
+        reply::text("INFO", v)
     }
 
     /// Runs an arbitrary command (no prefix applied): for tests, checks and reports.

@@ -206,6 +206,25 @@ mod tests {
     use super::*;
     use crate::op::ErrorKind;
 
+    fn scenario(ops: &str, value_size: &str) -> Scenario {
+        let toml = format!(
+            "[keyspace]\nkeys = 10\nvalue_size = \"{value_size}\"\n{ops}\n\
+             [load]\nmodel = \"closed\"\nclients = 1\nduration = \"1s\"\n"
+        );
+        crate::scenario::parse_str(&toml, crate::scenario::Format::Toml, "t.toml", &[])
+            .expect("parses")
+    }
+
+    #[test]
+    fn the_reply_cap_fits_the_largest_legitimate_reply() {
+        let get = "[[ops]]\nkind = \"get\"\nweight = 1\n";
+        assert_eq!(reply_cap(&scenario(get, "1KiB")), MIN_REPLY_CAP);
+        let mget = "[[ops]]\nkind = \"mget\"\nweight = 1\nbatch = 100\n";
+        assert_eq!(reply_cap(&scenario(mget, "1MiB")), 100 * (2 << 20));
+        let huge = "[[ops]]\nkind = \"mget\"\nweight = 1\nbatch = 1000\n";
+        assert_eq!(reply_cap(&scenario(huge, "64MiB")), REDIS_MAX_BULK);
+    }
+
     #[test]
     fn a_failure_the_fallback_absorbed_is_still_redis_s() {
         let served: Result<Served<()>, OpError> = Ok(Served {
