@@ -4,7 +4,7 @@
 //!
 //! - [`schedule`]: intended start times of the open model (even or Poisson, ramps, warmup).
 //! - [`driver`]: the pacer (open model) and the clients (closed model).
-//! - [`ops`]: one operation executed and recorded.
+//! - [`ops`]: one operation executed and recorded (its [`outcome`] recorded in one place).
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
 //! - [`origin`]: the simulated database behind `get_or_set`.
 //! - [`target`]: choosing and opening the target; INFO counters.
@@ -16,6 +16,7 @@ pub mod backend;
 pub mod driver;
 pub mod ops;
 pub mod origin;
+mod outcome;
 pub mod schedule;
 pub mod target;
 pub mod wire;

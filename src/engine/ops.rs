@@ -2,8 +2,9 @@
 //! codec, through which backend; response time from the intended start, service time from
 //! the actual send, hits, misses, fallback answers and errors by kind.
 
-use super::backend::{Backend, Call, Via};
+use super::backend::Backend;
 use super::origin::Origin;
+use super::outcome::{us, Outcome};
 use super::wire::{self, Reply as WireReply, WireClient};
 use crate::cache::codec::{self, CodecConfig};
 use crate::cache::redis_store::{px_millis, Command, Reply};
@@ -16,7 +17,7 @@ use crate::scenario::Scenario;
 use rand::rngs::SmallRng;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Keys per "workspace" group: `del_pattern` removes one group (`w{g}:*`), as the guide's
 /// `contacts:workspace:{id}:*` invalidation does.
@@ -58,10 +59,6 @@ fn codec_of(spec: &OpSpec) -> CodecConfig {
         codec: spec.codec.name().parse().unwrap_or(Codec::None),
         threshold: spec.compress_threshold as usize,
     }
-}
-
-fn us(d: Duration) -> u64 {
-    d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 impl Workload {
@@ -318,115 +315,6 @@ impl Workload {
         }
         out.done = last;
         out
-    }
-}
-
-/// What one operation came to: everything the recorder counts for it, gathered by the
-/// operation's method and recorded in one place.
-#[derive(Debug, Default)]
-struct Outcome {
-    /// When it completed; `None`: when it was recorded (a pipeline sets its last reply's).
-    done: Option<Instant>,
-    /// Keys read and found / not found.
-    hits: u64,
-    misses: u64,
-    /// A miss went to the origin.
-    origin_call: bool,
-    /// The fallback answered (some of) it.
-    fallback: bool,
-    /// The failure the application saw (the first, for a pipeline).
-    error: Option<ErrorKind>,
-    /// Value bytes (raw, encoded) written.
-    bytes: Option<(u64, u64)>,
-    /// Commands it consisted of.
-    commands: u64,
-    /// What Redis did, apart from what the application saw.
-    redis: RedisCalls,
-}
-
-impl Outcome {
-    /// The counts of one backend call, before its result is looked at.
-    fn of<T>(call: &Call<T>) -> Self {
-        Outcome {
-            commands: call.commands,
-            redis: call.redis,
-            ..Outcome::default()
-        }
-    }
-
-    /// An operation that failed before reaching the cache layer (e.g. encoding).
-    fn failed(e: &OpError) -> Self {
-        let mut out = Outcome::default();
-        out.fail(e);
-        out
-    }
-
-    /// A call with nothing to count but how it was served.
-    fn done(call: Call<()>) -> Self {
-        let mut out = Outcome::of(&call);
-        match call.result {
-            Ok(((), via)) => out.served(via),
-            Err(e) => out.fail(&e),
-        }
-        out
-    }
-
-    fn served(&mut self, via: Via) {
-        self.fallback |= via == Via::Fallback;
-    }
-
-    fn read(&mut self, hits: u64, misses: u64) {
-        self.hits += hits;
-        self.misses += misses;
-    }
-
-    fn fail(&mut self, e: &OpError) {
-        self.error.get_or_insert(e.kind());
-    }
-
-    /// Adds a follow-up call of the same operation (a write-back).
-    fn then(&mut self, next: Outcome) {
-        self.fallback |= next.fallback;
-        if let Some(kind) = next.error {
-            self.error.get_or_insert(kind);
-        }
-        self.bytes = next.bytes.or(self.bytes);
-        self.commands += next.commands;
-        self.redis.add(next.redis);
-    }
-
-    /// Records the operation: latency from `intended` (response) and `sent` (service) to
-    /// its completion, and every counter.
-    fn record(
-        self,
-        rec: &mut Recorder,
-        kind: OpKind,
-        codec: &CodecConfig,
-        intended: Instant,
-        sent: Instant,
-    ) {
-        let done = self.done.unwrap_or_else(Instant::now);
-        rec.record(
-            kind,
-            us(done.saturating_duration_since(intended)),
-            us(done.saturating_duration_since(sent)),
-        );
-        rec.hits(self.hits);
-        rec.misses(self.misses);
-        if self.origin_call {
-            rec.origin_call();
-        }
-        if self.fallback {
-            rec.fallback_op();
-        }
-        if let Some(kind) = self.error {
-            rec.error(kind);
-        }
-        if let Some((raw, wire)) = self.bytes {
-            rec.bytes(codec.codec.name(), raw, wire);
-        }
-        rec.commands(self.commands);
-        rec.redis(self.redis);
     }
 }
 
