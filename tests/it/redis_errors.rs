@@ -419,6 +419,7 @@ warmup = "0s"
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    eprintln!("redline against {url}: peak RSS (VmHWM) {peak_kib} kB");
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
     let report = std::fs::read_to_string(out.join("report.json"))
         .ok()
