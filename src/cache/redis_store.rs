@@ -413,18 +413,25 @@ impl RedisStore {
         if let Some(s) = section {
             cmd.arg(s);
         }
-        let slot = self.pick();
-        let v = match self.call(slot, &cmd).await {
-            Err(OpError::Connection(_)) => self.call(slot, &cmd).await?,
-            other => other?,
-        };
-        reply::text("INFO", v)
+        reply::text("INFO", self.call_admin(&cmd).await?)
     }
 
-    /// Runs an arbitrary command (no prefix applied): for tests, checks and reports.
+    /// Runs an arbitrary command (no prefix applied): for tests, checks and reports. Like
+    /// [`info`](Self::info), it is sent once more on a fresh connection if it found its
+    /// connection dead.
     pub async fn raw<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, OpError> {
-        let v = self.call(self.pick(), cmd).await?;
+        let v = self.call_admin(cmd).await?;
         redis::from_redis_value(v).map_err(|e| OpError::Protocol(e.to_string()))
+    }
+
+    /// A command outside the measured load: a connection found dead (dropped by settle) is
+    /// replaced and the command sent once more, so an outage that ended does not fail it.
+    async fn call_admin(&self, cmd: &redis::Cmd) -> Result<Value, OpError> {
+        let slot = self.pick();
+        match self.call(slot, cmd).await {
+            Err(OpError::Connection(_)) => self.call(slot, cmd).await,
+            other => other,
+        }
     }
 }
 

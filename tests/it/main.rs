@@ -10,3 +10,4 @@ mod run_process;
 mod scenario;
 mod server;
 mod support;
+mod target;

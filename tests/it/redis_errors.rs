@@ -3,7 +3,7 @@
 //! (the breaker's first probe must reach it). Hostile peers are small fake servers on
 //! loopback; everything else is a real redis-server.
 
-use crate::support::{connection, redis, redline_bin, wait_until};
+use crate::support::{connection, open_target, redis, redline_bin, wait_until};
 use redline::cache::clock::ManualClock;
 use redline::cache::manager::Source;
 use redline::cache::redis_store::ConnectError;
@@ -33,12 +33,13 @@ async fn run_engine(
     url: String,
     on_tick: &mut (dyn FnMut(&redline::report::aggregate::LiveLine) + Send),
 ) -> RunSummary {
+    let target = open_target(scenario, Some(&url)).await;
     let opts = RunOptions {
-        redis_url: Some(url),
+        run_id: None,
         keep_keys: false,
         seed: Some(7),
     };
-    engine::run(scenario, &opts, std::future::pending(), on_tick)
+    engine::run(scenario, &target, &opts, std::future::pending(), on_tick)
         .await
         .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
 }
