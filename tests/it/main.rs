@@ -11,3 +11,4 @@ mod scenario;
 mod server;
 mod support;
 mod target;
+mod workload;
