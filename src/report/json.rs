@@ -119,7 +119,7 @@ mod tests {
             }
             agg.tick(
                 std::time::Duration::from_micros(i * 1_043_117),
-                "CLOSED",
+                Some(crate::cache::BreakerState::Closed),
                 i > 1,
             );
         }
@@ -193,6 +193,10 @@ mod tests {
         "ratio",
         "limit",
         "measured",
+        "commands",
+        "calls",
+        "failures_total",
+        "redis_errors",
     ];
 
     /// Every numeric field outside the resolved scenario (whose durations are strings such
@@ -202,7 +206,11 @@ mod tests {
             serde_json::Value::Object(map) => {
                 for (k, child) in map {
                     let here = format!("{path}.{k}");
-                    if here == ".scenario.config" || path == ".totals.errors" {
+                    // Counts by error kind are keyed by the kind's name.
+                    if here == ".scenario.config"
+                        || path == ".totals.errors"
+                        || path == ".redis.failures"
+                    {
                         continue;
                     }
                     if child.is_number()

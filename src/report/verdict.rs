@@ -92,9 +92,11 @@ impl ThresholdUnit {
     pub fn of(metric: &Metric) -> ThresholdUnit {
         match metric {
             Metric::Latency { .. } => ThresholdUnit::Us,
-            Metric::HitRate | Metric::ErrorRate | Metric::Evictions | Metric::Memory => {
-                ThresholdUnit::Fraction
-            }
+            Metric::HitRate
+            | Metric::ErrorRate
+            | Metric::RedisErrorRate
+            | Metric::Evictions
+            | Metric::Memory => ThresholdUnit::Fraction,
             Metric::Throughput => ThresholdUnit::OpsPerS,
         }
     }
@@ -184,6 +186,13 @@ pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
         Metric::ErrorRate => match summary.totals.error_rate {
             Some(r) => Value(r),
             None => NoData("no data: no operations completed".into()),
+        },
+        Metric::RedisErrorRate if no_redis => {
+            NotApplicable("no Redis server (in-memory store)".into())
+        }
+        Metric::RedisErrorRate => match summary.redis.as_ref().and_then(|r| r.error_rate) {
+            Some(r) => Value(r),
+            None => NoData("no data: no command reached Redis or its breaker".into()),
         },
         Metric::Throughput => {
             if summary.measured_s > 0.0 {

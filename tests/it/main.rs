@@ -5,6 +5,7 @@ mod cache;
 mod check;
 mod engine;
 mod pipeline_batches;
+mod redis_errors;
 mod report_verdicts;
 mod report_windows;
 mod run_process;
