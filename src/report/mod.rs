@@ -7,7 +7,8 @@
 //!   renderer reads.
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).
-//! - [`verdict`]: threshold measurement, pass / fail / inconclusive and the exit code.
+//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable.
+//! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
 //! - [`format`]: the one place numbers become text (`950µs`, `48,950 ops/s`, `82.4%`).
@@ -28,6 +29,7 @@ pub mod recorder;
 pub mod sentences;
 pub mod summary;
 pub mod terminal;
+pub mod thresholds;
 pub mod verdict;
 
 #[cfg(test)]
