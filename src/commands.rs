@@ -5,18 +5,24 @@
 use crate::check::{self, CheckOptions};
 use crate::cli::{CheckArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
+use crate::out_dir;
 use crate::report::{self, terminal, verdict};
 use crate::scenario;
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 
 /// Exit code: usage, scenario or connection error.
 pub const EXIT_ERROR: u8 = 2;
 
 /// `redline run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let scenario = scenario::load_file(&args.scenario, &args.overrides)?;
+    let scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
+        Ok(s) => s,
+        Err(errors) => return Ok(print_errors(&errors)),
+    };
+    // The report folder is settled before any load, so a bad --out loses no results.
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+    let dir = out_dir::prepare(args.out.as_deref(), &scenario.name, &stamp, args.force)?;
     let opts = RunOptions {
         redis_url: args.redis.clone(),
         keep_keys: args.keep_keys,
@@ -37,10 +43,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if live {
         eprintln!();
     }
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&scenario.name, &summary));
     report::write_run_dir(&summary, &dir)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
     if !args.quiet {
@@ -51,9 +53,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     Ok(verdict::exit_code(summary.verdict) as u8)
 }
 
-fn default_out(name: &str, summary: &report::summary::RunSummary) -> PathBuf {
-    let stamp = summary.started_at.format("%Y%m%d-%H%M%S");
-    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+/// Prints every problem of a scenario, one `error:` line each; returns the exit code.
+fn print_errors(errors: &scenario::ScenarioErrors) -> u8 {
+    for e in errors.all() {
+        eprintln!("error: {e}");
+    }
+    EXIT_ERROR
 }
 
 /// `redline check`.
@@ -67,14 +72,20 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
     Ok(if passed { 0 } else { EXIT_ERROR })
 }
 
-/// `redline validate`.
+/// `redline validate`: every problem of every file; with `--print`, each valid file
+/// resolved (every default filled in) as a scenario file.
 pub fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
     let mut failed = 0;
+    let mut out = std::io::stdout().lock();
     for file in &args.files {
-        match scenario::load_file(file, &args.overrides) {
-            Ok(s) => println!("ok: {} ({})", file.display(), s.name),
-            Err(e) => {
-                eprintln!("error: {e}");
+        match scenario::load_file_all(file, &args.overrides) {
+            Ok(s) if args.print => {
+                writeln!(out, "# {} ({}), resolved", file.display(), s.name)?;
+                writeln!(out, "{}", s.to_toml())?;
+            }
+            Ok(s) => writeln!(out, "ok: {} ({})", file.display(), s.name)?,
+            Err(errors) => {
+                print_errors(&errors);
                 failed += 1;
             }
         }
