@@ -323,13 +323,10 @@ fn resolve_url(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target
     })
 }
 
-/// The URL with its password replaced by `***`.
+/// The URL with its password replaced by `***` (the crate's one URL redaction, which also
+/// covers URLs that parse without a host, like `redis:/:pw@host`).
 fn redact(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(Some("***"));
-    }
-    shown.to_string()
+    crate::cache::config::redact_url(url.as_str())
 }
 
 /// Redaction of a string that did not parse as a URL: nothing between its `//` (or its

@@ -208,6 +208,8 @@ pub fn retry_delay(times: u32) -> Duration {
 /// one raw string ([`redact_raw`]).
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
+        // `redis:/:pw@host` parses, as a path with no host: the raw form is what it meant.
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => redact_raw(url),
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
             u.to_string()

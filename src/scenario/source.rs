@@ -77,7 +77,10 @@ impl Document {
     /// a real field is checked when the tree is deserialized.
     pub(crate) fn apply_override(&mut self, spec: &str) -> Result<(), ScenarioError> {
         // The value may be a URL with a password: it is echoed in errors only redacted.
-        let shown = redact_raw(spec);
+        let shown = match spec.split_once('=') {
+            Some((path, value)) => format!("{path}={}", redact_raw(value)),
+            None => redact_raw(spec),
+        };
         let fail = |field: &str, message: String| ScenarioError {
             file: self.file.clone(),
             line: None,

@@ -43,18 +43,12 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
     if let Some(k) = &file.keyspace {
         keep(check_keyspace(k));
     }
-    let all_ops_typed = file.ops.iter().all(Option::is_some);
-    let ops = if all_ops_typed {
-        let typed: Vec<OpFile> = file.ops.into_iter().flatten().collect();
-        match resolve_ops(typed) {
-            Ok(ops) => Some(ops),
-            Err(found) => {
-                found.into_iter().for_each(|p| keep(Err(p)));
-                None
-            }
+    let ops = match resolve_ops(file.ops) {
+        Ok(ops) => Some(ops),
+        Err(found) => {
+            found.into_iter().for_each(|p| keep(Err(p)));
+            None
         }
-    } else {
-        None
     };
     if let Some(o) = &file.origin {
         keep(check_origin(o));
@@ -263,8 +257,9 @@ fn check_batch(path: &str, batch: Batch) -> Result<(), Problem> {
     Ok(())
 }
 
-/// Resolves every entry, collecting the problems of each.
-fn resolve_ops(ops: Vec<OpFile>) -> Result<Vec<OpSpec>, Vec<Problem>> {
+/// Resolves every entry, collecting the problems of each. An entry that did not type
+/// (`None`, its problem already collected) is skipped, and then no list results.
+fn resolve_ops(ops: Vec<Option<OpFile>>) -> Result<Vec<OpSpec>, Vec<Problem>> {
     if ops.is_empty() {
         return Err(vec![Problem::new(
             "ops",
@@ -272,22 +267,27 @@ fn resolve_ops(ops: Vec<OpFile>) -> Result<Vec<OpSpec>, Vec<Problem>> {
         )]);
     }
     let mut problems = Vec::new();
-    if let Err(p) = check_weights(
-        "ops",
-        ops.iter()
-            .enumerate()
-            .map(|(i, op)| (format!("ops[{i}].weight"), op.weight)),
-    ) {
-        problems.push(p);
+    let all_typed = ops.iter().all(Option::is_some);
+    if all_typed {
+        if let Err(p) = check_weights(
+            "ops",
+            ops.iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, op)| (format!("ops[{i}].weight"), op.weight)),
+        ) {
+            problems.push(p);
+        }
     }
     let mut resolved = Vec::with_capacity(ops.len());
     for (i, op) in ops.into_iter().enumerate() {
+        let Some(op) = op else { continue };
         match resolve_op(&format!("ops[{i}]"), op) {
             Ok(op) => resolved.push(op),
             Err(p) => problems.push(p),
         }
     }
-    if problems.is_empty() {
+    if problems.is_empty() && all_typed {
         Ok(resolved)
     } else {
         Err(problems)
