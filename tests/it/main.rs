@@ -1,6 +1,7 @@
 //! Integration tests: one binary, every test against its own real `redis-server` started on a
 //! free loopback port (see `support`), so the tests run in parallel.
 
+mod bad_input;
 mod cache;
 mod check;
 mod engine;
