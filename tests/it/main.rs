@@ -4,6 +4,7 @@
 mod bad_input;
 mod cache;
 mod check;
+mod doc_commands;
 mod engine;
 mod pipeline_batches;
 mod run_process;

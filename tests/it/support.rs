@@ -112,20 +112,24 @@ pub fn tls_material(dir: &Path) -> TlsFiles {
 #[allow(dead_code)]
 pub fn redline_bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
-    for var in [
-        "REDIS_URL",
-        "REDIS_PASSWORD",
-        "REDIS_TLS_ENABLED",
-        "REDIS_HOST",
-        "REDIS_PORT",
-        "REDIS_CONNECT_TIMEOUT",
-        "REDIS_KEY_PREFIX",
-        "REDIS_MAX_RETRIES",
-    ] {
+    for var in REDIS_ENV_VARS {
         cmd.env_remove(var);
     }
     cmd
 }
+
+/// The guide's environment variables, which every test clears.
+#[allow(dead_code)]
+pub const REDIS_ENV_VARS: [&str; 8] = [
+    "REDIS_URL",
+    "REDIS_PASSWORD",
+    "REDIS_TLS_ENABLED",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_CONNECT_TIMEOUT",
+    "REDIS_KEY_PREFIX",
+    "REDIS_MAX_RETRIES",
+];
 
 /// A numeric `field:value` line of an INFO reply (or of one `cmdstat_*` line's
 /// `key=value` list, with `,` and `=` read as line breaks and `:`).
