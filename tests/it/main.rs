@@ -11,3 +11,4 @@ mod run_process;
 mod scenario;
 mod server;
 mod support;
+mod ux;
