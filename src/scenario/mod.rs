@@ -3,8 +3,10 @@
 //! field, and turned into the samplers the engine's hot path draws from.
 //!
 //! - [`load_file`] / [`parse_str`]: text → [`Scenario`] (the flow: `source` parses the text
-//!   into a tree and applies overrides (`overrides`), serde types it, `validate` checks the
-//!   rest, and `lines` gives every error its line).
+//!   into a tree and applies overrides (`overrides`), `sections` types it one table at a
+//!   time, `validate` checks the rest, [`bounds`] the upper limits, and `lines` gives every
+//!   error its line). The `_all` variants report every problem, not just the first.
+//! - `print`: a resolved scenario written back as a scenario file (`validate --print`).
 //! - The model, one module per table: [`target`], [`keyspace`], [`workload`] (`[[ops]]`),
 //!   [`origin`], [`load`], [`threshold`].
 //! - [`units`]: durations, sizes, fractions and counts as written in files.

@@ -63,15 +63,18 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// Reads a table's short written form (a string) as the table.
+type Expand = fn(&str) -> Value;
+
 /// Fields whose `kind` picks which other fields the table has, and how their short written
 /// form (a string) reads as a table.
-const KIND_TABLES: [(&str, fn(&str) -> Value); 3] = [
+const KIND_TABLES: [(&str, Expand); 3] = [
     ("keyspace.distribution", |name| json!({ "kind": name })),
     ("keyspace.value_content", |name| json!({ "kind": name })),
     ("origin.latency", |d| json!({ "kind": "fixed", "value": d })),
 ];
 
-fn kind_table(path: &str) -> Option<fn(&str) -> Value> {
+fn kind_table(path: &str) -> Option<Expand> {
     KIND_TABLES
         .iter()
         .find(|(p, _)| *p == path)

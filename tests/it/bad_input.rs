@@ -82,7 +82,7 @@ fn passwords_in_malformed_urls_are_never_printed() {
                 let file_text = format!("{}\n[target]\nurl = {}\n", tiny("s"), toml_string(url));
                 std::fs::write(&with_url, &file_text).unwrap();
                 let set = format!("target.url={url}");
-                let cases: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+                let cases: Vec<(Vec<&str>, Env)> = vec![
                     (
                         vec!["run", scenario, "--redis", url, "--out", out, "--force"],
                         vec![],
@@ -121,6 +121,9 @@ fn passwords_in_malformed_urls_are_never_printed() {
         }
     });
 }
+
+/// Environment variables set for one command.
+type Env<'a> = Vec<(&'a str, &'a str)>;
 
 fn toml_string(s: &str) -> String {
     format!("{s:?}")
