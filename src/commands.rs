@@ -22,6 +22,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     // The report folder is settled before any load, so a bad --out loses no results.
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+    let existed = args.out.as_deref().is_some_and(|p| p.exists());
     let dir = out_dir::prepare(args.out.as_deref(), &scenario.name, &stamp, args.force)?;
     let opts = RunOptions {
         redis_url: args.redis.clone(),
@@ -39,7 +40,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let summary = engine::run(&scenario, &opts, shutdown, &mut on_tick).await?;
+    let summary = match engine::run(&scenario, &opts, shutdown, &mut on_tick).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            // No report: do not leave the empty folder made for it (remove_dir only
+            // removes an empty one).
+            if !existed {
+                let _ = std::fs::remove_dir(&dir);
+            }
+            return Err(e.into());
+        }
+    };
     if live {
         eprintln!();
     }

@@ -37,10 +37,10 @@ fn field_prefix(field: &str) -> String {
 pub struct ScenarioErrors(Vec<ScenarioError>);
 
 impl ScenarioErrors {
-    /// Wraps `errors`, ordered by line (stable, so errors on one line keep their order).
-    /// `errors` must not be empty.
+    /// Wraps `errors` (not empty), ordered by line (stable, so errors on one line keep
+    /// their order).
     pub(crate) fn new(errors: Vec<ScenarioError>) -> ScenarioErrors {
-        assert!(!errors.is_empty(), "a scenario failure has a reason");
+        debug_assert!(!errors.is_empty(), "a scenario failure has a reason");
         let mut errors: Vec<ScenarioError> =
             errors.into_iter().map(ScenarioError::redacted).collect();
         errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));

@@ -191,6 +191,10 @@ pub fn parse_str_all(
         Ok(_) => Err(ScenarioErrors::new(errors)),
         Err(problems) => {
             errors.extend(problems.into_iter().map(|p| doc.error(p)));
+            if errors.is_empty() {
+                // Every unresolved section records its problem; this only guards the type.
+                errors.push(whole_file(file_label, "cannot be resolved".into()));
+            }
             Err(ScenarioErrors::new(errors))
         }
     }

@@ -282,6 +282,24 @@ fn the_report_folder_is_checked_before_any_load() {
         "the earlier report was touched"
     );
 
+    // A run that cannot connect leaves no empty folder behind.
+    let unused = dir.path().join("unused");
+    let done = redline(
+        &[
+            "run",
+            scenario,
+            "--redis",
+            "redis://127.0.0.1:1",
+            "--quiet",
+            "--out",
+            unused.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(done.status.code(), Some(2), "{}", text(&done));
+    assert!(!unused.exists(), "an empty report folder was left behind");
+
     // --force replaces it; a fresh folder is created.
     let fresh = dir.path().join("new").join("nested");
     for (out, extra) in [(&earlier, &["--force"][..]), (&fresh, &[][..])] {
