@@ -141,7 +141,15 @@ fn is_loopback(host: &str) -> bool {
 
 /// Why a command cannot run here, if it cannot.
 fn skip_reason(text: &str) -> Option<String> {
-    if let Some(host) = hosts(text).into_iter().find(|h| !is_loopback(h)) {
+    let env_hosts = text
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("REDIS_HOST="))
+        .map(str::to_string);
+    if let Some(host) = hosts(text)
+        .into_iter()
+        .chain(env_hosts)
+        .find(|h| !is_loopback(h))
+    {
         return Some(format!("names the non-loopback host {host}"));
     }
     let angle = text.match_indices('<').any(|(i, _)| {
@@ -158,10 +166,18 @@ fn skip_reason(text: &str) -> Option<String> {
     placeholder.map(|w| format!("has the placeholder {w}"))
 }
 
-/// Every loopback Redis URL in `text` replaced by `url`.
+/// Every loopback Redis URL in `text` replaced by `url`, and `REDIS_HOST`/`REDIS_PORT`
+/// assignments by its host and port.
 fn point_at(text: &str, url: &str) -> String {
+    let parsed = url::Url::parse(url).expect("the test server's URL parses");
     text.split(' ')
         .map(|word| {
+            if word.starts_with("REDIS_HOST=") {
+                return format!("REDIS_HOST={}", parsed.host_str().unwrap_or_default());
+            }
+            if word.starts_with("REDIS_PORT=") {
+                return format!("REDIS_PORT={}", parsed.port().unwrap_or(6379));
+            }
             let (prefix, value) = match word.split_once('=') {
                 Some((name, value)) if value.starts_with("redis") => (format!("{name}="), value),
                 _ => (String::new(), word),
@@ -273,12 +289,20 @@ fn extraction_rules() {
     assert!(skip_reason("redline run s --set 'thresholds=[\"p99 < 10ms\"]'").is_none());
     assert!(skip_reason("redline run s --redis redis://:pw@127.0.0.1:6379").is_none());
     assert!(skip_reason("redline check --redis redis://[::1]:6379").is_none());
+    assert!(skip_reason("REDIS_HOST=cache.internal redline check").is_some());
+    assert_eq!(
+        point_at(
+            "REDIS_HOST=localhost REDIS_PORT=6379 redline check",
+            "redis://127.0.0.1:7"
+        ),
+        "REDIS_HOST=127.0.0.1 REDIS_PORT=7 redline check"
+    );
     assert_eq!(
         point_at(
             "REDIS_URL=redis://localhost:6379 redline check --redis redis://:s@127.0.0.1:1 x",
-            "redis://T"
+            "redis://t:1"
         ),
-        "REDIS_URL=redis://T redline check --redis redis://T x"
+        "REDIS_URL=redis://t:1 redline check --redis redis://t:1 x"
     );
 }
 
