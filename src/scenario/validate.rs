@@ -1,6 +1,7 @@
 //! Checks that need more than one field, or a whole value, after deserialization: ranges
-//! (`min <= max`), weights that are all zero, model-dependent load fields, thresholds. Each
-//! check reports the path of the field to fix; [`super::source::Document`] adds the line.
+//! (`min <= max`), weights that are all zero, model-dependent load fields, thresholds, and
+//! the upper bounds of [`super::bounds`]. Every problem is collected, not just the first;
+//! each names the path of the field to fix, and [`super::source::Document`] adds the line.
 //! Checks a single value can make alone (units, signs, fractions) happen while deserializing,
 //! in [`super::units`].
 
@@ -65,8 +66,8 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         (None, _) => Some(guide_defaults()),
         (Some(exprs), ops) => match parse_thresholds(&exprs, ops.as_deref()) {
             Ok(t) => Some(t),
-            Err(p) => {
-                keep(Err(p));
+            Err(found) => {
+                found.into_iter().for_each(|p| keep(Err(p)));
                 None
             }
         },
@@ -371,8 +372,11 @@ fn check_origin(o: &OriginSpec) -> Result<(), Problem> {
 
 /// Parses every threshold; `ops` is `None` when the workload did not resolve (then whether a
 /// per-operation threshold names an operation in it cannot be checked).
-fn parse_thresholds(exprs: &[String], ops: Option<&[OpSpec]>) -> Result<Vec<Threshold>, Problem> {
-    exprs
+fn parse_thresholds(
+    exprs: &[String],
+    ops: Option<&[OpSpec]>,
+) -> Result<Vec<Threshold>, Vec<Problem>> {
+    let (parsed, problems): (Vec<_>, Vec<_>) = exprs
         .iter()
         .enumerate()
         .map(|(i, expr)| {
@@ -392,5 +396,10 @@ fn parse_thresholds(exprs: &[String], ops: Option<&[OpSpec]>) -> Result<Vec<Thre
             }
             Ok(t)
         })
-        .collect()
+        .partition(Result::is_ok);
+    if problems.is_empty() {
+        Ok(parsed.into_iter().flatten().collect())
+    } else {
+        Err(problems.into_iter().filter_map(Result::err).collect())
+    }
 }

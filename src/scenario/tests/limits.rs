@@ -148,6 +148,10 @@ warmup = "600y"
     let text = text.replace("warmup = \"600y\"", "warmup = \"31d\"");
     let fields: Vec<String> = errors(&text, &[]).into_iter().map(|e| e.field).collect();
     assert!(fields.contains(&"load.rate".to_string()), "{fields:?}");
+    // Every bad threshold, not just the first.
+    let text = format!("thresholds = [\"p96 < 5ms\", \"p95 < 5ms\", \"p95 < 50\"]\n{MINIMAL}");
+    let fields: Vec<String> = errors(&text, &[]).into_iter().map(|e| e.field).collect();
+    assert_eq!(fields, ["thresholds[0]", "thresholds[2]"]);
 }
 
 #[test]
