@@ -252,6 +252,31 @@ impl<'a> Bounds<'a> {
                 MAX_TOTAL_OPS,
                 "a trillion operations is years of load",
             );
+            if l.duration.is_none() {
+                self.total_ops_time(n, &l.arrival);
+            }
+        }
+    }
+
+    /// Without a duration, `total_ops` alone ends the run: at the declared pace it must end
+    /// within [`MAX_RUN_DURATION`] (the closed model's pace is known only from think time).
+    fn total_ops_time(&mut self, total_ops: u64, arrival: &Arrival) {
+        let seconds = match arrival {
+            Arrival::Open { rate, .. } => total_ops as f64 / rate,
+            Arrival::Closed {
+                clients,
+                think_time: Some(think),
+            } => total_ops as f64 / *clients as f64 * think.as_secs_f64(),
+            _ => return,
+        };
+        if seconds > MAX_RUN_DURATION.as_secs_f64() {
+            self.out.push(Problem::new(
+                "load.total_ops",
+                format!(
+                    "{total_ops} operations at this pace take {} days, longer than 30 days: lower it or give load.duration too",
+                    (seconds / 86_400.0).round()
+                ),
+            ));
         }
     }
 }

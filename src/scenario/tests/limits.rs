@@ -12,9 +12,9 @@ fn errors(text: &str, overrides: &[&str]) -> Vec<ScenarioError> {
     }
 }
 
-fn accepts(overrides: &[&str]) {
+fn accepts(text: &str, overrides: &[&str]) {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    if let Err(e) = parse_str_all(MINIMAL, Format::Toml, "t.toml", &overrides) {
+    if let Err(e) = parse_str_all(text, Format::Toml, "t.toml", &overrides) {
         panic!("{overrides:?}: {e}");
     }
 }
@@ -55,6 +55,7 @@ fn values_past_their_limit_are_refused_at_their_field() {
         (&["target.breaker.half_open_max_calls=1000001"], "target.breaker.half_open_max_calls", &[]),
         (&["target.fallback.max_bytes=\"65GiB\""], "target.fallback.max_bytes", &["target.fallback.max_bytes=\"64GiB\""]),
         (&["name=\"two\\nlines\""], "name", &["name=\"../../../x\""]),
+        (&["load.duration=", "load.total_ops=259300000"], "load.total_ops", &["load.total_ops=259200000"]),
     ];
     let long_prefix = format!("keyspace.prefix=\"{}\"", "a".repeat(257));
     let fitting_prefix = format!("keyspace.prefix=\"{}\"", "a".repeat(256));
@@ -64,18 +65,17 @@ fn values_past_their_limit_are_refused_at_their_field() {
         &[fitting_prefix.as_str()],
     );
     for (over, field, at) in cases.iter().chain([&prefix_case]) {
-        // `load.rate=` (empty) removes the open model's rate: an empty override is a string,
-        // so drop it from the tree by replacing the whole [load] where a case needs that.
-        let text = if over.contains(&"load.rate=") {
-            MINIMAL.replace("rate = 100\n", "")
-        } else {
-            MINIMAL.to_string()
-        };
-        let over: Vec<&str> = over
-            .iter()
-            .copied()
-            .filter(|o| *o != "load.rate=")
-            .collect();
+        // `load.rate=` / `load.duration=` (empty) stand for removing that line of MINIMAL.
+        let mut text = MINIMAL.to_string();
+        for (removal, line) in [
+            ("load.rate=", "rate = 100\n"),
+            ("load.duration=", "duration = \"10s\"\n"),
+        ] {
+            if over.contains(&removal) {
+                text = text.replace(line, "");
+            }
+        }
+        let over: Vec<&str> = over.iter().copied().filter(|o| !o.ends_with('=')).collect();
         let found = errors(&text, &over);
         assert!(
             found.iter().any(|e| e.field == *field),
@@ -85,7 +85,7 @@ fn values_past_their_limit_are_refused_at_their_field() {
             assert!(!e.message.is_empty(), "{e}");
         }
         if !at.is_empty() {
-            accepts(at);
+            accepts(&text, at);
         }
     }
 }
