@@ -33,6 +33,9 @@ pub const MAX_CLIENTS: u64 = 100_000;
 pub const MAX_CONNECTIONS: u64 = 10_000;
 /// Deepest pipeline per connection or client (`redis-benchmark -P` is rarely past 100).
 pub const MAX_PIPELINE_DEPTH: u64 = 1_000;
+/// Most operations in flight at once: closed-model `clients × pipeline_depth`, and Redis
+/// slots `connections × pipeline_depth`. Each holds its own random state and buffers.
+pub const MAX_IN_FLIGHT: u64 = 1_000_000;
 /// Highest arrival rate, ops/s: one generator process tops out far below this.
 pub const MAX_RATE: f64 = 10_000_000.0;
 /// Most ramp stages.
@@ -241,6 +244,20 @@ impl<'a> Bounds<'a> {
             MAX_PIPELINE_DEPTH,
             "deeper pipelines only add queueing",
         );
+        let depth = l.pipeline_depth as u64;
+        let (who, count) = match l.arrival {
+            Arrival::Closed { clients, .. } => ("load.clients", clients as u64),
+            _ => ("load.connections", l.connections as u64),
+        };
+        if count.saturating_mul(depth) > MAX_IN_FLIGHT {
+            self.out.push(Problem::new(
+                "load.pipeline_depth",
+                format!(
+                    "{who} × load.pipeline_depth must be at most {} operations in flight (got {count} × {depth}): each holds its own state and buffers",
+                    group(MAX_IN_FLIGHT)
+                ),
+            ));
+        }
         self.duration("load.warmup", l.warmup, MAX_RUN_DURATION, run);
         if let Some(d) = l.duration {
             self.duration("load.duration", d, MAX_RUN_DURATION, run);

@@ -41,6 +41,8 @@ fn values_past_their_limit_are_refused_at_their_field() {
         (&["load.stages=[{ duration = \"31d\", target = 5 }]", "load.rate=", "load.duration=1s"], "load.stages[0].duration", &[]),
         (&["load.connections=10001"], "load.connections", &["load.connections=10000"]),
         (&["load.pipeline_depth=1001"], "load.pipeline_depth", &["load.pipeline_depth=1000"]),
+        (&["load.connections=1001", "load.pipeline_depth=1000"], "load.pipeline_depth", &["load.connections=1000", "load.pipeline_depth=1000"]),
+        (&["load.model=\"closed\"", "load.rate=", "load.clients=2000", "load.pipeline_depth=501"], "load.pipeline_depth", &[]),
         (&["load.total_ops=1000000000001"], "load.total_ops", &["load.total_ops=1000000000000"]),
         (&["keyspace.keys=1000000001"], "keyspace.keys", &["keyspace.keys=1000000000"]),
         (&["keyspace.value_size=\"65MiB\""], "keyspace.value_size", &["keyspace.value_size=\"64MiB\""]),
