@@ -29,7 +29,7 @@ impl Scenario {
     }
 
     fn to_file_form(&self) -> Printed {
-        let ops = self
+        let ops: Vec<Value> = self
             .ops
             .iter()
             .map(|op| {
@@ -43,12 +43,32 @@ impl Scenario {
                 v
             })
             .collect();
+        let mut target = json(&self.target);
+        for path in [&["fallback", "max_bytes"][..], &["server", "maxmemory"]] {
+            readable_size_at(&mut target, path);
+        }
+        let mut keyspace = json(&self.keyspace);
+        if let Some(sizes) = keyspace.get_mut("value_size") {
+            match sizes {
+                Value::Array(items) => items
+                    .iter_mut()
+                    .for_each(|item| readable_size_at(item, &["size"])),
+                Value::Object(_) => {
+                    readable_size_at(sizes, &["min"]);
+                    readable_size_at(sizes, &["max"]);
+                }
+                fixed => readable_size_at(fixed, &[]),
+            }
+        }
+        let mut ops = ops;
+        ops.iter_mut()
+            .for_each(|op| readable_size_at(op, &["compress_threshold"]));
         Printed {
             name: Value::from(self.name.clone()),
             description: self.description.clone().map_or(Value::Null, Value::from),
             thresholds: self.thresholds.iter().map(|t| t.expr.clone()).collect(),
-            target: json(&self.target),
-            keyspace: json(&self.keyspace),
+            target,
+            keyspace,
             ops: Value::Array(ops),
             origin: json(&self.origin),
             load: load_file_form(json(&self.load)),
@@ -85,6 +105,27 @@ fn load_file_form(load: Value) -> Value {
     Value::Object(map)
 }
 
+/// The byte count at `path` written with a binary unit when it is a whole number of one
+/// (`67108864` → `"64MiB"`), as scenario files write sizes.
+fn readable_size_at(value: &mut Value, path: &[&str]) {
+    let Some(slot) = path.iter().try_fold(value, |v, key| v.get_mut(*key)) else {
+        return;
+    };
+    if let Some(bytes) = slot.as_u64() {
+        *slot = Value::from(readable_size(bytes));
+    }
+}
+
+fn readable_size(bytes: u64) -> String {
+    const UNITS: [(&str, u32); 3] = [("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    for (unit, shift) in UNITS {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes}B")
+}
+
 fn json<T: Serialize>(section: &T) -> Value {
     without_nulls(serde_json::to_value(section).expect("scenario sections serialize"))
 }
@@ -100,5 +141,24 @@ fn without_nulls(value: Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_print_with_units_that_read_back() {
+        for (bytes, text) in [
+            (67_108_864, "64MiB"),
+            (1024, "1KiB"),
+            (1536, "1536B"),
+            (0, "0B"),
+            (3 << 30, "3GiB"),
+        ] {
+            assert_eq!(readable_size(bytes), text);
+            assert_eq!(super::super::units::parse_size(text), Ok(bytes), "{text}");
+        }
     }
 }
