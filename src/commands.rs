@@ -8,6 +8,7 @@ use crate::engine::{self, RunOptions};
 use crate::out_dir;
 use crate::report::{self, terminal, verdict};
 use crate::scenario;
+use crate::target::{self, Target, TargetRequest};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
 
@@ -24,8 +25,33 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
     let existed = args.out.as_deref().is_some_and(|p| p.exists());
     let dir = out_dir::prepare(args.out.as_deref(), &scenario.name, &stamp, args.force)?;
+    // A run that ends without a report leaves no empty folder made for it (remove_dir only
+    // removes an empty one).
+    let discard_dir = || {
+        if !existed {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    };
+    let request = TargetRequest {
+        flag_url: args.redis.as_deref(),
+        spec: &scenario.target,
+    };
+    let target = match Target::open(&request, &target::process_env).await {
+        Ok(target) => target,
+        Err(e) => {
+            discard_dir();
+            return Err(e.into());
+        }
+    };
+    if let Some(why) = target.fallback_reason() {
+        // One line, even with --quiet: a run that measures the wrong thing must say so.
+        eprintln!(
+            "warning: {why}; measuring the in-memory fallback instead, so the verdict will be \
+             inconclusive (pass --redis URL, or set target.kind = \"memory\" to measure it on purpose)"
+        );
+    }
     let opts = RunOptions {
-        redis_url: args.redis.clone(),
+        run_id: None,
         keep_keys: args.keep_keys,
         seed: None,
     };
@@ -40,17 +66,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let summary = match engine::run(&scenario, &opts, shutdown, &mut on_tick).await {
+    let summary = match engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await {
         Ok(summary) => summary,
         Err(e) => {
-            // No report: do not leave the empty folder made for it (remove_dir only
-            // removes an empty one).
-            if !existed {
-                let _ = std::fs::remove_dir(&dir);
-            }
+            discard_dir();
             return Err(e.into());
         }
     };
+    // Stops a server redline started, before the report is written.
+    drop(target);
     if live {
         eprintln!();
     }
@@ -79,7 +103,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
         json: args.json,
     };
     let mut out = std::io::stdout().lock();
-    let passed = check::run(&opts, &mut out).await?;
+    let passed = check::run(&opts, &target::process_env, &mut out).await?;
     Ok(if passed { 0 } else { EXIT_ERROR })
 }
 

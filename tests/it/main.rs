@@ -11,4 +11,5 @@ mod run_process;
 mod scenario;
 mod server;
 mod support;
+mod target;
 mod ux;

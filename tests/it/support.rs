@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use redline::scenario::Scenario;
 use redline::server::{EmbeddedRedis, ServerOptions, TlsFiles};
+use redline::target::{Target, TargetRequest};
 
 /// A fresh embedded server with default options (no password, no persistence).
 #[allow(dead_code)]
@@ -180,4 +182,17 @@ pub fn output_within(mut cmd: Command, deadline: Duration) -> std::process::Outp
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     }
+}
+
+/// Opens the target `engine::run` is given: `url` (usually a test's own server), or with
+/// `None` whatever the scenario resolves to in an empty environment (a memory scenario).
+#[allow(dead_code)]
+pub async fn open_target(scenario: &Scenario, url: Option<&str>) -> Target {
+    let request = TargetRequest {
+        flag_url: url,
+        spec: &scenario.target,
+    };
+    Target::open(&request, &|_| None)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the test's target: {e}"))
 }
