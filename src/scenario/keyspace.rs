@@ -51,8 +51,9 @@ pub enum Distribution {
     /// Every key equally likely.
     #[default]
     Uniform,
-    /// Zipfian popularity (YCSB's scrambled zipfian): rank r has weight 1/r^exponent, and
-    /// ranks are hashed over the keyspace so hot keys are spread out, not clustered at 0.
+    /// Zipfian popularity: rank r has weight 1/r^exponent, and ranks are mapped to keys by a
+    /// seeded permutation so hot keys are spread out (not clustered at 0) and every key is
+    /// reachable.
     Zipfian {
         /// Skew; YCSB's default 0.99. Higher is more skewed.
         #[serde(default = "default_exponent")]
