@@ -2,9 +2,13 @@
 //! and fallback, through `CacheManager`), `redis` (the raw store, no breaker: the ceiling)
 //! and `memory` (the fallback alone). Each call answers with the value and how it was served,
 //! so workers count hits, fallback operations and errors the same way for all three.
+//!
+//! Every call holds Redis command slots (see [`queueing`]) while it runs, so
+//! `connections × pipeline_depth` bounds what is on the wire and the wait shows in the report.
 
 use crate::cache::manager::{Served, Source};
 use crate::cache::redis_store::{Command, Reply};
+use super::queueing;
 use crate::cache::{CacheManager, OpError, RedisStore};
 use std::time::{Duration, Instant};
 
@@ -45,6 +49,7 @@ impl Backend {
 
     /// GET.
     pub async fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Via), OpError> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => Ok((r.get(key).await?, Via::Primary)),
             Backend::Managed(m) | Backend::Memory(m) => m.get_bytes(key).await.map(via),
@@ -53,6 +58,7 @@ impl Backend {
 
     /// SET with a TTL.
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<Via, OpError> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => r.set(key, value, Some(ttl)).await.map(|()| Via::Primary),
             Backend::Managed(m) | Backend::Memory(m) => {
@@ -63,6 +69,7 @@ impl Backend {
 
     /// DEL.
     pub async fn del(&self, key: &str) -> Result<Via, OpError> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => r.del(&[key]).await.map(|_| Via::Primary),
             Backend::Managed(m) | Backend::Memory(m) => m.del(key).await.map(|s| via(s).1),
@@ -71,6 +78,7 @@ impl Backend {
 
     /// Pattern delete (SCAN MATCH + UNLINK).
     pub async fn del_pattern(&self, pattern: &str) -> Result<Via, OpError> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => r.del_pattern(pattern, 1000).await.map(|_| Via::Primary),
             Backend::Managed(m) | Backend::Memory(m) => {
@@ -81,6 +89,7 @@ impl Backend {
 
     /// MGET.
     pub async fn mget(&self, keys: &[&str]) -> Result<(Vec<Option<Vec<u8>>>, Via), OpError> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => Ok((r.mget(keys).await?, Via::Primary)),
             Backend::Managed(m) | Backend::Memory(m) => m.mget_bytes(keys).await.map(via),
@@ -89,6 +98,7 @@ impl Backend {
 
     /// MSET with one TTL.
     pub async fn mset(&self, items: &[(&str, &[u8])], ttl: Duration) -> Result<Via, OpError> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => r.mset(items, Some(ttl)).await.map(|()| Via::Primary),
             Backend::Managed(m) | Backend::Memory(m) => {
@@ -102,6 +112,7 @@ impl Backend {
         &self,
         cmds: &[Command],
     ) -> Vec<(Result<(Reply, Via), OpError>, Instant)> {
+        let _slots = queueing::redis_slot(cmds.len()).await;
         match self {
             Backend::Raw(r) => r
                 .pipeline(cmds)

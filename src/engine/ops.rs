@@ -10,12 +10,13 @@ use crate::cache::redis_store::{px_millis, Command, Reply};
 use crate::cache::{Codec, OpError, RedisConfig};
 use crate::op::{ErrorKind, OpKind};
 use crate::report::recorder::Recorder;
+use crate::report::RecorderShards;
 use crate::scenario::dist::{KeyChooser, OpMix, ValueGen};
 use crate::scenario::workload::OpSpec;
 use crate::scenario::Scenario;
 use rand::rngs::SmallRng;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Keys per "workspace" group: `del_pattern` removes one group (`w{g}:*`), as the guide's
@@ -50,7 +51,7 @@ pub struct Workload {
     /// Keys written by the run: the denominator of the eviction rate.
     pub keys_written: AtomicU64,
     /// Recorder shards; an operation records into the shard it is given.
-    pub recorders: Vec<Arc<Mutex<Recorder>>>,
+    pub recorders: RecorderShards,
 }
 
 fn codec_of(spec: &OpSpec) -> CodecConfig {
@@ -69,7 +70,7 @@ impl Workload {
     pub fn new(
         scenario: &Scenario,
         backend: Backend,
-        recorders: Vec<Arc<Mutex<Recorder>>>,
+        recorders: RecorderShards,
         seed: u64,
     ) -> Self {
         Workload {

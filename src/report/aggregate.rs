@@ -7,6 +7,7 @@
 //! reused, and the time series grows by one small `TimePoint` per tick (a 5-minute run keeps
 //! 300 of them).
 
+use super::backlog::BacklogPoint;
 use super::recorder::{new_histogram, Recorder};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,13 @@ pub struct TimePoint {
     pub breaker: String,
     /// True for warmup intervals, which are plotted but excluded from the totals.
     pub warmup: bool,
+    /// 99th percentile of the generator's own lag behind its schedule, µs; `None` when
+    /// nothing was released (and always for the closed model).
+    #[serde(default)]
+    pub lag_p99_us: Option<u64>,
+    /// Queueing in the interval: where operations waited, and what was dropped.
+    #[serde(default)]
+    pub backlog: BacklogPoint,
 }
 
 /// What the live progress line shows, taken from the last tick.
@@ -166,6 +174,17 @@ impl Aggregator {
     /// to the totals. Call once a second, and once more at the end for the last partial
     /// interval before [`Aggregator::finish`].
     pub fn tick(&mut self, elapsed: Duration, breaker_state: &str, measuring: bool) {
+        self.close(elapsed, breaker_state, measuring, measuring);
+    }
+
+    /// Closes an interval after the measured phase ended (the graceful stop): what
+    /// completed in it counts in the totals, but its length does not count as measured
+    /// time, so throughput stays operations per second of the declared duration.
+    pub fn tick_grace(&mut self, elapsed: Duration, breaker_state: &str) {
+        self.close(elapsed, breaker_state, true, false);
+    }
+
+    fn close(&mut self, elapsed: Duration, breaker_state: &str, measuring: bool, timed: bool) {
         self.interval.reset();
         for slot in &mut self.slots {
             slot.spare.reset();
@@ -195,10 +214,14 @@ impl Aggregator {
             fallback_ops: iv.fallback_op_count(),
             breaker: breaker_state.to_string(),
             warmup: !measuring,
+            lag_p99_us: iv.lag_histogram().map(|h| h.value_at_quantile(0.99)),
+            backlog: iv.queueing().map(|q| q.point()).unwrap_or_default(),
         });
         self.errors_seen += errors;
         if measuring {
             self.totals.merge(&self.interval);
+        }
+        if timed {
             self.measured += length;
         }
     }

@@ -2,7 +2,8 @@
 //! verdict, JSON, Markdown and terminal tests.
 
 use super::aggregate::{Measured, TimePoint};
-use super::assemble::SummaryInputs;
+use super::assemble::{GeneratorInputs, SummaryInputs};
+use super::backlog::Limits;
 use super::recorder::Recorder;
 use super::summary::{
     BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
@@ -88,6 +89,8 @@ fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
         fallback_ops: 0,
         breaker: "CLOSED".to_string(),
         warmup,
+        lag_p99_us: Some(400),
+        backlog: Default::default(),
     }
 }
 
@@ -131,7 +134,19 @@ pub fn inputs() -> SummaryInputs {
             }],
             final_state: "OPEN".to_string(),
         },
-        saturated: false,
+        generator: GeneratorInputs {
+            open_model: true,
+            cpu: Duration::from_millis(1_600),
+            wall: Duration::from_secs(12),
+            cores: 2,
+        },
+        limits: Limits {
+            max_in_flight: 1_000,
+            redis_slots: 8,
+            connections: 8,
+            origin_concurrency: 10,
+            graceful_stop_s: 30.0,
+        },
         origin_p50_us: Some(5_000.0),
         aborted: false,
         started_at: chrono::Utc

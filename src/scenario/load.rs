@@ -99,6 +99,33 @@ pub struct LoadSpec {
     pub duration: Option<Duration>,
     /// Stop after this many measured operations. With `duration` too, whichever comes first.
     pub total_ops: Option<u64>,
+    /// Operations in progress at once (like k6's maxVUs): an open-model arrival waits for one
+    /// of these slots, and the wait is named in the report. Separate from Redis
+    /// multiplexing: `connections × pipeline_depth` bounds the commands on the wire, and an
+    /// operation waiting on the origin holds an in-flight slot but no Redis slot.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// How long operations already started may take to finish after the measured phase
+    /// ends (k6's gracefulStop); those still running then are cut off and counted.
+    #[serde(default = "default_graceful_stop", with = "units::duration")]
+    pub graceful_stop: Duration,
+}
+
+/// Default of `load.max_in_flight`: generous, like k6's maxVUs, so it only binds when
+/// the system under test is far behind.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_000;
+/// Largest `load.max_in_flight`: each slot can hold a task and its buffers.
+pub const MAX_IN_FLIGHT_LIMIT: usize = 1_000_000;
+/// Default of `load.graceful_stop` (k6's default).
+pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+/// Largest `load.graceful_stop`.
+pub const GRACEFUL_STOP_LIMIT: Duration = Duration::from_secs(3600);
+
+fn default_max_in_flight() -> usize {
+    DEFAULT_MAX_IN_FLIGHT
+}
+fn default_graceful_stop() -> Duration {
+    DEFAULT_GRACEFUL_STOP
 }
 
 /// Open or closed, as written in `load.model`.
@@ -138,6 +165,10 @@ pub(crate) struct LoadFile {
     duration: Option<Duration>,
     #[serde(default, deserialize_with = "units::opt_positive")]
     total_ops: Option<u64>,
+    #[serde(default = "default_max_in_flight", deserialize_with = "units::positive")]
+    max_in_flight: usize,
+    #[serde(default = "default_graceful_stop", with = "units::duration")]
+    graceful_stop: Duration,
 }
 
 fn default_connections() -> usize {
@@ -203,6 +234,25 @@ impl LoadFile {
                 "give load.duration (like \"1m\"), load.total_ops, or both",
             ));
         }
+        if self.max_in_flight > MAX_IN_FLIGHT_LIMIT {
+            return Err(Problem::new(
+                "load.max_in_flight",
+                format!(
+                    "must be at most {MAX_IN_FLIGHT_LIMIT} (got {})",
+                    self.max_in_flight
+                ),
+            ));
+        }
+        if self.graceful_stop > GRACEFUL_STOP_LIMIT {
+            return Err(Problem::new(
+                "load.graceful_stop",
+                format!(
+                    "must be at most {} (got {})",
+                    units::format_duration(GRACEFUL_STOP_LIMIT),
+                    units::format_duration(self.graceful_stop)
+                ),
+            ));
+        }
         Ok(LoadSpec {
             arrival,
             connections: self.connections,
@@ -211,6 +261,8 @@ impl LoadFile {
             preload: self.preload,
             duration,
             total_ops: self.total_ops,
+            max_in_flight: self.max_in_flight,
+            graceful_stop: self.graceful_stop,
         })
     }
 
