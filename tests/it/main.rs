@@ -4,6 +4,7 @@
 mod cache;
 mod check;
 mod engine;
+mod overload;
 mod pipeline_batches;
 mod run_process;
 mod scenario;
