@@ -65,6 +65,12 @@ fn us(d: Duration) -> u64 {
     d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
+/// Service time from the send to `done`, µs, less the wait for Redis command slots: that
+/// wait is queueing in the client (reported in `backlog`), not what the server cost.
+fn service_us(sent: Instant, done: Instant) -> u64 {
+    us(done.saturating_duration_since(sent)).saturating_sub(super::queueing::redis_waited_us())
+}
+
 impl Workload {
     /// Builds the samplers for `scenario` over `backend`.
     pub fn new(
@@ -137,7 +143,7 @@ impl Workload {
                 });
                 let done = Instant::now();
                 let mut rec = lock(rec);
-                rec.record(OpKind::Get, us(done - intended), us(done - sent));
+                rec.record(OpKind::Get, us(done - intended), service_us(sent, done));
                 read_outcome(
                     &mut rec,
                     r.map(|(hit, via)| (u64::from(hit), u64::from(!hit), via)),
@@ -158,7 +164,7 @@ impl Workload {
                 };
                 let done = Instant::now();
                 let mut rec = lock(rec);
-                rec.record(OpKind::Set, us(done - intended), us(done - sent));
+                rec.record(OpKind::Set, us(done - intended), service_us(sent, done));
                 write_outcome(&mut rec, codec, r);
             }
             OpKind::GetOrSet => {
@@ -193,7 +199,7 @@ impl Workload {
                 };
                 let done = Instant::now();
                 let mut rec = lock(rec);
-                rec.record(OpKind::GetOrSet, us(done - intended), us(done - sent));
+                rec.record(OpKind::GetOrSet, us(done - intended), service_us(sent, done));
                 if origin_called {
                     rec.origin_call();
                 }
@@ -217,7 +223,7 @@ impl Workload {
                 let r = self.backend.del(&key).await;
                 let done = Instant::now();
                 let mut rec = lock(rec);
-                rec.record(OpKind::Del, us(done - intended), us(done - sent));
+                rec.record(OpKind::Del, us(done - intended), service_us(sent, done));
                 simple_outcome(&mut rec, r);
             }
             OpKind::DelPattern => {
@@ -225,7 +231,7 @@ impl Workload {
                 let r = self.backend.del_pattern(&format!("w{group}:*")).await;
                 let done = Instant::now();
                 let mut rec = lock(rec);
-                rec.record(OpKind::DelPattern, us(done - intended), us(done - sent));
+                rec.record(OpKind::DelPattern, us(done - intended), service_us(sent, done));
                 simple_outcome(&mut rec, r);
             }
             OpKind::Mget => {
@@ -238,7 +244,7 @@ impl Workload {
                 });
                 let done = Instant::now();
                 let mut rec = lock(rec);
-                rec.record(OpKind::Mget, us(done - intended), us(done - sent));
+                rec.record(OpKind::Mget, us(done - intended), service_us(sent, done));
                 read_outcome(&mut rec, r);
             }
             OpKind::Mset => {
@@ -275,7 +281,7 @@ impl Workload {
                 };
                 let done = Instant::now();
                 let mut rec = lock(rec);
-                rec.record(OpKind::Mset, us(done - intended), us(done - sent));
+                rec.record(OpKind::Mset, us(done - intended), service_us(sent, done));
                 write_outcome(&mut rec, codec, r);
             }
             OpKind::Pipeline => self.pipeline(rng, index, intended, sent, rec).await,
@@ -320,7 +326,7 @@ impl Workload {
             rec.record(
                 OpKind::Pipeline,
                 us(at.saturating_duration_since(intended)),
-                us(at.saturating_duration_since(sent)),
+                service_us(sent, at),
             );
             match r {
                 Ok((reply, via)) => {

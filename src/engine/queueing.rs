@@ -90,6 +90,13 @@ pub async fn redis_slot(commands: usize) -> Option<OwnedSemaphorePermit> {
     Some(permit)
 }
 
+/// The Redis slot wait (µs) of the current operation so far; 0 outside a [`scope`].
+pub fn redis_waited_us() -> u64 {
+    CONTEXT
+        .try_with(|c| c.waits.get().redis_us.unwrap_or(0))
+        .unwrap_or(0)
+}
+
 /// The origin's pool wait (µs) and the connections in use once this call got one.
 pub fn note_origin(waited_us: u64, in_use: u64) {
     note(|w| {

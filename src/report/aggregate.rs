@@ -195,6 +195,10 @@ impl Aggregator {
         let length = elapsed.saturating_sub(self.last_elapsed);
         self.last_elapsed = self.last_elapsed.max(elapsed);
         let iv = &self.interval;
+        if !timed && iv.ops() == 0 && iv.errors_total() == 0 {
+            // A grace interval in which nothing finished: no point to plot.
+            return;
+        }
         iv.response_overall_into(&mut self.interval_overall);
         let h = &self.interval_overall;
         let pct = |q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q));
