@@ -6,10 +6,10 @@
 //! Every call holds Redis command slots (see [`queueing`]) while it runs, so
 //! `connections × pipeline_depth` bounds what is on the wire and the wait shows in the report.
 
+use super::queueing;
 use crate::cache::manager::{Served, Source};
 use crate::cache::redis_store::{Command, Reply};
-use super::queueing;
-use crate::cache::{CacheManager, OpError, RedisStore};
+use crate::cache::{CacheManager, OpError, RedisConfig, RedisStore};
 use std::time::{Duration, Instant};
 
 /// What served an operation that did not fail.
@@ -44,6 +44,16 @@ impl Backend {
         match self {
             Backend::Managed(m) | Backend::Memory(m) => Some(m),
             Backend::Raw(_) => None,
+        }
+    }
+
+    /// The store's settings when batches may take the lean wire path ([`super::wire`]): the
+    /// raw target over plain TCP. The one place that choice is made; callers add only what
+    /// is theirs to decide (the mix, the depth, a connection per client).
+    pub fn lean_wire(&self) -> Option<&RedisConfig> {
+        match self {
+            Backend::Raw(store) if super::wire::plain_tcp(store.config()) => Some(store.config()),
+            _ => None,
         }
     }
 

@@ -60,7 +60,10 @@ pub async fn drive(workload: Arc<Workload>, p: DriveParams) -> Drive {
         ),
         arrival => {
             let schedule = Schedule::new(arrival, p.load.warmup, p.seed).expect("open arrival");
-            (true, open(&workload, &p, schedule, end, measured_from).await)
+            (
+                true,
+                open(&workload, &p, schedule, end, measured_from).await,
+            )
         }
     };
     if unfinished.dropped + unfinished.interrupted > 0 {
@@ -273,9 +276,9 @@ async fn closed(
                 if let Some(config) = &wire {
                     w.execute_wire(&mut client, config, &mut rngs, shard).await;
                 } else {
-                    let batch = rngs.iter_mut().map(|r| {
-                        queueing::scope(slots.clone(), w.execute(r, now, shard))
-                    });
+                    let batch = rngs
+                        .iter_mut()
+                        .map(|r| queueing::scope(slots.clone(), w.execute(r, now, shard)));
                     let waits = futures::future::join_all(batch).await;
                     let mut rec = w.recorders.lock(shard);
                     for ((), waits) in &waits {
@@ -289,7 +292,9 @@ async fn closed(
         })));
     }
     // Clients stop starting operations at the end; what is running gets the grace.
-    let deadline = end.map_or(Duration::MAX, |e| e.saturating_duration_since(Instant::now()));
+    let deadline = end.map_or(Duration::MAX, |e| {
+        e.saturating_duration_since(Instant::now())
+    });
     let finished = {
         let mut all = futures::future::join_all(tasks.iter_mut());
         tokio::time::timeout(deadline, &mut all).await.is_ok()

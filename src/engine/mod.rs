@@ -25,10 +25,10 @@ pub mod wire;
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
-use crate::report::RecorderShards;
 use crate::report::summary::{
     BreakerReport, BreakerTransition, RunSummary, ScenarioInfo, TargetInfo,
 };
+use crate::report::RecorderShards;
 use crate::scenario::Scenario;
 use driver::{Drive, DriveParams};
 use ops::Workload;

@@ -4,7 +4,7 @@
 
 use super::backend::{Backend, Via};
 use super::origin::Origin;
-use super::wire::{self, Reply as WireReply, WireClient};
+use super::wire::{Reply as WireReply, WireClient};
 use crate::cache::codec::{self, CodecConfig};
 use crate::cache::redis_store::{px_millis, Command, Reply};
 use crate::cache::{Codec, OpError, RedisConfig};
@@ -199,7 +199,11 @@ impl Workload {
                 };
                 let done = Instant::now();
                 let mut rec = lock(rec);
-                rec.record(OpKind::GetOrSet, us(done - intended), service_us(sent, done));
+                rec.record(
+                    OpKind::GetOrSet,
+                    us(done - intended),
+                    service_us(sent, done),
+                );
                 if origin_called {
                     rec.origin_call();
                 }
@@ -231,7 +235,11 @@ impl Workload {
                 let r = self.backend.del_pattern(&format!("w{group}:*")).await;
                 let done = Instant::now();
                 let mut rec = lock(rec);
-                rec.record(OpKind::DelPattern, us(done - intended), service_us(sent, done));
+                rec.record(
+                    OpKind::DelPattern,
+                    us(done - intended),
+                    service_us(sent, done),
+                );
                 simple_outcome(&mut rec, r);
             }
             OpKind::Mget => {
@@ -352,15 +360,13 @@ impl Workload {
     /// one batch on the lean wire path ([`super::wire`]): raw target over plain TCP, depth
     /// above 1, and a mix of GET, SET and DEL only. `None` keeps the redis crate path.
     pub fn wire_config(&self, depth: usize) -> Option<RedisConfig> {
-        let Backend::Raw(store) = &self.backend else {
-            return None;
-        };
         let simple = self
             .mix
             .ops()
             .iter()
             .all(|o| matches!(o.kind, OpKind::Get | OpKind::Set | OpKind::Del));
-        (depth > 1 && simple && wire::plain_tcp(store.config())).then(|| store.config().clone())
+        let config = self.backend.lean_wire()?;
+        (depth > 1 && simple).then(|| config.clone())
     }
 
     /// Picks one operation per generator in `rngs` and sends them as one pipeline over the

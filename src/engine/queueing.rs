@@ -135,7 +135,9 @@ mod tests {
         .await;
         holder.await.expect("holder");
         assert!(
-            waits.redis_us.is_some_and(|us| (29_000..=31_000).contains(&us)),
+            waits
+                .redis_us
+                .is_some_and(|us| (29_000..=31_000).contains(&us)),
             "waited {:?} µs",
             waits.redis_us
         );

@@ -308,8 +308,8 @@ pub fn describe(s: &super::summary::RunSummary) -> Vec<String> {
         "CPU: {} of the machine ({:.2}s){per_op}{}",
         format::percent(g.cpu_share, 1),
         g.cpu_s,
-        if g.saturated && !g.open_model {
-            ": saturated, verdict inconclusive"
+        if g.saturated && g.cpu_share > super::verdict::SATURATION_CPU_SHARE {
+            ": the generator ran out of CPU, verdict inconclusive"
         } else {
             ""
         }
@@ -404,7 +404,10 @@ mod tests {
         assert_eq!(o.peak_concurrency, 10);
         assert_eq!(o.calls, 1);
         let sentence = b.bottleneck.expect("a 23 s wait is notable");
-        assert!(sentence.starts_with("operations waited up to 23"), "{sentence}");
+        assert!(
+            sentence.starts_with("operations waited up to 23"),
+            "{sentence}"
+        );
         assert!(
             sentence.ends_with("for one of 8 in-flight slots: raise load.max_in_flight"),
             "{sentence}"
@@ -430,7 +433,10 @@ mod tests {
         let mut s = crate::report::fixture::summary();
         let lines = describe(&s).join("\n");
         assert!(lines.contains("schedule: kept (lag p99 400µs"), "{lines}");
-        assert!(lines.contains("CPU: 6.7% of the machine (1.60s)"), "{lines}");
+        assert!(
+            lines.contains("CPU: 6.7% of the machine (1.60s)"),
+            "{lines}"
+        );
         s.generator.saturated = true;
         let lines = describe(&s).join("\n");
         assert!(!lines.contains("kept"), "{lines}");

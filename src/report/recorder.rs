@@ -232,7 +232,9 @@ impl Recorder {
     /// Where one operation waited (in-flight slot, Redis slots, origin pool).
     #[inline]
     pub fn waits(&mut self, waits: &OpWaits) {
-        self.queueing.get_or_insert_with(Default::default).record(waits);
+        self.queueing
+            .get_or_insert_with(Default::default)
+            .record(waits);
     }
 
     /// `n` scheduled operations that never started before the measured phase ended: an
@@ -245,7 +247,9 @@ impl Recorder {
     /// `n` operations still running when the graceful stop ran out, cut off: an application
     /// error of kind `dropped` each.
     pub fn interrupted(&mut self, n: u64) {
-        self.queueing.get_or_insert_with(Default::default).interrupted += n;
+        self.queueing
+            .get_or_insert_with(Default::default)
+            .interrupted += n;
         self.errors[ErrorKind::Dropped.index()] += n;
     }
 

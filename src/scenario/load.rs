@@ -165,7 +165,10 @@ pub(crate) struct LoadFile {
     duration: Option<Duration>,
     #[serde(default, deserialize_with = "units::opt_positive")]
     total_ops: Option<u64>,
-    #[serde(default = "default_max_in_flight", deserialize_with = "units::positive")]
+    #[serde(
+        default = "default_max_in_flight",
+        deserialize_with = "units::positive"
+    )]
     max_in_flight: usize,
     #[serde(default = "default_graceful_stop", with = "units::duration")]
     graceful_stop: Duration,

@@ -92,7 +92,10 @@ async fn cache_aside_with_a_slow_origin_reaches_its_rate_on_few_connections() {
     assert!(summary.origin.calls > 0);
     let g = &summary.generator;
     assert!(g.open_model);
-    assert!(g.cpu_s > 0.0 && g.cpu_us_per_op.is_some_and(|us| us > 0.0), "{g:?}");
+    assert!(
+        g.cpu_s > 0.0 && g.cpu_us_per_op.is_some_and(|us| us > 0.0),
+        "{g:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,12 +116,20 @@ async fn a_run_the_target_cannot_take_ends_near_its_duration_and_counts_what_it_
         "a {duration:?} run with a {grace:?} graceful stop took {took:?}"
     );
     let b = &summary.backlog;
-    assert!(b.dropped > 100, "most of the ~1000 arrivals never started: {b:?}");
+    assert!(
+        b.dropped > 100,
+        "most of the ~1000 arrivals never started: {b:?}"
+    );
     assert_eq!(
         summary.totals.errors[&redline::op::ErrorKind::Dropped],
         b.dropped + b.interrupted
     );
-    assert_ne!(summary.verdict, Verdict::Pass, "{:?}", summary.verdict_reason);
+    assert_ne!(
+        summary.verdict,
+        Verdict::Pass,
+        "{:?}",
+        summary.verdict_reason
+    );
     let bottleneck = b.bottleneck.as_deref().expect("a bottleneck is named");
     assert!(
         bottleneck.contains("one of 4 in-flight slots: raise load.max_in_flight"),
@@ -138,7 +149,12 @@ async fn a_run_the_target_cannot_take_ends_near_its_duration_and_counts_what_it_
         summary.timeseries
     );
     assert!(
-        summary.timeseries.iter().map(|p| p.backlog.dropped).sum::<u64>() > 0,
+        summary
+            .timeseries
+            .iter()
+            .map(|p| p.backlog.dropped)
+            .sum::<u64>()
+            > 0,
         "the series shows the drops"
     );
     // The throughput denominator is the declared duration, not the grace after it.
@@ -189,5 +205,10 @@ graceful_stop = "1s"
         "{:?}",
         summary.backlog
     );
-    assert_ne!(summary.verdict, Verdict::Pass, "{:?}", summary.verdict_reason);
+    assert_ne!(
+        summary.verdict,
+        Verdict::Pass,
+        "{:?}",
+        summary.verdict_reason
+    );
 }
