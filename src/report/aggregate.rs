@@ -346,6 +346,32 @@ mod tests {
     }
 
     #[test]
+    fn grace_intervals_count_operations_but_not_measured_time() {
+        let mut agg = Aggregator::new();
+        let w = agg.register();
+        w.lock().expect("lock").record(OpKind::Get, 10, 10);
+        agg.tick(secs(2), "CLOSED", true);
+        w.lock().expect("lock").record(OpKind::Get, 3_000_000, 10);
+        w.lock().expect("lock").dropped(5);
+        agg.tick_grace(secs(3), "CLOSED");
+        agg.tick_grace(secs(4), "CLOSED");
+        assert_eq!(
+            agg.timeseries().len(),
+            2,
+            "an empty grace interval adds no point"
+        );
+        assert_eq!(agg.timeseries()[1].backlog.dropped, 5);
+        let m = agg.finish();
+        assert_eq!(m.totals.ops(), 2);
+        assert_eq!(m.totals.error_count(ErrorKind::Dropped), 5);
+        assert_eq!(
+            m.measured,
+            secs(2),
+            "throughput is per second of the declared duration"
+        );
+    }
+
+    #[test]
     fn empty_interval_has_no_percentiles() {
         let mut agg = Aggregator::new();
         let _w = agg.register();

@@ -301,9 +301,15 @@ pub fn describe(s: &super::summary::RunSummary) -> Vec<String> {
             format!("schedule: kept ({lag})")
         });
     }
-    let per_op = g
-        .cpu_us_per_op
-        .map_or_else(String::new, |us| format!(", {us:.1}µs per operation"));
+    let per_op = g.cpu_us_per_op.map_or_else(String::new, |us| {
+        // Fractions of a microsecond matter here (µs per operation is the cost figure).
+        let text = if us < 1_000.0 {
+            format!("{us:.1}µs")
+        } else {
+            format::us_f64(us)
+        };
+        format!(", {text} per operation")
+    });
     lines.push(format!(
         "CPU: {} of the machine ({:.2}s){per_op}{}",
         format::percent(g.cpu_share, 1),
