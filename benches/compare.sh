@@ -20,12 +20,12 @@ SECS=${SECS:-10}
 CLIENTS=50
 cargo build --release --quiet
 BIN=target/release/redline
-work=$(mktemp -d)
+work=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "work dir: $work"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
   --dir "$work" --logfile "$work/redis.log" &
 server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 url="redis://127.0.0.1:$port"
 redis-cli -p "$port" set key:__rand_int__ xxx >/dev/null

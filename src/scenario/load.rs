@@ -155,8 +155,8 @@ pub(crate) struct LoadFile {
     think_time: Option<Duration>,
     #[serde(default = "default_connections", deserialize_with = "units::positive")]
     connections: usize,
-    #[serde(default = "one", deserialize_with = "units::positive")]
-    pipeline_depth: usize,
+    #[serde(default, deserialize_with = "units::opt_positive")]
+    pipeline_depth: Option<usize>,
     #[serde(default, with = "units::duration")]
     warmup: Duration,
     #[serde(default)]
@@ -177,9 +177,11 @@ pub(crate) struct LoadFile {
 fn default_connections() -> usize {
     8
 }
-fn one() -> usize {
-    1
-}
+/// Default `load.pipeline_depth` of the open model: commands in flight per connection, as
+/// a multiplexed client (ioredis, the redis crate) pipelines whatever the application has
+/// outstanding. One command per connection would make 8 connections the bottleneck of any
+/// open-model run above a few thousand ops/s.
+pub const DEFAULT_OPEN_PIPELINE_DEPTH: usize = 32;
 
 fn rate_problem(path: &str, v: f64, allow_zero: bool) -> Option<Problem> {
     let ok = v.is_finite() && (v > 0.0 || (allow_zero && v == 0.0));
@@ -256,10 +258,16 @@ impl LoadFile {
                 ),
             ));
         }
+        // The closed model's depth is a batch per client (`redis-benchmark -P`): 1 unless
+        // asked for.
+        let pipeline_depth = self.pipeline_depth.unwrap_or(match arrival {
+            Arrival::Closed { .. } => 1,
+            _ => DEFAULT_OPEN_PIPELINE_DEPTH,
+        });
         Ok(LoadSpec {
             arrival,
             connections: self.connections,
-            pipeline_depth: self.pipeline_depth,
+            pipeline_depth,
             warmup: self.warmup,
             preload: self.preload,
             duration,
