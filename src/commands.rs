@@ -7,6 +7,7 @@ use crate::cli::{CheckArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
 use crate::report::{self, terminal, verdict};
 use crate::scenario;
+use crate::target::{self, Target, TargetRequest};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -17,8 +18,20 @@ pub const EXIT_ERROR: u8 = 2;
 /// `redline run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let scenario = scenario::load_file(&args.scenario, &args.overrides)?;
+    let request = TargetRequest {
+        flag_url: args.redis.as_deref(),
+        spec: &scenario.target,
+    };
+    let target = Target::open(&request, &target::process_env).await?;
+    if let Some(why) = target.fallback_reason() {
+        // One line, even with --quiet: a run that measures the wrong thing must say so.
+        eprintln!(
+            "warning: {why}; measuring the in-memory fallback instead, so the verdict will be \
+             inconclusive (pass --redis URL, or set target.kind = \"memory\" to measure it on purpose)"
+        );
+    }
     let opts = RunOptions {
-        redis_url: args.redis.clone(),
+        run_id: None,
         keep_keys: args.keep_keys,
         seed: None,
     };
@@ -33,7 +46,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let summary = engine::run(&scenario, &opts, shutdown, &mut on_tick).await?;
+    let summary = engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await?;
+    // Stops a server redline started, before the report is written.
+    drop(target);
     if live {
         eprintln!();
     }
@@ -63,7 +78,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
         json: args.json,
     };
     let mut out = std::io::stdout().lock();
-    let passed = check::run(&opts, &mut out).await?;
+    let passed = check::run(&opts, &target::process_env, &mut out).await?;
     Ok(if passed { 0 } else { EXIT_ERROR })
 }
 

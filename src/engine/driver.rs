@@ -46,32 +46,39 @@ pub struct Drive {
     pub open_model: bool,
 }
 
-/// Runs the load until it is done, then records what was dropped or cut off.
+/// Runs the load until it is done, then records what was dropped or cut off. The pacer and
+/// the clients run as tasks of their own on the runtime's workers: the caller may be a
+/// `block_on` thread, from which every spawn would go through the runtime's injection queue
+/// and every timer wake-up through a cross-thread unpark.
 pub async fn drive(workload: Arc<Workload>, p: DriveParams) -> Drive {
-    let end = p.load.duration.map(|d| p.start + p.load.warmup + d);
-    let measured_from = p.start + p.load.warmup;
-    let (open_model, unfinished) = match &p.load.arrival {
-        Arrival::Closed {
-            clients,
-            think_time,
-        } => (
-            false,
-            closed(&workload, &p, *clients, *think_time, end, measured_from).await,
-        ),
-        arrival => {
-            let schedule = Schedule::new(arrival, p.load.warmup, p.seed).expect("open arrival");
-            (
-                true,
-                open(&workload, &p, schedule, end, measured_from).await,
-            )
+    let open_model = !matches!(p.load.arrival, Arrival::Closed { .. });
+    let task = tokio::spawn(async move {
+        let end = p.load.duration.map(|d| p.start + p.load.warmup + d);
+        let measured_from = p.start + p.load.warmup;
+        let (open_model, unfinished) = match &p.load.arrival {
+            Arrival::Closed {
+                clients,
+                think_time,
+            } => (
+                false,
+                closed(&workload, &p, *clients, *think_time, end, measured_from).await,
+            ),
+            arrival => {
+                let schedule =
+                    Schedule::new(arrival, p.load.warmup, p.seed).expect("open arrival");
+                (true, open(&workload, &p, schedule, end, measured_from).await)
+            }
+        };
+        if unfinished.dropped + unfinished.interrupted > 0 {
+            let mut rec = workload.recorders.lock(0);
+            rec.dropped(unfinished.dropped);
+            rec.interrupted(unfinished.interrupted);
         }
-    };
-    if unfinished.dropped + unfinished.interrupted > 0 {
-        let mut rec = workload.recorders.lock(0);
-        rec.dropped(unfinished.dropped);
-        rec.interrupted(unfinished.interrupted);
-    }
-    Drive { open_model }
+        Drive { open_model }
+    });
+    // Only a panic in the driver itself gets here without a Drive; the report still says
+    // which model ran.
+    task.await.unwrap_or(Drive { open_model })
 }
 
 /// Operations that did not complete.

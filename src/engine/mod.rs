@@ -8,28 +8,32 @@
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
 //! - [`origin`]: the simulated database behind `get_or_set`.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
-//! - [`target`]: choosing and opening the target; INFO counters.
+//! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //!
-//! `run` is an ordinary library call with no global state, so capacity sizing can call it
-//! many times in one process, and tests call it directly.
+//! `run` is an ordinary library call with no global state: it is *given* an opened
+//! [`Target`] (see [`crate::target`]) and never reads the environment, starts a server or
+//! picks the provider. Capacity sizing can call it many times against one target (each run
+//! writes under its own run id), and tests call it directly.
 
 pub mod backend;
 pub mod driver;
+pub mod layer;
 pub mod ops;
 pub mod origin;
 pub mod queueing;
 pub mod schedule;
-pub mod target;
 pub mod wire;
 
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
 use crate::report::summary::{
-    BreakerReport, BreakerTransition, RunSummary, ScenarioInfo, TargetInfo,
+    BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, TargetInfo,
 };
 use crate::report::RecorderShards;
+use crate::scenario::keyspace::forbidden_prefix_char;
 use crate::scenario::Scenario;
+use crate::target::{info, Target, TargetError};
 use driver::{Drive, DriveParams};
 use ops::Workload;
 use rand::Rng;
@@ -41,16 +45,20 @@ use std::time::{Duration, Instant};
 /// Why a run could not be carried out (as opposed to a run that failed its thresholds).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// The target could not be opened (bad URL, wrong password, not Redis, unreachable).
-    #[error("{0}")]
-    Target(String),
+    /// The run's cache store could not connect (unreachable, wrong password, not Redis).
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The run id cannot be part of a key prefix.
+    #[error("run id {0:?} must not contain whitespace or * ? [ ] \\ (it becomes part of the key prefix)")]
+    RunId(String),
 }
 
 /// How to run, beyond the scenario itself.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Redis URL from the command line (`--redis`); overrides the scenario and REDIS_URL.
-    pub redis_url: Option<String>,
+    /// Names the run; its keys live under `REDIS_KEY_PREFIX + keyspace.prefix + run_id + ":"`.
+    /// Random (8 hex digits) when None.
+    pub run_id: Option<String>,
     /// Keep the keys the run wrote.
     pub keep_keys: bool,
     /// Seed for every random choice; random when None.
@@ -60,10 +68,13 @@ pub struct RunOptions {
 /// Recorder shards the workers record into (merged once a second).
 const SHARDS: usize = 16;
 
-/// Runs `scenario` until its stop condition or until `shutdown` completes (then the partial
-/// report is marked aborted). `on_tick` sees the live line once a second.
+/// Runs `scenario` against the opened `target` until its stop condition or until `shutdown`
+/// completes (then the partial report is marked aborted). `on_tick` sees the live line once
+/// a second. The run connects its own cache store and removes its own keys; the target (and
+/// a server redline started) outlives it.
 pub async fn run<S>(
     scenario: &Scenario,
+    target: &Target,
     opts: &RunOptions,
     shutdown: S,
     on_tick: &mut (dyn FnMut(&LiveLine) + Send),
@@ -72,22 +83,34 @@ where
     S: Future<Output = ()> + Send + 'static,
 {
     let seed = opts.seed.unwrap_or_else(|| rand::rng().random());
-    let run_prefix = format!("{}{:08x}:", scenario.keyspace.prefix, seed as u32);
+    let run_id = match &opts.run_id {
+        Some(id) if id.is_empty() || forbidden_prefix_char(id).is_some() => {
+            return Err(EngineError::RunId(id.clone()))
+        }
+        Some(id) => id.clone(),
+        None => format!("{:08x}", rand::rng().random::<u32>()),
+    };
+    let run_prefix = format!(
+        "{}{}{run_id}:",
+        target.key_prefix(),
+        scenario.keyspace.prefix
+    );
     let opened_at = Instant::now();
-    let target = target::open(scenario, opts.redis_url.as_deref(), &run_prefix).await?;
-    let before = match &target.store {
-        Some(s) => target::info_counters(s).await,
+    let backend = layer::backend(scenario, target, &run_prefix).await?;
+    // The memory layer never touches Redis, even when the target has one.
+    let provider = match backend {
+        backend::Backend::Memory(_) => Provider::Memory,
+        _ => Provider::Redis,
+    };
+    let admin = target.admin().filter(|_| provider == Provider::Redis);
+    let before = match admin {
+        Some(s) => info::counters(s).await,
         None => None,
     };
 
     let mut aggregator = Aggregator::new();
     let recorders = RecorderShards::register(&mut aggregator, SHARDS);
-    let workload = Arc::new(Workload::new(
-        scenario,
-        target.backend.clone(),
-        recorders,
-        seed,
-    ));
+    let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
     if scenario.load.preload {
         driver::preload(&workload, scenario).await;
     }
@@ -183,15 +206,15 @@ where
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
 
-    let server = match (&target.store, before) {
-        (Some(s), Some(before)) => target::info_counters(s).await.map(|after| {
-            target::server_stats(before, after, workload.keys_written.load(Ordering::Relaxed))
+    let server = match (admin, before) {
+        (Some(s), Some(before)) => info::counters(s).await.map(|after| {
+            info::server_stats(before, after, workload.keys_written.load(Ordering::Relaxed))
         }),
         _ => None,
     };
-    if let Some(store) = &target.store {
+    if let Some(store) = admin {
         if !opts.keep_keys {
-            if let Err(e) = store.del_pattern("*", 1000).await {
+            if let Err(e) = store.del_pattern(&format!("{run_prefix}*"), 1000).await {
                 tracing::warn!("could not remove the run's keys ({run_prefix}*): {e}");
             }
         }
@@ -231,10 +254,12 @@ where
         },
         target: TargetInfo {
             kind: scenario.target.kind,
-            provider: target.provider,
-            server_version: target.server_version.clone(),
-            url: target.url.clone(),
-            warning: target.warning.clone(),
+            provider,
+            server_version: target.server_version().map(str::to_string),
+            url: target.redacted_url(),
+            warning: target.warning(),
+            run_id,
+            key_prefix: (provider == Provider::Redis).then(|| run_prefix.clone()),
         },
         server,
         breaker,

@@ -30,7 +30,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 pub use error::ServerError;
-pub use process::{free_port, redis_server_binary};
+pub use process::{free_port, redis_server_binary, redis_server_binary_in};
 
 use probe::Probe;
 use process::{

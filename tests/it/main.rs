@@ -10,3 +10,5 @@ mod run_process;
 mod scenario;
 mod server;
 mod support;
+mod target;
+mod workload;

@@ -6,23 +6,15 @@
 
 use crate::engine::{options, scenario};
 use crate::support::redis;
-use redline::engine;
 use redline::report::summary::RunSummary;
 use redline::report::verdict::Verdict;
 use redline::scenario::Scenario;
 use redline::server::EmbeddedRedis;
 use std::time::{Duration, Instant};
 
-/// The one place these tests call the engine (its signature is changing).
+/// The one place these tests call the engine.
 async fn run(scenario: &Scenario, server: &EmbeddedRedis) -> RunSummary {
-    engine::run(
-        scenario,
-        &options(server, 7, false),
-        std::future::pending(),
-        &mut |_| {},
-    )
-    .await
-    .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
+    crate::engine::run(scenario, &options(server, 7, false)).await
 }
 
 /// Cache-aside reads over a keyspace so large that nearly every read misses and goes to an
