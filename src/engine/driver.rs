@@ -1,7 +1,10 @@
 //! Driving the load. The open model's pacer is an ordinary task: it sleeps until the next
-//! arrival is due and releases every arrival due by then, each into an in-flight slot
-//! (`load.max_in_flight`); an arrival that finds none waits, and that wait is named in the
-//! report rather than blamed on the generator. The closed model runs N clients back to back.
+//! arrival is due (tokio's timer while a tick away, then a short precise sleep of at least
+//! [`RELEASE_QUANTUM`]) and releases every arrival due by then, each into an in-flight slot
+//! (`load.max_in_flight`) and a task of its own; an arrival that finds no slot waits, and
+//! that wait is named in the report rather than blamed on the generator. (A pacer on a
+//! thread of its own, handing batches to the runtime, measured worse: every hand-off
+//! crosses threads.) The closed model runs N clients back to back.
 //! Both stop releasing at the end of the measured phase: arrivals that never started are
 //! counted as dropped, operations already running get `load.graceful_stop` to finish and are
 //! cut off (and counted) after it.

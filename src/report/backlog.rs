@@ -283,24 +283,12 @@ pub fn bottleneck(b: &BacklogReport, o: &OriginReport, limits: &Limits) -> Optio
 }
 
 /// The load generator and queueing in a few lines, shared by the terminal and summary.md:
-/// the schedule (open model only, and "kept" only when it was), CPU, the queues, what was
-/// dropped and the bottleneck.
-pub fn describe(s: &super::summary::RunSummary) -> Vec<String> {
+/// CPU and the schedule (open model only, and "kept" only when it was), the queues (unless
+/// `compact`), what was dropped and the bottleneck.
+pub fn describe(s: &super::summary::RunSummary, compact: bool) -> Vec<String> {
     let g = &s.generator;
     let (b, o) = (&s.backlog, &s.origin);
     let mut lines = Vec::new();
-    if g.open_model {
-        let lag = format!(
-            "lag p99 {}, max {}",
-            format::us(g.schedule_lag_p99_us),
-            format::us(g.schedule_lag_max_us)
-        );
-        lines.push(if g.saturated {
-            format!("schedule: fell behind ({lag}): verdict inconclusive")
-        } else {
-            format!("schedule: kept ({lag})")
-        });
-    }
     let per_op = g.cpu_us_per_op.map_or_else(String::new, |us| {
         // Fractions of a microsecond matter here (µs per operation is the cost figure).
         let text = if us < 1_000.0 {
@@ -310,16 +298,24 @@ pub fn describe(s: &super::summary::RunSummary) -> Vec<String> {
         };
         format!(", {text} per operation")
     });
-    lines.push(format!(
-        "CPU: {} of the machine ({:.2}s){per_op}{}",
+    let mut generator = format!(
+        "generator: CPU {} of the machine ({:.2}s){per_op}",
         format::percent(g.cpu_share, 1),
         g.cpu_s,
-        if g.saturated && g.cpu_share > super::verdict::SATURATION_CPU_SHARE {
-            ": the generator ran out of CPU, verdict inconclusive"
+    );
+    if g.open_model {
+        let lag = format!(
+            "lag p99 {}, max {}",
+            format::us(g.schedule_lag_p99_us),
+            format::us(g.schedule_lag_max_us)
+        );
+        generator.push_str(&if g.saturated {
+            format!("; fell behind its schedule ({lag}): verdict inconclusive")
         } else {
-            ""
-        }
-    ));
+            format!("; kept its schedule ({lag})")
+        });
+    }
+    lines.push(generator);
     let queue = |name: &str, peak: u64, size: u64, p99: u64, max: u64| {
         format!(
             "{name} peak {} of {} (wait p99 {}, max {})",
@@ -357,7 +353,7 @@ pub fn describe(s: &super::summary::RunSummary) -> Vec<String> {
             o.queue_wait_max_us,
         ));
     }
-    if !queues.is_empty() {
+    if !compact && !queues.is_empty() {
         lines.push(format!("queues: {}", queues.join(" · ")));
     }
     if b.dropped + b.interrupted > 0 {
@@ -437,19 +433,21 @@ mod tests {
     #[test]
     fn kept_its_schedule_only_when_it_did_and_never_for_the_closed_model() {
         let mut s = crate::report::fixture::summary();
-        let lines = describe(&s).join("\n");
-        assert!(lines.contains("schedule: kept (lag p99 400µs"), "{lines}");
+        let lines = describe(&s, false).join("\n");
         assert!(
-            lines.contains("CPU: 6.7% of the machine (1.60s)"),
+            lines.contains("kept its schedule (lag p99 400µs"),
             "{lines}"
         );
+        assert!(lines.contains("CPU 6.7% of the machine (1.60s)"), "{lines}");
+        assert!(lines.contains("queues: in-flight slots peak"), "{lines}");
+        assert!(!describe(&s, true).join("\n").contains("queues"));
         s.generator.saturated = true;
-        let lines = describe(&s).join("\n");
+        let lines = describe(&s, false).join("\n");
         assert!(!lines.contains("kept"), "{lines}");
         assert!(lines.contains("fell behind"), "{lines}");
         s.generator.open_model = false;
         s.generator.saturated = false;
-        let lines = describe(&s).join("\n");
+        let lines = describe(&s, false).join("\n");
         assert!(!lines.contains("schedule"), "closed model: {lines}");
         assert!(!lines.contains("in-flight"), "closed model: {lines}");
     }

@@ -327,7 +327,7 @@ fn compression(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
 fn generator(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "## Load generator")?;
     writeln!(w)?;
-    for line in super::backlog::describe(s) {
+    for line in super::backlog::describe(s, false) {
         writeln!(w, "- {line}")?;
     }
     Ok(())
