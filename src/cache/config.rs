@@ -40,6 +40,9 @@ pub struct RedisConfig {
     /// Consecutive timeouts on one connection after which it is dropped and rebuilt: the
     /// redis crate does not reconnect after a response timeout by itself.
     pub reconnect_after_timeouts: u32,
+    /// Largest reply accepted, bytes (framing included); a peer sending more is cut off
+    /// with a protocol error instead of growing memory. Defaults to Redis's own bulk limit.
+    pub max_reply_bytes: u64,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -53,6 +56,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("response_timeout", &self.response_timeout)
             .field("max_retries", &self.max_retries)
             .field("connections", &self.connections)
+            .field("max_reply_bytes", &self.max_reply_bytes)
             .finish()
     }
 }
@@ -71,6 +75,7 @@ impl RedisConfig {
             max_retries: 3,
             connections: 1,
             reconnect_after_timeouts: 3,
+            max_reply_bytes: super::reply_cap::REDIS_MAX_BULK,
         }
     }
 

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, RedisError};
+use redis::RedisError;
 
 use crate::target::info::InfoDict;
 
@@ -125,6 +125,9 @@ fn result(index: usize, step: Step) -> CheckResult {
     }
 }
 
+/// Largest reply `check` accepts: its INFO and CONFIG replies are kilobytes.
+const CHECK_MAX_REPLY_BYTES: u64 = 16 << 20;
+
 /// Check 1. The TCP connect gets the (long, configurable) connect timeout; the Redis
 /// handshake and a ready-check PING get the short response timeout, so a port that accepts
 /// but never speaks Redis fails in seconds. The PING is what ioredis's ready check does:
@@ -153,13 +156,17 @@ async fn connect(
     if target.tls {
         crate::server::install_crypto_provider();
     }
-    let client = redis::Client::open(target.url.as_str()).map_err(|e| e.to_string())?;
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(handshake))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT));
-    let connecting = client.get_multiplexed_async_connection_with_config(&config);
+    // Opened through the cache layer's connector, so no reply (INFO, CONFIG GET, a value)
+    // can grow past the cap whatever the peer sends.
+    let mut config = crate::cache::RedisConfig::new(target.url.clone());
+    config.connect_timeout = handshake;
+    config.max_reply_bytes = CHECK_MAX_REPLY_BYTES;
+    let connector = crate::cache::link::Connector::new(&config)
+        .map_err(|e| e.to_string())?
+        .with_response_timeout(RESPONSE_TIMEOUT);
+    let connecting = connector.open();
     let mut con = match tokio::time::timeout(handshake + RESPONSE_TIMEOUT, connecting).await {
-        Ok(Ok(con)) => con,
+        Ok(Ok(link)) => link.conn,
         Ok(Err(e)) => return Err(describe_connect_error(&e, target, handshake)),
         Err(_) => return Err(no_reply(target, handshake)),
     };

@@ -363,7 +363,7 @@ pub async fn preload(workload: &Workload, scenario: &Scenario) {
             .map(String::as_str)
             .zip(values.iter().map(Vec::as_slice))
             .collect();
-        if let Err(e) = workload.backend.mset(&items, ttl).await {
+        if let Err(e) = workload.backend.mset(&items, ttl).await.result {
             tracing::warn!("preload stopped at key {i}: {e}");
             return;
         }

@@ -4,7 +4,7 @@
 //!
 //! - [`schedule`]: intended start times of the open model (even or Poisson, ramps, warmup).
 //! - [`driver`]: the pacer (open model) and the clients (closed model).
-//! - [`ops`]: one operation executed and recorded.
+//! - [`ops`]: one operation executed and recorded (its [`outcome`] recorded in one place).
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
 //! - [`origin`]: the simulated database behind `get_or_set`.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
@@ -20,6 +20,7 @@ pub mod driver;
 pub mod layer;
 pub mod ops;
 pub mod origin;
+mod outcome;
 pub mod queueing;
 pub mod schedule;
 pub mod wire;
@@ -133,7 +134,7 @@ where
             .backend
             .manager()
             .filter(|m| m.redis().is_some())
-            .map_or("NONE", |m| m.breaker().state().name())
+            .map(|m| m.breaker().state())
     };
     let load = &scenario.load;
     let redis_slots = queueing::RedisSlots::new(load.connections * load.pipeline_depth);
@@ -237,12 +238,12 @@ where
             .into_iter()
             .map(|t| BreakerTransition {
                 t_s: t.at.as_secs_f64() - clock_offset,
-                from: t.from.name().to_string(),
-                to: t.to.name().to_string(),
+                from: t.from,
+                to: t.to,
                 cause: t.cause,
             })
             .collect(),
-        final_state: breaker_state().to_string(),
+        final_state: breaker_state(),
     };
     let scenario_value = redacted_config(scenario);
     Ok(RunSummary::build(SummaryInputs {

@@ -17,7 +17,7 @@
 //! Recorder per worker task, not per virtual user.
 
 use super::backlog::{OpWaits, Queueing};
-use crate::op::{ErrorKind, OpKind};
+use crate::op::{ErrorKind, OpKind, RedisCalls};
 use hdrhistogram::Histogram;
 
 /// Significant decimal digits every redline histogram keeps (values are exact below 2,048 µs
@@ -130,6 +130,14 @@ pub struct Recorder {
     /// Waits for in-flight, Redis and origin slots, and dropped operations. Boxed and
     /// created on first use: three histograms a run without queueing never needs.
     queueing: Option<Box<Queueing>>,
+
+    // ---- Redis's own view and command counts (apart from what the application saw) ----
+    /// Commands the operations consisted of: an MGET is one operation and one command, a
+    /// pipeline of 16 one operation and 16 commands.
+    commands: u64,
+    /// Commands asked of Redis (breaker refusals included) and those that failed, by kind,
+    /// whether or not the fallback then answered the application.
+    redis: RedisCalls,
 }
 
 impl Default for Recorder {
@@ -152,10 +160,13 @@ impl Recorder {
             codecs: Vec::new(),
             lag: None,
             queueing: None,
+            commands: 0,
+            redis: RedisCalls::default(),
         }
     }
 
-    /// Records one completed operation (or one command inside a pipeline), successful or not.
+    /// Records one completed operation (one application call: a GET, an MGET, a whole
+    /// pipeline), successful or not.
     /// A failure is also reported with [`Recorder::error`].
     #[inline]
     pub fn record(&mut self, op: OpKind, response_us: u64, service_us: u64) {
@@ -206,6 +217,18 @@ impl Recorder {
     #[inline]
     pub fn error(&mut self, kind: ErrorKind) {
         self.errors[kind.index()] += 1;
+    }
+
+    /// `n` commands issued by one operation.
+    #[inline]
+    pub fn commands(&mut self, n: u64) {
+        self.commands += n;
+    }
+
+    /// What Redis did for one operation.
+    #[inline]
+    pub fn redis(&mut self, calls: RedisCalls) {
+        self.redis.add(calls);
     }
 
     /// Value bytes before (`raw`) and after (`wire`) encoding with `codec`. Allocates only the
@@ -288,6 +311,8 @@ impl Recorder {
         if let Some(q) = &mut self.queueing {
             q.reset();
         }
+        self.commands = 0;
+        self.redis = RedisCalls::default();
     }
 
     /// Adds `other`'s measurements to `self`.
@@ -328,6 +353,8 @@ impl Recorder {
                 .get_or_insert_with(Default::default)
                 .merge(theirs);
         }
+        self.commands += other.commands;
+        self.redis.add(other.redis);
     }
 
     /// Operations recorded, all kinds.
@@ -412,6 +439,16 @@ impl Recorder {
     /// Queueing and dropped operations, if any were recorded.
     pub fn queueing(&self) -> Option<&Queueing> {
         self.queueing.as_deref()
+    }
+
+    /// Commands issued, all operations.
+    pub fn command_count(&self) -> u64 {
+        self.commands
+    }
+
+    /// Redis's own view: commands asked of it and failures by kind.
+    pub fn redis_calls(&self) -> &RedisCalls {
+        &self.redis
     }
 
     /// Scheduler lag histogram, if any lag was recorded.
@@ -534,7 +571,14 @@ mod tests {
         b.bytes("gzip", 100, 30);
         b.bytes("zstd", 10, 5);
         b.lag(7);
+        b.commands(10);
+        b.redis(RedisCalls::failed(2, ErrorKind::Protocol));
+        a.commands(1);
+        a.redis(RedisCalls::answered(1));
         a.merge(&b);
+        assert_eq!(a.command_count(), 11);
+        assert_eq!(a.redis_calls().attempted, 3);
+        assert_eq!(a.redis_calls().failed[ErrorKind::Protocol.index()], 2);
         assert_eq!(a.ops(), 3);
         assert_eq!(a.op_count(OpKind::Mget), 1);
         let get = a.op_histograms(OpKind::Get).expect("get ran");

@@ -68,7 +68,7 @@ mod tests {
             shards.lock(i).record(OpKind::Get, 1, 1);
         }
         assert_eq!(shards.lock(3).ops(), 3, "shard 0 got tasks 0, 3 and 6");
-        agg.tick(Duration::from_secs(1), "CLOSED", true);
+        agg.tick(Duration::from_secs(1), None, true);
         assert_eq!(agg.totals().ops(), 7);
     }
 }

@@ -6,6 +6,7 @@ mod check;
 mod engine;
 mod overload;
 mod pipeline_batches;
+mod redis_errors;
 mod run_process;
 mod scenario;
 mod server;

@@ -65,7 +65,7 @@ fn readme_example_parses_with_every_field() {
         Distribution::Zipfian { exponent: 0.99 }
     );
     assert_eq!(s.ops.len(), 5);
-    assert_eq!(s.thresholds.len(), 6);
+    assert_eq!(s.thresholds.len(), 7);
     assert!(matches!(s.load.arrival, Arrival::Open { rate, .. } if rate == 2000.0));
     // Overrides work on it like on any file.
     let s =
