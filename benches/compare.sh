@@ -6,6 +6,7 @@
 #                                 # open model vs closed model
 #   benches/compare.sh --open     # only the open-versus-closed comparison
 #   benches/compare.sh --soak     # also: 5-minute open-model run at 50 000 ops/s, RSS sampled
+#   SECS=5 KEEP=1 benches/compare.sh --open   # shorter runs; keep the reports (work dir printed)
 #
 # Open versus closed (raw GET target, default settings): the closed model's ceiling C, then
 # the open model at 0.6 × C and a closed model paced (think time) to about the same rate.
