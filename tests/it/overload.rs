@@ -179,7 +179,7 @@ weight = 1
 
 [load]
 model = "open"
-rate = 1e15
+rate = 1e7
 max_in_flight = 16
 duration = "1s"
 graceful_stop = "1s"
@@ -190,10 +190,10 @@ graceful_stop = "1s"
     let took = started.elapsed();
     assert!(
         took < (duration + grace) * 3,
-        "a {duration:?} run at 1e15 ops/s took {took:?}"
+        "a {duration:?} run at 1e7 ops/s (the validated maximum) took {took:?}"
     );
     assert!(
-        summary.backlog.dropped > 1_000_000_000,
+        summary.backlog.dropped > 5_000_000,
         "{:?}",
         summary.backlog
     );
