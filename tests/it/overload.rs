@@ -192,11 +192,7 @@ graceful_stop = "1s"
         took < (duration + grace) * 3,
         "a {duration:?} run at 1e7 ops/s (the validated maximum) took {took:?}"
     );
-    assert!(
-        summary.backlog.dropped > 5_000_000,
-        "{:?}",
-        summary.backlog
-    );
+    assert!(summary.backlog.dropped > 5_000_000, "{:?}", summary.backlog);
     assert_ne!(
         summary.verdict,
         Verdict::Pass,
