@@ -1,8 +1,10 @@
 //! Integration tests: one binary, every test against its own real `redis-server` started on a
 //! free loopback port (see `support`), so the tests run in parallel.
 
+mod bad_input;
 mod cache;
 mod check;
+mod doc_commands;
 mod engine;
 mod overload;
 mod pipeline_batches;
@@ -12,4 +14,5 @@ mod scenario;
 mod server;
 mod support;
 mod target;
+mod ux;
 mod workload;
