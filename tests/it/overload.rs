@@ -158,7 +158,7 @@ async fn a_run_the_target_cannot_take_ends_near_its_duration_and_counts_what_it_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_absurd_rate_still_ends_at_its_duration() {
+async fn the_highest_rate_still_ends_at_its_duration() {
     let server = redis();
     let (duration, grace) = (Duration::from_secs(1), Duration::from_secs(1));
     let s = scenario(
@@ -179,7 +179,7 @@ weight = 1
 
 [load]
 model = "open"
-rate = 1e15
+rate = 10_000_000
 max_in_flight = 16
 duration = "1s"
 graceful_stop = "1s"
@@ -190,13 +190,9 @@ graceful_stop = "1s"
     let took = started.elapsed();
     assert!(
         took < (duration + grace) * 3,
-        "a {duration:?} run at 1e15 ops/s took {took:?}"
+        "a {duration:?} run at 10 million ops/s took {took:?}"
     );
-    assert!(
-        summary.backlog.dropped > 1_000_000_000,
-        "{:?}",
-        summary.backlog
-    );
+    assert!(summary.backlog.dropped > 1_000_000, "{:?}", summary.backlog);
     assert_ne!(
         summary.verdict,
         Verdict::Pass,
