@@ -179,7 +179,7 @@ weight = 1
 
 [load]
 model = "open"
-rate = 10_000_000
+rate = 1e7
 max_in_flight = 16
 duration = "1s"
 graceful_stop = "1s"
@@ -190,9 +190,9 @@ graceful_stop = "1s"
     let took = started.elapsed();
     assert!(
         took < (duration + grace) * 3,
-        "a {duration:?} run at 10 million ops/s took {took:?}"
+        "a {duration:?} run at 1e7 ops/s (the validated maximum) took {took:?}"
     );
-    assert!(summary.backlog.dropped > 1_000_000, "{:?}", summary.backlog);
+    assert!(summary.backlog.dropped > 5_000_000, "{:?}", summary.backlog);
     assert_ne!(
         summary.verdict,
         Verdict::Pass,
