@@ -115,11 +115,11 @@ pub struct LoadSpec {
 /// the system under test is far behind.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_000;
 /// Largest `load.max_in_flight`: each slot can hold a task and its buffers.
-pub const MAX_IN_FLIGHT_LIMIT: usize = 1_000_000;
+pub const MAX_IN_FLIGHT_LIMIT: usize = super::bounds::MAX_IN_FLIGHT as usize;
 /// Default of `load.graceful_stop` (k6's default).
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
-/// Largest `load.graceful_stop`.
-pub const GRACEFUL_STOP_LIMIT: Duration = Duration::from_secs(3600);
+/// Largest `load.graceful_stop`: the longest wait for one operation.
+pub const GRACEFUL_STOP_LIMIT: Duration = super::bounds::MAX_OP_DURATION;
 
 fn default_max_in_flight() -> usize {
     DEFAULT_MAX_IN_FLIGHT

@@ -158,7 +158,7 @@ async fn a_run_the_target_cannot_take_ends_near_its_duration_and_counts_what_it_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_absurd_rate_still_ends_at_its_duration() {
+async fn the_highest_rate_still_ends_at_its_duration() {
     let server = redis();
     let (duration, grace) = (Duration::from_secs(1), Duration::from_secs(1));
     let s = scenario(
