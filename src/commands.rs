@@ -5,24 +5,44 @@
 use crate::check::{self, CheckOptions};
 use crate::cli::{CheckArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
+use crate::out_dir;
 use crate::report::{self, terminal, verdict};
 use crate::scenario;
 use crate::target::{self, Target, TargetRequest};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 
 /// Exit code: usage, scenario or connection error.
 pub const EXIT_ERROR: u8 = 2;
 
 /// `redline run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let scenario = scenario::load_file(&args.scenario, &args.overrides)?;
+    let scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
+        Ok(s) => s,
+        Err(errors) => return Ok(print_errors(&errors)),
+    };
+    // The report folder is settled before any load, so a bad --out loses no results.
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+    let existed = args.out.as_deref().is_some_and(|p| p.exists());
+    let dir = out_dir::prepare(args.out.as_deref(), &scenario.name, &stamp, args.force)?;
+    // A run that ends without a report leaves no empty folder made for it (remove_dir only
+    // removes an empty one).
+    let discard_dir = || {
+        if !existed {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    };
     let request = TargetRequest {
         flag_url: args.redis.as_deref(),
         spec: &scenario.target,
     };
-    let target = Target::open(&request, &target::process_env).await?;
+    let target = match Target::open(&request, &target::process_env).await {
+        Ok(target) => target,
+        Err(e) => {
+            discard_dir();
+            return Err(e.into());
+        }
+    };
     if let Some(why) = target.fallback_reason() {
         // One line, even with --quiet: a run that measures the wrong thing must say so.
         eprintln!(
@@ -46,16 +66,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let summary = engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await?;
+    let summary = match engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            discard_dir();
+            return Err(e.into());
+        }
+    };
     // Stops a server redline started, before the report is written.
     drop(target);
     if live {
         eprintln!();
     }
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&scenario.name, &summary));
     report::write_run_dir(&summary, &dir)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
     if !args.quiet {
@@ -66,9 +88,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     Ok(verdict::exit_code(summary.verdict) as u8)
 }
 
-fn default_out(name: &str, summary: &report::summary::RunSummary) -> PathBuf {
-    let stamp = summary.started_at.format("%Y%m%d-%H%M%S");
-    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+/// Prints every problem of a scenario, one `error:` line each; returns the exit code.
+fn print_errors(errors: &scenario::ScenarioErrors) -> u8 {
+    for e in errors.all() {
+        eprintln!("error: {e}");
+    }
+    EXIT_ERROR
 }
 
 /// `redline check`.
@@ -82,14 +107,20 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
     Ok(if passed { 0 } else { EXIT_ERROR })
 }
 
-/// `redline validate`.
+/// `redline validate`: every problem of every file; with `--print`, each valid file
+/// resolved (every default filled in) as a scenario file.
 pub fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
     let mut failed = 0;
+    let mut out = std::io::stdout().lock();
     for file in &args.files {
-        match scenario::load_file(file, &args.overrides) {
-            Ok(s) => println!("ok: {} ({})", file.display(), s.name),
-            Err(e) => {
-                eprintln!("error: {e}");
+        match scenario::load_file_all(file, &args.overrides) {
+            Ok(s) if args.print => {
+                writeln!(out, "# {} ({}), resolved", file.display(), s.name)?;
+                writeln!(out, "{}", s.to_toml())?;
+            }
+            Ok(s) => writeln!(out, "ok: {} ({})", file.display(), s.name)?,
+            Err(errors) => {
+                print_errors(&errors);
                 failed += 1;
             }
         }

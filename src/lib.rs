@@ -10,6 +10,7 @@
 //! - [`engine`]: the load engine that drives a scenario through the cache layer.
 //! - [`report`]: HDR recording, thresholds, verdict and the report writers.
 //! - [`op`]: operation and error vocabulary shared by all of the above.
+//! - [`out_dir`]: the report folder of a run, chosen and checked before any load.
 
 pub mod cache;
 pub mod check;
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod op;
+pub mod out_dir;
 pub mod report;
 pub mod scenario;
 pub mod server;

@@ -7,6 +7,7 @@
 //! - [`ops`]: one operation executed and recorded (its [`outcome`] recorded in one place).
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
 //! - [`origin`]: the simulated database behind `get_or_set`.
+//! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //!
 //! `run` is an ordinary library call with no global state: it is *given* an opened
@@ -20,16 +21,19 @@ pub mod layer;
 pub mod ops;
 pub mod origin;
 mod outcome;
+pub mod queueing;
 pub mod schedule;
 pub mod wire;
 
 use crate::cache::RedisStore;
 use crate::report::aggregate::{Aggregator, LiveLine};
-use crate::report::assemble::SummaryInputs;
+use crate::report::assemble::{GeneratorInputs, SummaryInputs};
+use crate::report::backlog::Limits;
 use crate::report::summary::{
     BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
     Window,
 };
+use crate::report::RecorderShards;
 use crate::scenario::keyspace::forbidden_prefix_char;
 use crate::scenario::Scenario;
 use crate::target::{info, Target, TargetError};
@@ -66,8 +70,6 @@ pub struct RunOptions {
 
 /// Recorder shards the workers record into (merged once a second).
 const SHARDS: usize = 16;
-/// p99 of schedule lag beyond which the open model's generator is judged saturated.
-const SATURATION_LAG_US: u64 = 5_000;
 
 /// Runs `scenario` against the opened `target` until its stop condition or until `shutdown`
 /// completes (then the partial report is marked aborted). `on_tick` sees the live line once
@@ -106,7 +108,7 @@ where
     let admin = target.admin().filter(|_| provider == Provider::Redis);
 
     let mut aggregator = Aggregator::new();
-    let recorders: Vec<_> = (0..SHARDS).map(|_| aggregator.register()).collect();
+    let recorders = RecorderShards::register(&mut aggregator, SHARDS);
     let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
     if scenario.load.preload {
         driver::preload(&workload, scenario).await;
@@ -143,17 +145,30 @@ where
             .filter(|m| m.redis().is_some())
             .map(|m| m.breaker().state())
     };
+    let load = &scenario.load;
+    let redis_slots = queueing::RedisSlots::new(load.connections * load.pipeline_depth);
+    let limits = Limits {
+        max_in_flight: load.max_in_flight as u64,
+        redis_slots: redis_slots.size() as u64,
+        connections: load.connections as u64,
+        origin_concurrency: workload.origin.size() as u64,
+        graceful_stop_s: load.graceful_stop.as_secs_f64(),
+    };
     let params = DriveParams {
-        load: scenario.load.clone(),
+        load: load.clone(),
         start,
         seed,
         stop: stop.clone(),
+        redis_slots,
     };
     let cpu_before = driver::process_cpu();
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
-    // Intervals close once a second and once exactly when warmup ends, so an
-    // interval is either all warmup or all measured: it counts when it starts
-    // at or after the end of warmup (operations are recorded on completion).
+    // Intervals close once a second and once exactly when warmup ends and when the measured
+    // phase ends, so an interval is all warmup, all measured or all grace: it counts when it
+    // starts at or after the end of warmup (operations are recorded on completion), and a
+    // grace interval's length is not measured time.
+    let warmup = scenario.load.warmup;
+    let measured_end = scenario.load.duration.map_or(Duration::MAX, |d| warmup + d);
     let mut ticker = tokio::time::interval_at(
         (start + Duration::from_secs(1)).into(),
         Duration::from_secs(1),
@@ -161,10 +176,21 @@ where
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let warmup_end = tokio::time::sleep_until((start + warmup).into());
     let mut warmup_end = std::pin::pin!(warmup_end);
+    let phase_end = tokio::time::sleep_until(
+        start
+            .checked_add(measured_end)
+            .unwrap_or(start + Duration::from_secs(86_400 * 365))
+            .into(),
+    );
+    let mut phase_end = std::pin::pin!(phase_end);
     let mut interval_start = Duration::ZERO;
     let close_interval = |aggregator: &mut Aggregator, interval_start: &mut Duration| {
         let elapsed = start.elapsed();
-        aggregator.tick(elapsed, breaker_state(), *interval_start >= warmup);
+        if *interval_start >= measured_end {
+            aggregator.tick_grace(elapsed, breaker_state());
+        } else {
+            aggregator.tick(elapsed, breaker_state(), *interval_start >= warmup);
+        }
         *interval_start = elapsed;
     };
     let outcome: Drive = loop {
@@ -185,6 +211,9 @@ where
                 }
                 info_at_warmup_end =
                     Some(tokio::spawn(info_snapshot(admin, &workload, start)));
+            }
+            _ = &mut phase_end, if interval_start < measured_end => {
+                close_interval(&mut aggregator, &mut interval_start);
             }
         }
     };
@@ -217,19 +246,12 @@ where
     }
 
     let measured = aggregator.finish();
-    let lag_p99 = measured
-        .totals
-        .lag_histogram()
-        .map_or(0, |h| h.value_at_quantile(0.99));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let cpu_share = cpu.as_secs_f64() / elapsed.as_secs_f64().max(1e-9) / cores;
-    let saturated = outcome.open_model && (lag_p99 > SATURATION_LAG_US || cpu_share > 0.95);
-    if saturated {
-        tracing::warn!(
-            "load generator saturated: schedule lag p99 {lag_p99} µs, CPU {:.0}%",
-            cpu_share * 100.0
-        );
-    }
+    let generator = GeneratorInputs {
+        open_model: outcome.open_model,
+        cpu,
+        wall: elapsed,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
 
     let manager = workload.backend.manager().filter(|m| m.redis().is_some());
     let clock_offset = start.saturating_duration_since(opened_at).as_secs_f64();
@@ -266,7 +288,8 @@ where
         },
         server,
         breaker,
-        saturated,
+        generator,
+        limits,
         origin_p50_us: workload.origin.p50_us(),
         aborted: aborted.load(Ordering::SeqCst),
         started_at,

@@ -197,6 +197,17 @@ mod tests {
         "calls",
         "failures_total",
         "redis_errors",
+        "dropped",
+        "interrupted",
+        "in_flight_peak",
+        "max_in_flight",
+        "redis_slots",
+        "redis_slots_peak",
+        "redis_peak",
+        "origin_peak",
+        "concurrency",
+        "peak_concurrency",
+        "cpu_share",
     ];
 
     /// Every numeric field outside the resolved scenario (whose durations are strings such
@@ -214,7 +225,7 @@ mod tests {
                         continue;
                     }
                     if child.is_number()
-                        && !(k.ends_with("_us") || k.ends_with("_s"))
+                        && !(k.ends_with("_us") || k.ends_with("_s") || k.contains("_us_"))
                         && !NOT_DURATIONS.contains(&k.as_str())
                     {
                         out.push(here.clone());

@@ -232,7 +232,7 @@ duration = "30s"
             "open model, 3,000 ops/s (poisson arrivals) for 30s after 5s warmup · \
              10,000 keys, zipfian (exponent 0.99) · values 512 B–4.0 KiB · \
              mix get_or_set 95, del 5 · 8 connections × pipeline depth 32 · \
-             origin lognormal p50 20ms p99 60ms, pool 64"
+             in-flight limit 1,000 · origin lognormal p50 20ms p99 60ms, pool 64"
         );
     }
 
@@ -259,7 +259,7 @@ duration = "10s"
         assert_eq!(
             describe(&v).expect("line"),
             "closed model, 50 clients for 10s, keys preloaded · 100 keys, uniform · \
-             values 3 B · mix get 1 · 50 connections × pipeline depth 1"
+             values 3 B · mix get 1 · 50 connections × pipeline depth 1 · in-flight limit 1,000"
         );
     }
 

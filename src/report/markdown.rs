@@ -373,20 +373,12 @@ fn compression(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
 }
 
 fn generator(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
-    let g = &s.generator;
     writeln!(w, "## Load generator")?;
     writeln!(w)?;
-    writeln!(
-        w,
-        "Schedule lag p99 {}, max {}; {}.",
-        format::us(g.schedule_lag_p99_us),
-        format::us(g.schedule_lag_max_us),
-        if g.saturated {
-            "**saturated** (verdict inconclusive)"
-        } else {
-            "kept its schedule"
-        }
-    )
+    for line in super::backlog::describe(s, false) {
+        writeln!(w, "- {line}")?;
+    }
+    Ok(())
 }
 
 /// Escapes text for a table cell: a `|` would end the cell, a newline the row.
@@ -435,7 +427,8 @@ mod tests {
         inputs.target.provider = Provider::Memory;
         inputs.target.warning = Some("redis-server not found on PATH".to_string());
         inputs.server = None;
-        inputs.saturated = true;
+        inputs.measured.totals.lag(1_000_000);
+        inputs.measured.totals.lag(1_000_000);
         let s = RunSummary::build(inputs);
         let md = render(&s);
         assert!(md.contains("⚠️ INCONCLUSIVE"));
@@ -467,7 +460,7 @@ mod tests {
              **✅ PASS** — 4 passed, 1 not applicable: memory — the server has no maxmemory\n\n",
             "Load: open model, 110 ops/s (even arrivals) for 10s after 2s warmup, keys preloaded \
              · 1,000 keys, zipfian (exponent 0.99) · values 1.0 KiB · mix get_or_set 9, set 1 · \
-             4 connections × pipeline depth 1 · in-flight limit 1,000 · origin 200us, pool 16\n",
+             4 connections × pipeline depth 32 · in-flight limit 1,000 · origin 200us, pool 16\n",
             "| ✅ | `p95 < 50ms` | 2.0ms |  |\n\
              | ✅ | `hit_rate >= 0.80` | 80.0% |  |\n\
              | ✅ | `evictions < 0.01` | 0.33% |  |\n\

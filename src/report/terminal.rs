@@ -1,5 +1,5 @@
 //! Terminal output: the live progress line printed every second and the compact end-of-run
-//! summary (at most about 20 lines; summary.md has the rest).
+//! summary (at most about 22 lines; summary.md has the rest).
 
 use super::aggregate::LiveLine;
 use super::markdown::{errors_by_kind, redis_failures};
@@ -124,6 +124,10 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
             format::plural(s.breaker.transitions.len(), "transition")
         )?;
     }
+    for line in super::backlog::describe(s, true) {
+        let (name, rest) = line.split_once(": ").unwrap_or(("", &line));
+        writeln!(w, "  {name:<10}  {rest}")?;
+    }
     if let Some(c) = &s.cache_effect {
         writeln!(w, "  cache       {}", sentences::cache_latency(c))?;
     }
@@ -209,7 +213,7 @@ mod tests {
         let mut out = Vec::new();
         write_summary(&fixture::summary(), &mut out).expect("write");
         let text = String::from_utf8(out).expect("utf-8");
-        assert!(text.lines().count() <= 20, "{text}");
+        assert!(text.lines().count() <= 22, "{text}");
         assert!(
             text.starts_with("redline · read-heavy · FAIL (exit 1)"),
             "{text}"
@@ -234,7 +238,7 @@ mod tests {
         for line in [
             "  load        open model, 110 ops/s (even arrivals) for 10s after 2s warmup, keys \
              preloaded · 1,000 keys, zipfian (exponent 0.99) · values 1.0 KiB · mix get_or_set \
-             9, set 1 · 4 connections × pipeline depth 1 · in-flight limit 1,000 · origin \
+             9, set 1 · 4 connections × pipeline depth 32 · in-flight limit 1,000 · origin \
              200us, pool 16\n",
             "  duration    12.3s, 10.0s measured (measured phase 2.0–12.0 s; Redis INFO \
              2.0–12.0 s)\n",
@@ -244,7 +248,7 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-        assert!(text.lines().count() <= 20, "{text}");
+        assert!(text.lines().count() <= 22, "{text}");
     }
 
     #[test]
@@ -263,6 +267,6 @@ mod tests {
         write_summary(&s, &mut out).expect("write");
         let text = String::from_utf8(out).expect("utf-8");
         assert!(text.contains("... and 7 more"), "{text}");
-        assert!(text.lines().count() <= 22, "{text}");
+        assert!(text.lines().count() <= 24, "{text}");
     }
 }

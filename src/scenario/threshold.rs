@@ -312,6 +312,9 @@ fn parse_latency_us(text: &str) -> Result<f64, ThresholdError> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(err)?;
     let value: f64 = text[..split].parse().map_err(|_| err())?;
+    if !value.is_finite() {
+        return Err(err());
+    }
     let per_unit = match text[split..].trim() {
         "ns" => 0.001,
         "us" | "µs" | "μs" => 1.0,

@@ -118,25 +118,23 @@ async fn debug_sleep_on_the_server_shows_in_the_response_p99() {
     let s = scenario(&raw_gets(500, "3s", ""));
 
     let calm = run(&s, &options(&server, 1, false)).await;
-    let calm_p99 = calm.latency.overall.response.p99_us;
+    let calm_p95 = calm.latency.overall.response.p95_us;
     assert!(calm.totals.ops > 1000, "{:?}", calm.totals);
-    assert!(
-        calm_p99 < 20_000,
-        "without the slowdown p99 should be far below 40 ms, got {calm_p99} µs"
-    );
 
-    // DEBUG SLEEP 0.05 every ~200 ms blocks the whole server for 50 ms: a quarter of the
-    // time, so a few percent of the GETs wait >= 40 ms.
+    // DEBUG SLEEP 0.2 every ~350 ms blocks the whole server for 200 ms, more than half the
+    // time: about one GET in ten waits 165 ms or more. Stalls that long stand far above
+    // what a busy machine does to the calm run (its p95 reached 31 ms under the full suite
+    // on a loaded 2-core machine).
     let done = Arc::new(AtomicBool::new(false));
     let sleeper = {
         let mut con = connection(&server);
         let done = done.clone();
         std::thread::spawn(move || {
             let mut sleeps = 0u32;
-            while !done.load(Ordering::SeqCst) && sleeps < 40 {
+            while !done.load(Ordering::SeqCst) && sleeps < 20 {
                 let _: () = redis::cmd("DEBUG")
                     .arg("SLEEP")
-                    .arg("0.05")
+                    .arg("0.2")
                     .query(&mut con)
                     .expect("DEBUG SLEEP");
                 sleeps += 1;
@@ -148,18 +146,19 @@ async fn debug_sleep_on_the_server_shows_in_the_response_p99() {
     let slowed = run(&s, &options(&server, 2, false)).await;
     done.store(true, Ordering::SeqCst);
     let sleeps = sleeper.join().expect("sleeper thread");
-    assert!(
-        sleeps >= 10,
-        "only {sleeps} DEBUG SLEEPs ran during the run"
-    );
+    assert!(sleeps >= 5, "only {sleeps} DEBUG SLEEPs ran during the run");
 
+    // The slowed run's p95 is far above the calm run's, measured on the same machine a
+    // moment apart (a busy machine slows both).
     let p = slowed.latency.overall.response;
     assert!(
-        p.p99_us >= 40_000,
-        "p99 {} µs does not show the 50 ms stalls (calm p99 {calm_p99} µs): {p:?}",
-        p.p99_us
+        p.p95_us > calm_p95.saturating_mul(3),
+        "slowed p95 {} µs is not far above the calm p95 {calm_p95} µs: {p:?}",
+        p.p95_us
     );
-    assert!(p.max_us >= 45_000, "{p:?}");
+    // The worst GET waited out most of one 200 ms stall: a floor set by the fault itself,
+    // which a slow machine can only raise.
+    assert!(p.max_us >= 150_000, "{p:?}");
     assert_eq!(slowed.totals.errors_total, 0, "{:?}", slowed.totals.errors);
 }
 

@@ -1,9 +1,12 @@
 //! Integration tests: one binary, every test against its own real `redis-server` started on a
 //! free loopback port (see `support`), so the tests run in parallel.
 
+mod bad_input;
 mod cache;
 mod check;
+mod doc_commands;
 mod engine;
+mod overload;
 mod pipeline_batches;
 mod redis_errors;
 mod report_verdicts;
@@ -13,4 +16,5 @@ mod scenario;
 mod server;
 mod support;
 mod target;
+mod ux;
 mod workload;

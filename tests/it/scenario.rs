@@ -90,3 +90,18 @@ fn readme_load_snippets_parse_in_place_of_the_examples_load() {
         }
     }
 }
+
+#[test]
+fn every_bundled_scenario_prints_as_a_file_that_reads_back_the_same() {
+    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let s = scenario::load_file(&path, &[]).unwrap();
+        let printed = s.to_toml();
+        let again = scenario::parse_str(&printed, Format::Toml, &path.display().to_string(), &[])
+            .unwrap_or_else(|e| panic!("{}: {e}\n{printed}", path.display()));
+        assert_eq!(again, s, "{}:\n{printed}", path.display());
+    }
+}
