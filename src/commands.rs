@@ -2,11 +2,14 @@
 //! library, print, and return the exit code (0 pass, 1 threshold failed, 2 error,
 //! 3 inconclusive).
 
+use crate::cache::{sweep, RedisConfig, RedisStore};
 use crate::check::{self, CheckOptions};
-use crate::cli::{CheckArgs, RunArgs, ValidateArgs};
+use crate::cli::{CheckArgs, CleanArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
+use crate::report::summary::CleanupOutcome;
 use crate::report::{self, terminal, verdict};
 use crate::scenario;
+use crate::shutdown::Shutdown;
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -14,8 +17,10 @@ use std::path::PathBuf;
 /// Exit code: usage, scenario or connection error.
 pub const EXIT_ERROR: u8 = 2;
 
-/// `redline run`.
+/// `redline run`. SIGINT and SIGTERM stop the run in any phase: the first writes the partial
+/// report and removes the run's keys, the second skips that cleanup (exit 3 either way).
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
     let scenario = scenario::load_file(&args.scenario, &args.overrides)?;
     let opts = RunOptions {
         redis_url: args.redis.clone(),
@@ -30,12 +35,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             let _ = err.flush();
         }
     };
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let summary = engine::run(&scenario, &opts, shutdown, &mut on_tick).await?;
+    let summary = engine::run(&scenario, &opts, shutdown.clone(), &mut on_tick).await?;
     if live {
         eprintln!();
+    }
+    // Said on stderr even with --quiet: someone has to remove those keys.
+    let left = summary
+        .cleanup
+        .as_ref()
+        .filter(|c| matches!(c.outcome, CleanupOutcome::Skipped | CleanupOutcome::Failed));
+    if let Some(sentence) = left.and_then(|c| c.sentence()) {
+        eprintln!("warning: {sentence}");
     }
     let dir = args
         .out
@@ -65,6 +75,26 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     let passed = check::run(&opts, &mut out).await?;
     Ok(if passed { 0 } else { EXIT_ERROR })
+}
+
+/// `redline clean`: removes every key under one literal prefix with SCAN + UNLINK.
+pub async fn clean(args: CleanArgs) -> anyhow::Result<u8> {
+    let prefix = sweep::KeyPrefix::new(&args.prefix)?;
+    let mut config = RedisConfig::new(args.redis);
+    config
+        .apply_env(&|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .context("bad REDIS_* setting")?;
+    // PREFIX is the whole prefix, as reports name it: REDIS_KEY_PREFIX is already in it.
+    config.key_prefix = String::new();
+    config.connections = 1;
+    let url = config.redacted_url();
+    let store = RedisStore::connect(config).await?;
+    let removed = store
+        .del_pattern(&prefix.pattern(), sweep::DEFAULT_BATCH)
+        .await
+        .with_context(|| format!("cannot remove the keys under `{prefix}` at {url}"))?;
+    println!("removed {removed} key(s) under `{prefix}` at {url}");
+    Ok(0)
 }
 
 /// `redline validate`.

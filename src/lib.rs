@@ -7,6 +7,8 @@
 //! - [`scenario`]: the scenario file model, validation and workload distributions.
 //! - [`engine`]: the load engine that drives a scenario through the cache layer.
 //! - [`report`]: HDR recording, thresholds, verdict and the report writers.
+//! - [`shutdown`]: the stop request (first signal stops, second skips cleanup) every phase
+//!   of a run waits on.
 //! - [`op`]: operation and error vocabulary shared by all of the above.
 
 pub mod cache;
@@ -18,3 +20,4 @@ pub mod op;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod shutdown;

@@ -194,12 +194,19 @@ impl RedisStore {
         result: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
         limit: Duration,
     ) -> Result<T, OpError> {
-        let s = &self.inner.slots[slot];
         let outcome = match result {
             Ok(r) => r.map_err(|e| OpError::from_redis(&e, limit)),
             Err(_) => Err(OpError::Timeout(limit)),
         };
-        match &outcome {
+        self.account(slot, &outcome);
+        outcome
+    }
+
+    /// Keeps the slot's consecutive-timeout count, rebuilding the connection when it
+    /// reaches the limit.
+    fn account<T>(&self, slot: usize, outcome: &Result<T, OpError>) {
+        let s = &self.inner.slots[slot];
+        match outcome {
             Err(OpError::Timeout(_)) => {
                 let n = s.consecutive_timeouts.fetch_add(1, Ordering::AcqRel) + 1;
                 if n >= self.inner.config.reconnect_after_timeouts {
@@ -212,7 +219,6 @@ impl RedisStore {
                 }
             }
         }
-        outcome
     }
 
     /// Replaces a connection that keeps timing out with a fresh, lazily connected one.
@@ -345,38 +351,18 @@ impl RedisStore {
             .collect()
     }
 
-    /// Deletes every key matching `pattern` (prefix applied) with SCAN MATCH + UNLINK in
-    /// batches of `batch` keys; never KEYS. Returns how many were removed.
+    /// Deletes every key matching `pattern` under the store's prefix (the prefix taken
+    /// literally, `pattern` as a glob) with SCAN MATCH + UNLINK in batches of `batch` keys
+    /// (see [`sweep`](super::sweep)); never KEYS. Returns how many were removed.
     pub async fn del_pattern(&self, pattern: &str, batch: usize) -> Result<u64, OpError> {
         let slot = self.pick();
-        let full = self.full_key(pattern);
-        let mut cursor: u64 = 0;
-        let mut removed = 0;
-        loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = self
-                .run(
-                    slot,
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&full)
-                        .arg("COUNT")
-                        .arg(batch.max(10)),
-                )
-                .await?;
-            for chunk in keys.chunks(batch.max(1)) {
-                let mut unlink = redis::cmd("UNLINK");
-                for k in chunk {
-                    unlink.arg(k);
-                }
-                let n: u64 = self.run(slot, &unlink).await?;
-                removed += n;
-            }
-            if next == 0 {
-                return Ok(removed);
-            }
-            cursor = next;
-        }
+        let mut full = super::sweep::escape_glob(&self.inner.config.key_prefix);
+        full.push_str(pattern);
+        let mut conn = ConnectionManager::clone(&self.inner.slots[slot].conn.load());
+        let limit = self.inner.config.response_timeout;
+        let outcome = super::sweep::unlink_matching(&mut conn, &full, batch, limit).await;
+        self.account(slot, &outcome);
+        outcome
     }
 
     /// INFO (all sections, or one) as text.

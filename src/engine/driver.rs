@@ -10,6 +10,7 @@ use crate::cache::redis_store::with_connection;
 use crate::op::OpKind;
 use crate::scenario::load::{Arrival, LoadSpec};
 use crate::scenario::Scenario;
+use crate::shutdown::Shutdown;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -205,8 +206,9 @@ fn lock(
     w.recorders[shard].lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Writes every key once (batches of 100) so reads start warm. Not measured.
-pub async fn preload(workload: &Workload, scenario: &Scenario) {
+/// Writes every key once (batches of 100) so reads start warm. Not measured. A stop
+/// request ends it between batches, or during one that hangs.
+pub async fn preload(workload: &Workload, scenario: &Scenario, shutdown: &Shutdown) {
     let ttl = scenario
         .ops
         .iter()
@@ -225,7 +227,11 @@ pub async fn preload(workload: &Workload, scenario: &Scenario) {
             .map(String::as_str)
             .zip(values.iter().map(Vec::as_slice))
             .collect();
-        if let Err(e) = workload.backend.mset(&items, ttl).await {
+        let written = tokio::select! {
+            r = workload.backend.mset(&items, ttl) => r,
+            _ = shutdown.stopping() => return,
+        };
+        if let Err(e) = written {
             tracing::warn!("preload stopped at key {i}: {e}");
             return;
         }

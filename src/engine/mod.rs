@@ -8,11 +8,17 @@
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
 //! - [`origin`]: the simulated database behind `get_or_set`.
 //! - [`target`]: choosing and opening the target; INFO counters.
+//! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
+//!
+//! Every phase (starting the server, connecting, preload, warmup, measured, cleanup) waits
+//! on the [`Shutdown`] it is given: the first request ends the phase and the run goes on to
+//! its partial report (`aborted_in` names the phase) and cleanup; the second skips cleanup.
 //!
 //! `run` is an ordinary library call with no global state, so capacity sizing can call it
 //! many times in one process, and tests call it directly.
 
 pub mod backend;
+pub mod cleanup;
 pub mod driver;
 pub mod ops;
 pub mod origin;
@@ -23,13 +29,13 @@ pub mod wire;
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::SummaryInputs;
 use crate::report::summary::{
-    BreakerReport, BreakerTransition, RunSummary, ScenarioInfo, TargetInfo,
+    BreakerReport, BreakerTransition, Phase, RunSummary, ScenarioInfo, TargetInfo,
 };
 use crate::scenario::Scenario;
+use crate::shutdown::Shutdown;
 use driver::{Drive, DriveParams};
 use ops::Workload;
 use rand::Rng;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +46,10 @@ pub enum EngineError {
     /// The target could not be opened (bad URL, wrong password, not Redis, unreachable).
     #[error("{0}")]
     Target(String),
+    /// A stop was requested before the load could start (while starting the server or
+    /// connecting); [`aborted_before_load`] makes its report.
+    #[error("interrupted during {0}")]
+    Interrupted(Phase),
 }
 
 /// How to run, beyond the scenario itself.
@@ -58,25 +68,37 @@ const SHARDS: usize = 16;
 /// p99 of schedule lag beyond which the open model's generator is judged saturated.
 const SATURATION_LAG_US: u64 = 5_000;
 
-/// Runs `scenario` until its stop condition or until `shutdown` completes (then the partial
-/// report is marked aborted). `on_tick` sees the live line once a second.
-pub async fn run<S>(
+/// Runs `scenario` until its stop condition or until `shutdown` asks it to stop (then the
+/// partial report is marked aborted, naming the phase). `on_tick` sees the live line once
+/// a second.
+pub async fn run(
     scenario: &Scenario,
     opts: &RunOptions,
-    shutdown: S,
+    shutdown: Shutdown,
     on_tick: &mut (dyn FnMut(&LiveLine) + Send),
-) -> Result<RunSummary, EngineError>
-where
-    S: Future<Output = ()> + Send + 'static,
-{
+) -> Result<RunSummary, EngineError> {
     let seed = opts.seed.unwrap_or_else(|| rand::rng().random());
     let run_prefix = format!("{}{:08x}:", scenario.keyspace.prefix, seed as u32);
     let opened_at = Instant::now();
-    let target = target::open(scenario, opts.redis_url.as_deref(), &run_prefix).await?;
+    let target = match target::open(scenario, opts.redis_url.as_deref(), &run_prefix, &shutdown)
+        .await
+    {
+        Ok(target) => target,
+        Err(EngineError::Interrupted(phase)) => return Ok(aborted_before_load(scenario, phase)),
+        Err(e) => return Err(e),
+    };
+    // The phase a stop request interrupted, noted by each phase as it ends.
+    let mut aborted_in: Option<Phase> = None;
+    let note_stop = |phase: Phase, aborted_in: &mut Option<Phase>| {
+        if aborted_in.is_none() && shutdown.is_stopping() {
+            *aborted_in = Some(phase);
+        }
+    };
     let before = match &target.store {
-        Some(s) => target::info_counters(s).await,
+        Some(s) => until(&shutdown, target::info_counters(s)).await.flatten(),
         None => None,
     };
+    note_stop(Phase::Connecting, &mut aborted_in);
 
     let mut aggregator = Aggregator::new();
     let recorders: Vec<_> = (0..SHARDS).map(|_| aggregator.register()).collect();
@@ -86,20 +108,14 @@ where
         recorders,
         seed,
     ));
-    if scenario.load.preload {
-        driver::preload(&workload, scenario).await;
+    if scenario.load.preload && aborted_in.is_none() {
+        enter(Phase::Preload);
+        driver::preload(&workload, scenario, &shutdown).await;
+        note_stop(Phase::Preload, &mut aborted_in);
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let aborted = Arc::new(AtomicBool::new(false));
-    {
-        let (stop, aborted) = (stop.clone(), aborted.clone());
-        tokio::spawn(async move {
-            shutdown.await;
-            aborted.store(true, Ordering::SeqCst);
-            stop.store(true, Ordering::SeqCst);
-        });
-    }
+    // Set before the load when a phase before it was interrupted: the load then ends at once.
+    let stop = Arc::new(AtomicBool::new(aborted_in.is_some()));
 
     let started_at = chrono::Utc::now();
     let start = Instant::now();
@@ -116,6 +132,14 @@ where
         seed,
         stop: stop.clone(),
     };
+    if aborted_in.is_none() {
+        let warming = !scenario.load.warmup.is_zero();
+        enter(if warming {
+            Phase::Warmup
+        } else {
+            Phase::Measured
+        });
+    }
     let cpu_before = driver::process_cpu();
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
     // Intervals close once a second and once exactly when warmup ends, so an
@@ -135,19 +159,29 @@ where
         aggregator.tick(elapsed, breaker_state(), *interval_start >= warmup);
         *interval_start = elapsed;
     };
-    let outcome: Drive = loop {
+    let outcome: Option<Drive> = loop {
         // Biased: when a tick and the end of warmup fall due together, the tick closes the
         // interval and the warmup branch, enabled only while the open interval started
         // inside warmup, has nothing left to close.
         tokio::select! {
             biased;
-            outcome = &mut drive => break outcome,
+            outcome = &mut drive => break Some(outcome),
+            // A second request does not wait for in-flight operations to drain.
+            _ = shutdown.abandoning() => break None,
+            _ = shutdown.stopping(), if aborted_in.is_none() => {
+                stop.store(true, Ordering::SeqCst);
+                let phase = if start.elapsed() < warmup { Phase::Warmup } else { Phase::Measured };
+                aborted_in = Some(phase);
+            }
             _ = ticker.tick() => {
                 close_interval(&mut aggregator, &mut interval_start);
                 on_tick(&aggregator.live());
             }
             _ = &mut warmup_end, if interval_start < warmup => {
                 close_interval(&mut aggregator, &mut interval_start);
+                if aborted_in.is_none() {
+                    enter(Phase::Measured);
+                }
             }
         }
     };
@@ -156,18 +190,23 @@ where
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
 
     let server = match (&target.store, before) {
-        (Some(s), Some(before)) => target::info_counters(s).await.map(|after| {
-            target::server_stats(before, after, workload.keys_written.load(Ordering::Relaxed))
-        }),
+        (Some(s), Some(before)) => {
+            let after = until_abandoned(&shutdown, target::info_counters(s)).await;
+            after.flatten().map(|after| {
+                let written = workload.keys_written.load(Ordering::Relaxed);
+                target::server_stats(before, after, written)
+            })
+        }
         _ => None,
     };
-    if let Some(store) = &target.store {
-        if !opts.keep_keys {
-            if let Err(e) = store.del_pattern("*", 1000).await {
-                tracing::warn!("could not remove the run's keys ({run_prefix}*): {e}");
-            }
+    let cleanup = match &target.store {
+        Some(store) => {
+            enter(Phase::Cleanup);
+            Some(cleanup::remove_run_keys(store, opts.keep_keys, &shutdown).await)
         }
-    }
+        None => None,
+    };
+    note_stop(Phase::Cleanup, &mut aborted_in);
 
     let measured = aggregator.finish();
     let lag_p99 = measured
@@ -176,7 +215,8 @@ where
         .map_or(0, |h| h.value_at_quantile(0.99));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let cpu_share = cpu.as_secs_f64() / elapsed.as_secs_f64().max(1e-9) / cores;
-    let saturated = outcome.open_model && (lag_p99 > SATURATION_LAG_US || cpu_share > 0.95);
+    let open_model = outcome.is_some_and(|o| o.open_model);
+    let saturated = open_model && (lag_p99 > SATURATION_LAG_US || cpu_share > 0.95);
     if saturated {
         tracing::warn!(
             "load generator saturated: schedule lag p99 {lag_p99} µs, CPU {:.0}%",
@@ -219,10 +259,67 @@ where
         breaker,
         saturated,
         origin_p50_us: workload.origin.p50_us(),
-        aborted: aborted.load(Ordering::SeqCst),
+        aborted_in,
+        cleanup,
         started_at,
         duration: elapsed,
     }))
+}
+
+/// Logs the start of a phase (at info level: `RUST_LOG=redline=info` shows it), so people
+/// and tests watching a run can tell where it is.
+pub(crate) fn enter(phase: Phase) {
+    tracing::info!("phase: {}", phase.name());
+}
+
+/// `work`'s output, or None if a stop is requested first.
+async fn until<T>(shutdown: &Shutdown, work: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        out = work => Some(out),
+        _ = shutdown.stopping() => None,
+    }
+}
+
+/// `work`'s output, or None if cleanup is to be skipped first.
+async fn until_abandoned<T>(
+    shutdown: &Shutdown,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        out = work => Some(out),
+        _ = shutdown.abandoning() => None,
+    }
+}
+
+/// The report of a run stopped in `phase`, before any load: no measurements, no keys
+/// written, verdict inconclusive.
+pub fn aborted_before_load(scenario: &Scenario, phase: Phase) -> RunSummary {
+    RunSummary::build(SummaryInputs {
+        measured: Aggregator::new().finish(),
+        thresholds: scenario.thresholds.clone(),
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            config: redacted_config(scenario),
+        },
+        target: TargetInfo {
+            kind: scenario.target.kind,
+            provider: crate::report::summary::Provider::Redis,
+            server_version: None,
+            url: None,
+            warning: None,
+        },
+        server: None,
+        breaker: BreakerReport {
+            transitions: Vec::new(),
+            final_state: "NONE".to_string(),
+        },
+        saturated: false,
+        origin_p50_us: None,
+        aborted_in: Some(phase),
+        cleanup: None,
+        started_at: chrono::Utc::now(),
+        duration: Duration::ZERO,
+    })
 }
 
 /// The resolved scenario as JSON, with any password replaced by `***`.

@@ -6,11 +6,15 @@ use super::backend::Backend;
 use super::EngineError;
 use crate::cache::memory_store::NO_REDIS_WARNING;
 use crate::cache::{BreakerConfig, CacheManager, ManagerConfig, RedisConfig, RedisStore};
+use crate::report::summary::Phase;
 use crate::report::summary::{Provider, ServerStats};
-use crate::scenario::target::TargetKind;
+use crate::scenario::target::{ServerSpec, TargetKind};
 use crate::scenario::Scenario;
 use crate::server::{EmbeddedRedis, ServerOptions};
+use crate::shutdown::Shutdown;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// An opened target.
 pub struct OpenTarget {
@@ -26,11 +30,13 @@ pub struct OpenTarget {
 }
 
 /// Opens the target for `scenario`; `url` is the command line's `--redis`. Keys go under
-/// `run_prefix`.
+/// `run_prefix`. A stop request ends the server start or the connection attempts with
+/// [`EngineError::Interrupted`].
 pub async fn open(
     scenario: &Scenario,
     url: Option<&str>,
     run_prefix: &str,
+    shutdown: &Shutdown,
 ) -> Result<OpenTarget, EngineError> {
     let spec = &scenario.target;
     let memory_config = manager_config(scenario);
@@ -50,25 +56,29 @@ pub async fn open(
                 .map_err(|e| EngineError::Target(e.to_string()))?;
             c
         }
-        None => match start_embedded(scenario) {
-            Ok(s) => {
-                let c = RedisConfig::new(s.url());
-                server = Some(s);
-                c
+        None => {
+            super::enter(Phase::StartingServer);
+            match start_embedded(scenario, shutdown).await? {
+                Ok(s) => {
+                    let c = RedisConfig::new(s.url());
+                    server = Some(s);
+                    c
+                }
+                Err(reason) => {
+                    let warning = format!("{NO_REDIS_WARNING} ({reason})");
+                    return Ok(memory_target(memory_config, Some(warning)));
+                }
             }
-            Err(reason) => {
-                let warning = format!("{NO_REDIS_WARNING} ({reason})");
-                return Ok(memory_target(memory_config, Some(warning)));
-            }
-        },
+        }
     };
     config.key_prefix = format!("{}{run_prefix}", config.key_prefix);
     config.response_timeout = spec.response_timeout;
     config.connect_timeout = spec.connect_timeout;
     config.connections = scenario.load.connections.max(1);
     let redacted = config.redacted_url();
-    let store = RedisStore::connect(config)
-        .await
+    super::enter(Phase::Connecting);
+    let store = until_stopped(shutdown, Phase::Connecting, RedisStore::connect(config))
+        .await?
         .map_err(|e| EngineError::Target(e.to_string()))?;
     let info = store.info(Some("server")).await.ok();
     let server_version = info
@@ -116,8 +126,41 @@ fn memory_target(config: ManagerConfig, warning: Option<String>) -> OpenTarget {
     }
 }
 
-fn start_embedded(scenario: &Scenario) -> Result<EmbeddedRedis, String> {
-    let s = &scenario.target.server;
+/// `work`'s output, or [`EngineError::Interrupted`] in `phase` if a stop comes first.
+async fn until_stopped<T>(
+    shutdown: &Shutdown,
+    phase: Phase,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, EngineError> {
+    tokio::select! {
+        out = work => Ok(out),
+        _ = shutdown.stopping() => Err(EngineError::Interrupted(phase)),
+    }
+}
+
+/// Starts the embedded server on a blocking thread, so that a stop request is seen while
+/// it starts: the start is then cancelled (the process killed, its dir removed) before
+/// [`EngineError::Interrupted`] is returned.
+async fn start_embedded(
+    scenario: &Scenario,
+    shutdown: &Shutdown,
+) -> Result<Result<EmbeddedRedis, String>, EngineError> {
+    let spec = scenario.target.server.clone();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel_flag = cancel.clone();
+    let mut start = tokio::task::spawn_blocking(move || start_embedded_now(&spec, cancel_flag));
+    let joined = tokio::select! {
+        joined = &mut start => joined,
+        _ = shutdown.stopping() => {
+            cancel.store(true, Ordering::SeqCst);
+            let _ = start.await;
+            return Err(EngineError::Interrupted(Phase::StartingServer));
+        }
+    };
+    Ok(joined.unwrap_or_else(|e| Err(format!("the server start failed: {e}"))))
+}
+
+fn start_embedded_now(s: &ServerSpec, cancel: Arc<AtomicBool>) -> Result<EmbeddedRedis, String> {
     let opts = ServerOptions {
         password: s.password.clone(),
         maxmemory: s.maxmemory,
@@ -125,7 +168,7 @@ fn start_embedded(scenario: &Scenario) -> Result<EmbeddedRedis, String> {
         persistence: s.persistence,
         ..ServerOptions::default()
     };
-    EmbeddedRedis::start(opts).map_err(|e| e.to_string())
+    EmbeddedRedis::start_cancellable(opts, cancel).map_err(|e| e.to_string())
 }
 
 /// `field:value` lines of an INFO reply.

@@ -181,7 +181,11 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
         return (Verdict::Inconclusive, Some(reason));
     }
     if summary.aborted {
-        let reason = "the run was interrupted; its numbers are partial".to_string();
+        let during = summary
+            .aborted_in
+            .map(|p| format!(" during {p}"))
+            .unwrap_or_default();
+        let reason = format!("the run was interrupted{during}; its numbers are partial");
         return (Verdict::Inconclusive, Some(reason));
     }
     let failed: Vec<&ThresholdResult> = summary.thresholds.iter().filter(|t| !t.pass).collect();
@@ -359,7 +363,7 @@ mod tests {
         assert_eq!(exit_code(s.verdict), 3);
 
         let mut inputs = fixture::inputs();
-        inputs.aborted = true;
+        inputs.aborted_in = Some(crate::report::summary::Phase::Measured);
         let s = crate::report::RunSummary::build(inputs);
         assert_eq!(s.verdict, Verdict::Inconclusive);
         assert!(s

@@ -40,9 +40,14 @@ async fn run_ticking(
     opts: &RunOptions,
     on_tick: &mut (dyn FnMut(&LiveLine) + Send),
 ) -> RunSummary {
-    engine::run(scenario, opts, std::future::pending(), on_tick)
-        .await
-        .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
+    engine::run(
+        scenario,
+        opts,
+        redline::shutdown::Shutdown::never(),
+        on_tick,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
 }
 
 pub(crate) fn info_u64(con: &mut redis::Connection, field: &str) -> u64 {

@@ -8,4 +8,5 @@ mod pipeline_batches;
 mod run_process;
 mod scenario;
 mod server;
+mod signals;
 mod support;
