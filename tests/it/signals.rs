@@ -194,6 +194,16 @@ fn keys_under(server: &EmbeddedRedis, prefix: &str) -> usize {
     keys.count()
 }
 
+/// The run prefix (`sig:<run id>:`) of the keys on `server`.
+fn run_prefix(server: &EmbeddedRedis) -> String {
+    use redis::Commands;
+    let mut con = connection(server);
+    let mut keys: redis::Iter<'_, String> = con.scan_match("sig:*").unwrap();
+    let key = keys.next().expect("a key of the run").expect("SCAN");
+    let id_end = key["sig:".len()..].find(':').expect("sig:<id>:...") + "sig:".len();
+    key[..=id_end].to_string()
+}
+
 fn dbsize(server: &EmbeddedRedis) -> u64 {
     redis::cmd("DBSIZE")
         .query(&mut connection(server))
@@ -518,7 +528,9 @@ fn clean_removes_exactly_the_prefix_and_refuses_patterns() {
 fn after_an_outage_mid_run_the_cleanup_still_removes_every_key() {
     let mut server = redis();
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "6s");
+    let file = scenario(dir.path(), 1_000, false, 300, "5s");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("connections = 2", "connections = 8")).unwrap();
     let out = dir.path().join("out");
     let url = server.url();
     let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
@@ -526,13 +538,23 @@ fn after_an_outage_mid_run_the_cleanup_still_removes_every_key() {
     wait_until(Duration::from_secs(30), "the run to write keys", || {
         dbsize(&server) > 100
     });
-    // Crash and come back empty on the same port, while the run goes on.
+    let prefix = run_prefix(&server);
+    // The fault: a crash, 3 s of outage (long enough for the client's own reconnection
+    // attempts to give up), and the server back, empty, on the same port while the run
+    // goes on.
+    server.kill().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
     server.restart().unwrap();
-    wait_until(
-        Duration::from_secs(30),
-        "keys written after the restart",
-        || dbsize(&server) > 50,
-    );
+    // What the run writes once it has recovered; written here so the test does not depend
+    // on how soon the breaker lets writes through again.
+    let mut con = connection(&server);
+    for i in 0..500 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("{prefix}after-outage:{i}"))
+            .arg(i)
+            .query(&mut con)
+            .unwrap();
+    }
     let done = running.wait();
     assert!(
         matches!(done.status.code(), Some(0 | 1 | 3)),
@@ -547,6 +569,37 @@ fn after_an_outage_mid_run_the_cleanup_still_removes_every_key() {
         done.describe()
     );
     assert_eq!(dbsize(&server), 0, "keys left after the outage");
+}
+
+#[test]
+fn a_cleanup_that_first_fails_reconnects_and_removes_every_key() {
+    let server = redis();
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), 1_000, false, 300, "2s");
+    let out = dir.path().join("out");
+    let url = server.url();
+    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
+    running.wait_for_log("phase: measured");
+    wait_until(Duration::from_secs(30), "the run to write keys", || {
+        dbsize(&server) > 100
+    });
+    // Unreachable (paused, keys kept) until the cleanup's first attempt has failed.
+    let pause = server.pause().unwrap();
+    running.wait_for_log("retrying over a fresh connection");
+    drop(pause);
+    let done = running.wait();
+    let report = read_report(&out);
+    assert_eq!(
+        report["cleanup"]["outcome"],
+        "removed",
+        "{}",
+        done.describe()
+    );
+    assert_eq!(
+        dbsize(&server),
+        0,
+        "keys left after the cleanup reconnected"
+    );
 }
 
 #[test]
