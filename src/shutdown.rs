@@ -93,19 +93,29 @@ impl Shutdown {
         let mut sigterm = signal(SignalKind::terminate())?;
         let (trigger, shutdown) = Shutdown::new();
         tokio::spawn(async move {
+            let mut received = 0;
             loop {
                 let cause = tokio::select! {
                     Some(()) = sigint.recv() => Cause::Sigint,
                     Some(()) = sigterm.recv() => Cause::Sigterm,
                     else => return,
                 };
-                match trigger.trigger(cause) {
-                    Stage::Stopping => eprintln!(
-                        "\n{cause} received: stopping (partial report, removing the run's keys); \
+                received += 1;
+                match received {
+                    1 => eprintln!(
+                        "\n{cause} received: stopping (partial report, then cleanup); \
                          send it again to skip the cleanup"
                     ),
-                    _ => eprintln!("\n{cause} received again: skipping the cleanup"),
+                    2 => eprintln!("\n{cause} received again: skipping the cleanup"),
+                    // The second request should already have ended the run; if something
+                    // still holds it up, a third one is a plain exit (an embedded server
+                    // dies with the process).
+                    _ => {
+                        eprintln!("\n{cause} received a third time: exiting now");
+                        std::process::exit(3);
+                    }
                 }
+                trigger.trigger(cause);
             }
         });
         Ok(shutdown)

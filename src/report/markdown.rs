@@ -59,13 +59,6 @@ fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w)
 }
 
-/// " during preload" for a run interrupted in a known phase.
-pub(super) fn aborted_in(s: &RunSummary) -> String {
-    s.aborted_in
-        .map(|p| format!(" during {p}"))
-        .unwrap_or_default()
-}
-
 fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     let mut lines = Vec::new();
     if s.generator.saturated {
@@ -79,7 +72,7 @@ fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     if s.aborted {
         lines.push(format!(
             "**Run aborted**: it was interrupted{}; every number is partial.",
-            aborted_in(s)
+            super::phase::during(s.aborted_in)
         ));
     }
     if let Some(left) = s.cleanup.as_ref().and_then(|c| c.sentence()) {

@@ -36,6 +36,11 @@ impl Phase {
     }
 }
 
+/// " during preload" for a run interrupted in a known phase, "" otherwise.
+pub fn during(phase: Option<Phase>) -> String {
+    phase.map(|p| format!(" during {p}")).unwrap_or_default()
+}
+
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -143,7 +143,7 @@ fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         writeln!(
             w,
             "  ⚠ run aborted{}: numbers are partial",
-            super::markdown::aborted_in(s)
+            super::phase::during(s.aborted_in)
         )?;
     }
     if let Some(left) = s.cleanup.as_ref().and_then(|c| c.sentence()) {

@@ -181,11 +181,10 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
         return (Verdict::Inconclusive, Some(reason));
     }
     if summary.aborted {
-        let during = summary
-            .aborted_in
-            .map(|p| format!(" during {p}"))
-            .unwrap_or_default();
-        let reason = format!("the run was interrupted{during}; its numbers are partial");
+        let reason = format!(
+            "the run was interrupted{}; its numbers are partial",
+            super::phase::during(summary.aborted_in)
+        );
         return (Verdict::Inconclusive, Some(reason));
     }
     let failed: Vec<&ThresholdResult> = summary.thresholds.iter().filter(|t| !t.pass).collect();
