@@ -396,6 +396,35 @@ fn sigterm_while_the_embedded_server_starts_cancels_the_start() {
     assert!(!alive(server), "the half-started server outlived redline");
 }
 
+#[test]
+fn sigint_while_connecting_ends_the_attempts() {
+    // A server that accepts connections and never answers: PING waits for the connect
+    // timeout, then the retries begin, so connecting lasts until redline is stopped.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", listener.local_addr().unwrap());
+    let (accepted_tx, accepted) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            held.push(stream);
+            if accepted_tx.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), 1_000, false, 300, "60s");
+    let out = dir.path().join("out");
+    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
+    running.wait_for_log("phase: connecting");
+    accepted
+        .recv_timeout(Duration::from_secs(30))
+        .expect("redline to connect");
+    let done = running.signal_and_wait(libc::SIGINT);
+    let report = assert_aborted_cleanly(&done, &out, "connecting", None);
+    assert_eq!(report["totals"]["ops"], 0);
+}
+
 // ---------------------------------------------------------------------------------------
 // second signal, SIGKILL
 // ---------------------------------------------------------------------------------------
