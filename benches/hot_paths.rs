@@ -4,7 +4,10 @@
 //!
 //! Run with `cargo bench --bench hot_paths` (about a minute and a half). Budgets the numbers
 //! are judged against: the breaker adds under 100 ns to a guarded call (compare
-//! `breaker/guarded_*` with `breaker/bare_call`), and a `MemoryStore` get takes under 1 µs.
+//! `breaker/guarded_*` with `breaker/bare_call`), a `MemoryStore` get takes under 1 µs, and
+//! a zipfian key choice takes under 100 ns (`generate/key_zipfian_*`; the rank-to-key scramble
+//! alone, `generate/scramble_*`, a few ns: more when the key count is just above a power of
+//! two, where about half the draws walk a second pass).
 //! Everything here is single-threaded: contention between workers is not measured.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -17,7 +20,7 @@ use redline::engine::ops::key_name;
 use redline::engine::schedule::Schedule;
 use redline::op::OpKind;
 use redline::report::recorder::Recorder;
-use redline::scenario::dist::{KeyChooser, ValueGen};
+use redline::scenario::dist::{KeyChooser, Permutation, ValueGen};
 use redline::scenario::keyspace::{Distribution, Keyspace, ValueContent, ValueSize};
 use redline::scenario::load::{Arrival, Pacing};
 use std::hint::black_box;
@@ -210,8 +213,31 @@ fn generation(c: &mut Criterion) {
     g.bench_function("key_uniform_1M", |b| b.iter(|| uniform.next(&mut rng)));
 
     let zipf = Distribution::Zipfian { exponent: 0.99 };
-    let zipfian = KeyChooser::new(&keyspace(1_000_000, zipf, 1024));
+    let zipfian = KeyChooser::new(&keyspace(1_000_000, zipf.clone(), 1024));
     g.bench_function("key_zipfian_0.99_1M", |b| b.iter(|| zipfian.next(&mut rng)));
+    // 1 025 keys: the permutation's domain is 2 048, the worst case for cycle walking.
+    let zipfian = KeyChooser::new(&keyspace(1_025, zipf, 1024));
+    g.bench_function("key_zipfian_0.99_1025", |b| {
+        b.iter(|| zipfian.next(&mut rng))
+    });
+    let hotspot = Distribution::Hotspot {
+        hot_keys: 0.2,
+        hot_requests: 0.8,
+    };
+    let hotspot = KeyChooser::new(&keyspace(1_000_000, hotspot, 1024));
+    g.bench_function("key_hotspot_1M", |b| b.iter(|| hotspot.next(&mut rng)));
+
+    // The rank-to-key scramble alone, over hot (low) ranks as zipfian feeds it.
+    for keys in [1_000_000, 1_025] {
+        let scramble = Permutation::new(keys, 1);
+        let mut rank = 0u64;
+        g.bench_function(format!("scramble_{keys}"), |b| {
+            b.iter(|| {
+                rank = (rank + 1) & 1023;
+                scramble.apply(black_box(rank))
+            })
+        });
+    }
 
     let mut i = 0u64;
     g.bench_function("key_name", |b| {

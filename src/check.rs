@@ -1,11 +1,11 @@
 //! `redline check`: the Redis production setup guide's test script, in Rust.
 //!
-//! It connects to the target (a URL, REDIS_URL, or an embedded server when neither is
-//! given), runs the guide's eight checks (connection, PING, SET/GET, TTL expiry, DEL,
+//! It connects to the target (resolved by [`crate::target`] exactly as `redline run` resolves
+//! it: `--redis`, REDIS_URL, REDIS_HOST/REDIS_PORT, else an embedded server), runs the guide's eight checks (connection, PING, SET/GET, TTL expiry, DEL,
 //! pattern delete, pipeline, INFO), then audits the server against the guide's security
 //! and migration checklists (auth, persistence, maxmemory policy, TLS, dangerous commands).
 //!
-//! - this file: options, target resolution, secret redaction, connecting, orchestration.
+//! - this file: options, the resolved target's URL, secret redaction, orchestration.
 //! - [`steps`](self::steps): the eight checks and the cleanup of their keys.
 //! - [`audit`](self::audit): the production-readiness audit (never fails the check).
 //! - [`render`](self::render): the guide-style text output.
@@ -22,10 +22,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::server::{EmbeddedRedis, ServerError};
-
-/// Default connect timeout, as in the guide (REDIS_CONNECT_TIMEOUT=10000).
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(10_000);
+use crate::scenario::TargetSpec;
+use crate::server::{ServerError, ServerOptions};
+use crate::target::{self, Lookup, Plan, TargetError, TargetRequest};
 /// Deadline for each reply, including the connection handshake: a server that accepts TCP
 /// but never speaks must fail fast rather than after the connect timeout.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -35,8 +34,8 @@ const TOTAL_CHECKS: usize = 8;
 /// What `redline check` was asked to do; the rest comes from the guide's variables.
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
-    /// Target URL; `None` falls back to REDIS_URL, REDIS_HOST/REDIS_PORT, then an embedded
-    /// server.
+    /// Target URL (`--redis`); `None` falls back to REDIS_URL, REDIS_HOST/REDIS_PORT, then an
+    /// embedded server.
     pub url: Option<String>,
     /// Print one JSON object instead of the guide-style text.
     pub json: bool,
@@ -62,11 +61,12 @@ pub enum CheckError {
         /// The URL with any password replaced by `***`.
         url: String,
     },
-    /// REDIS_CONNECT_TIMEOUT is not a positive number of milliseconds.
-    #[error("invalid REDIS_CONNECT_TIMEOUT {0:?}: expected a positive number of milliseconds")]
-    BadConnectTimeout(String),
-    /// No URL was given and no embedded server could be started.
-    #[error("no Redis URL given (--redis or REDIS_URL) and cannot start an embedded redis-server")]
+    /// The target could not be resolved or the embedded server not started: the same
+    /// errors, with the same messages, as `redline run`.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// No URL was given and no redis-server is installed to start one.
+    #[error("no Redis URL given (--redis, REDIS_URL or REDIS_HOST) and no embedded server: {0}")]
     EmbeddedServer(#[source] ServerError),
 }
 
@@ -150,9 +150,14 @@ impl CheckReport {
 
 /// Runs the check and writes the report (text or JSON) to `out`. `Ok(true)` when all eight
 /// checks passed, `Ok(false)` when some failed (including "cannot connect"), `Err` when the
-/// check could not start (bad URL or settings, no embedded server).
-pub async fn run(opts: &CheckOptions, out: &mut dyn std::io::Write) -> anyhow::Result<bool> {
-    let report = inspect(opts, &|name| std::env::var(name).ok()).await?;
+/// check could not start (bad URL or settings, no embedded server). `env` looks environment
+/// variables up ([`target::process_env`] in the binary).
+pub async fn run(
+    opts: &CheckOptions,
+    env: Lookup<'_>,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<bool> {
+    let report = inspect(opts, env).await?;
     if opts.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
@@ -163,31 +168,38 @@ pub async fn run(opts: &CheckOptions, out: &mut dyn std::io::Write) -> anyhow::R
     Ok(report.all_passed())
 }
 
-/// Resolves the target from `opts` and the environment (`env` looks a variable up), runs
-/// the checks and the audit, and returns the report without printing anything.
-pub async fn inspect(
-    opts: &CheckOptions,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<CheckReport, CheckError> {
-    let connect_timeout = connect_timeout(env)?;
-    let (target, _server) = match resolve(opts, env)? {
-        Some(target) => (target, None),
-        None => {
-            let server = tokio::task::spawn_blocking(|| EmbeddedRedis::start(Default::default()))
-                .await
-                .map_err(|e| {
-                    CheckError::EmbeddedServer(ServerError::Io {
-                        what: "the server start-up task failed".into(),
-                        source: std::io::Error::other(e.to_string()),
-                    })
-                })?
-                .map_err(CheckError::EmbeddedServer)?;
-            let mut target = resolve_url(&server.url(), env)?;
+/// Resolves the target from `opts` and the environment (`env` looks a variable up) the way
+/// every command does, runs the checks and the audit, and returns the report without
+/// printing anything.
+pub async fn inspect(opts: &CheckOptions, env: Lookup<'_>) -> Result<CheckReport, CheckError> {
+    let spec = TargetSpec::default();
+    let request = TargetRequest {
+        flag_url: opts.url.as_deref(),
+        spec: &spec,
+    };
+    let resolved = target::resolve(&request, env)?;
+    let (target, _server) = match resolved.plan {
+        Plan::Url { config, .. } => (resolve_url(&target::credentialed_url(&config)?)?, None),
+        Plan::Embedded { binary } => {
+            let server = target::start_embedded(binary, ServerOptions::default()).await?;
+            let mut target = resolve_url(&server.url())?;
             target.provider = "embedded";
             (target, Some(server))
         }
+        Plan::Memory { missing } => {
+            return Err(CheckError::EmbeddedServer(missing.unwrap_or(
+                ServerError::NotInstalled {
+                    location: "on PATH".into(),
+                },
+            )))
+        }
     };
-    Ok(steps::run_all(&target, connect_timeout).await)
+    let prefix = format!(
+        "{}redline:check:{:016x}:",
+        resolved.env.key_prefix,
+        rand::random::<u64>()
+    );
+    Ok(steps::run_all(&target, resolved.connect_timeout, &prefix).await)
 }
 
 /// A resolved target: the URL to connect with (password included) and what may be shown.
@@ -228,41 +240,10 @@ impl Target {
     }
 }
 
-/// The connect timeout from REDIS_CONNECT_TIMEOUT (milliseconds), default 10 s.
-fn connect_timeout(env: &dyn Fn(&str) -> Option<String>) -> Result<Duration, CheckError> {
-    match env("REDIS_CONNECT_TIMEOUT").filter(|v| !v.trim().is_empty()) {
-        None => Ok(DEFAULT_CONNECT_TIMEOUT),
-        Some(value) => match value.trim().parse::<u64>() {
-            Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-            _ => Err(CheckError::BadConnectTimeout(value)),
-        },
-    }
-}
-
-/// Picks the target URL: `--redis`, then REDIS_URL, then REDIS_HOST[/REDIS_PORT]; `None`
-/// means "start an embedded server".
-fn resolve(
-    opts: &CheckOptions,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Target>, CheckError> {
-    let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-    let url = opts
-        .url
-        .clone()
-        .or_else(|| non_empty("REDIS_URL"))
-        .or_else(|| {
-            non_empty("REDIS_HOST").map(|host| {
-                let port = non_empty("REDIS_PORT").unwrap_or_else(|| "6379".into());
-                format!("redis://{}:{}", host.trim(), port.trim())
-            })
-        });
-    url.map(|u| resolve_url(u.trim(), env)).transpose()
-}
-
-/// Parses and completes one URL: REDIS_PASSWORD fills a missing password and
-/// REDIS_TLS_ENABLED=true switches to `rediss://`.
-fn resolve_url(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target, CheckError> {
-    let mut url = url::Url::parse(raw).map_err(|e| CheckError::BadUrl {
+/// Parses one complete URL (credentials and scheme already settled by the target module)
+/// into what the checks connect with and what they may show.
+fn resolve_url(raw: &str) -> Result<Target, CheckError> {
+    let url = url::Url::parse(raw).map_err(|e| CheckError::BadUrl {
         url: redact_unparsed(raw),
         reason: e.to_string(),
     })?;
@@ -283,18 +264,6 @@ fn resolve_url(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target
         Some(url::Host::Ipv6(ip)) => ip.to_string(),
         _ => return Err(bad(&url, "missing host")),
     };
-    if url.password().is_none() {
-        if let Some(password) = env("REDIS_PASSWORD").filter(|p| !p.is_empty()) {
-            url.set_password(Some(&password))
-                .map_err(|()| bad(&url, "cannot carry a password"))?;
-        }
-    }
-    let tls_forced = env("REDIS_TLS_ENABLED")
-        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
-    if tls_forced && url.scheme() == "redis" {
-        url.set_scheme("rediss")
-            .map_err(|()| bad(&url, "cannot switch to rediss://"))?;
-    }
     // Let the redis client validate the rest (database number, fragment) up front.
     if let Err(e) = redis::Client::open(url.as_str()) {
         return Err(bad(&url, &e.to_string()));
@@ -385,49 +354,18 @@ fn remaining(deadline: Instant) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    fn opts(url: Option<&str>) -> CheckOptions {
-        CheckOptions {
-            url: url.map(str::to_string),
-            json: false,
-        }
-    }
-
-    #[test]
-    fn no_url_anywhere_means_embedded() {
-        assert!(resolve(&opts(None), &env_of(&[])).unwrap().is_none());
-    }
-
-    #[test]
-    fn option_beats_redis_url_and_redis_url_beats_host_port() {
-        let env = env_of(&[("REDIS_URL", "redis://envhost:1"), ("REDIS_HOST", "h")]);
-        let t = resolve(&opts(Some("redis://cli:2")), &env)
-            .unwrap()
-            .unwrap();
-        assert_eq!((t.host.as_str(), t.port), ("cli", 2));
-        let t = resolve(&opts(None), &env).unwrap().unwrap();
-        assert_eq!((t.host.as_str(), t.port), ("envhost", 1));
-        let env = env_of(&[("REDIS_HOST", "h"), ("REDIS_PORT", "7")]);
-        let t = resolve(&opts(None), &env).unwrap().unwrap();
-        assert_eq!((t.host.as_str(), t.port), ("h", 7));
+    /// The check's view of a URL as the target module completes it from the environment.
+    fn completed(url: &str, password: Option<&str>, tls: bool) -> Target {
+        let mut config = crate::cache::RedisConfig::new(url);
+        config.password = password.map(str::to_string);
+        config.tls = tls;
+        resolve_url(&target::credentialed_url(&config).unwrap()).unwrap()
     }
 
     #[test]
     fn redis_password_and_tls_flag_complete_the_url() {
-        let env = env_of(&[
-            ("REDIS_PASSWORD", "p@ss word"),
-            ("REDIS_TLS_ENABLED", "true"),
-        ]);
-        let t = resolve_url("redis://example.com:6380", &env).unwrap();
+        let t = completed("redis://example.com:6380", Some("p@ss word"), true);
         assert!(t.tls);
         assert!(t.has_password);
         assert!(
@@ -443,8 +381,7 @@ mod tests {
 
     #[test]
     fn url_password_wins_over_redis_password() {
-        let env = env_of(&[("REDIS_PASSWORD", "fromenv")]);
-        let t = resolve_url("redis://default:fromurl@h", &env).unwrap();
+        let t = completed("redis://default:fromurl@h", Some("fromenv"), false);
         assert!(t.url.contains("fromurl"));
         assert_eq!(t.redacted, "redis://default:***@h");
         assert_eq!(t.port, 6379);
@@ -452,37 +389,22 @@ mod tests {
 
     #[test]
     fn bad_urls_are_errors_that_hide_the_password() {
-        let none = env_of(&[]);
-        let e = resolve_url("http://:hunter22@h:80", &none).unwrap_err();
+        let e = resolve_url("http://:hunter22@h:80").unwrap_err();
         assert!(matches!(e, CheckError::UnknownScheme { .. }));
         assert!(!e.to_string().contains("hunter22"), "{e}");
-        let e = resolve_url("redis://:hunter22@h:notaport", &none).unwrap_err();
+        let e = resolve_url("redis://:hunter22@h:notaport").unwrap_err();
         assert!(matches!(e, CheckError::BadUrl { .. }));
         assert!(!e.to_string().contains("hunter22"), "{e}");
-        let e = resolve_url("not a url", &none).unwrap_err();
+        let e = resolve_url("not a url").unwrap_err();
         assert!(matches!(e, CheckError::BadUrl { .. }));
-        let e = resolve_url("redis://:hunter22@h/notadb", &none).unwrap_err();
+        let e = resolve_url("redis://:hunter22@h/notadb").unwrap_err();
         assert!(!e.to_string().contains("hunter22"), "{e}");
-        assert!(resolve_url("redis://", &none).is_err());
-    }
-
-    #[test]
-    fn connect_timeout_comes_from_the_environment() {
-        assert_eq!(
-            connect_timeout(&env_of(&[])).unwrap(),
-            DEFAULT_CONNECT_TIMEOUT
-        );
-        let env = env_of(&[("REDIS_CONNECT_TIMEOUT", "250")]);
-        assert_eq!(connect_timeout(&env).unwrap(), Duration::from_millis(250));
-        let env = env_of(&[("REDIS_CONNECT_TIMEOUT", "soon")]);
-        assert!(connect_timeout(&env).is_err());
-        let env = env_of(&[("REDIS_CONNECT_TIMEOUT", "0")]);
-        assert!(connect_timeout(&env).is_err());
+        assert!(resolve_url("redis://").is_err());
     }
 
     #[test]
     fn scrub_removes_secrets_from_messages() {
-        let t = resolve_url("redis://:sup%2Fer@h", &env_of(&[])).unwrap();
+        let t = resolve_url("redis://:sup%2Fer@h").unwrap();
         assert_eq!(
             t.scrub("AUTH sup/er failed, sup%2Fer"),
             "AUTH *** failed, ***"

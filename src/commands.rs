@@ -2,7 +2,7 @@
 //! library, print, and return the exit code (0 pass, 1 threshold failed, 2 error,
 //! 3 inconclusive).
 
-use crate::cache::{sweep, RedisConfig, RedisStore};
+use crate::cache::sweep;
 use crate::check::{self, CheckOptions};
 use crate::cli::{CheckArgs, CleanArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
@@ -10,6 +10,7 @@ use crate::report::summary::CleanupOutcome;
 use crate::report::{self, terminal, verdict};
 use crate::scenario;
 use crate::shutdown::Shutdown;
+use crate::target::{self, Target, TargetError, TargetRequest};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -22,8 +23,25 @@ pub const EXIT_ERROR: u8 = 2;
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
     let scenario = scenario::load_file(&args.scenario, &args.overrides)?;
+    let request = TargetRequest {
+        flag_url: args.redis.as_deref(),
+        spec: &scenario.target,
+    };
+    // Ok(target), or the phase a stop request interrupted.
+    let opened = match Target::open_until(&request, &target::process_env, &shutdown).await {
+        Ok(target) => Ok(target),
+        Err(TargetError::Interrupted(phase)) => Err(phase),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(why) = opened.as_ref().ok().and_then(|t| t.fallback_reason()) {
+        // One line, even with --quiet: a run that measures the wrong thing must say so.
+        eprintln!(
+            "warning: {why}; measuring the in-memory fallback instead, so the verdict will be \
+             inconclusive (pass --redis URL, or set target.kind = \"memory\" to measure it on purpose)"
+        );
+    }
     let opts = RunOptions {
-        redis_url: args.redis.clone(),
+        run_id: None,
         keep_keys: args.keep_keys,
         seed: None,
     };
@@ -35,7 +53,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             let _ = err.flush();
         }
     };
-    let summary = engine::run(&scenario, &opts, shutdown.clone(), &mut on_tick).await?;
+    let summary = match opened {
+        Ok(target) => {
+            let summary = engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await?;
+            // Stops a server redline started, before the report is written.
+            drop(target);
+            summary
+        }
+        Err(phase) => engine::aborted_before_load(&scenario, phase, unopened(&scenario)),
+    };
     if live {
         eprintln!();
     }
@@ -61,6 +87,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     Ok(verdict::exit_code(summary.verdict) as u8)
 }
 
+/// What a report says about a target that was never opened (the run was interrupted while
+/// its server started or while connecting).
+fn unopened(scenario: &scenario::Scenario) -> report::summary::TargetInfo {
+    report::summary::TargetInfo {
+        kind: scenario.target.kind,
+        provider: report::summary::Provider::Redis,
+        server_version: None,
+        url: None,
+        warning: None,
+        run_id: String::new(),
+        key_prefix: None,
+    }
+}
+
 fn default_out(name: &str, summary: &report::summary::RunSummary) -> PathBuf {
     let stamp = summary.started_at.format("%Y%m%d-%H%M%S");
     PathBuf::from("reports").join(format!("{name}-{stamp}"))
@@ -73,23 +113,25 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
         json: args.json,
     };
     let mut out = std::io::stdout().lock();
-    let passed = check::run(&opts, &mut out).await?;
+    let passed = check::run(&opts, &target::process_env, &mut out).await?;
     Ok(if passed { 0 } else { EXIT_ERROR })
 }
 
 /// `redline clean`: removes every key under one literal prefix with SCAN + UNLINK.
 pub async fn clean(args: CleanArgs) -> anyhow::Result<u8> {
     let prefix = sweep::KeyPrefix::new(&args.prefix)?;
-    let mut config = RedisConfig::new(args.redis);
-    config
-        .apply_env(&|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .context("bad REDIS_* setting")?;
-    // PREFIX is the whole prefix, as reports name it: REDIS_KEY_PREFIX is already in it.
-    config.key_prefix = String::new();
-    config.connections = 1;
-    let url = config.redacted_url();
-    let store = RedisStore::connect(config).await?;
-    let removed = store
+    let spec = scenario::TargetSpec::default();
+    let request = TargetRequest {
+        flag_url: Some(&args.redis),
+        spec: &spec,
+    };
+    // The same resolution as `run` (REDIS_PASSWORD, REDIS_TLS_ENABLED, ... apply). PREFIX is
+    // the whole prefix, as reports name it: REDIS_KEY_PREFIX is already part of it.
+    let target = Target::open(&request, &target::process_env).await?;
+    let (Some(admin), Some(url)) = (target.admin(), target.redacted_url()) else {
+        anyhow::bail!("`redline clean` needs a Redis server (--redis URL)");
+    };
+    let removed = admin
         .del_pattern(&prefix.pattern(), sweep::DEFAULT_BATCH)
         .await
         .with_context(|| format!("cannot remove the keys under `{prefix}` at {url}"))?;

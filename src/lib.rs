@@ -5,6 +5,8 @@
 //! - [`server`]: an embedded `redis-server` started on demand on a free loopback port.
 //! - [`check`]: `redline check`, the connection test and production-readiness audit.
 //! - [`scenario`]: the scenario file model, validation and workload distributions.
+//! - [`target`]: resolving and opening what a run drives (URL and REDIS_* variables,
+//!   embedded server, in-memory store), handed to the engine as a value.
 //! - [`engine`]: the load engine that drives a scenario through the cache layer.
 //! - [`report`]: HDR recording, thresholds, verdict and the report writers.
 //! - [`shutdown`]: the stop request (first signal stops, second skips cleanup) every phase
@@ -21,3 +23,4 @@ pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod shutdown;
+pub mod target;

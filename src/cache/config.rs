@@ -1,7 +1,6 @@
-//! Connection settings for the Redis store, read from the guide's environment variables
-//! (REDIS_URL, REDIS_PASSWORD, REDIS_KEY_PREFIX, REDIS_TLS_ENABLED, REDIS_HOST, REDIS_PORT,
-//! REDIS_MAX_RETRIES, REDIS_CONNECT_TIMEOUT) or set in code; and URL redaction, so that no
-//! password is ever printed.
+//! Connection settings for the Redis store, set in code (the guide's environment variables
+//! are read and checked in one place, `redline::target::env`, which fills these in); and URL
+//! redaction, so that no password is ever printed.
 
 use std::time::Duration;
 
@@ -14,13 +13,6 @@ pub enum ConfigError {
     /// The scheme is not redis:// or rediss://.
     #[error("unsupported scheme {scheme:?} in {url}: use redis:// or rediss:// (TLS)")]
     UnknownScheme { url: String, scheme: String },
-    /// An environment variable holds something unusable.
-    #[error("{var}={value:?} is not valid: {reason}")]
-    BadEnv {
-        var: &'static str,
-        value: String,
-        reason: &'static str,
-    },
 }
 
 /// How to reach Redis.
@@ -80,67 +72,6 @@ impl RedisConfig {
             connections: 1,
             reconnect_after_timeouts: 3,
         }
-    }
-
-    /// Settings from the environment. `None` when neither REDIS_URL nor REDIS_HOST is set:
-    /// the caller then falls back to memory (and says so).
-    pub fn from_env() -> Result<Option<Self>, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// [`RedisConfig::from_env`] over any variable source (tests pass a map).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
-        let get = |name: &str| get(name).filter(|v| !v.is_empty());
-        let url = match (get("REDIS_URL"), get("REDIS_HOST")) {
-            (Some(url), _) => url,
-            (None, Some(host)) => {
-                let port = get("REDIS_PORT").unwrap_or_else(|| "6379".into());
-                format!("redis://{host}:{port}")
-            }
-            (None, None) => return Ok(None),
-        };
-        let mut config = RedisConfig::new(url);
-        config.apply_env(&get)?;
-        Ok(Some(config))
-    }
-
-    /// Applies the optional variables (everything but the URL) over these settings.
-    pub fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        if let Some(p) = get("REDIS_PASSWORD") {
-            self.password = Some(p);
-        }
-        if let Some(prefix) = get("REDIS_KEY_PREFIX") {
-            self.key_prefix = prefix;
-        }
-        if let Some(v) = get("REDIS_TLS_ENABLED") {
-            self.tls = match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                _ => {
-                    return Err(ConfigError::BadEnv {
-                        var: "REDIS_TLS_ENABLED",
-                        value: v,
-                        reason: "expected true or false",
-                    })
-                }
-            };
-        }
-        if let Some(v) = get("REDIS_MAX_RETRIES") {
-            self.max_retries = v.parse().map_err(|_| ConfigError::BadEnv {
-                var: "REDIS_MAX_RETRIES",
-                value: v.clone(),
-                reason: "expected a whole number",
-            })?;
-        }
-        if let Some(v) = get("REDIS_CONNECT_TIMEOUT") {
-            let ms: u64 = v.parse().map_err(|_| ConfigError::BadEnv {
-                var: "REDIS_CONNECT_TIMEOUT",
-                value: v.clone(),
-                reason: "expected milliseconds as a whole number",
-            })?;
-            self.connect_timeout = Duration::from_millis(ms);
-        }
-        Ok(())
     }
 
     /// The URL as it may be printed: the password replaced by `***`.
@@ -241,15 +172,6 @@ pub fn redact_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
 
     #[test]
     fn backoff_follows_the_guide() {
@@ -257,42 +179,6 @@ mod tests {
         assert_eq!(retry_delay(3), Duration::from_millis(150));
         assert_eq!(retry_delay(40), Duration::from_millis(2000));
         assert_eq!(retry_delay(u32::MAX), Duration::from_millis(2000));
-    }
-
-    #[test]
-    fn env_without_url_means_no_redis() {
-        assert!(RedisConfig::from_lookup(lookup(&[])).unwrap().is_none());
-    }
-
-    #[test]
-    fn env_variables_are_applied() {
-        let c = RedisConfig::from_lookup(lookup(&[
-            ("REDIS_HOST", "cache.internal"),
-            ("REDIS_PORT", "6380"),
-            ("REDIS_PASSWORD", "s3cret"),
-            ("REDIS_KEY_PREFIX", "unite-hub:"),
-            ("REDIS_TLS_ENABLED", "true"),
-            ("REDIS_MAX_RETRIES", "5"),
-            ("REDIS_CONNECT_TIMEOUT", "2500"),
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(c.url, "redis://cache.internal:6380");
-        assert!(c.uses_tls());
-        assert_eq!(c.key_prefix, "unite-hub:");
-        assert_eq!(c.max_retries, 5);
-        assert_eq!(c.connect_timeout, Duration::from_millis(2500));
-        assert!(!format!("{c:?}").contains("s3cret"));
-    }
-
-    #[test]
-    fn bad_env_values_are_named() {
-        let err = RedisConfig::from_lookup(lookup(&[
-            ("REDIS_URL", "redis://h"),
-            ("REDIS_CONNECT_TIMEOUT", "soon"),
-        ]))
-        .unwrap_err();
-        assert!(err.to_string().contains("REDIS_CONNECT_TIMEOUT"));
     }
 
     #[test]

@@ -7,17 +7,18 @@ use std::net::IpAddr;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 
-use super::steps::{field, one_line_error};
+use super::steps::one_line_error;
 use super::{AuditItem, AuditStatus, Target, RESPONSE_TIMEOUT};
+use crate::target::info::InfoDict;
 
 /// Commands the guide says to rename or disable.
 const DANGEROUS: [&str; 4] = ["FLUSHDB", "FLUSHALL", "KEYS", "CONFIG"];
 
-/// Runs every audit item. `info` is the INFO text check 8 fetched, if it did.
+/// Runs every audit item. `info` is the INFO check 8 fetched, if it did.
 pub(super) async fn run(
     target: &Target,
     con: &mut MultiplexedConnection,
-    info: Option<&str>,
+    info: Option<&InfoDict>,
 ) -> Vec<AuditItem> {
     let mut items = vec![
         authentication(target).await,
@@ -87,9 +88,11 @@ async fn authentication(target: &Target) -> AuditItem {
 }
 
 /// RDB save points or AOF must be on (Migration Checklist: "Persistence enabled").
-async fn persistence(con: &mut MultiplexedConnection, info: Option<&str>) -> AuditItem {
+async fn persistence(con: &mut MultiplexedConnection, info: Option<&InfoDict>) -> AuditItem {
     const NAME: &str = "persistence";
-    let aof_from_info = info.and_then(|i| field(i, "aof_enabled")).map(|v| v == "1");
+    let aof_from_info = info
+        .and_then(|i| i.get::<u64>("aof_enabled"))
+        .map(|v| v == 1);
     let save = config_get(con, "save").await;
     let appendonly = config_get(con, "appendonly").await;
     match (save, appendonly) {
@@ -126,11 +129,11 @@ async fn persistence(con: &mut MultiplexedConnection, info: Option<&str>) -> Aud
 
 /// maxmemory must be set with allkeys-lru (the guide's eviction recommendation). INFO
 /// carries both, so this works even when CONFIG is disabled.
-async fn maxmemory(con: &mut MultiplexedConnection, info: Option<&str>) -> AuditItem {
+async fn maxmemory(con: &mut MultiplexedConnection, info: Option<&InfoDict>) -> AuditItem {
     const NAME: &str = "maxmemory";
     let from_info = info.and_then(|i| {
-        let bytes = field(i, "maxmemory")?.parse::<u64>().ok()?;
-        Some((bytes, field(i, "maxmemory_policy")?.to_string()))
+        let bytes = i.get::<u64>("maxmemory")?;
+        Some((bytes, i.get::<String>("maxmemory_policy")?))
     });
     let (bytes, policy) = match from_info {
         Some(found) => found,

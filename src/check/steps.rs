@@ -8,6 +8,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisError};
 
 use crate::cache::sweep;
+use crate::target::info::InfoDict;
 
 use super::{
     audit, millis, remaining, CheckReport, CheckResult, Summary, Target, TargetInfo,
@@ -38,8 +39,12 @@ const SCAN_DEADLINE: Duration = Duration::from_secs(20);
 type Step = Result<String, String>;
 
 /// Connects, runs the checks and the audit, cleans up. Never fails: problems are results.
-pub(super) async fn run_all(target: &Target, connect_timeout: Duration) -> CheckReport {
-    let prefix = format!("redline:check:{:016x}:", rand::random::<u64>());
+/// Every key lives under `prefix` (REDIS_KEY_PREFIX + `redline:check:<random>:`).
+pub(super) async fn run_all(
+    target: &Target,
+    connect_timeout: Duration,
+    prefix: &str,
+) -> CheckReport {
     let mut checks = Vec::with_capacity(TOTAL_CHECKS);
     let mut audit_items = Vec::new();
     let mut version = None;
@@ -64,26 +69,26 @@ pub(super) async fn run_all(target: &Target, connect_timeout: Duration) -> Check
             checks.push(result(0, Ok(detail)));
             let steps = [
                 ping(&mut con).await,
-                set_get(&mut con, &prefix).await,
-                ttl_expiry(&mut con, &prefix).await,
-                del(&mut con, &prefix).await,
-                pattern_delete(&mut con, &prefix).await,
-                pipeline(&mut con, &prefix).await,
+                set_get(&mut con, prefix).await,
+                ttl_expiry(&mut con, prefix).await,
+                del(&mut con, prefix).await,
+                pattern_delete(&mut con, prefix).await,
+                pipeline(&mut con, prefix).await,
             ];
             for (i, step) in steps.into_iter().enumerate() {
                 checks.push(result(i + 1, step.map_err(|e| target.scrub(e))));
             }
             let info = info(&mut con).await;
-            if let Ok(text) = &info {
-                version = field(text, "redis_version").map(str::to_string);
+            if let Ok(info) = &info {
+                version = info.get("redis_version");
             }
             let info_step = match &info {
-                Ok(text) => describe_info(text),
+                Ok(info) => describe_info(info),
                 Err(e) => Err(e.clone()),
             };
             checks.push(result(7, info_step.map_err(|e| target.scrub(e))));
-            audit_items = audit::run(target, &mut con, info.ok().as_deref()).await;
-            if let Err(e) = cleanup(&mut con, &prefix).await {
+            audit_items = audit::run(target, &mut con, info.as_ref().ok()).await;
+            if let Err(e) = cleanup(&mut con, prefix).await {
                 cleanup_error = Some(target.scrub(format!(
                     "could not remove keys under {prefix} (they expire within {KEY_TTL_SECS} s): {e}"
                 )));
@@ -435,31 +440,25 @@ async fn pipeline(con: &mut MultiplexedConnection, prefix: &str) -> Step {
     ))
 }
 
-/// Check 8's query; the text also feeds the audit.
-async fn info(con: &mut MultiplexedConnection) -> Result<String, String> {
+/// Check 8's query; its fields also feed the audit.
+async fn info(con: &mut MultiplexedConnection) -> Result<InfoDict, String> {
     redis::cmd("INFO")
         .query_async(con)
         .await
         .map_err(|e| fail("INFO failed", e))
 }
 
-fn describe_info(info: &str) -> Step {
-    let version = field(info, "redis_version").ok_or("INFO has no redis_version")?;
-    let used: u64 = field(info, "used_memory")
-        .and_then(|v| v.parse().ok())
-        .ok_or("INFO has no used_memory")?;
-    let human = field(info, "used_memory_human").unwrap_or("?");
+fn describe_info(info: &InfoDict) -> Step {
+    let version: String = info
+        .get("redis_version")
+        .ok_or("INFO has no redis_version")?;
+    let used: u64 = info.get("used_memory").ok_or("INFO has no used_memory")?;
+    let human: String = info
+        .get("used_memory_human")
+        .unwrap_or_else(|| "?".to_string());
     Ok(format!(
         "Redis {version}, used_memory {human} ({used} bytes)"
     ))
-}
-
-/// Value of `name` in INFO text (`name:value` lines).
-pub(super) fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
-    info.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        (key == name).then(|| value.trim_end())
-    })
 }
 
 /// Removes every key the checks wrote.
@@ -496,12 +495,12 @@ mod tests {
 
     #[test]
     fn info_is_described_with_version_and_memory() {
-        let info = "# Server\r\nredis_version:7.0.15\r\n# Memory\r\nused_memory:1024\r\nused_memory_human:1.00K\r\n";
+        let info = InfoDict::new("# Server\r\nredis_version:7.0.15\r\n# Memory\r\nused_memory:1024\r\nused_memory_human:1.00K\r\n");
         assert_eq!(
-            describe_info(info).unwrap(),
+            describe_info(&info).unwrap(),
             "Redis 7.0.15, used_memory 1.00K (1024 bytes)"
         );
-        assert!(describe_info("# Server\r\n").is_err());
+        assert!(describe_info(&InfoDict::new("# Server\r\n")).is_err());
     }
 
     #[test]

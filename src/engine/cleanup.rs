@@ -16,11 +16,16 @@ use std::time::{Duration, Instant};
 /// How long the cleanup keeps trying to reach Redis after a failed attempt.
 pub const CLEANUP_FOR: Duration = Duration::from_secs(10);
 
-/// Removes every key under `store`'s prefix (unless `keep`), reconnecting after a failure.
-pub async fn remove_run_keys(store: &RedisStore, keep: bool, shutdown: &Shutdown) -> Cleanup {
-    let config = store.config();
-    let prefix = config.key_prefix.clone();
-    let remove_with = Some(Cleanup::command(&config.redacted_url(), &prefix));
+/// Removes every key under `prefix` (taken literally) through `admin`, a connection without
+/// a key prefix of its own, unless `keep`; reconnects after a failure.
+pub async fn remove_run_keys(
+    admin: &RedisStore,
+    prefix: &str,
+    keep: bool,
+    shutdown: &Shutdown,
+) -> Cleanup {
+    let prefix = prefix.to_string();
+    let remove_with = Some(Cleanup::command(&admin.config().redacted_url(), &prefix));
     let left = |outcome, reason: Option<String>| Cleanup {
         prefix: prefix.clone(),
         outcome,
@@ -40,8 +45,9 @@ pub async fn remove_run_keys(store: &RedisStore, keep: bool, shutdown: &Shutdown
     if shutdown.is_abandoning() {
         return skipped();
     }
+    let pattern = sweep::match_pattern(&prefix);
     tokio::select! {
-        result = sweep_with_retries(store) => match result {
+        result = sweep_with_retries(admin, &pattern) => match result {
             Ok(removed) => Cleanup {
                 prefix: prefix.clone(),
                 outcome: CleanupOutcome::Removed,
@@ -63,8 +69,8 @@ pub async fn remove_run_keys(store: &RedisStore, keep: bool, shutdown: &Shutdown
 
 /// One pass over the store's own connections, then passes over fresh connections until one
 /// completes or [`CLEANUP_FOR`] has passed.
-async fn sweep_with_retries(store: &RedisStore) -> Result<u64, OpError> {
-    let mut last = match store.del_pattern("*", sweep::DEFAULT_BATCH).await {
+async fn sweep_with_retries(store: &RedisStore, pattern: &str) -> Result<u64, OpError> {
+    let mut last = match store.del_pattern(pattern, sweep::DEFAULT_BATCH).await {
         Ok(n) => return Ok(n),
         Err(e) => e,
     };
@@ -85,7 +91,7 @@ async fn sweep_with_retries(store: &RedisStore) -> Result<u64, OpError> {
             .connect_timeout
             .min(left.max(Duration::from_millis(100)));
         last = match RedisStore::connect(config).await {
-            Ok(fresh) => match fresh.del_pattern("*", sweep::DEFAULT_BATCH).await {
+            Ok(fresh) => match fresh.del_pattern(pattern, sweep::DEFAULT_BATCH).await {
                 Ok(n) => return Ok(n),
                 Err(e) => e,
             },

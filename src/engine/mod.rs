@@ -7,35 +7,41 @@
 //! - [`ops`]: one operation executed and recorded.
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
 //! - [`origin`]: the simulated database behind `get_or_set`.
-//! - [`target`]: choosing and opening the target; INFO counters.
+//! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
 //!
-//! Every phase (starting the server, connecting, preload, warmup, measured, cleanup) waits
-//! on the [`Shutdown`] it is given: the first request ends the phase and the run goes on to
-//! its partial report (`aborted_in` names the phase) and cleanup; the second skips cleanup.
+//! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
+//! it is given: the first request ends the phase and the run goes on to its partial report
+//! (`aborted_in` names the phase) and cleanup; the second skips cleanup. The engine never
+//! installs signal handlers: the binary does ([`Shutdown::on_signals`]).
 //!
-//! `run` is an ordinary library call with no global state, so capacity sizing can call it
-//! many times in one process, and tests call it directly.
+//! `run` is an ordinary library call with no global state: it is *given* an opened
+//! [`Target`] (see [`crate::target`]) and never reads the environment, starts a server or
+//! picks the provider. Capacity sizing can call it many times against one target (each run
+//! writes under its own run id), and tests call it directly.
 
 pub mod backend;
 pub mod cleanup;
 pub mod driver;
+pub mod layer;
 pub mod ops;
 pub mod origin;
 pub mod schedule;
-pub mod target;
 pub mod wire;
 
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::SummaryInputs;
 use crate::report::summary::{
-    BreakerReport, BreakerTransition, Phase, RunSummary, ScenarioInfo, TargetInfo,
+    BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, TargetInfo,
 };
+use crate::scenario::keyspace::forbidden_prefix_char;
 use crate::scenario::Scenario;
 use crate::shutdown::Shutdown;
+use crate::target::{info, Target, TargetError};
 use driver::{Drive, DriveParams};
 use ops::Workload;
 use rand::Rng;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,20 +49,20 @@ use std::time::{Duration, Instant};
 /// Why a run could not be carried out (as opposed to a run that failed its thresholds).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// The target could not be opened (bad URL, wrong password, not Redis, unreachable).
-    #[error("{0}")]
-    Target(String),
-    /// A stop was requested before the load could start (while starting the server or
-    /// connecting); [`aborted_before_load`] makes its report.
-    #[error("interrupted during {0}")]
-    Interrupted(Phase),
+    /// The run's cache store could not connect (unreachable, wrong password, not Redis).
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The run id cannot be part of a key prefix.
+    #[error("run id {0:?} must not contain whitespace or * ? [ ] \\ (it becomes part of the key prefix)")]
+    RunId(String),
 }
 
 /// How to run, beyond the scenario itself.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Redis URL from the command line (`--redis`); overrides the scenario and REDIS_URL.
-    pub redis_url: Option<String>,
+    /// Names the run; its keys live under `REDIS_KEY_PREFIX + keyspace.prefix + run_id + ":"`.
+    /// Random (8 hex digits) when None.
+    pub run_id: Option<String>,
     /// Keep the keys the run wrote.
     pub keep_keys: bool,
     /// Seed for every random choice; random when None.
@@ -68,25 +74,56 @@ const SHARDS: usize = 16;
 /// p99 of schedule lag beyond which the open model's generator is judged saturated.
 const SATURATION_LAG_US: u64 = 5_000;
 
-/// Runs `scenario` until its stop condition or until `shutdown` asks it to stop (then the
-/// partial report is marked aborted, naming the phase). `on_tick` sees the live line once
-/// a second.
+/// Runs `scenario` against the opened `target` until its stop condition or until `shutdown`
+/// asks it to stop (then the partial report is marked aborted, naming the phase). `on_tick`
+/// sees the live line once a second. The run connects its own cache store and removes its
+/// own keys; the target (and a server redline started) outlives it.
 pub async fn run(
     scenario: &Scenario,
+    target: &Target,
     opts: &RunOptions,
     shutdown: Shutdown,
     on_tick: &mut (dyn FnMut(&LiveLine) + Send),
 ) -> Result<RunSummary, EngineError> {
     let seed = opts.seed.unwrap_or_else(|| rand::rng().random());
-    let run_prefix = format!("{}{:08x}:", scenario.keyspace.prefix, seed as u32);
-    let opened_at = Instant::now();
-    let target = match target::open(scenario, opts.redis_url.as_deref(), &run_prefix, &shutdown)
-        .await
-    {
-        Ok(target) => target,
-        Err(EngineError::Interrupted(phase)) => return Ok(aborted_before_load(scenario, phase)),
-        Err(e) => return Err(e),
+    let run_id = match &opts.run_id {
+        Some(id) if id.is_empty() || forbidden_prefix_char(id).is_some() => {
+            return Err(EngineError::RunId(id.clone()))
+        }
+        Some(id) => id.clone(),
+        None => format!("{:08x}", rand::rng().random::<u32>()),
     };
+    let run_prefix = format!(
+        "{}{}{run_id}:",
+        target.key_prefix(),
+        scenario.keyspace.prefix
+    );
+    let opened_at = Instant::now();
+    let target_info = |provider: Provider| TargetInfo {
+        kind: scenario.target.kind,
+        provider,
+        server_version: target.server_version().map(str::to_string),
+        url: target.redacted_url(),
+        warning: target.warning(),
+        run_id: run_id.clone(),
+        key_prefix: (provider == Provider::Redis).then(|| run_prefix.clone()),
+    };
+    if target.provider() == Provider::Redis {
+        Phase::Connecting.enter();
+    }
+    let backend = match until(&shutdown, layer::backend(scenario, target, &run_prefix)).await {
+        Some(backend) => backend?,
+        None => {
+            let info = target_info(target.provider());
+            return Ok(aborted_before_load(scenario, Phase::Connecting, info));
+        }
+    };
+    // The memory layer never touches Redis, even when the target has one.
+    let provider = match backend {
+        backend::Backend::Memory(_) => Provider::Memory,
+        _ => Provider::Redis,
+    };
+    let admin = target.admin().filter(|_| provider == Provider::Redis);
     // The phase a stop request interrupted, noted by each phase as it ends.
     let mut aborted_in: Option<Phase> = None;
     let note_stop = |phase: Phase, aborted_in: &mut Option<Phase>| {
@@ -94,22 +131,17 @@ pub async fn run(
             *aborted_in = Some(phase);
         }
     };
-    let before = match &target.store {
-        Some(s) => until(&shutdown, target::info_counters(s)).await.flatten(),
+    let before = match admin {
+        Some(s) => until(&shutdown, info::counters(s)).await.flatten(),
         None => None,
     };
     note_stop(Phase::Connecting, &mut aborted_in);
 
     let mut aggregator = Aggregator::new();
     let recorders: Vec<_> = (0..SHARDS).map(|_| aggregator.register()).collect();
-    let workload = Arc::new(Workload::new(
-        scenario,
-        target.backend.clone(),
-        recorders,
-        seed,
-    ));
+    let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
     if scenario.load.preload && aborted_in.is_none() {
-        enter(Phase::Preload);
+        Phase::Preload.enter();
         driver::preload(&workload, scenario, &shutdown).await;
         note_stop(Phase::Preload, &mut aborted_in);
     }
@@ -134,11 +166,12 @@ pub async fn run(
     };
     if aborted_in.is_none() {
         let warming = !scenario.load.warmup.is_zero();
-        enter(if warming {
+        let phase = if warming {
             Phase::Warmup
         } else {
             Phase::Measured
-        });
+        };
+        phase.enter();
     }
     let cpu_before = driver::process_cpu();
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
@@ -180,7 +213,7 @@ pub async fn run(
             _ = &mut warmup_end, if interval_start < warmup => {
                 close_interval(&mut aggregator, &mut interval_start);
                 if aborted_in.is_none() {
-                    enter(Phase::Measured);
+                    Phase::Measured.enter();
                 }
             }
         }
@@ -189,20 +222,21 @@ pub async fn run(
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
 
-    let server = match (&target.store, before) {
+    let server = match (admin, before) {
         (Some(s), Some(before)) => {
-            let after = until_abandoned(&shutdown, target::info_counters(s)).await;
+            let after = until_abandoned(&shutdown, info::counters(s)).await;
             after.flatten().map(|after| {
                 let written = workload.keys_written.load(Ordering::Relaxed);
-                target::server_stats(before, after, written)
+                info::server_stats(before, after, written)
             })
         }
         _ => None,
     };
-    let cleanup = match &target.store {
-        Some(store) => {
-            enter(Phase::Cleanup);
-            Some(cleanup::remove_run_keys(store, opts.keep_keys, &shutdown).await)
+    let cleanup = match admin {
+        Some(admin) => {
+            Phase::Cleanup.enter();
+            let removal = cleanup::remove_run_keys(admin, &run_prefix, opts.keep_keys, &shutdown);
+            Some(removal.await)
         }
         None => None,
     };
@@ -248,13 +282,7 @@ pub async fn run(
             name: scenario.name.clone(),
             config: scenario_value,
         },
-        target: TargetInfo {
-            kind: scenario.target.kind,
-            provider: target.provider,
-            server_version: target.server_version.clone(),
-            url: target.url.clone(),
-            warning: target.warning.clone(),
-        },
+        target: target_info(provider),
         server,
         breaker,
         saturated,
@@ -266,14 +294,8 @@ pub async fn run(
     }))
 }
 
-/// Logs the start of a phase (at info level: `RUST_LOG=redline=info` shows it), so people
-/// and tests watching a run can tell where it is.
-pub(crate) fn enter(phase: Phase) {
-    tracing::info!("phase: {}", phase.name());
-}
-
 /// `work`'s output, or None if a stop is requested first.
-async fn until<T>(shutdown: &Shutdown, work: impl std::future::Future<Output = T>) -> Option<T> {
+async fn until<T>(shutdown: &Shutdown, work: impl Future<Output = T>) -> Option<T> {
     tokio::select! {
         out = work => Some(out),
         _ = shutdown.stopping() => None,
@@ -281,19 +303,16 @@ async fn until<T>(shutdown: &Shutdown, work: impl std::future::Future<Output = T
 }
 
 /// `work`'s output, or None if cleanup is to be skipped first.
-async fn until_abandoned<T>(
-    shutdown: &Shutdown,
-    work: impl std::future::Future<Output = T>,
-) -> Option<T> {
+async fn until_abandoned<T>(shutdown: &Shutdown, work: impl Future<Output = T>) -> Option<T> {
     tokio::select! {
         out = work => Some(out),
         _ = shutdown.abandoning() => None,
     }
 }
 
-/// The report of a run stopped in `phase`, before any load: no measurements, no keys
-/// written, verdict inconclusive.
-pub fn aborted_before_load(scenario: &Scenario, phase: Phase) -> RunSummary {
+/// The report of a run stopped in `phase` before any load (while its server started or
+/// while connecting): no measurements, no keys written, verdict inconclusive.
+pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo) -> RunSummary {
     RunSummary::build(SummaryInputs {
         measured: Aggregator::new().finish(),
         thresholds: scenario.thresholds.clone(),
@@ -301,13 +320,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase) -> RunSummary {
             name: scenario.name.clone(),
             config: redacted_config(scenario),
         },
-        target: TargetInfo {
-            kind: scenario.target.kind,
-            provider: crate::report::summary::Provider::Redis,
-            server_version: None,
-            url: None,
-            warning: None,
-        },
+        target,
         server: None,
         breaker: BreakerReport {
             transitions: Vec::new(),

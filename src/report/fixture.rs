@@ -111,6 +111,8 @@ pub fn inputs() -> SummaryInputs {
             server_version: Some("7.2.4".to_string()),
             url: Some("redis://127.0.0.1:6399".to_string()),
             warning: None,
+            run_id: "5eed0001".to_string(),
+            key_prefix: Some("redline:5eed0001:".to_string()),
         },
         server: Some(ServerStats {
             keyspace_hits: 790,

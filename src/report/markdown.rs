@@ -56,6 +56,11 @@ fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         s.measured_s,
         s.redline_version,
     )?;
+    writeln!(w)?;
+    match &t.key_prefix {
+        Some(prefix) => writeln!(w, "Run id: `{}` · keys under `{prefix}`", t.run_id)?,
+        None => writeln!(w, "Run id: `{}`", t.run_id)?,
+    }
     writeln!(w)
 }
 

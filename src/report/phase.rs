@@ -23,6 +23,12 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Logs the start of this phase (at info level: `RUST_LOG=redline=info` shows it), so
+    /// people and tests watching a run can tell where it is.
+    pub fn enter(self) {
+        tracing::info!("phase: {}", self.name());
+    }
+
     /// The name used in report.json.
     pub fn name(self) -> &'static str {
         match self {

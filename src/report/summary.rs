@@ -105,6 +105,14 @@ pub struct TargetInfo {
     pub url: Option<String>,
     /// A caveat every report repeats (e.g. "no Redis found; measured the in-memory fallback").
     pub warning: Option<String>,
+    /// The run's id: part of its key prefix, so concurrent runs never share keys.
+    #[serde(default)]
+    pub run_id: String,
+    /// Every key the run wrote starts with this (REDIS_KEY_PREFIX + keyspace.prefix +
+    /// run id + `:`); `redline clean` removes what a run left behind by it. `None` when no
+    /// Redis was written to.
+    #[serde(default)]
+    pub key_prefix: Option<String>,
 }
 
 /// Counts and rates over the measured phase.

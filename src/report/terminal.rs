@@ -63,6 +63,10 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         .as_deref()
         .map_or_else(String::new, |u| format!(" {u}"));
     writeln!(w, "  target      {target}{url}")?;
+    match &s.target.key_prefix {
+        Some(prefix) => writeln!(w, "  run         {} · keys under {prefix}", s.target.run_id)?,
+        None => writeln!(w, "  run         {}", s.target.run_id)?,
+    }
     writeln!(
         w,
         "  duration    {:.1}s ({:.1}s measured)",

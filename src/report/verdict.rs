@@ -6,7 +6,7 @@
 //! memory without a Redis server, memory without maxmemory): it is reported as skipped, with
 //! a note, and does not fail the run.
 
-use super::summary::{round_to, Provider, RunSummary, RATE_DECIMALS};
+use super::summary::{round_to, Provider, RunSummary, TargetKind, RATE_DECIMALS};
 use crate::scenario::threshold::{Cmp, Metric, Threshold};
 use serde::{Deserialize, Serialize};
 
@@ -167,8 +167,9 @@ pub fn evaluate(summary: &RunSummary, thresholds: &[Threshold]) -> Vec<Threshold
 }
 
 /// The verdict and its reason from a summary whose thresholds are already evaluated:
-/// inconclusive if the generator saturated or the run was aborted, else fail if any
-/// threshold failed, else pass.
+/// inconclusive if the generator saturated, the run was aborted, or it measured the
+/// in-memory store without the scenario asking for it (`target.kind = "memory"`), else fail
+/// if any threshold failed, else pass.
 pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
     let g = &summary.generator;
     if g.saturated {
@@ -185,6 +186,13 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
             "the run was interrupted{}; its numbers are partial",
             super::phase::during(summary.aborted_in)
         );
+        return (Verdict::Inconclusive, Some(reason));
+    }
+    if summary.target.provider == Provider::Memory && summary.target.kind != TargetKind::Memory {
+        let reason = "measured the in-memory fallback, not Redis (no redis-server was found): \
+                      install redis-server or pass --redis URL, or set target.kind = \"memory\" \
+                      to measure the fallback on purpose"
+            .to_string();
         return (Verdict::Inconclusive, Some(reason));
     }
     let failed: Vec<&ThresholdResult> = summary.thresholds.iter().filter(|t| !t.pass).collect();
@@ -217,7 +225,6 @@ mod tests {
     use super::*;
     use crate::op::OpKind;
     use crate::report::fixture::{self, latency, threshold};
-    use crate::report::summary::{Provider, TargetKind};
     use crate::report::Recorder;
     use crate::scenario::threshold::Stat;
 
@@ -369,6 +376,25 @@ mod tests {
             .verdict_reason
             .as_deref()
             .is_some_and(|r| r.contains("interrupted")));
+    }
+
+    #[test]
+    fn the_memory_store_passes_only_when_the_scenario_asked_for_it() {
+        let mut inputs = fixture::inputs();
+        inputs.thresholds.clear();
+        inputs.target.provider = Provider::Memory;
+        inputs.server = None;
+        for kind in [TargetKind::Managed, TargetKind::Redis] {
+            inputs.target.kind = kind;
+            let s = crate::report::RunSummary::build(inputs.clone());
+            assert_eq!(s.verdict, Verdict::Inconclusive, "{kind:?}");
+            let reason = s.verdict_reason.unwrap_or_default();
+            assert!(reason.contains("in-memory fallback, not Redis"), "{reason}");
+            assert!(reason.contains("target.kind = \"memory\""), "{reason}");
+        }
+        inputs.target.kind = TargetKind::Memory;
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!(s.verdict, Verdict::Pass);
     }
 
     #[test]

@@ -33,6 +33,16 @@ fn default_prefix() -> String {
     "redline:".to_string()
 }
 
+/// The first character that may not appear in a key prefix, if any: whitespace and the glob
+/// metacharacters `* ? [ ] \`. The end-of-run cleanup deletes `SCAN MATCH prefix*`; a
+/// metacharacter would make that pattern match other keys, or miss the run's own (a `[`
+/// prefix left every key behind). One rule for `keyspace.prefix`, REDIS_KEY_PREFIX and run ids.
+pub fn forbidden_prefix_char(prefix: &str) -> Option<char> {
+    prefix
+        .chars()
+        .find(|c| c.is_whitespace() || "*?[]\\".contains(*c))
+}
+
 /// The access distribution over key indices. Written as a table with `kind`, or as just the
 /// kind's name when its parameters keep their defaults (`distribution = "zipfian"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -41,8 +51,9 @@ pub enum Distribution {
     /// Every key equally likely.
     #[default]
     Uniform,
-    /// Zipfian popularity (YCSB's scrambled zipfian): rank r has weight 1/r^exponent, and
-    /// ranks are hashed over the keyspace so hot keys are spread out, not clustered at 0.
+    /// Zipfian popularity: rank r has weight 1/r^exponent, and ranks are mapped to keys by a
+    /// seeded permutation so hot keys are spread out (not clustered at 0) and every key is
+    /// reachable.
     Zipfian {
         /// Skew; YCSB's default 0.99. Higher is more skewed.
         #[serde(default = "default_exponent")]

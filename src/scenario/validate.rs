@@ -140,11 +140,7 @@ fn check_weights<'a>(
 }
 
 fn check_keyspace(k: &Keyspace) -> Result<(), Problem> {
-    if let Some(c) = k
-        .prefix
-        .chars()
-        .find(|c| c.is_whitespace() || "*?[]\\".contains(*c))
-    {
+    if let Some(c) = super::keyspace::forbidden_prefix_char(&k.prefix) {
         return Err(Problem::new(
             "keyspace.prefix",
             format!("must not contain {c:?}: the end-of-run cleanup matches prefix* and would reach other keys"),

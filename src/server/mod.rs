@@ -35,7 +35,7 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 pub use error::ServerError;
-pub use process::{free_port, redis_server_binary};
+pub use process::{free_port, redis_server_binary, redis_server_binary_in};
 
 use probe::Probe;
 use process::{
@@ -119,8 +119,8 @@ pub struct EmbeddedRedis {
     ca_pem: Option<Vec<u8>>,
     /// True while SIGSTOPped, so stop/drop resume it first and guards know the state.
     paused: AtomicBool,
-    /// Set by the caller of [`start_cancellable`](Self::start_cancellable) to give up
-    /// waiting for readiness.
+    /// Set by the caller of [`start_cancellable_with_binary`](Self::start_cancellable_with_binary)
+    /// to give up waiting for readiness.
     cancel: Option<Arc<AtomicBool>>,
 }
 
@@ -142,14 +142,15 @@ impl EmbeddedRedis {
         Self::start_with_binary(redis_server_binary()?, opts)
     }
 
-    /// Like [`start`](Self::start), but setting `cancel` ends the wait for readiness within
-    /// one poll interval with [`ServerError::Cancelled`] (the process is killed and its dir
-    /// removed): for a run interrupted while its server starts.
-    pub fn start_cancellable(
+    /// Like [`start_with_binary`](Self::start_with_binary), but setting `cancel` ends the
+    /// wait for readiness within one poll interval with [`ServerError::Cancelled`] (the
+    /// process is killed and its dir removed): for a run interrupted while its server starts.
+    pub fn start_cancellable_with_binary(
+        binary: impl Into<PathBuf>,
         opts: ServerOptions,
         cancel: Arc<AtomicBool>,
     ) -> Result<EmbeddedRedis, ServerError> {
-        Self::start_inner(redis_server_binary()?, opts, Some(cancel))
+        Self::start_inner(binary.into(), opts, Some(cancel))
     }
 
     /// Like [`start`](Self::start) with an explicit executable; tests use it instead of

@@ -18,20 +18,31 @@ use super::ServerError;
 /// The `redis-server` to run: `REDLINE_REDIS_SERVER` if set (a path, or a name looked up
 /// on PATH), else `redis-server` on PATH.
 pub fn redis_server_binary() -> Result<PathBuf, ServerError> {
-    match std::env::var_os("REDLINE_REDIS_SERVER").filter(|v| !v.is_empty()) {
+    redis_server_binary_in(&|name| std::env::var(name).ok())
+}
+
+/// [`redis_server_binary`] with REDLINE_REDIS_SERVER and PATH taken from `env`, so the
+/// caller decides where the environment comes from (tests pass a map).
+pub fn redis_server_binary_in(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PathBuf, ServerError> {
+    let path_var = env("PATH");
+    match env("REDLINE_REDIS_SERVER").filter(|v| !v.is_empty()) {
         Some(value) => {
             let path = PathBuf::from(&value);
             let found = if path.components().count() > 1 {
                 is_executable(&path).then_some(path.clone())
             } else {
-                find_on_path(&value)
+                find_on_path(path_var.as_deref(), value.as_ref())
             };
             found.ok_or_else(|| ServerError::NotInstalled {
                 location: format!("at {} (from REDLINE_REDIS_SERVER)", path.display()),
             })
         }
-        None => find_on_path("redis-server".as_ref()).ok_or_else(|| ServerError::NotInstalled {
-            location: "on PATH".into(),
+        None => find_on_path(path_var.as_deref(), "redis-server".as_ref()).ok_or_else(|| {
+            ServerError::NotInstalled {
+                location: "on PATH".into(),
+            }
         }),
     }
 }
@@ -56,9 +67,8 @@ pub(super) fn try_free_port() -> Result<u16, ServerError> {
         .map_err(|e| ServerError::io("cannot read the bound port", e))
 }
 
-fn find_on_path(name: &std::ffi::OsStr) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+fn find_on_path(path: Option<&str>, name: &std::ffi::OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path?)
         .map(|dir| dir.join(name))
         .find(|candidate| is_executable(candidate))
 }

@@ -3,7 +3,7 @@
 //! response time versus service time, hit rate versus INFO), which keys a run may touch,
 //! the memory target, pipelines, warmup and short runs. `run_process` drives the binary.
 
-use crate::support::{connection, info_field, redis, redis_with};
+use crate::support::{connection, info_field, open_target, redis, redis_with};
 use redline::engine::{self, RunOptions};
 use redline::report::aggregate::LiveLine;
 use redline::report::summary::{Provider, RunSummary};
@@ -22,27 +22,41 @@ pub(crate) fn scenario(toml: &str) -> Scenario {
         .unwrap_or_else(|e| panic!("test scenario does not parse: {e}"))
 }
 
-pub(crate) fn options(server: &EmbeddedRedis, seed: u64, keep_keys: bool) -> RunOptions {
-    RunOptions {
-        redis_url: Some(server.url()),
-        keep_keys,
-        seed: Some(seed),
+/// A test run: the server it targets (`None`: what the scenario resolves to with an empty
+/// environment) and the engine's options.
+pub(crate) struct Options {
+    pub url: Option<String>,
+    pub run: RunOptions,
+}
+
+/// Options for a run against `server`; the run id is the seed in hex, so a test knows the
+/// prefix its run writes under (`redline:<seed as 8 hex digits>:`).
+pub(crate) fn options(server: &EmbeddedRedis, seed: u64, keep_keys: bool) -> Options {
+    Options {
+        url: Some(server.url()),
+        run: RunOptions {
+            run_id: Some(format!("{:08x}", seed as u32)),
+            keep_keys,
+            seed: Some(seed),
+        },
     }
 }
 
 /// Runs `scenario` to its end (no shutdown) and returns the summary.
-pub(crate) async fn run(scenario: &Scenario, opts: &RunOptions) -> RunSummary {
+pub(crate) async fn run(scenario: &Scenario, opts: &Options) -> RunSummary {
     run_ticking(scenario, opts, &mut |_| {}).await
 }
 
 async fn run_ticking(
     scenario: &Scenario,
-    opts: &RunOptions,
+    opts: &Options,
     on_tick: &mut (dyn FnMut(&LiveLine) + Send),
 ) -> RunSummary {
+    let target = open_target(scenario, opts.url.as_deref()).await;
     engine::run(
         scenario,
-        opts,
+        &target,
+        &opts.run,
         redline::shutdown::Shutdown::never(),
         on_tick,
     )
@@ -424,10 +438,13 @@ rate = 300
 duration = "1s"
 "#,
     );
-    let opts = RunOptions {
-        redis_url: None,
-        keep_keys: false,
-        seed: Some(1),
+    let opts = Options {
+        url: None,
+        run: RunOptions {
+            run_id: None,
+            keep_keys: false,
+            seed: Some(1),
+        },
     };
     let summary = run(&s, &opts).await;
     assert_eq!(summary.target.provider, Provider::Memory);

@@ -10,3 +10,5 @@ mod scenario;
 mod server;
 mod signals;
 mod support;
+mod target;
+mod workload;

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use redline::scenario::Scenario;
 use redline::server::{EmbeddedRedis, ServerOptions, TlsFiles};
+use redline::target::{Target, TargetRequest};
 
 /// A fresh embedded server with default options (no password, no persistence).
 #[allow(dead_code)]
@@ -135,4 +137,17 @@ pub fn info_field(text: &str, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("INFO has no numeric {field}"))
+}
+
+/// Opens the target `engine::run` is given: `url` (usually a test's own server), or with
+/// `None` whatever the scenario resolves to in an empty environment (a memory scenario).
+#[allow(dead_code)]
+pub async fn open_target(scenario: &Scenario, url: Option<&str>) -> Target {
+    let request = TargetRequest {
+        flag_url: url,
+        spec: &scenario.target,
+    };
+    Target::open(&request, &|_| None)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the test's target: {e}"))
 }

@@ -64,8 +64,61 @@ impl OriginLatency {
 
 #[cfg(test)]
 mod tests {
+    use super::super::goodness::assert_fits;
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn lognormal_deciles_pass_a_chi_square_test() {
+        // The declared p50 and p99 fix mu and sigma; the deciles of that log-normal are
+        // exp(mu + sigma z) at the standard normal's deciles z. Each should take a tenth.
+        const NORMAL_DECILES: [f64; 9] = [
+            -1.281_551_6,
+            -0.841_621_2,
+            -0.524_400_5,
+            -0.253_347_1,
+            0.0,
+            0.253_347_1,
+            0.524_400_5,
+            0.841_621_2,
+            1.281_551_6,
+        ];
+        let (p50, p99) = (Duration::from_millis(20), Duration::from_millis(80));
+        let (mu, sigma) = Latency::lognormal_params(p50, p99);
+        let edges_us: Vec<f64> = NORMAL_DECILES
+            .iter()
+            .map(|z| (mu + sigma * z).exp())
+            .collect();
+        let sampler = OriginLatency::new(&Latency::Lognormal { p50, p99 });
+        let mut rng = SmallRng::seed_from_u64(13);
+        let samples = 50_000;
+        let mut observed = [0u64; 10];
+        for _ in 0..samples {
+            let us = sampler.sample(&mut rng).as_secs_f64() * 1e6;
+            observed[edges_us.partition_point(|&edge| edge <= us)] += 1;
+        }
+        assert_fits(
+            "log-normal deciles",
+            &observed,
+            &[samples as f64 / 10.0; 10],
+        );
+    }
+
+    #[test]
+    fn uniform_latency_passes_a_chi_square_test() {
+        let (min, max) = (Duration::from_millis(5), Duration::from_millis(15));
+        let sampler = OriginLatency::new(&Latency::Uniform { min, max });
+        let mut rng = SmallRng::seed_from_u64(14);
+        let samples = 20_000;
+        let mut observed = [0u64; 20];
+        for _ in 0..samples {
+            let d = sampler.sample(&mut rng);
+            assert!((min..=max).contains(&d), "{d:?}");
+            let bin = ((d - min).as_secs_f64() / (max - min).as_secs_f64() * 20.0) as usize;
+            observed[bin.min(19)] += 1;
+        }
+        assert_fits("uniform latency", &observed, &[samples as f64 / 20.0; 20]);
+    }
 
     #[test]
     fn lognormal_matches_its_p50_and_p99() {

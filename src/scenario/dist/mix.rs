@@ -71,6 +71,7 @@ impl OpMix {
 
 #[cfg(test)]
 mod tests {
+    use super::super::goodness::assert_fits;
     use super::*;
     use rand::SeedableRng;
     use std::collections::BTreeMap;
@@ -106,6 +107,35 @@ mod tests {
         assert!(!counts.contains_key(&OpKind::Del));
         assert_eq!(OpMix::new(&[]).err(), Some(EmptyMix));
         assert!(OpMix::new(&ops[2..]).is_err());
+    }
+
+    #[test]
+    fn picks_pass_a_chi_square_test() {
+        let weights = [5.0, 0.5, 2.0, 12.5];
+        let kinds = [OpKind::Get, OpKind::Set, OpKind::Del, OpKind::GetOrSet];
+        let ops: Vec<OpSpec> = kinds
+            .iter()
+            .zip(weights)
+            .map(|(&kind, w)| op(kind, w, Batch::Fixed(1)))
+            .collect();
+        let mix = OpMix::new(&ops).unwrap();
+        let mut rng = SmallRng::seed_from_u64(7);
+        let samples = 40_000;
+        let mut observed = [0u64; 4];
+        for _ in 0..samples {
+            let kind = mix.pick(&mut rng).kind;
+            observed[kinds.iter().position(|&k| k == kind).unwrap()] += 1;
+        }
+        let total: f64 = weights.iter().sum();
+        let expected: Vec<f64> = weights.iter().map(|w| w / total * samples as f64).collect();
+        assert_fits("op mix", &observed, &expected);
+
+        let ranged = op(OpKind::Mget, 1.0, Batch::Range { min: 3, max: 12 });
+        let mut sizes = [0u64; 10];
+        for _ in 0..samples {
+            sizes[mix.batch(&ranged, &mut rng) - 3] += 1;
+        }
+        assert_fits("batch sizes", &sizes, &[samples as f64 / 10.0; 10]);
     }
 
     #[test]

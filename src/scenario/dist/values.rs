@@ -197,6 +197,7 @@ fn json_pool(rng: &mut SmallRng, len: usize, c: f64) -> (Vec<u8>, Vec<u32>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::goodness::{assert_fits, assert_share};
     use super::*;
     use crate::scenario::keyspace::{Distribution, WeightedSize};
     use std::io::Write;
@@ -252,34 +253,125 @@ mod tests {
     }
 
     #[test]
-    fn sizes_follow_the_configuration() {
+    fn fixed_sizes_are_the_declared_size_and_values_have_it() {
         let mut rng = SmallRng::seed_from_u64(3);
-        let fixed = ValueGen::new(&keyspace(ValueSize::Fixed(4096), ValueContent::Random), 1);
-        assert_eq!(fixed.size(&mut rng), 4096);
-
-        let range = ValueSize::Uniform { min: 10, max: 20 };
-        let gen = ValueGen::new(&keyspace(range, ValueContent::Random), 1);
-        assert!((0..1000).all(|_| (10..=20).contains(&gen.size(&mut rng))));
-        assert_eq!(gen.max_size(), 20);
-
-        let weighted = ValueSize::Weighted(vec![
-            WeightedSize {
-                size: 100,
-                weight: 3.0,
+        for content in [
+            ValueContent::Random,
+            ValueContent::Json {
+                compressibility: 0.7,
             },
-            WeightedSize {
-                size: 1 << 20,
-                weight: 1.0,
-            },
-        ]);
+        ] {
+            let gen = ValueGen::new(&keyspace(ValueSize::Fixed(4096), content), 1);
+            for _ in 0..100 {
+                let size = gen.size(&mut rng);
+                assert_eq!((size, gen.value(&mut rng, size).len()), (4096, 4096));
+            }
+            assert_eq!(gen.max_size(), 4096);
+        }
+    }
+
+    #[test]
+    fn uniform_sizes_pass_a_chi_square_test() {
+        let (min, max) = (100, 199);
+        let gen = ValueGen::new(
+            &keyspace(ValueSize::Uniform { min, max }, ValueContent::Random),
+            1,
+        );
+        let mut rng = SmallRng::seed_from_u64(4);
+        let samples = 50_000;
+        let mut observed = vec![0u64; 100];
+        for _ in 0..samples {
+            let size = gen.size(&mut rng);
+            assert!((100..=199).contains(&size), "{size}");
+            assert_eq!(gen.value(&mut rng, size).len(), size);
+            observed[size - 100] += 1;
+        }
+        assert_fits(
+            "uniform value sizes",
+            &observed,
+            &[samples as f64 / 100.0; 100],
+        );
+        assert_eq!(gen.max_size(), 199);
+    }
+
+    #[test]
+    fn weighted_sizes_pass_a_chi_square_test() {
+        let declared = [(100, 3.0), (4096, 0.0), (1 << 20, 1.0), (512, 6.0)];
+        let weighted = ValueSize::Weighted(
+            declared
+                .iter()
+                .map(|&(size, weight)| WeightedSize { size, weight })
+                .collect(),
+        );
         let gen = ValueGen::new(&keyspace(weighted, ValueContent::Random), 1);
-        let big = (0..10_000)
-            .filter(|_| gen.size(&mut rng) == 1 << 20)
-            .count();
-        assert!((2_250..2_750).contains(&big), "{big}");
-        let v = gen.value(&mut rng, 1 << 20);
-        assert_eq!(v.len(), 1 << 20);
+        let mut rng = SmallRng::seed_from_u64(5);
+        let samples = 20_000;
+        let mut observed = [0u64; 4];
+        for _ in 0..samples {
+            let size = gen.size(&mut rng);
+            let slot = declared.iter().position(|&(s, _)| s as usize == size);
+            observed[slot.unwrap_or_else(|| panic!("undeclared size {size}"))] += 1;
+        }
+        assert_eq!(observed[1], 0, "a size of weight 0 was drawn");
+        let expected: Vec<f64> = [3.0, 1.0, 6.0]
+            .iter()
+            .map(|w| w / 10.0 * samples as f64)
+            .collect();
+        assert_fits(
+            "weighted value sizes",
+            &[observed[0], observed[2], observed[3]],
+            &expected,
+        );
+        assert_eq!(gen.value(&mut rng, 1 << 20).len(), 1 << 20);
         let huge = gen.value(&mut rng, usize::MAX);
         assert_eq!(huge.len(), POOL_SLACK + (1 << 20));
+    }
+
+    /// Field values of the complete records in a JSON pool: (from the vocabulary, total).
+    /// Every complete line must parse as a JSON object.
+    fn vocabulary_share(pool: &[u8]) -> (u64, u64) {
+        let text = std::str::from_utf8(pool).expect("JSON content is UTF-8");
+        let (mut from_vocabulary, mut total) = (0, 0);
+        for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+            let record: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            let field = |name: &str| record[name].as_str().unwrap_or_else(|| panic!("{name}"));
+            let email = field("email")
+                .strip_suffix(".com")
+                .expect("email ends in .com");
+            let (local, domain) = email.split_once('@').expect("email has an @");
+            let tags = record["tags"].as_array().expect("tags").iter();
+            let mut values = vec![field("user"), field("status"), local, domain];
+            values.extend(tags.map(|t| t.as_str().expect("tag")));
+            values.extend(field("bio").split(' '));
+            assert_eq!(values.len(), 14, "{line}");
+            // Numbers: a round hundred when drawn from the repeated side, random otherwise.
+            let score = record["score"].as_u64().expect("score");
+            let round = score % 100 == 0 && (100..=1000).contains(&score);
+            total += values.len() as u64 + 1;
+            from_vocabulary += values.iter().filter(|v| VOCABULARY.contains(v)).count() as u64;
+            from_vocabulary += u64::from(round);
+        }
+        (from_vocabulary, total)
+    }
+
+    #[test]
+    fn json_compressibility_is_the_declared_share_of_repeated_values() {
+        // `compressibility` is declared as the share of field values drawn from the small
+        // vocabulary; count them in the generated records.
+        for compressibility in [0.0, 0.3, 0.7, 1.0] {
+            let content = ValueContent::Json { compressibility };
+            let gen = ValueGen::new(&keyspace(ValueSize::Fixed(1024), content), 9);
+            let (hits, total) = vocabulary_share(&gen.pool);
+            assert!(total > 100_000, "{total} field values");
+            // Random digits can land on a round hundred (about 1 in 400 million): allow it.
+            let p = compressibility.clamp(1e-6, 1.0 - 1e-6);
+            assert_share(
+                &format!("compressibility {compressibility}"),
+                hits,
+                total,
+                p,
+            );
+        }
     }
 }
