@@ -1,7 +1,7 @@
 //! Signals in every phase of `redline run`, driven as a process: SIGTERM and SIGINT while the
-//! embedded server starts, during preload and during the measured phase each end with exit 3,
-//! a report marked aborted that names the phase, no key left under the run's prefix and no
-//! redis-server left running; a second signal skips the cleanup and names the prefix;
+//! embedded server starts, while connecting, during preload, warmup, the measured phase and
+//! cleanup each end with exit 3, a report marked aborted that names the phase, no key left
+//! under the run's prefix and no redis-server left running; a second signal skips the cleanup and names the prefix;
 //! SIGKILL takes the embedded server with it; `redline clean` removes exactly one prefix;
 //! and a connection loss mid-run does not stop the cleanup from removing every key.
 //!
@@ -347,6 +347,51 @@ fn sigterm_during_the_measured_phase_stops_the_run_and_removes_its_keys() {
     let report = assert_aborted_cleanly(&done, &out, "measured", Some(&server));
     assert!(report["totals"]["ops"].as_u64().unwrap() > 0);
     assert!(report["duration_s"].as_f64().unwrap() < 60.0);
+}
+
+#[test]
+fn sigint_during_warmup_names_the_warmup() {
+    let server = redis();
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), 1_000, false, 300, "60s");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("preload = false", "preload = false\nwarmup = \"60s\""),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let url = server.url();
+    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
+    running.wait_for_log("phase: warmup");
+    wait_until(Duration::from_secs(30), "the warmup to write keys", || {
+        dbsize(&server) > 100
+    });
+    let done = running.signal_and_wait(libc::SIGINT);
+    assert_aborted_cleanly(&done, &out, "warmup", Some(&server));
+}
+
+#[test]
+fn a_first_signal_during_cleanup_finishes_the_cleanup_and_names_it() {
+    let server = redis();
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), 1_000, false, 300, "2s");
+    let out = dir.path().join("out");
+    let url = server.url();
+    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
+    running.wait_for_log("phase: measured");
+    wait_until(Duration::from_secs(30), "the run to write keys", || {
+        dbsize(&server) > 100
+    });
+    // Paused, the server holds the run in its cleanup long enough to signal it there.
+    let pause = server.pause().unwrap();
+    running.wait_for_log("phase: cleanup");
+    running.signal(libc::SIGTERM);
+    running.wait_for_log("SIGTERM received");
+    drop(pause);
+    let done = running.wait();
+    assert_aborted_cleanly(&done, &out, "cleanup", Some(&server));
+    assert_eq!(dbsize(&server), 0);
 }
 
 #[test]
