@@ -164,8 +164,8 @@ pub async fn run(
         seed,
         stop: stop.clone(),
     };
+    let mut warming = !scenario.load.warmup.is_zero();
     if aborted_in.is_none() {
-        let warming = !scenario.load.warmup.is_zero();
         let phase = if warming {
             Phase::Warmup
         } else {
@@ -212,9 +212,13 @@ pub async fn run(
             }
             _ = &mut warmup_end, if interval_start < warmup => {
                 close_interval(&mut aggregator, &mut interval_start);
-                if aborted_in.is_none() {
-                    Phase::Measured.enter();
-                }
+            }
+        }
+        // Whichever branch closed the last warmup interval, the measured phase begins now.
+        if warming && interval_start >= warmup {
+            warming = false;
+            if aborted_in.is_none() {
+                Phase::Measured.enter();
             }
         }
     };
