@@ -292,29 +292,16 @@ fn resolve_url(raw: &str) -> Result<Target, CheckError> {
     })
 }
 
-/// The URL with its password replaced by `***`.
+/// The URL with its password replaced by `***` (the crate's one URL redaction, which also
+/// covers URLs that parse without a host, like `redis:/:pw@host`).
 fn redact(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(Some("***"));
-    }
-    shown.to_string()
+    crate::cache::config::redact_url(url.as_str())
 }
 
-/// Best-effort redaction of a string that did not parse as a URL: whatever sits between
-/// the first `:` of the userinfo and its last `@` is replaced by `***`.
+/// Redaction of a string that did not parse as a URL: nothing between its `//` (or its
+/// start) and its last `@` is kept (the crate's one raw-URL redaction).
 fn redact_unparsed(raw: &str) -> String {
-    let Some((scheme, rest)) = raw.split_once("://") else {
-        return raw.to_string();
-    };
-    let Some(at) = rest.rfind('@') else {
-        return raw.to_string();
-    };
-    let (userinfo, host) = rest.split_at(at);
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***{host}"),
-        None => raw.to_string(),
-    }
+    crate::cache::config::redact_raw(raw)
 }
 
 /// Decodes `%XX` escapes (invalid escapes are kept as they are).
@@ -413,7 +400,8 @@ mod tests {
 
     #[test]
     fn unparsed_redaction_and_percent_decoding() {
-        assert_eq!(redact_unparsed("redis://u:pw@h:x"), "redis://u:***@h:x");
+        assert_eq!(redact_unparsed("redis://u:pw@h:x"), "redis://***@h:x");
+        assert_eq!(redact_unparsed("redis//:pw@h"), "redis//***@h");
         assert_eq!(redact_unparsed("redis://h:x"), "redis://h:x");
         assert_eq!(percent_decode("a%20b%zz%"), "a b%zz%");
     }

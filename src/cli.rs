@@ -34,9 +34,13 @@ pub struct RunArgs {
     /// else the in-memory fallback.
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
-    /// Report folder (default: reports/<scenario>-<timestamp>/).
+    /// Report folder (default: reports/<scenario>-<timestamp>/). Created and checked before
+    /// any load; a folder holding a report is refused unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the report already in --out.
+    #[arg(long)]
+    pub force: bool,
     /// Override a scenario field, e.g. --set load.rate=5000 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub overrides: Vec<String>,
@@ -68,6 +72,9 @@ pub struct ValidateArgs {
     /// Overrides to check along with the files, as for `run`.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub overrides: Vec<String>,
+    /// Print each file resolved, every default filled in, as a scenario file (TOML).
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// `redline clean`.

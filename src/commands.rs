@@ -6,6 +6,7 @@ use crate::cache::sweep;
 use crate::check::{self, CheckOptions};
 use crate::cli::{CheckArgs, CleanArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
+use crate::out_dir;
 use crate::report::summary::CleanupOutcome;
 use crate::report::{self, terminal, verdict};
 use crate::scenario;
@@ -13,7 +14,6 @@ use crate::shutdown::Shutdown;
 use crate::target::{self, Target, TargetError, TargetRequest};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 
 /// Exit code: usage, scenario or connection error.
 pub const EXIT_ERROR: u8 = 2;
@@ -22,7 +22,21 @@ pub const EXIT_ERROR: u8 = 2;
 /// report and removes the run's keys, the second skips that cleanup (exit 3 either way).
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
-    let scenario = scenario::load_file(&args.scenario, &args.overrides)?;
+    let scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
+        Ok(s) => s,
+        Err(errors) => return Ok(print_errors(&errors)),
+    };
+    // The report folder is settled before any load, so a bad --out loses no results.
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+    let existed = args.out.as_deref().is_some_and(|p| p.exists());
+    let dir = out_dir::prepare(args.out.as_deref(), &scenario.name, &stamp, args.force)?;
+    // A run that ends without a report leaves no empty folder made for it (remove_dir only
+    // removes an empty one).
+    let discard_dir = || {
+        if !existed {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    };
     let request = TargetRequest {
         flag_url: args.redis.as_deref(),
         spec: &scenario.target,
@@ -31,7 +45,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let opened = match Target::open_until(&request, &target::process_env, &shutdown).await {
         Ok(target) => Ok(target),
         Err(TargetError::Interrupted(phase)) => Err(phase),
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            discard_dir();
+            return Err(e.into());
+        }
     };
     if let Some(why) = opened.as_ref().ok().and_then(|t| t.fallback_reason()) {
         // One line, even with --quiet: a run that measures the wrong thing must say so.
@@ -55,7 +72,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     let summary = match opened {
         Ok(target) => {
-            let summary = engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await?;
+            let summary = match engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await
+            {
+                Ok(summary) => summary,
+                Err(e) => {
+                    discard_dir();
+                    return Err(e.into());
+                }
+            };
             // Stops a server redline started, before the report is written.
             drop(target);
             summary
@@ -73,10 +97,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(sentence) = left.and_then(|c| c.sentence()) {
         eprintln!("warning: {sentence}");
     }
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&scenario.name, &summary));
     report::write_run_dir(&summary, &dir)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
     if !args.quiet {
@@ -101,9 +121,12 @@ fn unopened(scenario: &scenario::Scenario) -> report::summary::TargetInfo {
     }
 }
 
-fn default_out(name: &str, summary: &report::summary::RunSummary) -> PathBuf {
-    let stamp = summary.started_at.format("%Y%m%d-%H%M%S");
-    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+/// Prints every problem of a scenario, one `error:` line each; returns the exit code.
+fn print_errors(errors: &scenario::ScenarioErrors) -> u8 {
+    for e in errors.all() {
+        eprintln!("error: {e}");
+    }
+    EXIT_ERROR
 }
 
 /// `redline check`.
@@ -139,14 +162,20 @@ pub async fn clean(args: CleanArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// `redline validate`.
+/// `redline validate`: every problem of every file; with `--print`, each valid file
+/// resolved (every default filled in) as a scenario file.
 pub fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
     let mut failed = 0;
+    let mut out = std::io::stdout().lock();
     for file in &args.files {
-        match scenario::load_file(file, &args.overrides) {
-            Ok(s) => println!("ok: {} ({})", file.display(), s.name),
-            Err(e) => {
-                eprintln!("error: {e}");
+        match scenario::load_file_all(file, &args.overrides) {
+            Ok(s) if args.print => {
+                writeln!(out, "# {} ({}), resolved", file.display(), s.name)?;
+                writeln!(out, "{}", s.to_toml())?;
+            }
+            Ok(s) => writeln!(out, "ok: {} ({})", file.display(), s.name)?,
+            Err(errors) => {
+                print_errors(&errors);
                 failed += 1;
             }
         }

@@ -12,6 +12,7 @@
 //! - [`shutdown`]: the stop request (first signal stops, second skips cleanup) every phase
 //!   of a run waits on.
 //! - [`op`]: operation and error vocabulary shared by all of the above.
+//! - [`out_dir`]: the report folder of a run, chosen and checked before any load.
 
 pub mod cache;
 pub mod check;
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod op;
+pub mod out_dir;
 pub mod report;
 pub mod scenario;
 pub mod server;

@@ -118,3 +118,55 @@ impl ErrorKind {
         self as usize
     }
 }
+
+/// The kinds a Redis-level failure can be (every kind but the origin's): what Redis did,
+/// whether or not the fallback then answered the application.
+pub const REDIS_ERROR_KINDS: [ErrorKind; 5] = [
+    ErrorKind::Timeout,
+    ErrorKind::Connection,
+    ErrorKind::ServerReply,
+    ErrorKind::Protocol,
+    ErrorKind::BreakerRejected,
+];
+
+/// What Redis did for one operation: the commands the cache layer asked of it (those the
+/// breaker refused included) and how many of them failed, per kind. Kept apart from the
+/// operation's own outcome, because the fallback can answer the application while Redis
+/// fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RedisCalls {
+    /// Commands sent to Redis or refused by the breaker.
+    pub attempted: u64,
+    /// Failed commands per [`ErrorKind::index`] (never [`ErrorKind::Origin`]).
+    pub failed: [u64; ErrorKind::ALL.len()],
+}
+
+impl RedisCalls {
+    /// `n` commands that Redis answered.
+    pub fn answered(n: u64) -> Self {
+        RedisCalls {
+            attempted: n,
+            ..RedisCalls::default()
+        }
+    }
+
+    /// `n` commands that failed with `kind`.
+    pub fn failed(n: u64, kind: ErrorKind) -> Self {
+        let mut calls = RedisCalls::answered(n);
+        calls.failed[kind.index()] = n;
+        calls
+    }
+
+    /// Adds `other`'s commands and failures.
+    pub fn add(&mut self, other: RedisCalls) {
+        self.attempted += other.attempted;
+        for (mine, theirs) in self.failed.iter_mut().zip(other.failed) {
+            *mine += theirs;
+        }
+    }
+
+    /// Failed commands, all kinds.
+    pub fn failures(&self) -> u64 {
+        self.failed.iter().sum()
+    }
+}

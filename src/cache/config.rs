@@ -40,6 +40,9 @@ pub struct RedisConfig {
     /// Consecutive timeouts on one connection after which it is dropped and rebuilt: the
     /// redis crate does not reconnect after a response timeout by itself.
     pub reconnect_after_timeouts: u32,
+    /// Largest reply accepted, bytes (framing included); a peer sending more is cut off
+    /// with a protocol error instead of growing memory. Defaults to Redis's own bulk limit.
+    pub max_reply_bytes: u64,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -53,6 +56,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("response_timeout", &self.response_timeout)
             .field("max_retries", &self.max_retries)
             .field("connections", &self.connections)
+            .field("max_reply_bytes", &self.max_reply_bytes)
             .finish()
     }
 }
@@ -71,6 +75,7 @@ impl RedisConfig {
             max_retries: 3,
             connections: 1,
             reconnect_after_timeouts: 3,
+            max_reply_bytes: super::reply_cap::REDIS_MAX_BULK,
         }
     }
 
@@ -134,39 +139,75 @@ pub fn retry_delay(times: u32) -> Duration {
     Duration::from_millis(u64::from(times).saturating_mul(50).min(2000))
 }
 
-/// A URL with any password replaced by `***`. Unparseable input is returned with anything
-/// between `://` and `@` hidden.
+/// A URL with any password replaced by `***` (a lone user name too: some clients read
+/// `redis://secret@host` as a password). Input that does not parse as a URL is redacted as
+/// one raw string ([`redact_raw`]).
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
+        // `redis:/:pw@host` parses, as a path with no host: the raw form is what it meant.
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => redact_raw(url),
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
             u.to_string()
         }
+        Ok(mut u) if !u.username().is_empty() => {
+            let _ = u.set_username("***");
+            u.to_string()
+        }
         Ok(_) => url.to_string(),
-        Err(_) => redact_text(url),
+        Err(_) => redact_raw(url),
     }
 }
 
-/// Hides userinfo in any `scheme://user:pass@host` found in free text.
+/// Redacts a string known to be one URL-like value (a `--redis` argument, a `--set` value,
+/// REDIS_URL) that may not parse: everything between the scheme's `//` (or the start) and
+/// the last `@` is replaced by `***`, so a malformed URL (`redis//:pw@host`), a password
+/// with an unencoded `@` or a space, all stay hidden.
+pub fn redact_raw(text: &str) -> String {
+    let Some(at) = text.rfind('@') else {
+        return text.to_string();
+    };
+    let start = text[..at].find("//").map_or(0, |i| i + 2);
+    if start == at {
+        return text.to_string();
+    }
+    format!("{}***{}", &text[..start], &text[at..])
+}
+
+/// Hides userinfo in every `user:pass@host`-shaped word of free text (error messages),
+/// with or without a well-formed scheme: in each word holding an `@`, what lies between the
+/// scheme's `//` (else the last `=`, else the word's start) and the word's last `@` becomes
+/// `***`. It may hide more than a password (an e-mail's local part), never less, except
+/// inside a password with white space, which only [`redact_raw`] can see whole.
 pub fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '/' || c == '"' || c == '\'')
-            .unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(at) => {
-                out.push_str("***");
-                rest = &tail[at..];
-            }
-            None => rest = tail,
-        }
+    while !rest.is_empty() {
+        let word_end = rest
+            .find(|c: char| c.is_whitespace() || "\"'`<>()[]{},".contains(c))
+            .unwrap_or(rest.len());
+        let (word, tail) = rest.split_at(word_end);
+        out.push_str(&redact_word(word));
+        let sep_len = tail.chars().next().map_or(0, char::len_utf8);
+        out.push_str(&tail[..sep_len]);
+        rest = &tail[sep_len..];
     }
-    out.push_str(rest);
     out
+}
+
+fn redact_word(word: &str) -> String {
+    let Some(at) = word.rfind('@') else {
+        return word.to_string();
+    };
+    let head = &word[..at];
+    let start = match head.find("//") {
+        Some(i) => i + 2,
+        None => head.rfind('=').map_or(0, |i| i + 1),
+    };
+    if start == at {
+        return word.to_string();
+    }
+    format!("{}***{}", &word[..start], &word[at..])
 }
 
 #[cfg(test)]
@@ -216,6 +257,38 @@ mod tests {
             redact_text("cannot reach rediss://u:p@w@h:1/0 now"),
             "cannot reach rediss://***@h:1/0 now"
         );
+    }
+
+    #[test]
+    fn malformed_urls_lose_their_password_too() {
+        // (input, redact_url, redact_text)
+        let cases = [
+            ("redis//:hunter2@host", "redis//***@host"),
+            ("redis:/:hunter2@host:1", "***@host:1"),
+            ("redis://:hun@ter2@127.0.0.1:1", "redis://***@127.0.0.1:1"),
+            (
+                "target.url=redis//:hunter2@host",
+                "target.url=redis//***@host",
+            ),
+            (":hunter2@host", "***@host"),
+            ("redis://hunter2@host", "redis://***@host"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(redact_text(raw), want, "{raw}");
+            let url = redact_url(raw);
+            assert!(
+                !url.contains("hunter2") && !url.contains("ter2"),
+                "{raw} -> {url}"
+            );
+        }
+        assert_eq!(redact_raw("redis://:my secret@h:1"), "redis://***@h:1");
+        assert_eq!(
+            redact_text(
+                "bad value \"redis//u:hunter2@h\" (in --set target.url=redis//u:hunter2@h)"
+            ),
+            "bad value \"redis//***@h\" (in --set target.url=redis//***@h)"
+        );
+        assert_eq!(redact_text("no secrets: a=b c"), "no secrets: a=b c");
     }
 
     #[test]

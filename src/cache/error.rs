@@ -77,6 +77,19 @@ impl OpError {
         self.is_breaker_failure() || matches!(self, OpError::BreakerOpen)
     }
 
+    /// True when this is a failure of Redis itself (or the breaker's refusal to ask it),
+    /// as opposed to the codec, the fallback's bound or the origin.
+    pub fn is_redis_failure(&self) -> bool {
+        matches!(
+            self,
+            OpError::Timeout(_)
+                | OpError::Connection(_)
+                | OpError::Server { .. }
+                | OpError::Protocol(_)
+                | OpError::BreakerOpen
+        )
+    }
+
     /// The reporting bucket for this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -74,6 +74,15 @@ pub struct Served<T> {
 }
 
 impl<T> Served<T> {
+    /// The same answer with its value transformed.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Served<U> {
+        Served {
+            value: f(self.value),
+            source: self.source,
+            cause: self.cause,
+        }
+    }
+
     fn redis(value: T) -> Self {
         Served {
             value,
@@ -464,16 +473,20 @@ impl CacheManager {
         };
         let mut out = Vec::with_capacity(commands.len());
         for (i, cmd) in commands.iter().enumerate() {
-            let answered = replies
-                .as_ref()
-                .and_then(|r| r.get(i))
-                .and_then(|(r, at)| match r {
-                    Ok(reply) => Some((Ok(Served::redis(reply.clone())), *at)),
-                    Err(e) if !e.is_breaker_failure() => Some((Err(e.clone()), *at)),
-                    Err(_) => None,
-                });
+            // A command Redis failed is served by the fallback with its own failure as the
+            // cause; one never sent, with the reason the batch was not.
+            let (answered, own_failure) = match replies.as_ref().and_then(|r| r.get(i)) {
+                Some((Ok(reply), at)) => (Some((Ok(Served::redis(reply.clone())), *at)), None),
+                Some((Err(e), at)) if !e.is_breaker_failure() => {
+                    (Some((Err(e.clone()), *at)), None)
+                }
+                Some((Err(e), _)) => (None, Some(e.clone())),
+                None => (None, None),
+            };
             let (result, at) = answered.unwrap_or_else(|| {
-                let cause = cause.clone().and_then(|e| self.cause(e));
+                let cause = own_failure
+                    .or_else(|| cause.clone())
+                    .and_then(|e| self.cause(e));
                 (self.serve_command(cmd, cause), Instant::now())
             });
             if let Ok(Served {

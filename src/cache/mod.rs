@@ -3,7 +3,10 @@
 //! that serves while Redis is unreachable, and a cache-aside manager on top.
 //!
 //! - [`config`]: connection settings from the guide's environment variables, redaction.
-//! - [`redis_store`]: the Redis client (ConnectionManager, timeouts, reconnects).
+//! - [`redis_store`]: the Redis client (connections, timeouts, reconnects, reply types).
+//! - [`link`]: opening one connection (TCP/TLS, the reply cap, the crate's handshake).
+//! - [`reply`]: the reply type each command must get; anything else is a protocol error.
+//! - [`reply_cap`]: the bound on one reply's size, whatever the peer sends.
 //! - [`memory_store`]: the bounded in-memory fallback.
 //! - [`breaker`] and [`clock`]: the circuit breaker and its injected clock.
 //! - [`codec`]: JSON values and optional compression (gzip+base64, gzip, zstd).
@@ -24,9 +27,12 @@ pub mod error;
 pub mod health;
 pub mod invalidation;
 pub mod keys;
+pub mod link;
 pub mod manager;
 pub mod memory_store;
 pub mod redis_store;
+pub mod reply;
+pub mod reply_cap;
 pub mod sweep;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};

@@ -1,15 +1,20 @@
-//! `RedisStore`: the Redis side of the cache layer, over the redis crate's
-//! `ConnectionManager` (one or more multiplexed connections, used round-robin).
+//! `RedisStore`: the Redis side of the cache layer: one or more multiplexed connections
+//! (used round-robin, or by affinity), each opened by [`link`](super::link) with the reply
+//! cap, and every reply checked against the type its command must get ([`reply`](super::reply)).
 //!
-//! Two things the redis crate does not do for us are done here: every command is bounded by
-//! the response timeout even while a connection is being (re)established, and a connection
-//! that keeps timing out (a paused or blackholed server) is dropped and rebuilt, since the
-//! crate only reconnects after I/O errors.
+//! Reconnecting is ours, not the redis crate's: a connection that failed (I/O error, a reply
+//! that breaks the protocol, or `reconnect_after_timeouts` timeouts in a row — a paused or
+//! blackholed server) is dropped, and the next call on that slot opens a fresh one. So the
+//! first call after Redis is reachable again reaches it. Every command is bounded by the
+//! response timeout, connecting included.
 
 use super::config::{retry_delay, ConfigError, RedisConfig};
 use super::error::OpError;
-use arc_swap::ArcSwap;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use super::link::{Connector, Link};
+use super::reply;
+use arc_swap::ArcSwapOption;
+use redis::aio::ConnectionLike;
+use redis::Value;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,8 +71,12 @@ pub async fn with_connection<F: std::future::Future>(slot: usize, f: F) -> F::Ou
     CONNECTION_AFFINITY.scope(slot, f).await
 }
 
+/// One connection slot: the open link, if any, and its timeout streak.
 struct Slot {
-    conn: ArcSwap<ConnectionManager>,
+    link: ArcSwapOption<Link>,
+    /// Held while a link is being opened, so callers that find the slot empty wait for one
+    /// attempt instead of each opening their own.
+    connecting: tokio::sync::Mutex<()>,
     consecutive_timeouts: AtomicU32,
 }
 
@@ -79,8 +88,7 @@ pub struct RedisStore {
 
 struct Inner {
     config: RedisConfig,
-    client: redis::Client,
-    manager_config: ConnectionManagerConfig,
+    connector: Connector,
     slots: Vec<Slot>,
     next: AtomicUsize,
     reconnects: AtomicU32,
@@ -94,49 +102,36 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// What one call came to, before classification.
+enum Attempt {
+    /// No answer within the response timeout.
+    TimedOut,
+    /// No connection could be opened.
+    NoLink(redis::RedisError),
+    /// The command went out on `link` and this came back.
+    Sent(Arc<Link>, redis::RedisResult<Value>),
+}
+
 impl RedisStore {
     /// Connects `config.connections` connections, each with up to `max_retries` retries
     /// spaced by the guide's backoff. Authentication and protocol errors are not retried.
     pub async fn connect(config: RedisConfig) -> Result<RedisStore, ConnectError> {
         super::install_crypto_provider();
-        let info = config.connection_info()?;
+        let connector = Connector::new(&config)?;
         let url = config.redacted_url();
-        let client = match &config.tls_root_cert {
-            Some(ca) if config.uses_tls() => redis::Client::build_with_tls(
-                info,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(ca.clone()),
-                },
-            ),
-            _ => redis::Client::open(info),
-        }
-        .map_err(|e| ConfigError::MalformedUrl {
-            url: url.clone(),
-            reason: super::config::redact_text(&e.to_string()),
-        })?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            // Our own per-command deadline (which also counts consecutive
-            // timeouts and rebuilds the connection) is the only one: the
-            // crate's default of 500 ms would otherwise cap every command.
-            .set_response_timeout(None)
-            .set_number_of_retries(config.max_retries as usize)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(2000));
         let mut slots = Vec::with_capacity(config.connections.max(1));
         for _ in 0..config.connections.max(1) {
-            let conn = connect_one(&client, &manager_config, &config, &url).await?;
+            let link = connect_one(&connector, &config, &url).await?;
             slots.push(Slot {
-                conn: ArcSwap::from_pointee(conn),
+                link: ArcSwapOption::from_pointee(link),
+                connecting: tokio::sync::Mutex::new(()),
                 consecutive_timeouts: AtomicU32::new(0),
             });
         }
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 config,
-                client,
-                manager_config,
+                connector,
                 slots,
                 next: AtomicUsize::new(0),
                 reconnects: AtomicU32::new(0),
@@ -149,7 +144,8 @@ impl RedisStore {
         &self.inner.config
     }
 
-    /// How often a connection was rebuilt after repeated timeouts.
+    /// How often a connection was dropped (it failed, or timed out repeatedly) so that the
+    /// next call opens a fresh one.
     pub fn reconnects(&self) -> u32 {
         self.inner.reconnects.load(Ordering::Relaxed)
     }
@@ -174,91 +170,115 @@ impl RedisStore {
             .unwrap_or_else(|_| self.inner.next.fetch_add(1, Ordering::Relaxed) % n)
     }
 
-    /// Runs one command on connection `slot`, bounded by the response timeout, and keeps
-    /// the slot's consecutive-timeout count.
-    async fn run<T: redis::FromRedisValue>(
-        &self,
-        slot: usize,
-        cmd: &redis::Cmd,
-    ) -> Result<T, OpError> {
+    /// The slot's open link, opening one if the slot is empty.
+    async fn link(&self, slot: usize) -> redis::RedisResult<Arc<Link>> {
         let s = &self.inner.slots[slot];
-        let mut conn = ConnectionManager::clone(&s.conn.load());
+        if let Some(link) = s.link.load_full() {
+            return Ok(link);
+        }
+        let _one_attempt = s.connecting.lock().await;
+        if let Some(link) = s.link.load_full() {
+            return Ok(link);
+        }
+        let link = Arc::new(self.inner.connector.open().await?);
+        s.link.store(Some(link.clone()));
+        Ok(link)
+    }
+
+    /// Sends `cmd` on slot `slot` within the response timeout.
+    async fn attempt(&self, slot: usize, cmd: &redis::Cmd) -> Attempt {
         let limit = self.inner.config.response_timeout;
-        let result = tokio::time::timeout(limit, cmd.query_async::<T>(&mut conn)).await;
-        self.settle(slot, result, limit)
-    }
-
-    fn settle<T>(
-        &self,
-        slot: usize,
-        result: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
-        limit: Duration,
-    ) -> Result<T, OpError> {
-        let outcome = match result {
-            Ok(r) => r.map_err(|e| OpError::from_redis(&e, limit)),
-            Err(_) => Err(OpError::Timeout(limit)),
+        let sent = async {
+            let link = match self.link(slot).await {
+                Ok(link) => link,
+                Err(e) => return Attempt::NoLink(e),
+            };
+            let mut conn = link.conn.clone();
+            let r = conn
+                .req_packed_command(cmd)
+                .await
+                .and_then(Value::extract_error);
+            Attempt::Sent(link, r)
         };
-        self.account(slot, &outcome);
-        outcome
+        tokio::time::timeout(limit, sent)
+            .await
+            .unwrap_or(Attempt::TimedOut)
     }
 
-    /// Keeps the slot's consecutive-timeout count, rebuilding the connection when it
-    /// reaches the limit.
-    fn account<T>(&self, slot: usize, outcome: &Result<T, OpError>) {
+    /// Runs one command on slot `slot` and classifies the outcome (see [`settle`](Self::settle)).
+    async fn call(&self, slot: usize, cmd: &redis::Cmd) -> Result<Value, OpError> {
+        let attempt = self.attempt(slot, cmd).await;
+        self.settle(slot, attempt)
+    }
+
+    /// Classifies an attempt and keeps the slot healthy: a link that failed is dropped so
+    /// the next call opens a fresh one; timeouts drop it after a streak.
+    fn settle(&self, slot: usize, attempt: Attempt) -> Result<Value, OpError> {
         let s = &self.inner.slots[slot];
-        match outcome {
-            Err(OpError::Timeout(_)) => {
-                let n = s.consecutive_timeouts.fetch_add(1, Ordering::AcqRel) + 1;
-                if n >= self.inner.config.reconnect_after_timeouts {
-                    self.rebuild(slot);
-                }
-            }
-            _ => {
+        let limit = self.inner.config.response_timeout;
+        let (link, err) = match attempt {
+            Attempt::Sent(_, Ok(v)) => {
                 if s.consecutive_timeouts.load(Ordering::Relaxed) != 0 {
                     s.consecutive_timeouts.store(0, Ordering::Relaxed);
                 }
+                return Ok(v);
             }
-        }
-    }
-
-    /// Replaces a connection that keeps timing out with a fresh, lazily connected one.
-    fn rebuild(&self, slot: usize) {
-        let s = &self.inner.slots[slot];
+            Attempt::TimedOut => {
+                let n = s.consecutive_timeouts.fetch_add(1, Ordering::AcqRel) + 1;
+                if n >= self.inner.config.reconnect_after_timeouts {
+                    s.consecutive_timeouts.store(0, Ordering::Relaxed);
+                    if s.link.swap(None).is_some() {
+                        self.inner.reconnects.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            "dropped connection {slot} to {} after {n} consecutive timeouts; \
+                             the next call reconnects",
+                            self.inner.config.redacted_url(),
+                        );
+                    }
+                }
+                return Err(OpError::Timeout(limit));
+            }
+            Attempt::NoLink(e) => (None, e),
+            Attempt::Sent(link, Err(e)) => (Some(link), e),
+        };
         s.consecutive_timeouts.store(0, Ordering::Relaxed);
-        match ConnectionManager::new_lazy_with_config(
-            self.inner.client.clone(),
-            self.inner.manager_config.clone(),
-        ) {
-            Ok(fresh) => {
-                s.conn.store(Arc::new(fresh));
-                self.inner.reconnects.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    "dropped connection {slot} to {} after {} consecutive timeouts; reconnecting",
-                    self.inner.config.redacted_url(),
-                    self.inner.config.reconnect_after_timeouts
-                );
+        let violation = link.as_ref().and_then(|l| l.violation.get().cloned());
+        let classified = match violation {
+            Some(reason) => OpError::Protocol(reason),
+            None => OpError::from_redis(&err, limit),
+        };
+        let broken = matches!(classified, OpError::Connection(_) | OpError::Protocol(_))
+            || err.is_unrecoverable_error();
+        if let (Some(link), true) = (link, broken) {
+            // Only the link that failed: another caller may already have opened a new one.
+            let current = s.link.load();
+            if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &link)) {
+                let previous = s.link.compare_and_swap(&current, None);
+                if previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, &link)) {
+                    self.inner.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            Err(e) => tracing::warn!("could not rebuild connection {slot}: {e}"),
         }
+        Err(classified)
     }
 
     /// PING.
     pub async fn ping(&self) -> Result<(), OpError> {
-        let _: String = self.run(self.pick(), &redis::cmd("PING")).await?;
-        Ok(())
+        reply::pong(self.call(self.pick(), &redis::cmd("PING")).await?)
     }
 
     /// GET.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, OpError> {
-        self.run(self.pick(), redis::cmd("GET").arg(self.full_key(key)))
-            .await
+        let v = self
+            .call(self.pick(), redis::cmd("GET").arg(self.full_key(key)))
+            .await?;
+        reply::bulk_or_nil("GET", v)
     }
 
     /// SET with an optional TTL (PX).
     pub async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), OpError> {
         let cmd = set_cmd(&self.full_key(key), value, ttl);
-        let _: redis::Value = self.run(self.pick(), &cmd).await?;
-        Ok(())
+        reply::ok("SET", self.call(self.pick(), &cmd).await?)
     }
 
     /// DEL of one or more keys; returns how many existed.
@@ -270,7 +290,7 @@ impl RedisStore {
         for k in keys {
             cmd.arg(self.full_key(k));
         }
-        self.run(self.pick(), &cmd).await
+        reply::count("DEL", self.call(self.pick(), &cmd).await?)
     }
 
     /// MGET.
@@ -282,11 +302,11 @@ impl RedisStore {
         for k in keys {
             cmd.arg(self.full_key(k));
         }
-        self.run(self.pick(), &cmd).await
+        reply::values("MGET", keys.len(), self.call(self.pick(), &cmd).await?)
     }
 
-    /// Writes several keys in one round trip: MSET without a TTL, else a pipeline of
-    /// `SET .. PX` (MSET cannot carry a TTL).
+    /// Writes several keys in one round trip: MSET without a TTL, else `SET .. PX` per key
+    /// sent together (MSET cannot carry a TTL).
     pub async fn mset(
         &self,
         items: &[(&str, &[u8])],
@@ -302,50 +322,50 @@ impl RedisStore {
                 for (k, v) in items {
                     cmd.arg(self.full_key(k)).arg(*v);
                 }
-                let _: redis::Value = self.run(slot, &cmd).await?;
+                reply::ok("MSET", self.call(slot, &cmd).await?)
             }
             Some(ttl) => {
-                let mut pipe = redis::pipe();
-                for (k, v) in items {
-                    pipe.add_command(set_cmd(&self.full_key(k), v, Some(ttl)))
-                        .ignore();
+                let commands: Vec<Command> = items
+                    .iter()
+                    .map(|(k, v)| Command::Set(k.to_string(), v.to_vec(), Some(ttl)))
+                    .collect();
+                for (r, _) in self.pipeline_on(slot, &commands).await {
+                    r?;
                 }
-                let s = &self.inner.slots[slot];
-                let mut conn = ConnectionManager::clone(&s.conn.load());
-                let limit = self.inner.config.response_timeout;
-                let r = tokio::time::timeout(limit, pipe.query_async::<()>(&mut conn)).await;
-                self.settle(slot, r, limit)?;
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// Sends every command on one connection without waiting between them, so they travel
     /// together (one round trip), and reports each reply with the instant it arrived:
     /// inside a batch each command has its own latency.
     pub async fn pipeline(&self, commands: &[Command]) -> Vec<(Result<Reply, OpError>, Instant)> {
-        let slot = self.pick();
-        let conn = ConnectionManager::clone(&self.inner.slots[slot].conn.load());
-        let limit = self.inner.config.response_timeout;
+        self.pipeline_on(self.pick(), commands).await
+    }
+
+    async fn pipeline_on(
+        &self,
+        slot: usize,
+        commands: &[Command],
+    ) -> Vec<(Result<Reply, OpError>, Instant)> {
         let futures = commands.iter().map(|c| {
-            let mut conn = conn.clone();
             let cmd = match c {
                 Command::Get(k) => redis::cmd("GET").arg(self.full_key(k)).to_owned(),
                 Command::Set(k, v, ttl) => set_cmd(&self.full_key(k), v, *ttl),
                 Command::Del(k) => redis::cmd("DEL").arg(self.full_key(k)).to_owned(),
             };
             async move {
-                let r =
-                    tokio::time::timeout(limit, cmd.query_async::<redis::Value>(&mut conn)).await;
-                (r, Instant::now())
+                let attempt = self.attempt(slot, &cmd).await;
+                (attempt, Instant::now())
             }
         });
-        let replies = futures::future::join_all(futures).await;
-        replies
+        let attempts = futures::future::join_all(futures).await;
+        attempts
             .into_iter()
             .zip(commands)
-            .map(|((r, at), c)| {
-                let r = self.settle(slot, r, limit).and_then(|v| to_reply(c, v));
+            .map(|((attempt, at), c)| {
+                let r = self.settle(slot, attempt).and_then(|v| to_reply(c, v));
                 (r, at)
             })
             .collect()
@@ -355,28 +375,58 @@ impl RedisStore {
     /// literally, `pattern` as a glob) with SCAN MATCH + UNLINK in batches of `batch` keys
     /// (see [`sweep`](super::sweep)); never KEYS. Returns how many were removed.
     pub async fn del_pattern(&self, pattern: &str, batch: usize) -> Result<u64, OpError> {
-        let slot = self.pick();
         let mut full = super::sweep::escape_glob(&self.inner.config.key_prefix);
         full.push_str(pattern);
-        let mut conn = ConnectionManager::clone(&self.inner.slots[slot].conn.load());
-        let limit = self.inner.config.response_timeout;
-        let outcome = super::sweep::unlink_matching(&mut conn, &full, batch, limit).await;
-        self.account(slot, &outcome);
-        outcome
+        let mut slot = StoreSlot {
+            store: self,
+            slot: self.pick(),
+        };
+        super::sweep::unlink_matching(&mut slot, &full, batch).await
     }
 
-    /// INFO (all sections, or one) as text.
+    /// INFO (all sections, or one) as text. A connection found dead is replaced and the
+    /// command sent once more: after an outage, a slot no call used since still holds its
+    /// dead link, and the end-of-run INFO must not fail against a healthy server for that.
     pub async fn info(&self, section: Option<&str>) -> Result<String, OpError> {
         let mut cmd = redis::cmd("INFO");
         if let Some(s) = section {
             cmd.arg(s);
         }
-        self.run(self.pick(), &cmd).await
+        reply::text("INFO", self.call_admin(&cmd).await?)
     }
 
-    /// Runs an arbitrary command (no prefix applied): for tests, checks and reports.
+    /// Runs an arbitrary command (no prefix applied): for tests, checks and reports. Like
+    /// [`info`](Self::info), it is sent once more on a fresh connection if it found its
+    /// connection dead.
     pub async fn raw<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, OpError> {
-        self.run(self.pick(), cmd).await
+        let v = self.call_admin(cmd).await?;
+        redis::from_redis_value(v).map_err(|e| OpError::Protocol(e.to_string()))
+    }
+
+    /// A command outside the measured load: a connection found dead (dropped by settle) is
+    /// replaced and the command sent once more, so an outage that ended does not fail it.
+    async fn call_admin(&self, cmd: &redis::Cmd) -> Result<Value, OpError> {
+        let slot = self.pick();
+        match self.call(slot, cmd).await {
+            Err(OpError::Connection(_)) => self.call(slot, cmd).await,
+            other => other,
+        }
+    }
+}
+
+/// One connection slot of a store, as the sweep sends its commands: each through
+/// [`RedisStore::call`], so replies are checked and a broken link is replaced.
+struct StoreSlot<'a> {
+    store: &'a RedisStore,
+    slot: usize,
+}
+
+impl super::sweep::Send1 for StoreSlot<'_> {
+    fn send<'s>(
+        &'s mut self,
+        cmd: &'s redis::Cmd,
+    ) -> impl std::future::Future<Output = Result<Value, OpError>> + Send + 's {
+        self.store.call(self.slot, cmd)
     }
 }
 
@@ -389,50 +439,62 @@ fn set_cmd(key: &str, value: &[u8], ttl: Option<Duration>) -> redis::Cmd {
     cmd
 }
 
-fn to_reply(command: &Command, value: redis::Value) -> Result<Reply, OpError> {
-    let wrong = |e: redis::ParsingError| OpError::Protocol(e.to_string());
+fn to_reply(command: &Command, value: Value) -> Result<Reply, OpError> {
     Ok(match command {
-        Command::Get(_) => Reply::Value(redis::from_redis_value(value).map_err(wrong)?),
-        Command::Set(..) => Reply::Stored,
-        Command::Del(_) => Reply::Deleted(redis::from_redis_value(value).map_err(wrong)?),
+        Command::Get(_) => Reply::Value(reply::bulk_or_nil("GET", value)?),
+        Command::Set(..) => {
+            reply::ok("SET", value)?;
+            Reply::Stored
+        }
+        Command::Del(_) => Reply::Deleted(reply::count("DEL", value)?),
     })
 }
 
 async fn connect_one(
-    client: &redis::Client,
-    manager_config: &ConnectionManagerConfig,
+    connector: &Connector,
     config: &RedisConfig,
     url: &str,
-) -> Result<ConnectionManager, ConnectError> {
+) -> Result<Link, ConnectError> {
     let mut attempt = 0;
     loop {
         let started = Instant::now();
-        let result = tokio::time::timeout(
-            config.connect_timeout,
-            ConnectionManager::new_with_config(client.clone(), manager_config.clone()),
-        )
-        .await;
         // A server that requires a password accepts the connection and refuses commands,
-        // so the connection only counts once it answers PING.
-        let result = match result {
-            Ok(Ok(mut conn)) => {
-                let ping = redis::cmd("PING");
-                match tokio::time::timeout(
-                    config.connect_timeout,
-                    ping.query_async::<String>(&mut conn),
-                )
-                .await
-                {
-                    Ok(Ok(_)) => return Ok(conn),
-                    Ok(Err(e)) => Ok(Err(e)),
-                    Err(elapsed) => Err(elapsed),
+        // so the connection only counts once it answers PING with PONG.
+        let result = match connector.open().await {
+            Ok(link) => {
+                let mut conn = link.conn.clone();
+                let ping_cmd = redis::cmd("PING");
+                let ping = conn.req_packed_command(&ping_cmd);
+                match tokio::time::timeout(config.connect_timeout, ping).await {
+                    Ok(Ok(v)) => match v.extract_error() {
+                        Ok(v) => match reply::pong(v) {
+                            Ok(()) => return Ok(link),
+                            Err(e) => {
+                                return Err(ConnectError::NotRedis {
+                                    url: url.to_string(),
+                                    reason: e.to_string(),
+                                })
+                            }
+                        },
+                        Err(e) => Err(Some(e)),
+                    },
+                    Ok(Err(e)) => match link.violation.get() {
+                        Some(reason) => {
+                            return Err(ConnectError::NotRedis {
+                                url: url.to_string(),
+                                reason: reason.clone(),
+                            })
+                        }
+                        None => Err(Some(e)),
+                    },
+                    Err(_) => Err(None),
                 }
             }
-            other => other,
+            Err(e) => Err(Some(e)),
         };
         let reason = match result {
-            Ok(Ok(_)) => unreachable!("returned above"),
-            Ok(Err(e)) => {
+            Ok(()) => unreachable!("returned above"),
+            Err(Some(e)) => {
                 let text = super::config::redact_text(&e.to_string());
                 if e.kind() == redis::ErrorKind::AuthenticationFailed
                     || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
@@ -450,7 +512,7 @@ async fn connect_one(
                 }
                 text
             }
-            Err(_) => format!(
+            Err(None) => format!(
                 "no answer within the connect timeout of {:?}",
                 config.connect_timeout
             ),

@@ -8,7 +8,10 @@
 //! exactly the keys starting with it.
 
 use super::error::OpError;
+use super::reply;
 use redis::aio::ConnectionLike;
+use redis::Value;
+use std::future::Future;
 use std::time::Duration;
 
 /// Keys per SCAN page (the `COUNT` hint) and per UNLINK when the caller has no preference.
@@ -83,15 +86,45 @@ pub fn match_pattern(prefix: &str) -> String {
     pattern
 }
 
-/// Sends one command, bounded by `timeout`.
-async fn query<T: redis::FromRedisValue, C: ConnectionLike + Send>(
-    con: &mut C,
-    cmd: &redis::Cmd,
+/// Sends one command and returns its reply, an error reply already turned into an
+/// [`OpError`]: a store's connection slot (inside `RedisStore`) or a plain connection
+/// ([`Timed`]).
+pub trait Send1 {
+    /// Sends `cmd`.
+    fn send<'s>(
+        &'s mut self,
+        cmd: &'s redis::Cmd,
+    ) -> impl Future<Output = Result<Value, OpError>> + Send + 's;
+}
+
+/// A plain connection, each command bounded by `timeout`.
+pub struct Timed<'a, C> {
+    con: &'a mut C,
     timeout: Duration,
-) -> Result<T, OpError> {
-    match tokio::time::timeout(timeout, cmd.query_async::<T>(con)).await {
-        Ok(r) => r.map_err(|e| OpError::from_redis(&e, timeout)),
-        Err(_) => Err(OpError::Timeout(timeout)),
+}
+
+impl<'a, C: ConnectionLike + Send> Timed<'a, C> {
+    /// `con`, each command bounded by `timeout`.
+    pub fn new(con: &'a mut C, timeout: Duration) -> Self {
+        Timed { con, timeout }
+    }
+}
+
+impl<C: ConnectionLike + Send> Send1 for Timed<'_, C> {
+    fn send<'s>(
+        &'s mut self,
+        cmd: &'s redis::Cmd,
+    ) -> impl Future<Output = Result<Value, OpError>> + Send + 's {
+        let timeout = self.timeout;
+        let sent = self.con.req_packed_command(cmd);
+        async move {
+            match tokio::time::timeout(timeout, sent).await {
+                Ok(r) => r
+                    .and_then(Value::extract_error)
+                    .map_err(|e| OpError::from_redis(&e, timeout)),
+                Err(_) => Err(OpError::Timeout(timeout)),
+            }
+        }
     }
 }
 
@@ -115,11 +148,7 @@ impl<'a> Scan<'a> {
     }
 
     /// The next page of keys (possibly empty), or None when the walk is over.
-    async fn next_page<C: ConnectionLike + Send>(
-        &mut self,
-        con: &mut C,
-        timeout: Duration,
-    ) -> Result<Option<Vec<Vec<u8>>>, OpError> {
+    async fn next_page<S: Send1>(&mut self, con: &mut S) -> Result<Option<Vec<Vec<u8>>>, OpError> {
         if self.done {
             return Ok(None);
         }
@@ -129,7 +158,7 @@ impl<'a> Scan<'a> {
             .arg(self.pattern)
             .arg("COUNT")
             .arg(self.batch);
-        let (next, keys): (u64, Vec<Vec<u8>>) = query(con, &scan, timeout).await?;
+        let (next, keys) = reply::scan_page(con.send(&scan).await?)?;
         self.cursor = next;
         self.done = next == 0;
         Ok(Some(keys))
@@ -137,37 +166,31 @@ impl<'a> Scan<'a> {
 }
 
 /// Deletes every key matching `pattern` with SCAN MATCH + UNLINK, `batch` keys at a time;
-/// returns how many were removed. Each command is bounded by `timeout`. `pattern` is used
-/// as given: build it with [`match_pattern`] or [`KeyPrefix::pattern`] unless a glob is meant.
-pub async fn unlink_matching<C: ConnectionLike + Send>(
-    con: &mut C,
+/// returns how many were removed. `pattern` is used as given: build it with
+/// [`match_pattern`] or [`KeyPrefix::pattern`] unless a glob is meant.
+pub async fn unlink_matching<S: Send1>(
+    con: &mut S,
     pattern: &str,
     batch: usize,
-    timeout: Duration,
 ) -> Result<u64, OpError> {
     let mut scan = Scan::new(pattern, batch);
     let mut removed = 0u64;
-    while let Some(keys) = scan.next_page(con, timeout).await? {
+    while let Some(keys) = scan.next_page(con).await? {
         for chunk in keys.chunks(batch.max(1)) {
             let mut unlink = redis::cmd("UNLINK");
             unlink.arg(chunk);
-            let n: u64 = query(con, &unlink, timeout).await?;
-            removed += n;
+            removed += reply::count("UNLINK", con.send(&unlink).await?)?;
         }
     }
     Ok(removed)
 }
 
 /// How many distinct keys match `pattern` (SCAN may return a key twice while the keyspace
-/// is rehashing; it is counted once). Each command is bounded by `timeout`.
-pub async fn count_matching<C: ConnectionLike + Send>(
-    con: &mut C,
-    pattern: &str,
-    timeout: Duration,
-) -> Result<u64, OpError> {
+/// is rehashing; it is counted once).
+pub async fn count_matching<S: Send1>(con: &mut S, pattern: &str) -> Result<u64, OpError> {
     let mut scan = Scan::new(pattern, DEFAULT_BATCH);
     let mut seen = std::collections::HashSet::new();
-    while let Some(keys) = scan.next_page(con, timeout).await? {
+    while let Some(keys) = scan.next_page(con).await? {
         seen.extend(keys);
     }
     Ok(seen.len() as u64)

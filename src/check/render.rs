@@ -52,9 +52,14 @@ pub(super) fn text(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> 
     writeln!(out, "{RULE}")?;
     writeln!(out)?;
     if report.all_passed() {
+        // Never "configured correctly" under audit warnings: the verdict names both.
+        let s = &report.summary;
         writeln!(
             out,
-            "✅ ✨ All tests passed! Redis is configured correctly."
+            "✅ {}/{} checks passed; {}",
+            s.passed,
+            s.total,
+            audit_summary(&report.audit)
         )?;
     } else {
         writeln!(
@@ -67,6 +72,21 @@ pub(super) fn text(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> 
         writeln!(out, "error: {error}")?;
     }
     Ok(())
+}
+
+/// `production audit: 4 warnings` / `production audit: 1 warning` / `production audit: all
+/// 5 passed` / `no production audit` (when it did not run).
+fn audit_summary(audit: &[super::AuditItem]) -> String {
+    let warnings = audit
+        .iter()
+        .filter(|a| matches!(a.status, AuditStatus::Warn))
+        .count();
+    match (audit.len(), warnings) {
+        (0, _) => "no production audit".to_string(),
+        (n, 0) => format!("production audit: all {n} passed"),
+        (_, 1) => "production audit: 1 warning".to_string(),
+        (_, w) => format!("production audit: {w} warnings"),
+    }
 }
 
 fn banner(out: &mut dyn Write, title: &str) -> io::Result<()> {
@@ -126,9 +146,34 @@ mod tests {
         );
         assert!(out.contains("⚠️  WARN  tls: plaintext\n"));
         assert!(out.contains("Total Tests: 8\n✅ Passed: 8\nFailed: 0\n"));
-        assert!(out
-            .trim_end()
-            .ends_with("All tests passed! Redis is configured correctly."));
+        assert!(
+            out.trim_end()
+                .ends_with("✅ 8/8 checks passed; production audit: 1 warning"),
+            "{out}"
+        );
+        assert!(!out.contains("configured correctly"), "{out}");
+    }
+
+    #[test]
+    fn the_verdict_line_counts_audit_warnings() {
+        let item = |status| AuditItem {
+            name: "x",
+            status,
+            detail: String::new(),
+        };
+        assert_eq!(audit_summary(&[]), "no production audit");
+        assert_eq!(
+            audit_summary(&[item(AuditStatus::Pass), item(AuditStatus::Pass)]),
+            "production audit: all 2 passed"
+        );
+        assert_eq!(
+            audit_summary(&[
+                item(AuditStatus::Warn),
+                item(AuditStatus::Pass),
+                item(AuditStatus::Warn)
+            ]),
+            "production audit: 2 warnings"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, RedisError};
+use redis::RedisError;
 
 use crate::cache::sweep;
 use crate::target::info::InfoDict;
@@ -126,6 +126,9 @@ fn result(index: usize, step: Step) -> CheckResult {
     }
 }
 
+/// Largest reply `check` accepts: its INFO and CONFIG replies are kilobytes.
+const CHECK_MAX_REPLY_BYTES: u64 = 16 << 20;
+
 /// Check 1. The TCP connect gets the (long, configurable) connect timeout; the Redis
 /// handshake and a ready-check PING get the short response timeout, so a port that accepts
 /// but never speaks Redis fails in seconds. The PING is what ioredis's ready check does:
@@ -154,13 +157,17 @@ async fn connect(
     if target.tls {
         crate::server::install_crypto_provider();
     }
-    let client = redis::Client::open(target.url.as_str()).map_err(|e| e.to_string())?;
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(handshake))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT));
-    let connecting = client.get_multiplexed_async_connection_with_config(&config);
+    // Opened through the cache layer's connector, so no reply (INFO, CONFIG GET, a value)
+    // can grow past the cap whatever the peer sends.
+    let mut config = crate::cache::RedisConfig::new(target.url.clone());
+    config.connect_timeout = handshake;
+    config.max_reply_bytes = CHECK_MAX_REPLY_BYTES;
+    let connector = crate::cache::link::Connector::new(&config)
+        .map_err(|e| e.to_string())?
+        .with_response_timeout(RESPONSE_TIMEOUT);
+    let connecting = connector.open();
     let mut con = match tokio::time::timeout(handshake + RESPONSE_TIMEOUT, connecting).await {
-        Ok(Ok(con)) => con,
+        Ok(Ok(link)) => link.conn,
         Ok(Err(e)) => return Err(describe_connect_error(&e, target, handshake)),
         Err(_) => return Err(no_reply(target, handshake)),
     };
@@ -468,13 +475,19 @@ async fn cleanup(con: &mut MultiplexedConnection, prefix: &str) -> Result<u64, S
 
 /// SCAN MATCH + UNLINK (see [`sweep`]) within [`SCAN_DEADLINE`]; how many keys were removed.
 async fn delete_matching(con: &mut MultiplexedConnection, pattern: &str) -> Result<u64, String> {
-    let sweep = sweep::unlink_matching(con, pattern, sweep::DEFAULT_BATCH, SCAN_DEADLINE);
-    bounded(sweep).await
+    let mut con = sweep::Timed::new(con, SCAN_DEADLINE);
+    bounded(sweep::unlink_matching(
+        &mut con,
+        pattern,
+        sweep::DEFAULT_BATCH,
+    ))
+    .await
 }
 
 /// How many keys match `pattern`, within [`SCAN_DEADLINE`].
 async fn count_matching(con: &mut MultiplexedConnection, pattern: &str) -> Result<u64, String> {
-    bounded(sweep::count_matching(con, pattern, SCAN_DEADLINE)).await
+    let mut con = sweep::Timed::new(con, SCAN_DEADLINE);
+    bounded(sweep::count_matching(&mut con, pattern)).await
 }
 
 async fn bounded(

@@ -231,7 +231,7 @@ pub async fn preload(workload: &Workload, scenario: &Scenario, shutdown: &Shutdo
             r = workload.backend.mset(&items, ttl) => r,
             _ = shutdown.stopping() => return,
         };
-        if let Err(e) = written {
+        if let Err(e) = written.result {
             tracing::warn!("preload stopped at key {i}: {e}");
             return;
         }

@@ -21,7 +21,11 @@ pub async fn backend(
         )));
     }
     let store = target
-        .connect_cache(key_prefix, scenario.load.connections)
+        .connect_cache(
+            key_prefix,
+            scenario.load.connections,
+            super::backend::reply_cap(scenario),
+        )
         .await?;
     Ok(match (store, scenario.target.kind) {
         (None, _) => Backend::Memory(CacheManager::new(None, manager_config(scenario))),

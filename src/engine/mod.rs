@@ -4,7 +4,7 @@
 //!
 //! - [`schedule`]: intended start times of the open model (even or Poisson, ramps, warmup).
 //! - [`driver`]: the pacer (open model) and the clients (closed model).
-//! - [`ops`]: one operation executed and recorded.
+//! - [`ops`]: one operation executed and recorded (its [`outcome`] recorded in one place).
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
 //! - [`origin`]: the simulated database behind `get_or_set`.
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
@@ -26,6 +26,7 @@ pub mod driver;
 pub mod layer;
 pub mod ops;
 pub mod origin;
+mod outcome;
 pub mod schedule;
 pub mod wire;
 
@@ -156,7 +157,7 @@ pub async fn run(
             .backend
             .manager()
             .filter(|m| m.redis().is_some())
-            .map_or("NONE", |m| m.breaker().state().name())
+            .map(|m| m.breaker().state())
     };
     let params = DriveParams {
         load: scenario.load.clone(),
@@ -271,12 +272,12 @@ pub async fn run(
             .into_iter()
             .map(|t| BreakerTransition {
                 t_s: t.at.as_secs_f64() - clock_offset,
-                from: t.from.name().to_string(),
-                to: t.to.name().to_string(),
+                from: t.from,
+                to: t.to,
                 cause: t.cause,
             })
             .collect(),
-        final_state: breaker_state().to_string(),
+        final_state: breaker_state(),
     };
     let scenario_value = redacted_config(scenario);
     Ok(RunSummary::build(SummaryInputs {
@@ -328,7 +329,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
         server: None,
         breaker: BreakerReport {
             transitions: Vec::new(),
-            final_state: "NONE".to_string(),
+            final_state: None,
         },
         saturated: false,
         origin_p50_us: None,

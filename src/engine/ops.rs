@@ -2,13 +2,14 @@
 //! codec, through which backend; response time from the intended start, service time from
 //! the actual send, hits, misses, fallback answers and errors by kind.
 
-use super::backend::{Backend, Via};
+use super::backend::Backend;
 use super::origin::Origin;
+use super::outcome::{us, Outcome};
 use super::wire::{self, Reply as WireReply, WireClient};
 use crate::cache::codec::{self, CodecConfig};
 use crate::cache::redis_store::{px_millis, Command, Reply};
 use crate::cache::{Codec, OpError, RedisConfig};
-use crate::op::{ErrorKind, OpKind};
+use crate::op::{ErrorKind, OpKind, RedisCalls};
 use crate::report::recorder::Recorder;
 use crate::scenario::dist::{KeyChooser, OpMix, ValueGen};
 use crate::scenario::workload::OpSpec;
@@ -16,7 +17,7 @@ use crate::scenario::Scenario;
 use rand::rngs::SmallRng;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Keys per "workspace" group: `del_pattern` removes one group (`w{g}:*`), as the guide's
 /// `contacts:workspace:{id}:*` invalidation does.
@@ -58,10 +59,6 @@ fn codec_of(spec: &OpSpec) -> CodecConfig {
         codec: spec.codec.name().parse().unwrap_or(Codec::None),
         threshold: spec.compress_threshold as usize,
     }
-}
-
-fn us(d: Duration) -> u64 {
-    d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 impl Workload {
@@ -118,179 +115,166 @@ impl Workload {
     }
 
     /// Picks one operation and runs it; `intended` is its scheduled start (the actual send
-    /// for the closed model). Records into shard `shard`.
+    /// for the closed model). Each kind is one method returning an [`Outcome`], recorded in
+    /// one place ([`Outcome::record`]) into shard `shard`.
     pub async fn execute(&self, rng: &mut SmallRng, intended: Instant, shard: usize) {
         let spec = self.mix.pick(rng);
         let index = self.spec_index(spec);
         let codec = &self.codecs[index];
         let sent = Instant::now();
+        let outcome = match spec.kind {
+            OpKind::Get => self.get(rng).await,
+            OpKind::Set => self.set(rng, spec, codec).await,
+            OpKind::GetOrSet => self.get_or_set(rng, spec, codec).await,
+            OpKind::Del => self.del(rng).await,
+            OpKind::DelPattern => self.del_pattern(rng).await,
+            OpKind::Mget => self.mget(rng, spec).await,
+            OpKind::Mset => self.mset(rng, spec, codec).await,
+            OpKind::Pipeline => self.pipeline(rng, spec, codec).await,
+        };
         let rec = &self.recorders[shard % self.recorders.len()];
-        match spec.kind {
-            OpKind::Get => {
-                let key = key_name(self.keys.next(rng));
-                let r = self.backend.get(&key).await.and_then(|(v, via)| {
-                    if let Some(v) = &v {
-                        codec::decode(v)?;
-                    }
-                    Ok((v.is_some(), via))
-                });
-                let done = Instant::now();
-                let mut rec = lock(rec);
-                rec.record(OpKind::Get, us(done - intended), us(done - sent));
-                read_outcome(
-                    &mut rec,
-                    r.map(|(hit, via)| (u64::from(hit), u64::from(!hit), via)),
-                );
-            }
-            OpKind::Set => {
-                let key = key_name(self.keys.next(rng));
-                let r = match self.value(rng, codec) {
-                    Ok((v, raw)) => {
-                        let wire = v.len() as u64;
-                        self.keys_written.fetch_add(1, Ordering::Relaxed);
-                        self.backend
-                            .set(&key, &v, spec.ttl)
-                            .await
-                            .map(|via| (via, raw, wire))
-                    }
-                    Err(e) => Err(e),
-                };
-                let done = Instant::now();
-                let mut rec = lock(rec);
-                rec.record(OpKind::Set, us(done - intended), us(done - sent));
-                write_outcome(&mut rec, codec, r);
-            }
-            OpKind::GetOrSet => {
-                let key = key_name(self.keys.next(rng));
-                let got = self.backend.get(&key).await;
-                let mut write = None;
-                let mut origin_called = false;
-                let read = match got {
-                    Ok((Some(v), via)) => codec::decode(&v).map(|_| (1, 0, via)),
-                    Ok((None, via)) => {
-                        origin_called = true;
-                        match self.origin.load(rng).await {
-                            Ok(()) => {
-                                let w = match self.value(rng, codec) {
-                                    Ok((v, raw)) => {
-                                        self.keys_written.fetch_add(1, Ordering::Relaxed);
-                                        let wire = v.len() as u64;
-                                        self.backend
-                                            .set(&key, &v, spec.ttl)
-                                            .await
-                                            .map(|via| (via, raw, wire))
-                                    }
-                                    Err(e) => Err(e),
-                                };
-                                write = Some(w);
-                                Ok((0, 1, via))
-                            }
-                            Err(_) => Err(OpError::Loader("origin failed".into())),
-                        }
-                    }
-                    Err(e) => Err(e),
-                };
-                let done = Instant::now();
-                let mut rec = lock(rec);
-                rec.record(OpKind::GetOrSet, us(done - intended), us(done - sent));
-                if origin_called {
-                    rec.origin_call();
-                }
-                let read_failed = read.is_err();
-                read_outcome(&mut rec, read);
-                if let (Some(w), false) = (write, read_failed) {
-                    // A failed write-back is an error of this operation; its bytes still count.
-                    match w {
-                        Ok((via, raw, wire)) => {
-                            rec.bytes(codec.codec.name(), raw, wire);
-                            if via == Via::Fallback {
-                                rec.fallback_op();
-                            }
-                        }
-                        Err(e) => rec.error(e.kind()),
-                    }
-                }
-            }
-            OpKind::Del => {
-                let key = key_name(self.keys.next(rng));
-                let r = self.backend.del(&key).await;
-                let done = Instant::now();
-                let mut rec = lock(rec);
-                rec.record(OpKind::Del, us(done - intended), us(done - sent));
-                simple_outcome(&mut rec, r);
-            }
-            OpKind::DelPattern => {
-                let group = self.keys.next(rng) / GROUP;
-                let r = self.backend.del_pattern(&format!("w{group}:*")).await;
-                let done = Instant::now();
-                let mut rec = lock(rec);
-                rec.record(OpKind::DelPattern, us(done - intended), us(done - sent));
-                simple_outcome(&mut rec, r);
-            }
-            OpKind::Mget => {
-                let n = self.mix.batch(spec, rng);
-                let keys: Vec<String> = (0..n).map(|_| key_name(self.keys.next(rng))).collect();
-                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-                let r = self.backend.mget(&refs).await.map(|(vals, via)| {
-                    let hits = vals.iter().filter(|v| v.is_some()).count() as u64;
-                    (hits, vals.len() as u64 - hits, via)
-                });
-                let done = Instant::now();
-                let mut rec = lock(rec);
-                rec.record(OpKind::Mget, us(done - intended), us(done - sent));
-                read_outcome(&mut rec, r);
-            }
-            OpKind::Mset => {
-                let n = self.mix.batch(spec, rng);
-                let mut keys = Vec::with_capacity(n);
-                let mut vals = Vec::with_capacity(n);
-                let (mut raw_total, mut wire_total) = (0, 0);
-                let mut failed = None;
-                for _ in 0..n {
-                    keys.push(key_name(self.keys.next(rng)));
-                    match self.value(rng, codec) {
-                        Ok((v, raw)) => {
-                            raw_total += raw;
-                            wire_total += v.len() as u64;
-                            vals.push(v);
-                        }
-                        Err(e) => failed = Some(e),
-                    }
-                }
-                let r = match failed {
-                    Some(e) => Err(e),
-                    None => {
-                        let items: Vec<(&str, &[u8])> = keys
-                            .iter()
-                            .map(String::as_str)
-                            .zip(vals.iter().map(|v| &**v))
-                            .collect();
-                        self.keys_written.fetch_add(n as u64, Ordering::Relaxed);
-                        self.backend
-                            .mset(&items, spec.ttl)
-                            .await
-                            .map(|via| (via, raw_total, wire_total))
-                    }
-                };
-                let done = Instant::now();
-                let mut rec = lock(rec);
-                rec.record(OpKind::Mset, us(done - intended), us(done - sent));
-                write_outcome(&mut rec, codec, r);
-            }
-            OpKind::Pipeline => self.pipeline(rng, index, intended, sent, rec).await,
-        }
+        outcome.record(&mut lock(rec), spec.kind, codec, intended, sent);
     }
 
-    async fn pipeline(
+    async fn get(&self, rng: &mut SmallRng) -> Outcome {
+        let key = key_name(self.keys.next(rng));
+        let call = self.backend.get(&key).await;
+        let mut out = Outcome::of(&call);
+        match call.result {
+            Ok((v, via)) => {
+                out.served(via);
+                match v.as_deref().map(codec::decode).transpose() {
+                    Ok(_) => out.read(u64::from(v.is_some()), u64::from(v.is_none())),
+                    Err(e) => out.fail(&e),
+                }
+            }
+            Err(e) => out.fail(&e),
+        }
+        out
+    }
+
+    /// Encodes a value and writes it (shared by `set` and `get_or_set`'s write-back).
+    async fn write(
         &self,
         rng: &mut SmallRng,
-        index: usize,
-        intended: Instant,
-        sent: Instant,
-        rec: &Mutex<Recorder>,
-    ) {
-        let spec = &self.mix.ops()[index];
-        let codec = &self.codecs[index];
+        key: &str,
+        spec: &OpSpec,
+        codec: &CodecConfig,
+    ) -> Outcome {
+        let (v, raw) = match self.value(rng, codec) {
+            Ok(v) => v,
+            Err(e) => return Outcome::failed(&e),
+        };
+        self.keys_written.fetch_add(1, Ordering::Relaxed);
+        let call = self.backend.set(key, &v, spec.ttl).await;
+        let mut out = Outcome::of(&call);
+        match call.result {
+            Ok(((), via)) => {
+                out.served(via);
+                out.bytes = Some((raw, v.len() as u64));
+            }
+            Err(e) => out.fail(&e),
+        }
+        out
+    }
+
+    async fn set(&self, rng: &mut SmallRng, spec: &OpSpec, codec: &CodecConfig) -> Outcome {
+        let key = key_name(self.keys.next(rng));
+        self.write(rng, &key, spec, codec).await
+    }
+
+    /// Cache-aside: GET; on a miss, load from the origin and write the value back. A failed
+    /// write-back is an error of this operation; its bytes still count.
+    async fn get_or_set(&self, rng: &mut SmallRng, spec: &OpSpec, codec: &CodecConfig) -> Outcome {
+        let key = key_name(self.keys.next(rng));
+        let call = self.backend.get(&key).await;
+        let mut out = Outcome::of(&call);
+        match call.result {
+            Err(e) => out.fail(&e),
+            Ok((Some(v), via)) => {
+                out.served(via);
+                match codec::decode(&v) {
+                    Ok(_) => out.read(1, 0),
+                    Err(e) => out.fail(&e),
+                }
+            }
+            Ok((None, via)) => {
+                out.served(via);
+                out.read(0, 1);
+                out.origin_call = true;
+                match self.origin.load(rng).await {
+                    Ok(()) => out.then(self.write(rng, &key, spec, codec).await),
+                    Err(_) => out.fail(&OpError::Loader("origin failed".into())),
+                }
+            }
+        }
+        out
+    }
+
+    async fn del(&self, rng: &mut SmallRng) -> Outcome {
+        let key = key_name(self.keys.next(rng));
+        Outcome::done(self.backend.del(&key).await)
+    }
+
+    async fn del_pattern(&self, rng: &mut SmallRng) -> Outcome {
+        let group = self.keys.next(rng) / GROUP;
+        Outcome::done(self.backend.del_pattern(&format!("w{group}:*")).await)
+    }
+
+    async fn mget(&self, rng: &mut SmallRng, spec: &OpSpec) -> Outcome {
+        let n = self.mix.batch(spec, rng);
+        let keys: Vec<String> = (0..n).map(|_| key_name(self.keys.next(rng))).collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let call = self.backend.mget(&refs).await;
+        let mut out = Outcome::of(&call);
+        match call.result {
+            Ok((vals, via)) => {
+                out.served(via);
+                let hits = vals.iter().filter(|v| v.is_some()).count() as u64;
+                out.read(hits, vals.len() as u64 - hits);
+            }
+            Err(e) => out.fail(&e),
+        }
+        out
+    }
+
+    async fn mset(&self, rng: &mut SmallRng, spec: &OpSpec, codec: &CodecConfig) -> Outcome {
+        let n = self.mix.batch(spec, rng);
+        let mut keys = Vec::with_capacity(n);
+        let mut vals = Vec::with_capacity(n);
+        let (mut raw_total, mut wire_total) = (0, 0);
+        for _ in 0..n {
+            keys.push(key_name(self.keys.next(rng)));
+            match self.value(rng, codec) {
+                Ok((v, raw)) => {
+                    raw_total += raw;
+                    wire_total += v.len() as u64;
+                    vals.push(v);
+                }
+                Err(e) => return Outcome::failed(&e),
+            }
+        }
+        let items: Vec<(&str, &[u8])> = keys
+            .iter()
+            .map(String::as_str)
+            .zip(vals.iter().map(|v| &**v))
+            .collect();
+        self.keys_written.fetch_add(n as u64, Ordering::Relaxed);
+        let call = self.backend.mset(&items, spec.ttl).await;
+        let mut out = Outcome::of(&call);
+        match call.result {
+            Ok(((), via)) => {
+                out.served(via);
+                out.bytes = Some((raw_total, wire_total));
+            }
+            Err(e) => out.fail(&e),
+        }
+        out
+    }
+
+    /// One operation of `batch` commands in one round trip; it completes with its last
+    /// reply and fails if any command failed.
+    async fn pipeline(&self, rng: &mut SmallRng, spec: &OpSpec, codec: &CodecConfig) -> Outcome {
         let n = self.mix.batch(spec, rng);
         let mut cmds = Vec::with_capacity(n);
         let (mut raw_total, mut wire_total) = (0, 0);
@@ -310,33 +294,27 @@ impl Workload {
                 _ => Command::Get(key),
             });
         }
-        let replies = self.backend.pipeline(&cmds).await;
-        let mut rec = lock(rec);
+        let mut out = Outcome::default();
         if raw_total > 0 {
-            rec.bytes(codec.codec.name(), raw_total, wire_total);
+            out.bytes = Some((raw_total, wire_total));
         }
-        for (r, at) in replies {
-            rec.record(
-                OpKind::Pipeline,
-                us(at.saturating_duration_since(intended)),
-                us(at.saturating_duration_since(sent)),
-            );
-            match r {
+        let mut last = None;
+        for (call, at) in self.backend.pipeline(&cmds).await {
+            last = last.max(Some(at));
+            out.commands += call.commands;
+            out.redis.add(call.redis);
+            match call.result {
                 Ok((reply, via)) => {
+                    out.served(via);
                     if let Reply::Value(v) = reply {
-                        if v.is_some() {
-                            rec.hit();
-                        } else {
-                            rec.miss();
-                        }
-                    }
-                    if via == Via::Fallback {
-                        rec.fallback_op();
+                        out.read(u64::from(v.is_some()), u64::from(v.is_none()));
                     }
                 }
-                Err(e) => rec.error(e.kind()),
+                Err(e) => out.fail(&e),
             }
         }
+        out.done = last;
+        out
     }
 }
 
@@ -377,6 +355,8 @@ impl Workload {
                 for rng in rngs {
                     rec.record(self.mix.pick(rng).kind, at, at);
                     rec.error(e.kind());
+                    rec.commands(1);
+                    rec.redis(RedisCalls::failed(1, e.kind()));
                 }
                 return;
             }
@@ -396,6 +376,7 @@ impl Workload {
                 bytes: (0, 0),
                 at: None,
                 outcome: Ok(Answer::Done),
+                redis_failed: None,
             };
             match spec.kind {
                 OpKind::Set => match self.value(rng, &self.codecs[index]) {
@@ -422,7 +403,10 @@ impl Workload {
             let Some(q) = waiting.next() else { return };
             q.at = Some(at);
             q.outcome = match (q.kind, reply) {
-                (_, WireReply::Error(_)) => Err(ErrorKind::ServerReply),
+                (_, WireReply::Error(_)) => {
+                    q.redis_failed = Some(ErrorKind::ServerReply);
+                    Err(ErrorKind::ServerReply)
+                }
                 (OpKind::Get, WireReply::Nil) => Ok(Answer::Miss),
                 (OpKind::Get, WireReply::Bulk(v)) => {
                     codec::decode(v).map(|_| Answer::Hit).map_err(|e| e.kind())
@@ -430,7 +414,10 @@ impl Workload {
                 (OpKind::Set, WireReply::Status) | (OpKind::Del, WireReply::Int(_)) => {
                     Ok(Answer::Done)
                 }
-                _ => Err(ErrorKind::Protocol),
+                _ => {
+                    q.redis_failed = Some(ErrorKind::Protocol);
+                    Err(ErrorKind::Protocol)
+                }
             };
         };
         let timeout = config.response_timeout;
@@ -449,6 +436,18 @@ impl Workload {
         for q in &batch {
             let took = us(q.at.unwrap_or(failed_at).saturating_duration_since(sent));
             rec.record(q.kind, took, took);
+            rec.commands(1);
+            // A command that never went out (its value failed to encode) is not Redis's.
+            let encode_failed = q.kind == OpKind::Set
+                && q.at.is_some()
+                && q.outcome.is_err()
+                && q.redis_failed.is_none();
+            if !encode_failed {
+                rec.redis(match (q.at, failure, q.redis_failed) {
+                    (None, Some(kind), _) | (Some(_), _, Some(kind)) => RedisCalls::failed(1, kind),
+                    _ => RedisCalls::answered(1),
+                });
+            }
             match (q.at, failure) {
                 (None, Some(kind)) => rec.error(kind),
                 _ => match q.outcome {
@@ -474,6 +473,8 @@ struct Queued {
     bytes: (u64, u64),
     at: Option<Instant>,
     outcome: Result<Answer, ErrorKind>,
+    /// The reply broke the protocol or was an error reply: a failure of Redis itself.
+    redis_failed: Option<ErrorKind>,
 }
 
 #[derive(Clone, Copy)]
@@ -485,39 +486,6 @@ enum Answer {
 
 fn lock(m: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn read_outcome(rec: &mut Recorder, r: Result<(u64, u64, Via), OpError>) {
-    match r {
-        Ok((hits, misses, via)) => {
-            rec.hits(hits);
-            rec.misses(misses);
-            if via == Via::Fallback {
-                rec.fallback_op();
-            }
-        }
-        Err(e) => rec.error(e.kind()),
-    }
-}
-
-fn write_outcome(rec: &mut Recorder, codec: &CodecConfig, r: Result<(Via, u64, u64), OpError>) {
-    match r {
-        Ok((via, raw, wire)) => {
-            rec.bytes(codec.codec.name(), raw, wire);
-            if via == Via::Fallback {
-                rec.fallback_op();
-            }
-        }
-        Err(e) => rec.error(e.kind()),
-    }
-}
-
-fn simple_outcome(rec: &mut Recorder, r: Result<Via, OpError>) {
-    match r {
-        Ok(Via::Fallback) => rec.fallback_op(),
-        Ok(Via::Primary) => {}
-        Err(e) => rec.error(e.kind()),
-    }
 }
 
 #[cfg(test)]

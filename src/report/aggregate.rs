@@ -8,6 +8,7 @@
 //! 300 of them).
 
 use super::recorder::{new_histogram, Recorder};
+use crate::cache::BreakerState;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,10 +40,13 @@ pub struct TimePoint {
     pub origin_calls: u64,
     /// Operations served by the in-memory fallback.
     pub fallback_ops: u64,
-    /// Breaker state at the end of the interval (e.g. "CLOSED", "OPEN", "HALF_OPEN").
-    pub breaker: String,
+    /// Breaker state at the end of the interval; `None` when the target has no breaker.
+    pub breaker: Option<BreakerState>,
     /// True for warmup intervals, which are plotted but excluded from the totals.
     pub warmup: bool,
+    /// Redis-level failures in the interval (those the fallback absorbed included).
+    #[serde(default)]
+    pub redis_errors: u64,
 }
 
 /// What the live progress line shows, taken from the last tick.
@@ -59,8 +63,8 @@ pub struct LiveLine {
     /// Errors since the start of the run, warmup included: an operator watching the line
     /// wants to see any error at all.
     pub errors: u64,
-    /// Breaker state at the last tick.
-    pub breaker: String,
+    /// Breaker state at the last tick; `None` when the target has no breaker.
+    pub breaker: Option<BreakerState>,
     /// True while warming up.
     pub warmup: bool,
 }
@@ -165,7 +169,12 @@ impl Aggregator {
     /// worker, appends a [`TimePoint`] and, when `measuring` (not warmup), adds the interval
     /// to the totals. Call once a second, and once more at the end for the last partial
     /// interval before [`Aggregator::finish`].
-    pub fn tick(&mut self, elapsed: Duration, breaker_state: &str, measuring: bool) {
+    pub fn tick(
+        &mut self,
+        elapsed: Duration,
+        breaker_state: Option<BreakerState>,
+        measuring: bool,
+    ) {
         self.interval.reset();
         for slot in &mut self.slots {
             slot.spare.reset();
@@ -193,8 +202,9 @@ impl Aggregator {
             errors,
             origin_calls: iv.origin_call_count(),
             fallback_ops: iv.fallback_op_count(),
-            breaker: breaker_state.to_string(),
+            breaker: breaker_state,
             warmup: !measuring,
+            redis_errors: iv.redis_calls().failures(),
         });
         self.errors_seen += errors;
         if measuring {
@@ -212,7 +222,7 @@ impl Aggregator {
                 p95_us: p.p95_us,
                 hit_rate: ratio(p.hits, p.hits + p.misses),
                 errors: self.errors_seen,
-                breaker: p.breaker.clone(),
+                breaker: p.breaker,
                 warmup: p.warmup,
             },
             None => LiveLine {
@@ -221,7 +231,7 @@ impl Aggregator {
                 p95_us: None,
                 hit_rate: None,
                 errors: 0,
-                breaker: String::new(),
+                breaker: None,
                 warmup: false,
             },
         }
@@ -281,7 +291,7 @@ mod tests {
         // Warmup second.
         w1.lock().expect("lock").record(OpKind::Get, 5_000, 5_000);
         w1.lock().expect("lock").error(ErrorKind::Timeout);
-        agg.tick(secs(1), "CLOSED", false);
+        agg.tick(secs(1), Some(BreakerState::Closed), false);
 
         // Two measured seconds.
         for v in 1..=100 {
@@ -290,9 +300,9 @@ mod tests {
         }
         w1.lock().expect("lock").hits(3);
         w2.lock().expect("lock").miss();
-        agg.tick(secs(2), "CLOSED", true);
+        agg.tick(secs(2), Some(BreakerState::Closed), true);
         w2.lock().expect("lock").record(OpKind::Get, 10, 10);
-        agg.tick(secs(3), "OPEN", true);
+        agg.tick(secs(3), Some(BreakerState::Open), true);
 
         let ts = agg.timeseries();
         assert_eq!(ts.len(), 3);
@@ -302,7 +312,7 @@ mod tests {
         assert_eq!(ts[1].throughput, 200.0);
         assert_eq!(ts[1].p50_us, Some(100));
         assert_eq!((ts[1].hits, ts[1].misses), (3, 1));
-        assert_eq!(ts[2].breaker, "OPEN");
+        assert_eq!(ts[2].breaker, Some(BreakerState::Open));
 
         let live = agg.live();
         assert_eq!(live.elapsed, secs(3));
@@ -322,7 +332,7 @@ mod tests {
     fn empty_interval_has_no_percentiles() {
         let mut agg = Aggregator::new();
         let _w = agg.register();
-        agg.tick(secs(1), "CLOSED", true);
+        agg.tick(secs(1), Some(BreakerState::Closed), true);
         let p = &agg.timeseries()[0];
         assert_eq!(p.ops, 0);
         assert_eq!(p.p95_us, None);
@@ -338,7 +348,7 @@ mod tests {
                 .lock()
                 .expect("lock")
                 .record(OpKind::Get, round, round);
-            agg.tick(secs(round), "CLOSED", true);
+            agg.tick(secs(round), Some(BreakerState::Closed), true);
             assert_eq!(shared.lock().expect("lock").ops(), 0);
         }
         assert_eq!(agg.totals().ops(), 3);
@@ -357,7 +367,7 @@ mod tests {
         })
         .join();
         assert!(w.is_poisoned());
-        agg.tick(secs(1), "CLOSED", true);
+        agg.tick(secs(1), Some(BreakerState::Closed), true);
         assert_eq!(agg.totals().ops(), 1);
     }
 }

@@ -8,11 +8,11 @@ use super::hdr::encode_histogram;
 use super::recorder::{add_histogram, new_histogram, Recorder};
 use super::summary::{
     round_to, BreakerReport, CacheEffect, Cleanup, CompressionRow, GeneratorReport, Histograms,
-    Latency, OpLatency, Percentiles, Phase, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
-    Totals, RATE_DECIMALS, SCHEMA,
+    Latency, OpLatency, Percentiles, Phase, Provider, RedisCalls, RunSummary, ScenarioInfo,
+    ServerStats, TargetInfo, Totals, RATE_DECIMALS, SCHEMA,
 };
 use super::verdict::{self, Verdict};
-use crate::op::{ErrorKind, OpKind};
+use crate::op::{ErrorKind, OpKind, REDIS_ERROR_KINDS};
 use crate::scenario::threshold::Threshold;
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
@@ -61,6 +61,7 @@ impl RunSummary {
         } = inputs.measured;
         let measured_s = measured.as_secs_f64();
         let reads = t.hit_count() + t.miss_count();
+        let has_redis = inputs.target.provider == Provider::Redis;
 
         let mut summary = RunSummary {
             schema: SCHEMA.to_string(),
@@ -83,6 +84,7 @@ impl RunSummary {
                 s.hit_rate_server = s.hit_rate_server.map(|r| round_to(r, RATE_DECIMALS));
                 s
             }),
+            redis: has_redis.then(|| redis_calls(t)),
             breaker: BreakerReport {
                 transitions: (inputs.breaker.transitions.into_iter())
                     .map(|mut t| {
@@ -136,6 +138,22 @@ fn totals(t: &Recorder, measured_s: f64) -> Totals {
         error_rate: ratio(errors_total, ops).map(|r| round_to(r, RATE_DECIMALS)),
         origin_calls: t.origin_call_count(),
         fallback_ops: t.fallback_op_count(),
+        commands: t.command_count(),
+    }
+}
+
+/// Redis's own view of the measured phase.
+fn redis_calls(t: &Recorder) -> RedisCalls {
+    let calls = t.redis_calls();
+    let failures_total = calls.failures();
+    RedisCalls {
+        calls: calls.attempted,
+        failures: REDIS_ERROR_KINDS
+            .into_iter()
+            .map(|k| (k, calls.failed[k.index()]))
+            .collect(),
+        failures_total,
+        error_rate: ratio(failures_total, calls.attempted).map(|r| round_to(r, RATE_DECIMALS)),
     }
 }
 

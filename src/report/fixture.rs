@@ -8,7 +8,8 @@ use super::summary::{
     BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
     TargetKind,
 };
-use crate::op::{ErrorKind, OpKind};
+use crate::cache::BreakerState;
+use crate::op::{ErrorKind, OpKind, RedisCalls};
 use crate::scenario::threshold::{Cmp, Metric, Stat, Threshold};
 use chrono::TimeZone;
 use std::time::Duration;
@@ -49,7 +50,7 @@ pub fn default_thresholds() -> Vec<Threshold> {
 }
 
 /// Totals with GET response times 1..=1000 µs (service half of that), 100 SETs at 2 ms,
-/// 800 hits / 200 misses, 2 timeouts, gzip bytes and some scheduler lag.
+/// 800 hits / 200 misses, 2 timeouts (also Redis's: 2 of 1 100 commands), gzip bytes and some scheduler lag.
 pub fn totals() -> Recorder {
     let mut r = Recorder::new();
     for v in 1..=1000 {
@@ -67,6 +68,9 @@ pub fn totals() -> Recorder {
     r.error(ErrorKind::Timeout);
     r.error(ErrorKind::Timeout);
     r.bytes("gzip", 10_000, 2_500);
+    r.commands(1100);
+    r.redis(RedisCalls::answered(1098));
+    r.redis(RedisCalls::failed(2, ErrorKind::Timeout));
     for lag in [10, 20, 30, 400] {
         r.lag(lag);
     }
@@ -86,7 +90,8 @@ fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
         errors: 0,
         origin_calls: 20,
         fallback_ops: 0,
-        breaker: "CLOSED".to_string(),
+        breaker: Some(BreakerState::Closed),
+        redis_errors: 0,
         warmup,
     }
 }
@@ -127,11 +132,11 @@ pub fn inputs() -> SummaryInputs {
         breaker: BreakerReport {
             transitions: vec![BreakerTransition {
                 t_s: 5.5,
-                from: "CLOSED".to_string(),
-                to: "OPEN".to_string(),
+                from: BreakerState::Closed,
+                to: BreakerState::Open,
                 cause: "5 consecutive failures".to_string(),
             }],
-            final_state: "OPEN".to_string(),
+            final_state: Some(BreakerState::Open),
         },
         saturated: false,
         origin_p50_us: Some(5_000.0),

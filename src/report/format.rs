@@ -90,7 +90,7 @@ pub fn metric(metric: &Metric, value: f64) -> String {
         Metric::Latency { .. } => us_f64(value),
         Metric::HitRate => percent(value, 1),
         // Error-rate limits are typically 0.1 %, so show enough places to compare.
-        Metric::ErrorRate => percent(value, 3),
+        Metric::ErrorRate | Metric::RedisErrorRate => percent(value, 3),
         Metric::Evictions => percent(value, 2),
         Metric::Memory => percent(value, 1),
         Metric::Throughput => per_second(value),

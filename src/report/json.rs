@@ -119,7 +119,7 @@ mod tests {
             }
             agg.tick(
                 std::time::Duration::from_micros(i * 1_043_117),
-                "CLOSED",
+                Some(crate::cache::BreakerState::Closed),
                 i > 1,
             );
         }

@@ -16,7 +16,7 @@
 //! (response, service), and the aggregator keeps one spare Recorder per worker, so keep one
 //! Recorder per worker task, not per virtual user.
 
-use crate::op::{ErrorKind, OpKind};
+use crate::op::{ErrorKind, OpKind, RedisCalls};
 use hdrhistogram::Histogram;
 
 /// Significant decimal digits every redline histogram keeps (values are exact below 2,048 µs
@@ -126,6 +126,14 @@ pub struct Recorder {
     /// How late each operation was released versus its intended start; the evidence for
     /// `generator.saturated`. Created on first use (closed-loop runs never record lag).
     lag: Option<Histogram<u64>>,
+
+    // ---- Redis's own view and command counts (apart from what the application saw) ----
+    /// Commands the operations consisted of: an MGET is one operation and one command, a
+    /// pipeline of 16 one operation and 16 commands.
+    commands: u64,
+    /// Commands asked of Redis (breaker refusals included) and those that failed, by kind,
+    /// whether or not the fallback then answered the application.
+    redis: RedisCalls,
 }
 
 impl Default for Recorder {
@@ -147,10 +155,13 @@ impl Recorder {
             errors: [0; ERROR_COUNT],
             codecs: Vec::new(),
             lag: None,
+            commands: 0,
+            redis: RedisCalls::default(),
         }
     }
 
-    /// Records one completed operation (or one command inside a pipeline), successful or not.
+    /// Records one completed operation (one application call: a GET, an MGET, a whole
+    /// pipeline), successful or not.
     /// A failure is also reported with [`Recorder::error`].
     #[inline]
     pub fn record(&mut self, op: OpKind, response_us: u64, service_us: u64) {
@@ -201,6 +212,18 @@ impl Recorder {
     #[inline]
     pub fn error(&mut self, kind: ErrorKind) {
         self.errors[kind.index()] += 1;
+    }
+
+    /// `n` commands issued by one operation.
+    #[inline]
+    pub fn commands(&mut self, n: u64) {
+        self.commands += n;
+    }
+
+    /// What Redis did for one operation.
+    #[inline]
+    pub fn redis(&mut self, calls: RedisCalls) {
+        self.redis.add(calls);
     }
 
     /// Value bytes before (`raw`) and after (`wire`) encoding with `codec`. Allocates only the
@@ -256,6 +279,8 @@ impl Recorder {
         if let Some(lag) = &mut self.lag {
             lag.reset();
         }
+        self.commands = 0;
+        self.redis = RedisCalls::default();
     }
 
     /// Adds `other`'s measurements to `self`.
@@ -291,6 +316,8 @@ impl Recorder {
                 add_histogram(self.lag.get_or_insert_with(new_histogram), theirs);
             }
         }
+        self.commands += other.commands;
+        self.redis.add(other.redis);
     }
 
     /// Operations recorded, all kinds.
@@ -370,6 +397,16 @@ impl Recorder {
     /// Encoded bytes per codec, first-seen order; may contain all-zero entries after a reset.
     pub fn codec_bytes(&self) -> &[CodecBytes] {
         &self.codecs
+    }
+
+    /// Commands issued, all operations.
+    pub fn command_count(&self) -> u64 {
+        self.commands
+    }
+
+    /// Redis's own view: commands asked of it and failures by kind.
+    pub fn redis_calls(&self) -> &RedisCalls {
+        &self.redis
     }
 
     /// Scheduler lag histogram, if any lag was recorded.
@@ -492,7 +529,14 @@ mod tests {
         b.bytes("gzip", 100, 30);
         b.bytes("zstd", 10, 5);
         b.lag(7);
+        b.commands(10);
+        b.redis(RedisCalls::failed(2, ErrorKind::Protocol));
+        a.commands(1);
+        a.redis(RedisCalls::answered(1));
         a.merge(&b);
+        assert_eq!(a.command_count(), 11);
+        assert_eq!(a.redis_calls().attempted, 3);
+        assert_eq!(a.redis_calls().failed[ErrorKind::Protocol.index()], 2);
         assert_eq!(a.ops(), 3);
         assert_eq!(a.op_count(OpKind::Mget), 1);
         let get = a.op_histograms(OpKind::Get).expect("get ran");

@@ -7,6 +7,7 @@
 use super::aggregate::{ratio, TimePoint};
 pub use super::phase::{Cleanup, CleanupOutcome, Phase};
 use super::verdict::{ThresholdResult, Verdict};
+use crate::cache::BreakerState;
 use crate::op::{ErrorKind, OpKind};
 use crate::scenario::threshold::Stat;
 use chrono::{DateTime, Utc};
@@ -59,6 +60,9 @@ pub struct RunSummary {
     pub server: Option<ServerStats>,
     /// Circuit breaker history.
     pub breaker: BreakerReport,
+    /// Redis's own view, apart from what the application saw: failures the fallback
+    /// absorbed are counted here. `None` when no Redis was loaded (memory target).
+    pub redis: Option<RedisCalls>,
     /// Whether the load generator kept its schedule.
     pub generator: GeneratorReport,
     /// What the cache saved versus going to the origin every time, when an origin-only
@@ -138,6 +142,9 @@ pub struct Totals {
     pub origin_calls: u64,
     /// Operations served by the in-memory fallback.
     pub fallback_ops: u64,
+    /// Commands the operations consisted of: an operation is one application call (a GET,
+    /// an MGET of 10 keys, a pipeline of 16 commands), which is 1, 1 and 16 commands.
+    pub commands: u64,
 }
 
 /// Latency statistics of one histogram, in microseconds.
@@ -241,15 +248,29 @@ pub struct ServerStats {
     pub hit_rate_server: Option<f64>,
 }
 
+/// What Redis did over the measured phase, whatever the application then saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedisCalls {
+    /// Commands asked of Redis, those the circuit breaker refused included.
+    pub calls: u64,
+    /// Failed commands per kind (timeout, connection, server_reply, protocol,
+    /// breaker_rejected), every kind present.
+    pub failures: BTreeMap<ErrorKind, u64>,
+    /// Failed commands, all kinds.
+    pub failures_total: u64,
+    /// failures_total / calls: the `redis_error_rate` threshold metric; `None` without calls.
+    pub error_rate: Option<f64>,
+}
+
 /// One breaker state change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BreakerTransition {
     /// Seconds since the run started.
     pub t_s: f64,
     /// State before.
-    pub from: String,
+    pub from: BreakerState,
     /// State after.
-    pub to: String,
+    pub to: BreakerState,
     /// What caused it (e.g. "5 consecutive failures", "reset timeout elapsed").
     pub cause: String,
 }
@@ -259,8 +280,9 @@ pub struct BreakerTransition {
 pub struct BreakerReport {
     /// Every state change, in order.
     pub transitions: Vec<BreakerTransition>,
-    /// State at the end of the run.
-    pub final_state: String,
+    /// State at the end of the run; `None` when the target has no breaker (raw Redis,
+    /// memory).
+    pub final_state: Option<BreakerState>,
 }
 
 /// Whether the load generator kept its schedule.

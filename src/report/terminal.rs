@@ -3,7 +3,7 @@
 
 use super::aggregate::LiveLine;
 use super::format;
-use super::markdown::errors_by_kind;
+use super::markdown::{errors_by_kind, redis_failures};
 use super::summary::{Provider, RunSummary};
 use super::verdict::{exit_code, Verdict};
 use std::io::{self, Write};
@@ -18,11 +18,7 @@ pub fn live_line(l: &LiveLine) -> String {
     let hit = l
         .hit_rate
         .map_or_else(|| "-".to_string(), |r| format::percent(r, 1));
-    let breaker = if l.breaker.is_empty() {
-        "-"
-    } else {
-        &l.breaker
-    };
+    let breaker = l.breaker.map_or("-", |b| b.name());
     let mut line = format!(
         "  {}s  {}  p95 {p95}  hit {hit}  err {}  breaker {breaker}",
         l.elapsed.as_secs(),
@@ -74,9 +70,10 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         w,
-        "  throughput  {}  ({} ops)",
+        "  throughput  {}  ({} ops, {} commands)",
         format::per_second(t.throughput),
-        format::count(t.ops)
+        format::count(t.ops),
+        format::count(t.commands)
     )?;
     for (name, p) in [
         ("response", &s.latency.overall.response),
@@ -105,11 +102,14 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         format::count(t.errors_total),
         format::percent_opt(t.error_rate, 3)
     )?;
-    if !s.breaker.final_state.is_empty() || !s.breaker.transitions.is_empty() {
+    if let Some(line) = redis_failures(s) {
+        writeln!(w, "  redis       {line}")?;
+    }
+    if s.breaker.final_state.is_some() || !s.breaker.transitions.is_empty() {
         writeln!(
             w,
             "  breaker     {} ({})",
-            s.breaker.final_state,
+            s.breaker.final_state.map_or("unknown", |st| st.name()),
             format::plural(s.breaker.transitions.len(), "transition")
         )?;
     }
@@ -179,7 +179,7 @@ mod tests {
             p95_us: Some(1_200),
             hit_rate: Some(0.824),
             errors: 0,
-            breaker: "CLOSED".to_string(),
+            breaker: Some(crate::cache::BreakerState::Closed),
             warmup: false,
         };
         assert_eq!(

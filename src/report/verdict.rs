@@ -108,6 +108,13 @@ pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
             Some(r) => Value(r),
             None => NoData("no data: no operations completed".into()),
         },
+        Metric::RedisErrorRate if no_redis => {
+            NotApplicable("not applicable: no Redis server".into())
+        }
+        Metric::RedisErrorRate => match summary.redis.as_ref().and_then(|r| r.error_rate) {
+            Some(r) => Value(r),
+            None => NoData("no data: no command reached Redis or its breaker".into()),
+        },
         Metric::Throughput => {
             if summary.measured_s > 0.0 {
                 Value(summary.totals.throughput)

@@ -30,6 +30,63 @@ fn field_prefix(field: &str) -> String {
     }
 }
 
+/// Every problem found in one scenario (at least one), in the order of their lines; a
+/// problem from a `--set` override or about the whole file comes last. Displayed one per
+/// line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioErrors(Vec<ScenarioError>);
+
+impl ScenarioErrors {
+    /// Wraps `errors` (not empty), ordered by line (stable, so errors on one line keep
+    /// their order).
+    pub(crate) fn new(errors: Vec<ScenarioError>) -> ScenarioErrors {
+        debug_assert!(!errors.is_empty(), "a scenario failure has a reason");
+        let mut errors: Vec<ScenarioError> =
+            errors.into_iter().map(ScenarioError::redacted).collect();
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        ScenarioErrors(errors)
+    }
+
+    /// The first problem (by line).
+    pub fn first(&self) -> &ScenarioError {
+        &self.0[0]
+    }
+
+    /// Every problem.
+    pub fn all(&self) -> &[ScenarioError] {
+        &self.0
+    }
+}
+
+impl From<ScenarioError> for ScenarioErrors {
+    fn from(e: ScenarioError) -> Self {
+        ScenarioErrors::new(vec![e])
+    }
+}
+
+impl ScenarioError {
+    /// The error with anything shaped like a URL's userinfo hidden: messages may quote a
+    /// value (serde's "invalid type: string ...") and that value may be a URL with a password.
+    fn redacted(mut self) -> ScenarioError {
+        self.message = crate::cache::config::redact_text(&self.message);
+        self
+    }
+}
+
+impl std::fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
 /// A problem at a field path, before it is located in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Problem {

@@ -3,8 +3,10 @@
 //! field, and turned into the samplers the engine's hot path draws from.
 //!
 //! - [`load_file`] / [`parse_str`]: text → [`Scenario`] (the flow: `source` parses the text
-//!   into a tree and applies overrides (`overrides`), serde types it, `validate` checks the
-//!   rest, and `lines` gives every error its line).
+//!   into a tree and applies overrides (`overrides`), `sections` types it one table at a
+//!   time, `validate` checks the rest, [`bounds`] the upper limits, and `lines` gives every
+//!   error its line). The `_all` variants report every problem, not just the first.
+//! - `print`: a resolved scenario written back as a scenario file (`validate --print`).
 //! - The model, one module per table: [`target`], [`keyspace`], [`workload`] (`[[ops]]`),
 //!   [`origin`], [`load`], [`threshold`].
 //! - [`units`]: durations, sizes, fractions and counts as written in files.
@@ -14,6 +16,7 @@
 //!
 //! Every field is documented for users in `scenarios/README.md`.
 
+pub mod bounds;
 pub mod dist;
 mod error;
 pub mod keyspace;
@@ -21,6 +24,8 @@ mod lines;
 pub mod load;
 pub mod origin;
 mod overrides;
+mod print;
+mod sections;
 mod source;
 pub mod target;
 pub mod threshold;
@@ -29,7 +34,7 @@ mod validate;
 pub mod workload;
 
 pub use dist::{KeyChooser, OpMix, OriginLatency, ValueGen};
-pub use error::ScenarioError;
+pub use error::{ScenarioError, ScenarioErrors};
 pub use keyspace::{Distribution, Keyspace, ValueContent, ValueSize, WeightedSize};
 pub use load::{Arrival, LoadSpec, Pacing, Stage};
 pub use origin::{Latency, OriginSpec};
@@ -38,7 +43,6 @@ pub use threshold::{Cmp, Metric, Stat, Threshold};
 pub use validate::MAX_VALUE_SIZE;
 pub use workload::{Batch, Codec, OpSpec};
 
-use error::Problem;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -87,84 +91,113 @@ impl Format {
     }
 }
 
+/// Largest scenario file read: real ones are a few KiB, and a file is read whole, so a
+/// symlink to `/dev/zero` must not be read until memory runs out.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// Reads, overrides and validates a scenario file. `overrides` are `path=value` strings
-/// applied in order (a later one wins).
+/// applied in order (a later one wins). The error is the first problem (by line); see
+/// [`load_file_all`] for every one.
 pub fn load_file(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    load_file_all(path, overrides).map_err(|e| e.first().clone())
+}
+
+/// [`load_file`], reporting every problem found (as far as parsing allows).
+pub fn load_file_all(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioErrors> {
     let label = path.display().to_string();
-    let whole_file = |message: String| ScenarioError {
-        file: label.clone(),
+    let format = Format::from_path(path).ok_or_else(|| {
+        whole_file(
+            &label,
+            "unknown scenario format: the file name must end in .toml or .json".into(),
+        )
+    })?;
+    let text = read_limited(path).map_err(|m| whole_file(&label, m))?;
+    parse_str_all(&text, format, &label, overrides)
+}
+
+fn whole_file(label: &str, message: String) -> ScenarioError {
+    ScenarioError {
+        file: label.to_string(),
         line: None,
         field: String::new(),
         message,
+    }
+}
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`]. Anything else (a device, a FIFO
+/// that would block, a directory) is refused before it is read.
+fn read_limited(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read the file: {e}");
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err("is not a regular file (a scenario is a .toml or .json file)".into());
+    }
+    let too_big = || {
+        format!(
+            "is larger than {} KiB: a scenario file is a few KiB of TOML or JSON",
+            MAX_FILE_BYTES >> 10
+        )
     };
-    let format = Format::from_path(path).ok_or_else(|| {
-        whole_file("unknown scenario format: the file name must end in .toml or .json".into())
-    })?;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| whole_file(format!("cannot read the file: {e}")))?;
-    parse_str(&text, format, &label, overrides)
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    // One byte past the limit tells a file that grew since the metadata was read.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|e| format!("is not UTF-8 text ({e})"))
 }
 
 /// Parses, overrides and validates scenario text. `file_label` names the source in errors,
-/// and its stem is the default scenario name.
+/// and its stem is the default scenario name. The error is the first problem (by line);
+/// see [`parse_str_all`] for every one.
 pub fn parse_str(
     text: &str,
     format: Format,
     file_label: &str,
     overrides: &[String],
 ) -> Result<Scenario, ScenarioError> {
+    parse_str_all(text, format, file_label, overrides).map_err(|e| e.first().clone())
+}
+
+/// [`parse_str`], reporting every problem found: a syntax error stops parsing; otherwise
+/// every bad override, every section that does not type and every invalid value is listed.
+pub fn parse_str_all(
+    text: &str,
+    format: Format,
+    file_label: &str,
+    overrides: &[String],
+) -> Result<Scenario, ScenarioErrors> {
     let mut doc = source::Document::parse(text, format, file_label)?;
+    let mut errors = Vec::new();
     for spec in overrides {
-        doc.apply_override(spec)?;
+        if let Err(e) = doc.apply_override(spec) {
+            errors.push(e);
+        }
     }
-    let file: validate::ScenarioFile =
-        serde_path_to_error::deserialize(&doc.tree).map_err(|e| doc.error(serde_problem(e)))?;
     let stem = Path::new(file_label)
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("scenario");
-    file.resolve(stem).map_err(|p| doc.error(p))
-}
-
-/// A serde failure as a problem at a field path. An unknown field inside a tagged table, and
-/// a missing field, are reported at their parent table; the field's own name is moved into
-/// the path.
-fn serde_problem(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
-    use serde_path_to_error::Segment;
-    let mut path = String::new();
-    for segment in e.path().iter() {
-        match segment {
-            Segment::Seq { index } => path.push_str(&format!("[{index}]")),
-            Segment::Map { key } => {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(key);
+    let sections = sections::Sections::from_tree(&doc.tree);
+    match validate::resolve(sections, stem) {
+        Ok(scenario) if errors.is_empty() => Ok(scenario),
+        Ok(_) => Err(ScenarioErrors::new(errors)),
+        Err(problems) => {
+            errors.extend(problems.into_iter().map(|p| doc.error(p)));
+            if errors.is_empty() {
+                // Every unresolved section records its problem; this only guards the type.
+                errors.push(whole_file(file_label, "cannot be resolved".into()));
             }
-            Segment::Enum { .. } | Segment::Unknown => {}
+            Err(ScenarioErrors::new(errors))
         }
     }
-    let message = e.inner().to_string();
-    let named = |prefix: &str| {
-        let rest = message.strip_prefix(prefix)?;
-        Some(rest[..rest.find('`')?].to_string())
-    };
-    let child = |name: &str| {
-        if path.is_empty() || path == name {
-            name.to_string()
-        } else if path.ends_with(&format!(".{name}")) {
-            path.clone()
-        } else {
-            format!("{path}.{name}")
-        }
-    };
-    if let Some(name) = named("missing field `") {
-        return Problem::new(child(&name), "is required");
-    }
-    if let Some(name) = named("unknown field `") {
-        return Problem::new(child(&name), message.clone());
-    }
-    Problem::new(path, message)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use super::lines::join;
 use super::source::toml_to_json;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// Reads an override value: TOML when it parses as a TOML value (`5000`, `true`, `"text"`,
 /// `[1, 2]`, `{ kind = "uniform" }`), else the text as a string (`5m`, `4KiB`).
@@ -63,8 +63,31 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// Reads a table's short written form (a string) as the table.
+type Expand = fn(&str) -> Value;
+
+/// Fields whose `kind` picks which other fields the table has, and how their short written
+/// form (a string) reads as a table.
+const KIND_TABLES: [(&str, Expand); 3] = [
+    ("keyspace.distribution", |name| json!({ "kind": name })),
+    ("keyspace.value_content", |name| json!({ "kind": name })),
+    ("origin.latency", |d| json!({ "kind": "fixed", "value": d })),
+];
+
+fn kind_table(path: &str) -> Option<Expand> {
+    KIND_TABLES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, expand)| *expand)
+}
+
 /// Sets `value` at `segments`, creating missing tables (and appending at `[len]`). Returns
 /// the canonical path (`ops[1].weight`).
+///
+/// For the tables whose `kind` decides their other fields ([`KIND_TABLES`]): a short form
+/// (`distribution = "zipfian"`, `latency = "20ms"`) is expanded to its table when a path goes
+/// inside it, and setting a *different* `kind` starts the table afresh (the old kind's
+/// parameters do not apply to the new one; later overrides can set the new kind's).
 pub(crate) fn set(root: &mut Value, segments: &[Segment], value: Value) -> Result<String, String> {
     let mut node = root;
     let mut path = String::new();
@@ -74,6 +97,16 @@ pub(crate) fn set(root: &mut Value, segments: &[Segment], value: Value) -> Resul
             Some(Segment::Index(_)) => Value::Array(Vec::new()),
             _ => Value::Object(Map::new()),
         };
+        if let (Some(expand), Value::String(short)) = (kind_table(&path), &*node) {
+            *node = expand(short);
+        }
+        if let (Some(_), Value::Object(map), Segment::Key(key), true) =
+            (kind_table(&path), &mut *node, segment, last)
+        {
+            if key == "kind" && map.get("kind") != Some(&value) {
+                map.clear();
+            }
+        }
         match node {
             Value::Object(map) => {
                 let Segment::Key(key) = segment else {
@@ -141,6 +174,54 @@ mod tests {
         );
         assert_eq!(override_value("1\nx = 2"), Value::from("1\nx = 2"));
         assert_eq!(override_value(""), Value::from(""));
+    }
+
+    #[test]
+    fn switching_a_kind_starts_its_table_afresh() {
+        let mut tree = json!({
+            "keyspace": { "distribution": { "kind": "zipfian", "exponent": 1.2 }, "value_content": "json" },
+            "origin": { "latency": "20ms" },
+        });
+        let mut apply = |path: &str, value: Value| {
+            set(&mut tree, &parse_path(path).unwrap(), value).unwrap();
+        };
+        apply("keyspace.distribution.kind", json!("hotspot"));
+        apply("keyspace.distribution.hot_keys", json!(0.1));
+        apply("keyspace.value_content.compressibility", json!(0.2));
+        apply("origin.latency.kind", json!("uniform"));
+        apply("origin.latency.max", json!("30ms"));
+        assert_eq!(
+            tree,
+            json!({
+                "keyspace": {
+                    "distribution": { "kind": "hotspot", "hot_keys": 0.1 },
+                    "value_content": { "kind": "json", "compressibility": 0.2 },
+                },
+                "origin": { "latency": { "kind": "uniform", "max": "30ms" } },
+            })
+        );
+        // The same kind keeps its parameters.
+        let mut tree =
+            json!({ "keyspace": { "distribution": { "kind": "zipfian", "exponent": 1.2 } } });
+        set(
+            &mut tree,
+            &parse_path("keyspace.distribution.kind").unwrap(),
+            json!("zipfian"),
+        )
+        .unwrap();
+        assert_eq!(tree["keyspace"]["distribution"]["exponent"], 1.2);
+        // A string form that becomes a table, then a new kind on it.
+        let mut tree = json!({ "keyspace": { "distribution": "uniform" } });
+        set(
+            &mut tree,
+            &parse_path("keyspace.distribution.kind").unwrap(),
+            json!("hotspot"),
+        )
+        .unwrap();
+        assert_eq!(
+            tree["keyspace"]["distribution"],
+            json!({ "kind": "hotspot" })
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::error::{Problem, ScenarioError};
 use super::lines::{join, line_at, LineIndex};
 use super::overrides;
 use super::Format;
+use crate::cache::config::redact_raw;
 use serde_json::{Map, Value};
 use toml::de::DeTable;
 
@@ -75,11 +76,16 @@ impl Document {
     /// string (`5m`, `4KiB`). Missing tables on the path are created; whether the path names
     /// a real field is checked when the tree is deserialized.
     pub(crate) fn apply_override(&mut self, spec: &str) -> Result<(), ScenarioError> {
+        // The value may be a URL with a password: it is echoed in errors only redacted.
+        let shown = match spec.split_once('=') {
+            Some((path, value)) => format!("{path}={}", redact_raw(value)),
+            None => redact_raw(spec),
+        };
         let fail = |field: &str, message: String| ScenarioError {
             file: self.file.clone(),
             line: None,
             field: field.to_string(),
-            message: format!("{message} (in --set {spec})"),
+            message: format!("{message} (in --set {shown})"),
         };
         let Some((path_text, raw)) = spec.split_once('=') else {
             return Err(fail(
@@ -92,7 +98,7 @@ impl Document {
         let value = overrides::override_value(raw.trim());
         let path =
             overrides::set(&mut self.tree, &segments, value).map_err(|m| fail(path_text, m))?;
-        self.overrides.push((path, spec.to_string()));
+        self.overrides.push((path, shown));
         Ok(())
     }
 

@@ -157,26 +157,11 @@ pub struct ServerSpec {
 }
 
 /// `redis://user:secret@host` → `redis://user:***@host`; a lone userinfo is taken as a
-/// password (`redis://secret@host` → `redis://***@host`).
+/// password (`redis://secret@host` → `redis://***@host`); a URL that does not parse keeps
+/// nothing between its `//` and its last `@`. One redaction for the whole crate: see
+/// [`crate::cache::config::redact_url`].
 pub fn redact_url_text(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let authority_end = url[scheme_end..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| scheme_end + i);
-    let Some(at) = url[scheme_end..authority_end]
-        .rfind('@')
-        .map(|i| scheme_end + i)
-    else {
-        return url.to_string();
-    };
-    let userinfo = &url[scheme_end..at];
-    let redacted = match userinfo.split_once(':') {
-        Some((user, _)) => format!("{user}:***"),
-        None => "***".to_string(),
-    };
-    format!("{}{redacted}{}", &url[..scheme_end], &url[at..])
+    crate::cache::config::redact_url(url)
 }
 
 fn redact_url<S: Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -209,6 +194,7 @@ mod tests {
             ("redis://host:6379", "redis://host:6379"),
             ("redis://host/0?x=a@b", "redis://host/0?x=a@b"),
             ("not a url", "not a url"),
+            ("redis//:hunter2@host", "redis//***@host"),
         ];
         for (url, want) in cases {
             assert_eq!(redact_url_text(url), want, "{url}");

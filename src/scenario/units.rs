@@ -9,11 +9,22 @@ use serde::Serializer;
 use std::fmt;
 use std::time::Duration;
 
-/// Parses a humantime duration such as `"250ms"`, `"10s"`, `"5m"` or `"1h 30m"`.
+/// Longest duration any field accepts (365 days), so no later arithmetic on clocks can
+/// overflow; most fields have a tighter limit (see `bounds`).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Parses a humantime duration such as `"250ms"`, `"10s"`, `"5m"` or `"1h 30m"`, at most
+/// [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| {
         format!("invalid duration {text:?} ({e}); write it like \"250ms\", \"10s\" or \"5m\"")
-    })
+    })?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "duration {text:?} is longer than 365 days, the longest any field accepts"
+        ));
+    }
+    Ok(d)
 }
 
 /// Renders a duration the way [`parse_duration`] reads it (`"5m"`, `"1s 500ms"`).
@@ -289,6 +300,11 @@ mod tests {
         assert_eq!(parse_duration(&format_duration(d)), Ok(d));
         assert!(parse_duration("5").unwrap_err().contains("250ms"));
         assert!(parse_duration("5 parsecs").is_err());
+        assert_eq!(parse_duration("365d"), Ok(MAX_DURATION));
+        for huge in ["366d", "600y", "18446744073709551615s"] {
+            let e = parse_duration(huge).unwrap_err();
+            assert!(e.contains("365 days"), "{huge}: {e}");
+        }
     }
 
     #[test]

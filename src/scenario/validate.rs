@@ -1,73 +1,112 @@
 //! Checks that need more than one field, or a whole value, after deserialization: ranges
-//! (`min <= max`), weights that are all zero, model-dependent load fields, thresholds. Each
-//! check reports the path of the field to fix; [`super::source::Document`] adds the line.
+//! (`min <= max`), weights that are all zero, model-dependent load fields, thresholds, and
+//! the upper bounds of [`super::bounds`]. Every problem is collected, not just the first;
+//! each names the path of the field to fix, and [`super::source::Document`] adds the line.
 //! Checks a single value can make alone (units, signs, fractions) happen while deserializing,
 //! in [`super::units`].
 
+use super::bounds::Bounds;
 use super::error::Problem;
 use super::keyspace::{Distribution, Keyspace, ValueSize};
-use super::load::LoadFile;
 use super::origin::{Latency, OriginSpec};
+use super::sections::Sections;
 use super::target::{MaxmemoryPolicy, TargetSpec};
 use super::threshold::{guide_defaults, Metric, Threshold};
 use super::workload::{self, Batch, OpFile, OpSpec, MAX_BATCH, PIPELINE_OPS};
 use super::Scenario;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Largest value size: the value pool is this plus 2 MiB, allocated once per run.
 pub const MAX_VALUE_SIZE: u64 = 64 << 20;
 
-/// The scenario file as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ScenarioFile {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    target: TargetSpec,
-    keyspace: Keyspace,
-    #[serde(default)]
-    ops: Vec<OpFile>,
-    #[serde(default)]
-    origin: OriginSpec,
-    load: LoadFile,
-    #[serde(default)]
-    thresholds: Option<Vec<String>>,
-}
-
-impl ScenarioFile {
-    /// Validates and resolves defaults. `default_name` is used when the file gives none.
-    pub(crate) fn resolve(self, default_name: &str) -> Result<Scenario, Problem> {
-        let name = match self.name {
-            Some(n) if n.trim().is_empty() => {
-                return Err(Problem::new("name", "must not be empty"))
+/// Validates the typed sections and resolves defaults, collecting every problem (a section
+/// that failed to type is skipped, its problem already collected). `default_name` is used
+/// when the file gives none.
+pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Vec<Problem>> {
+    let mut problems = file.problems;
+    let mut keep = |r: Result<(), Problem>| {
+        if let Err(p) = r {
+            problems.push(p);
+        }
+    };
+    let name = match file.name {
+        Some(n) if n.trim().is_empty() => {
+            keep(Err(Problem::new("name", "must not be empty")));
+            n
+        }
+        Some(n) => n,
+        None => default_name.to_string(),
+    };
+    let mut target = file.target;
+    if let Some(t) = &mut target {
+        keep(check_target(t));
+    }
+    if let Some(k) = &file.keyspace {
+        keep(check_keyspace(k));
+    }
+    let ops = match resolve_ops(file.ops) {
+        Ok(ops) => Some(ops),
+        Err(found) => {
+            found.into_iter().for_each(|p| keep(Err(p)));
+            None
+        }
+    };
+    if let Some(o) = &file.origin {
+        keep(check_origin(o));
+    }
+    let load = file.load.and_then(|l| match l.resolve() {
+        Ok(l) => Some(l),
+        Err(p) => {
+            keep(Err(p));
+            None
+        }
+    });
+    let thresholds = match (file.thresholds, &ops) {
+        _ if !file.thresholds_ok => None,
+        (None, _) => Some(guide_defaults()),
+        (Some(exprs), ops) => match parse_thresholds(&exprs, ops.as_deref()) {
+            Ok(t) => Some(t),
+            Err(found) => {
+                found.into_iter().for_each(|p| keep(Err(p)));
+                None
             }
-            Some(n) => n,
-            None => default_name.to_string(),
-        };
-        let mut target = self.target;
-        check_target(&mut target)?;
-        check_keyspace(&self.keyspace)?;
-        let ops = resolve_ops(self.ops)?;
-        check_origin(&self.origin)?;
-        let load = self.load.resolve()?;
-        let thresholds = match self.thresholds {
-            None => guide_defaults(),
-            Some(exprs) => parse_thresholds(&exprs, &ops)?,
-        };
-        Ok(Scenario {
-            name,
-            description: self.description,
-            target,
-            keyspace: self.keyspace,
-            ops,
-            origin: self.origin,
-            load,
-            thresholds,
-        })
+        },
+    };
+
+    let mut bounds = Bounds::new(&mut problems);
+    bounds.name(&name);
+    if let Some(t) = &target {
+        bounds.target(t);
+    }
+    if let Some(k) = &file.keyspace {
+        bounds.keyspace(k);
+    }
+    for (i, op) in ops.iter().flatten().enumerate() {
+        bounds.op(&format!("ops[{i}]"), op);
+    }
+    if let Some(o) = &file.origin {
+        bounds.origin(o);
+    }
+    if let Some(l) = &load {
+        bounds.load(l);
+    }
+
+    match (target, file.keyspace, ops, file.origin, load, thresholds) {
+        (Some(target), Some(keyspace), Some(ops), Some(origin), Some(load), Some(thresholds))
+            if problems.is_empty() =>
+        {
+            Ok(Scenario {
+                name,
+                description: file.description,
+                target,
+                keyspace,
+                ops,
+                origin,
+                load,
+                thresholds,
+            })
+        }
+        _ => Err(problems),
     }
 }
 
@@ -215,23 +254,41 @@ fn check_batch(path: &str, batch: Batch) -> Result<(), Problem> {
     Ok(())
 }
 
-fn resolve_ops(ops: Vec<OpFile>) -> Result<Vec<OpSpec>, Problem> {
+/// Resolves every entry, collecting the problems of each. An entry that did not type
+/// (`None`, its problem already collected) is skipped, and then no list results.
+fn resolve_ops(ops: Vec<Option<OpFile>>) -> Result<Vec<OpSpec>, Vec<Problem>> {
     if ops.is_empty() {
-        return Err(Problem::new(
+        return Err(vec![Problem::new(
             "ops",
             "at least one operation is required: add [[ops]] with kind and weight",
-        ));
+        )]);
     }
-    check_weights(
-        "ops",
-        ops.iter()
-            .enumerate()
-            .map(|(i, op)| (format!("ops[{i}].weight"), op.weight)),
-    )?;
-    ops.into_iter()
-        .enumerate()
-        .map(|(i, op)| resolve_op(&format!("ops[{i}]"), op))
-        .collect()
+    let mut problems = Vec::new();
+    let all_typed = ops.iter().all(Option::is_some);
+    if all_typed {
+        if let Err(p) = check_weights(
+            "ops",
+            ops.iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, op)| (format!("ops[{i}].weight"), op.weight)),
+        ) {
+            problems.push(p);
+        }
+    }
+    let mut resolved = Vec::with_capacity(ops.len());
+    for (i, op) in ops.into_iter().enumerate() {
+        let Some(op) = op else { continue };
+        match resolve_op(&format!("ops[{i}]"), op) {
+            Ok(op) => resolved.push(op),
+            Err(p) => problems.push(p),
+        }
+    }
+    if problems.is_empty() && all_typed {
+        Ok(resolved)
+    } else {
+        Err(problems)
+    }
 }
 
 fn resolve_op(path: &str, op: OpFile) -> Result<OpSpec, Problem> {
@@ -309,15 +366,20 @@ fn check_origin(o: &OriginSpec) -> Result<(), Problem> {
     }
 }
 
-fn parse_thresholds(exprs: &[String], ops: &[OpSpec]) -> Result<Vec<Threshold>, Problem> {
-    exprs
+/// Parses every threshold; `ops` is `None` when the workload did not resolve (then whether a
+/// per-operation threshold names an operation in it cannot be checked).
+fn parse_thresholds(
+    exprs: &[String],
+    ops: Option<&[OpSpec]>,
+) -> Result<Vec<Threshold>, Vec<Problem>> {
+    let (parsed, problems): (Vec<_>, Vec<_>) = exprs
         .iter()
         .enumerate()
         .map(|(i, expr)| {
             let path = format!("thresholds[{i}]");
             let t = Threshold::parse(expr)
                 .map_err(|e| Problem::new(&path, format!("{expr:?}: {e}")))?;
-            if let Metric::Latency { op: Some(op), .. } = t.metric {
+            if let (Metric::Latency { op: Some(op), .. }, Some(ops)) = (t.metric, ops) {
                 if !ops.iter().any(|s| s.kind == op) {
                     return Err(Problem::new(
                         path,
@@ -330,5 +392,10 @@ fn parse_thresholds(exprs: &[String], ops: &[OpSpec]) -> Result<Vec<Threshold>, 
             }
             Ok(t)
         })
-        .collect()
+        .partition(Result::is_ok);
+    if problems.is_empty() {
+        Ok(parsed.into_iter().flatten().collect())
+    } else {
+        Err(problems.into_iter().filter_map(Result::err).collect())
+    }
 }

@@ -286,11 +286,13 @@ impl Target {
     }
 
     /// Connects a cache-layer store for one run: `connections` connections to the cache
-    /// endpoint, every key under `key_prefix`. `None` for the in-memory target.
+    /// endpoint, every key under `key_prefix`, no reply larger than `max_reply_bytes`.
+    /// `None` for the in-memory target.
     pub async fn connect_cache(
         &self,
         key_prefix: &str,
         connections: usize,
+        max_reply_bytes: u64,
     ) -> Result<Option<RedisStore>, TargetError> {
         let Some(endpoint) = &self.cache_endpoint else {
             return Ok(None);
@@ -298,6 +300,7 @@ impl Target {
         let mut config = endpoint.clone();
         config.key_prefix = key_prefix.to_string();
         config.connections = connections.max(1);
+        config.max_reply_bytes = max_reply_bytes;
         RedisStore::connect(config)
             .await
             .map(Some)

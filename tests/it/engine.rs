@@ -1,7 +1,7 @@
 //! The load engine end to end: `engine::run` against real redis-server processes slowed
 //! down or paused mid-run; what the report says about it (coordinated-omission-corrected
 //! response time versus service time, hit rate versus INFO), which keys a run may touch,
-//! the memory target, pipelines, warmup and short runs. `run_process` drives the binary.
+//! the memory target, pipelines (one operation, many commands), warmup and short runs. `run_process` drives the binary.
 
 use crate::support::{connection, info_field, open_target, redis, redis_with};
 use redline::engine::{self, RunOptions};
@@ -464,11 +464,11 @@ duration = "1s"
     assert_eq!(json["target"]["provider"], "memory");
 }
 // ---------------------------------------------------------------------------------------
-// 6. pipelines record one latency per command
+// 6. a pipeline is one operation of many commands
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pipeline_records_one_latency_per_command() {
+async fn a_pipeline_is_one_operation_of_many_commands() {
     let server = redis();
     let batches = 200u64;
     let s = scenario(&format!(
@@ -502,14 +502,18 @@ duration = "10s"
         .per_op
         .get(&redline::op::OpKind::Pipeline)
         .expect("pipeline latency");
-    assert!(pipeline.response.count > 0);
-    assert_eq!(pipeline.response.count, 10 * batches, "{pipeline:?}");
-    assert_eq!(pipeline.service.count, 10 * batches);
+    // One latency per application call, measured to its last reply.
+    assert_eq!(pipeline.response.count, batches, "{pipeline:?}");
+    assert_eq!(pipeline.service.count, batches);
+    assert_eq!(summary.totals.ops, batches, "{:?}", summary.totals);
     assert_eq!(
-        summary.totals.ops, pipeline.response.count,
+        summary.totals.commands,
+        10 * batches,
         "{:?}",
         summary.totals
     );
+    let redis = summary.redis.as_ref().expect("Redis's view");
+    assert_eq!((redis.calls, redis.failures_total), (10 * batches, 0));
     assert_eq!(
         summary.latency.per_op.len(),
         1,

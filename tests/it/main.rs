@@ -1,14 +1,18 @@
 //! Integration tests: one binary, every test against its own real `redis-server` started on a
 //! free loopback port (see `support`), so the tests run in parallel.
 
+mod bad_input;
 mod cache;
 mod check;
+mod doc_commands;
 mod engine;
 mod pipeline_batches;
+mod redis_errors;
 mod run_process;
 mod scenario;
 mod server;
 mod signals;
 mod support;
 mod target;
+mod ux;
 mod workload;

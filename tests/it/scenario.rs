@@ -65,7 +65,7 @@ fn readme_example_parses_with_every_field() {
         Distribution::Zipfian { exponent: 0.99 }
     );
     assert_eq!(s.ops.len(), 5);
-    assert_eq!(s.thresholds.len(), 6);
+    assert_eq!(s.thresholds.len(), 7);
     assert!(matches!(s.load.arrival, Arrival::Open { rate, .. } if rate == 2000.0));
     // Overrides work on it like on any file.
     let s =
@@ -88,5 +88,20 @@ fn readme_load_snippets_parse_in_place_of_the_examples_load() {
         if let Err(e) = scenario::parse_str(&text, Format::Toml, "README.md", &[]) {
             panic!("{e}\n{snippet}");
         }
+    }
+}
+
+#[test]
+fn every_bundled_scenario_prints_as_a_file_that_reads_back_the_same() {
+    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let s = scenario::load_file(&path, &[]).unwrap();
+        let printed = s.to_toml();
+        let again = scenario::parse_str(&printed, Format::Toml, &path.display().to_string(), &[])
+            .unwrap_or_else(|e| panic!("{}: {e}\n{printed}", path.display()));
+        assert_eq!(again, s, "{}:\n{printed}", path.display());
     }
 }

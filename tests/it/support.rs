@@ -114,20 +114,24 @@ pub fn tls_material(dir: &Path) -> TlsFiles {
 #[allow(dead_code)]
 pub fn redline_bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_redline"));
-    for var in [
-        "REDIS_URL",
-        "REDIS_PASSWORD",
-        "REDIS_TLS_ENABLED",
-        "REDIS_HOST",
-        "REDIS_PORT",
-        "REDIS_CONNECT_TIMEOUT",
-        "REDIS_KEY_PREFIX",
-        "REDIS_MAX_RETRIES",
-    ] {
+    for var in REDIS_ENV_VARS {
         cmd.env_remove(var);
     }
     cmd
 }
+
+/// The guide's environment variables, which every test clears.
+#[allow(dead_code)]
+pub const REDIS_ENV_VARS: [&str; 8] = [
+    "REDIS_URL",
+    "REDIS_PASSWORD",
+    "REDIS_TLS_ENABLED",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_CONNECT_TIMEOUT",
+    "REDIS_KEY_PREFIX",
+    "REDIS_MAX_RETRIES",
+];
 
 /// A numeric `field:value` line of an INFO reply (or of one `cmdstat_*` line's
 /// `key=value` list, with `,` and `=` read as line breaks and `:`).
@@ -137,6 +141,47 @@ pub fn info_field(text: &str, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("INFO has no numeric {field}"))
+}
+
+/// Runs `cmd` to completion with its output captured (drained by threads, so a chatty child
+/// never blocks); kills it and fails the test when `deadline` passes (a hang is a failure).
+#[allow(dead_code)]
+pub fn output_within(mut cmd: Command, deadline: Duration) -> std::process::Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = r.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let end = Instant::now() + deadline;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll child") {
+            break status;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+            panic!("{cmd:?} still running after {deadline:?}; stderr:\n{err}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }
 
 /// Opens the target `engine::run` is given: `url` (usually a test's own server), or with

@@ -5,6 +5,7 @@
 mod errors;
 mod fields;
 mod formats;
+mod limits;
 
 use super::*;
 

@@ -1,0 +1,177 @@
+//! One connection to Redis, opened by us rather than by the redis crate: TCP (and TLS for
+//! `rediss://`), wrapped in a [`CappedStream`] so no reply can grow past the cap, then handed
+//! to the crate's `MultiplexedConnection`, which does the handshake (AUTH, SELECT, HELLO) and
+//! the multiplexing.
+//!
+//! Opening connections ourselves also gives the store full control of reconnecting: a link
+//! that failed is dropped and the next call opens a fresh one, so the first call after Redis
+//! comes back reaches it (the crate's `ConnectionManager` kept replaying a stale
+//! "Connection refused" from a reconnect that had started while Redis was down).
+
+use super::config::{ConfigError, RedisConfig};
+use super::reply_cap::{CappedStream, Violation};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, ConnectionAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An open connection and what it knows about how it ended.
+pub struct Link {
+    /// The crate's multiplexed connection (cheap to clone; clones share the socket).
+    pub conn: MultiplexedConnection,
+    /// Set when the reply cap cut the connection: the failure is the peer's protocol error.
+    pub violation: Violation,
+}
+
+/// Where and how to connect, resolved once from a [`RedisConfig`].
+#[derive(Clone)]
+pub struct Connector {
+    host: String,
+    port: u16,
+    /// TLS settings for `rediss://`.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    redis: redis::RedisConnectionInfo,
+    /// Largest reply accepted, bytes.
+    max_reply_bytes: u64,
+    connect_timeout: Duration,
+    /// The crate's own per-command deadline; `None` for the store, which bounds every
+    /// call itself.
+    response_timeout: Option<Duration>,
+}
+
+impl Connector {
+    /// Resolves `config` (URL, password, TLS roots) into a connector. Errors never contain
+    /// the password.
+    pub fn new(config: &RedisConfig) -> Result<Connector, ConfigError> {
+        let info = config.connection_info()?;
+        let malformed = |reason: String| ConfigError::MalformedUrl {
+            url: config.redacted_url(),
+            reason,
+        };
+        let (host, port, tls) = match info.addr() {
+            ConnectionAddr::Tcp(host, port) => (host.clone(), *port, None),
+            ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure,
+                ..
+            } => {
+                if *insecure {
+                    return Err(malformed(
+                        "#insecure (no certificate verification) is not supported; trust the \
+                         server's CA instead"
+                            .into(),
+                    ));
+                }
+                let tls = tls_config(config.tls_root_cert.as_deref()).map_err(malformed)?;
+                (host.clone(), *port, Some(Arc::new(tls)))
+            }
+            other => return Err(malformed(format!("unsupported address {other}"))),
+        };
+        Ok(Connector {
+            host,
+            port,
+            tls,
+            redis: info.redis_settings().clone(),
+            max_reply_bytes: config.max_reply_bytes,
+            connect_timeout: config.connect_timeout,
+            response_timeout: None,
+        })
+    }
+
+    /// Connections that time out each command themselves (for callers such as `check`
+    /// that use the connection directly).
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = Some(timeout);
+        self
+    }
+
+    /// Opens one connection: TCP, TLS when asked, the reply cap, then the crate's handshake,
+    /// all within the connect timeout.
+    /// A reply over the cap during the handshake is a parse error: the peer is not Redis.
+    pub async fn open(&self) -> redis::RedisResult<Link> {
+        let violation = Violation::default();
+        let opened = self.open_unbounded(violation.clone());
+        match tokio::time::timeout(self.connect_timeout, opened).await {
+            Ok(Ok(link)) => Ok(link),
+            Ok(Err(e)) => match violation.get() {
+                Some(reason) => Err(redis::RedisError::from((
+                    redis::ErrorKind::Parse,
+                    "reply over the size cap",
+                    reason.clone(),
+                ))),
+                None => Err(e),
+            },
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "no connection to {}:{} within the connect timeout of {:?}",
+                    self.host, self.port, self.connect_timeout
+                ),
+            )
+            .into()),
+        }
+    }
+
+    async fn open_unbounded(&self, violation: Violation) -> redis::RedisResult<Link> {
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?;
+        tcp.set_nodelay(true)?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(None)
+            .set_response_timeout(self.response_timeout);
+        // The driver ends when every clone of the connection is dropped or the socket fails.
+        let conn = match &self.tls {
+            None => {
+                let stream = CappedStream::new(tcp, self.max_reply_bytes, violation.clone());
+                let (conn, driver) =
+                    MultiplexedConnection::new_with_config(&self.redis, stream, config).await?;
+                tokio::spawn(driver);
+                conn
+            }
+            Some(tls) => {
+                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                let session = tokio_rustls::TlsConnector::from(tls.clone())
+                    .connect(name, tcp)
+                    .await?;
+                let stream = CappedStream::new(session, self.max_reply_bytes, violation.clone());
+                let (conn, driver) =
+                    MultiplexedConnection::new_with_config(&self.redis, stream, config).await?;
+                tokio::spawn(driver);
+                conn
+            }
+        };
+        Ok(Link { conn, violation })
+    }
+}
+
+/// A rustls client configuration trusting `root_pem` (a PEM CA) or else the system roots.
+fn tls_config(root_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    super::install_crypto_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    match root_pem {
+        Some(pem) => {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| format!("unreadable CA certificate: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("unusable CA certificate: {e}"))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err("no system CA certificates found to verify the server".into());
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
