@@ -2,8 +2,16 @@
 # Runs redline and redis-benchmark side by side against the same local redis-server and
 # prints ratios (one run, one machine: compare ratios, not absolute numbers).
 #
-#   benches/compare.sh            # GET ceiling at pipeline 1 and 16, managed vs raw
+#   benches/compare.sh            # GET ceiling at pipeline 1 and 16, managed vs raw,
+#                                 # open model vs closed model
+#   benches/compare.sh --open     # only the open-versus-closed comparison
 #   benches/compare.sh --soak     # also: 5-minute open-model run at 50 000 ops/s, RSS sampled
+#   SECS=5 KEEP=1 benches/compare.sh --open   # shorter runs; keep the reports (work dir printed)
+#
+# Open versus closed (raw GET target, default settings): the closed model's ceiling C, then
+# the open model at 0.6 × C and a closed model paced (think time) to about the same rate.
+# Goals: open-model CPU per operation at most 1.3× the paced closed model's, and response
+# p99 under 10 ms at 0.6 × C.
 #
 # Needs redis-server and redis-benchmark on PATH (apt-get install redis-server redis-tools).
 set -euo pipefail
@@ -13,12 +21,12 @@ SECS=${SECS:-10}
 CLIENTS=50
 cargo build --release --quiet
 BIN=target/release/redline
-work=$(mktemp -d)
+work=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "work dir: $work"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
   --dir "$work" --logfile "$work/redis.log" &
 server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 url="redis://127.0.0.1:$port"
 redis-cli -p "$port" set key:__rand_int__ xxx >/dev/null
@@ -50,6 +58,74 @@ print(t["throughput"], float(u) + float(s), t["ops"])
 PY
 }
 
+# A raw-GET scenario file: $1 = path, $2 = the [load] lines.
+raw_get_scenario() {
+  cat >"$1" <<TOML
+name = "open-vs-closed"
+thresholds = []
+[target]
+kind = "redis"
+[keyspace]
+keys = 10_000
+distribution = "uniform"
+value_size = "3B"
+[[ops]]
+kind = "get"
+weight = 1
+[load]
+preload = true
+duration = "${SECS}s"
+$2
+TOML
+}
+
+# Runs a scenario file; prints throughput, CPU seconds, operations (warmup included: the CPU
+# covers them too), response p99 µs and whether the generator was saturated.
+run_scenario() {
+  /usr/bin/time -f '%U %S' -o "$work/sc.time" \
+    "$BIN" run "$1" --redis "$url" --quiet --out "$work/out-$(basename "$1" .toml)" >/dev/null || true
+  python3 - "$work/out-$(basename "$1" .toml)/report.json" "$work/sc.time" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+u, s = open(sys.argv[2]).read().split()[-2:]
+ops = sum(p["ops"] for p in r["timeseries"])
+print(r["totals"]["throughput"], float(u) + float(s), ops,
+      r["latency"]["overall"]["response"]["p99"], r["generator"]["saturated"])
+PY
+}
+
+open_vs_closed() {
+  raw_get_scenario "$work/ceiling.toml" $'model = "closed"\nclients = 50\nconnections = 50'
+  read -r c_rps _ _ _ _ < <(run_scenario "$work/ceiling.toml")
+  local rate think
+  rate=$(python3 -c "print(int($c_rps * 0.6))")
+  # 50 clients each waiting think + ~one round trip: think ≈ 50 / rate.
+  think=$(python3 -c "print(max(1, int(50 / $rate * 1e6)))")
+  raw_get_scenario "$work/open.toml" "model = \"open\"
+rate = $rate"
+  raw_get_scenario "$work/paced.toml" "model = \"closed\"
+clients = 50
+connections = 50
+think_time = \"${think}us\""
+  read -r o_rps o_cpu o_n o_p99 o_sat < <(run_scenario "$work/open.toml")
+  read -r p_rps p_cpu p_n p_p99 _ < <(run_scenario "$work/paced.toml")
+  python3 - "$c_rps" "$rate" "$o_rps" "$o_cpu" "$o_n" "$o_p99" "$o_sat" "$p_rps" "$p_cpu" "$p_n" <<'PY'
+import sys
+c, rate, o, oc, on, op99, osat, p, pc, pn = sys.argv[1:]
+c, rate, o, oc, on, op99, p, pc, pn = map(float, (c, rate, o, oc, on, op99, p, pc, pn))
+print(f"{'closed-model ceiling (50 clients)':34s} {c:14,.0f}")
+print(f"{'open ops/s vs scheduled (0.6×C)':34s} {o:14,.0f} {rate:14,.0f} {o/rate:8.2f}")
+a, b = oc / on * 1e6, pc / pn * 1e6
+print(f"{'CPU µs/op open vs paced closed':34s} {a:14.2f} {b:14.2f} {a/b:8.2f}  (goal <= 1.3; closed ran {p:,.0f} ops/s)")
+print(f"{'open response p99 at 0.6×C (ms)':34s} {op99/1000:14.2f} {10:14.2f} {op99/1e4:8.2f}  (goal < 1; saturated: {osat})")
+PY
+}
+
+if [ "${1:-}" = "--open" ]; then
+  open_vs_closed
+  exit 0
+fi
+
 printf '%-34s %14s %14s %8s\n' "comparison (GET, $CLIENTS conns)" "redline" "baseline" "ratio"
 for p in 1 16; do
   read -r rb_rps rb_cpu rb_n < <(bench_redis "$p")
@@ -66,6 +142,8 @@ done
 read -r raw_rps _ _ < <(bench_redline 1 redis)
 read -r man_rps _ _ < <(bench_redline 1 managed)
 python3 -c "import sys; m,r=float('$man_rps'),float('$raw_rps'); print(f\"{'managed vs raw ops/s (P=1)':34s} {m:14,.0f} {r:14,.0f} {m/r:8.2f}\")"
+
+open_vs_closed
 
 if [ "${1:-}" = "--soak" ]; then
   echo "soak: 5 minutes open model at 50 000 ops/s (RSS in MiB every 10 s)"

@@ -88,17 +88,22 @@ pub enum ErrorKind {
     BreakerRejected,
     /// The simulated origin (database) failed.
     Origin,
+    /// The operation was scheduled but never completed: it never started before the
+    /// measured phase ended (k6's dropped_iterations), or it was still running when
+    /// `load.graceful_stop` ran out.
+    Dropped,
 }
 
 impl ErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Timeout,
         ErrorKind::Connection,
         ErrorKind::ServerReply,
         ErrorKind::Protocol,
         ErrorKind::BreakerRejected,
         ErrorKind::Origin,
+        ErrorKind::Dropped,
     ];
 
     /// The name used in reports.
@@ -110,6 +115,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::BreakerRejected => "breaker_rejected",
             ErrorKind::Origin => "origin",
+            ErrorKind::Dropped => "dropped",
         }
     }
 

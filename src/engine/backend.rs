@@ -3,11 +3,15 @@
 //! and `memory` (the fallback alone). Each call answers with a [`Call`]: the value and how
 //! it was served, as the application saw it, and apart from that what Redis did
 //! ([`RedisCalls`]) — so a failure the fallback absorbed is still counted as Redis's.
+//!
+//! Every call holds Redis command slots (see [`queueing`]) while it runs, so
+//! `connections × pipeline_depth` bounds what is on the wire and the wait shows in the report.
 
+use super::queueing;
 use crate::cache::manager::{Served, Source};
 use crate::cache::redis_store::{Command, Reply};
 use crate::cache::reply_cap::REDIS_MAX_BULK;
-use crate::cache::{CacheManager, OpError, RedisStore};
+use crate::cache::{CacheManager, OpError, RedisConfig, RedisStore};
 use crate::op::RedisCalls;
 use crate::scenario::workload::Batch;
 use crate::scenario::Scenario;
@@ -124,8 +128,19 @@ impl Backend {
         }
     }
 
+    /// The store's settings when batches may take the lean wire path ([`super::wire`]): the
+    /// raw target over plain TCP. The one place that choice is made; callers add only what
+    /// is theirs to decide (the mix, the depth, a connection per client).
+    pub fn lean_wire(&self) -> Option<&RedisConfig> {
+        match self {
+            Backend::Raw(store) if super::wire::plain_tcp(store.config()) => Some(store.config()),
+            _ => None,
+        }
+    }
+
     /// GET.
     pub async fn get(&self, key: &str) -> Call<Option<Vec<u8>>> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => self.raw(r.get(key).await, 1),
             Backend::Managed(m) | Backend::Memory(m) => self.managed(m.get_bytes(key).await, 1),
@@ -134,6 +149,7 @@ impl Backend {
 
     /// SET with a TTL.
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Call<()> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => self.raw(r.set(key, value, Some(ttl)).await, 1),
             Backend::Managed(m) | Backend::Memory(m) => {
@@ -144,6 +160,7 @@ impl Backend {
 
     /// DEL.
     pub async fn del(&self, key: &str) -> Call<()> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => self.raw(r.del(&[key]).await.map(|_| ()), 1),
             Backend::Managed(m) | Backend::Memory(m) => {
@@ -154,6 +171,7 @@ impl Backend {
 
     /// Pattern delete (SCAN MATCH + UNLINK): one command, however many pages it takes.
     pub async fn del_pattern(&self, pattern: &str) -> Call<()> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => self.raw(r.del_pattern(pattern, 1000).await.map(|_| ()), 1),
             Backend::Managed(m) | Backend::Memory(m) => {
@@ -164,6 +182,7 @@ impl Backend {
 
     /// MGET: one command.
     pub async fn mget(&self, keys: &[&str]) -> Call<Vec<Option<Vec<u8>>>> {
+        let _slot = queueing::redis_slot(1).await;
         match self {
             Backend::Raw(r) => self.raw(r.mget(keys).await, 1),
             Backend::Managed(m) | Backend::Memory(m) => self.managed(m.mget_bytes(keys).await, 1),
@@ -172,6 +191,7 @@ impl Backend {
 
     /// MSET with one TTL: a `SET .. PX` per key, sent together.
     pub async fn mset(&self, items: &[(&str, &[u8])], ttl: Duration) -> Call<()> {
+        let _slot = queueing::redis_slot(1).await;
         let n = items.len() as u64;
         match self {
             Backend::Raw(r) => self.raw(r.mset(items, Some(ttl)).await, n),
@@ -184,6 +204,7 @@ impl Backend {
     /// A batch of commands in one round trip: each reply with the instant it arrived, each
     /// command its own [`Call`].
     pub async fn pipeline(&self, cmds: &[Command]) -> Vec<(Call<Reply>, Instant)> {
+        let _slots = queueing::redis_slot(cmds.len()).await;
         match self {
             Backend::Raw(r) => r
                 .pipeline(cmds)

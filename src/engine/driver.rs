@@ -1,13 +1,21 @@
-//! Driving the load: the open model's pacer releases each operation at its intended start
-//! (never in timer bursts) and bounds outstanding operations by connections × pipeline
-//! depth; the closed model runs N clients back to back. Both stop on the duration, the
-//! operation count or the stop flag, then drain what is in flight.
+//! Driving the load. The open model's pacer is an ordinary task: it sleeps until the next
+//! arrival is due (tokio's timer while a tick away, then a short precise sleep of at least
+//! [`RELEASE_QUANTUM`]) and releases every arrival due by then, each into an in-flight slot
+//! (`load.max_in_flight`) and a task of its own; an arrival that finds no slot waits, and
+//! that wait is named in the report rather than blamed on the generator. (A pacer on a
+//! thread of its own, handing batches to the runtime, measured worse: every hand-off
+//! crosses threads.) The closed model runs N clients back to back.
+//! Both stop releasing at the end of the measured phase: arrivals that never started are
+//! counted as dropped, operations already running get `load.graceful_stop` to finish and are
+//! cut off (and counted) after it.
 
 use super::ops::{key_name, Workload};
+use super::queueing::{self, RedisSlots};
 use super::schedule::Schedule;
 use super::wire::WireClient;
 use crate::cache::redis_store::with_connection;
 use crate::op::OpKind;
+use crate::report::backlog::OpWaits;
 use crate::scenario::load::{Arrival, LoadSpec};
 use crate::scenario::Scenario;
 use crate::shutdown::Shutdown;
@@ -16,10 +24,16 @@ use rand::SeedableRng;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 
-/// How long in-flight operations may take to finish after the load stops.
-const DRAIN_DEADLINE: Duration = Duration::from_secs(15);
+/// Longest the pacer sleeps before looking at the stop flag again.
+const STOP_POLL: Duration = Duration::from_millis(50);
+/// Below this, the pacer sleeps on its thread rather than on tokio's millisecond timer.
+const FINE_SLEEP: Duration = Duration::from_micros(1_500);
+/// Shortest sleep of the pacer: arrivals due within it are released together.
+const RELEASE_QUANTUM: Duration = Duration::from_micros(200);
+/// Arrivals the pacer releases back to back before it yields to the operations' tasks.
+const RELEASE_BURST: u32 = 256;
 
 /// What `drive` needs besides the workload.
 pub struct DriveParams {
@@ -29,6 +43,8 @@ pub struct DriveParams {
     pub seed: u64,
     /// Set to stop early (Ctrl-C).
     pub stop: Arc<AtomicBool>,
+    /// The Redis command slots (`connections × pipeline_depth`) every operation shares.
+    pub redis_slots: Arc<RedisSlots>,
 }
 
 /// How the drive ended.
@@ -38,103 +54,217 @@ pub struct Drive {
     pub open_model: bool,
 }
 
-/// Runs the load until it is done.
+/// Runs the load until it is done, then records what was dropped or cut off. The pacer and
+/// the clients run as tasks of their own on the runtime's workers: the caller may be a
+/// `block_on` thread, from which every spawn would go through the runtime's injection queue
+/// and every timer wake-up through a cross-thread unpark.
 pub async fn drive(workload: Arc<Workload>, p: DriveParams) -> Drive {
-    let end = p.load.duration.map(|d| p.start + p.load.warmup + d);
-    let measured_from = p.start + p.load.warmup;
-    match &p.load.arrival {
-        Arrival::Closed {
-            clients,
-            think_time,
-        } => {
-            closed(workload, &p, *clients, *think_time, end, measured_from).await;
-            Drive { open_model: false }
+    let open_model = !matches!(p.load.arrival, Arrival::Closed { .. });
+    let task = tokio::spawn(async move {
+        let end = p.load.duration.map(|d| p.start + p.load.warmup + d);
+        let measured_from = p.start + p.load.warmup;
+        let (open_model, unfinished) = match &p.load.arrival {
+            Arrival::Closed {
+                clients,
+                think_time,
+            } => (
+                false,
+                closed(&workload, &p, *clients, *think_time, end, measured_from).await,
+            ),
+            arrival => {
+                let schedule = Schedule::new(arrival, p.load.warmup, p.seed).expect("open arrival");
+                (
+                    true,
+                    open(&workload, &p, schedule, end, measured_from).await,
+                )
+            }
+        };
+        if unfinished.dropped + unfinished.interrupted > 0 {
+            let mut rec = workload.recorders.lock(0);
+            rec.dropped(unfinished.dropped);
+            rec.interrupted(unfinished.interrupted);
         }
-        arrival => {
-            let schedule = Schedule::new(arrival, p.load.warmup, p.seed).expect("open arrival");
-            open(workload, &p, schedule, end, measured_from).await;
-            Drive { open_model: true }
-        }
+        Drive { open_model }
+    });
+    // Only a panic in the driver itself gets here without a Drive; the report still says
+    // which model ran.
+    task.await.unwrap_or(Drive { open_model })
+}
+
+/// Operations that did not complete.
+#[derive(Debug, Default)]
+struct Unfinished {
+    /// Scheduled but never started.
+    dropped: u64,
+    /// Started, still running when the graceful stop ran out.
+    interrupted: u64,
+}
+
+/// How long operations still running may take once the load stops: the scenario's graceful
+/// stop, but at most a moment after Ctrl-C, which asks for a prompt end.
+fn grace(p: &DriveParams) -> Duration {
+    if p.stop.load(Ordering::Relaxed) {
+        p.load.graceful_stop.min(Duration::from_secs(2))
+    } else {
+        p.load.graceful_stop
     }
 }
 
 async fn open(
-    workload: Arc<Workload>,
+    workload: &Arc<Workload>,
     p: &DriveParams,
     mut schedule: Schedule,
     end: Option<Instant>,
     measured_from: Instant,
-) {
-    let slots = (p.load.connections * p.load.pipeline_depth).max(1);
-    let permits = Arc::new(Semaphore::new(slots));
-    let handle = tokio::runtime::Handle::current();
-    let (start, seed, total) = (p.start, p.seed, p.load.total_ops);
-    let stop = p.stop.clone();
-    let sem = permits.clone();
-    let pacer = tokio::task::spawn_blocking(move || {
-        precise_timers();
-        let lag_shard = workload.recorders.len() - 1;
-        // Arrivals intended before this instant were delayed by back-pressure (all slots
-        // busy), which is the system's latency, not the generator's lag.
-        let mut backlog_until = start;
-        let mut measured_ops = 0u64;
-        let mut k = 0u64;
-        while let Some(offset) = schedule.next_offset() {
-            let intended = start + offset;
-            if end.is_some_and(|e| intended >= e) || stop.load(Ordering::Relaxed) {
+) -> Unfinished {
+    let max = p.load.max_in_flight.max(1);
+    let in_flight = Arc::new(Semaphore::new(max));
+    // Operations cut off after the graceful stop end when this flips.
+    let (cancel, cancelled) = watch::channel(false);
+    let mut unfinished = Unfinished::default();
+    // Arrivals intended before this instant queued behind a full set of in-flight slots:
+    // their delay is the system's latency (named in `backlog`), not the generator's lag.
+    let mut backlog_until = p.start;
+    let (mut measured_ops, mut k, mut burst) = (0u64, 0u64, 0u32);
+    while let Some(offset) = schedule.next_offset() {
+        let intended = p.start + offset;
+        if end.is_some_and(|e| intended >= e) || p.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if intended >= measured_from {
+            measured_ops += 1;
+            if p.load.total_ops.is_some_and(|t| measured_ops > t) {
                 break;
             }
-            if intended >= measured_from {
-                measured_ops += 1;
-                if total.is_some_and(|t| measured_ops > t) {
+        }
+        // Sleep until it is due: on tokio's timer (millisecond resolution) while more than
+        // a tick away, then the last stretch on the thread itself, so releases are on time
+        // to tens of microseconds instead of up to a tick late. The operations released so
+        // far run first (the yield), so none waits behind that short sleep.
+        loop {
+            let now = Instant::now();
+            if now >= intended || p.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            burst = 0;
+            let left = intended - now;
+            if left > FINE_SLEEP {
+                let coarse = (intended - FINE_SLEEP).min(now + STOP_POLL);
+                tokio::time::sleep_until(coarse.into()).await;
+            } else {
+                tokio::task::yield_now().await;
+                // Never less than a quantum: at high rates one wake-up releases the few
+                // arrivals due within it (late by at most the quantum), instead of a
+                // sleep system call per arrival.
+                let left = intended.saturating_duration_since(Instant::now());
+                if !left.is_zero() {
+                    precise_timers();
+                    std::thread::sleep(left.max(RELEASE_QUANTUM));
+                }
+            }
+        }
+        let permit = match in_flight.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => match wait_for_slot(&in_flight, end, &p.stop).await {
+                Some(permit) => {
+                    backlog_until = Instant::now();
+                    permit
+                }
+                None => {
+                    // The measured phase ended (or Ctrl-C) before a slot freed up: this
+                    // arrival and every later one due before the end never start.
+                    if let Some(e) = end.filter(|_| !p.stop.load(Ordering::Relaxed)) {
+                        let left = schedule.remaining_before(e.saturating_duration_since(p.start));
+                        let cap = p.load.total_ops.map_or(u64::MAX, |t| {
+                            t.saturating_sub(measured_ops.saturating_sub(1))
+                        });
+                        unfinished.dropped = left.saturating_add(1).min(cap);
+                    }
                     break;
                 }
-            }
-            wait_until(intended, &stop);
-            let now = Instant::now();
-            if intended >= backlog_until {
-                let lag = now.saturating_duration_since(intended).as_micros() as u64;
-                lock(&workload, lag_shard).lag(lag);
-            }
-            let permit = match sem.clone().try_acquire_owned() {
-                Ok(permit) => permit,
-                Err(_) => match handle.block_on(sem.clone().acquire_owned()) {
-                    Ok(permit) => {
-                        backlog_until = Instant::now();
-                        permit
-                    }
-                    Err(_) => break,
-                },
+            },
+        };
+        let released = Instant::now();
+        let in_use = (max - in_flight.available_permits()) as u64;
+        let backlogged = intended < backlog_until;
+        let w = workload.clone();
+        let slots = p.redis_slots.clone();
+        let mut cancelled = cancelled.clone();
+        let seed = p.seed;
+        tokio::spawn(async move {
+            let started = Instant::now();
+            // Waiting for a slot is the system's; the rest of the delay is the generator's.
+            let (slot_wait, lag) = if backlogged {
+                (released - intended, started - released)
+            } else {
+                (Duration::ZERO, started - intended)
             };
-            let w = workload.clone();
-            let released = Instant::now();
-            handle.spawn(async move {
-                let started = Instant::now();
-                let mut rng = SmallRng::seed_from_u64(seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                let shard = (k as usize) % (w.recorders.len() - 1);
-                let delay = started.saturating_duration_since(released).as_micros() as u64;
-                if delay > 0 {
-                    lock(&w, shard).lag(delay);
+            let mut rng = SmallRng::seed_from_u64(seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let shard = k as usize;
+            let op = queueing::scope(
+                slots,
+                with_connection(k as usize, w.execute(&mut rng, intended, shard)),
+            );
+            tokio::select! {
+                biased;
+                ((), waits) = op => {
+                    let waits = OpWaits {
+                        in_flight_us: Some(slot_wait.as_micros() as u64),
+                        in_flight_in_use: in_use,
+                        ..waits
+                    };
+                    let mut rec = w.recorders.lock(shard);
+                    rec.lag(lag.as_micros() as u64);
+                    rec.waits(&waits);
                 }
-                with_connection(k as usize, w.execute(&mut rng, intended, shard)).await;
-                drop(permit);
-            });
-            k += 1;
+                _ = cancelled.wait_for(|c| *c) => {}
+            }
+            drop(permit);
+        });
+        k += 1;
+        burst += 1;
+        if burst >= RELEASE_BURST {
+            // Far behind (or an absurd rate): let the released operations run.
+            burst = 0;
+            tokio::task::yield_now().await;
         }
-    });
-    let _ = pacer.await;
-    // Drain: wait until every slot is back, bounded.
-    let _ = tokio::time::timeout(DRAIN_DEADLINE, permits.acquire_many(slots as u32)).await;
+    }
+    // Grace: wait until every slot is back, bounded.
+    let drained = tokio::time::timeout(grace(p), in_flight.acquire_many(max as u32)).await;
+    if drained.is_err() {
+        unfinished.interrupted = (max - in_flight.available_permits()) as u64;
+        let _ = cancel.send(true);
+    }
+    unfinished
+}
+
+/// An in-flight slot, waited for until the end of the measured phase or a stop.
+async fn wait_for_slot(
+    in_flight: &Arc<Semaphore>,
+    end: Option<Instant>,
+    stop: &AtomicBool,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    loop {
+        let now = Instant::now();
+        if stop.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e) {
+            return None;
+        }
+        let until = end.map_or(now + STOP_POLL, |e| e.min(now + STOP_POLL));
+        let acquire = in_flight.clone().acquire_owned();
+        if let Ok(permit) = tokio::time::timeout_at(until.into(), acquire).await {
+            return permit.ok();
+        }
+    }
 }
 
 async fn closed(
-    workload: Arc<Workload>,
+    workload: &Arc<Workload>,
     p: &DriveParams,
     clients: usize,
     think: Option<Duration>,
     end: Option<Instant>,
     measured_from: Instant,
-) {
+) -> Unfinished {
     let depth = p.load.pipeline_depth.max(1);
     let claimed = Arc::new(AtomicU64::new(0));
     // With a connection per client to spare, batches of the raw target go out whole, as
@@ -149,6 +279,7 @@ async fn closed(
         let (w, stop, claimed) = (workload.clone(), p.stop.clone(), claimed.clone());
         let (seed, total) = (p.seed, p.load.total_ops);
         let wire = wire.clone();
+        let slots = p.redis_slots.clone();
         tasks.push(tokio::spawn(with_connection(c, async move {
             let mut rngs: Vec<SmallRng> = (0..depth)
                 .map(|j| {
@@ -157,7 +288,7 @@ async fn closed(
                     )
                 })
                 .collect();
-            let shard = c % (w.recorders.len() - 1);
+            let shard = c;
             let mut client = WireClient::default();
             if let Some(config) = &wire {
                 // Connect before the first batch so its latency is not the handshake's.
@@ -177,11 +308,15 @@ async fn closed(
                 }
                 if let Some(config) = &wire {
                     w.execute_wire(&mut client, config, &mut rngs, shard).await;
-                } else if depth == 1 {
-                    w.execute(&mut rngs[0], now, shard).await;
                 } else {
-                    let batch = rngs.iter_mut().map(|r| w.execute(r, now, shard));
-                    futures::future::join_all(batch).await;
+                    let batch = rngs
+                        .iter_mut()
+                        .map(|r| queueing::scope(slots.clone(), w.execute(r, now, shard)));
+                    let waits = futures::future::join_all(batch).await;
+                    let mut rec = w.recorders.lock(shard);
+                    for ((), waits) in &waits {
+                        rec.waits(waits);
+                    }
                 }
                 if let Some(t) = think {
                     tokio::time::sleep(t).await;
@@ -189,21 +324,24 @@ async fn closed(
             }
         })));
     }
-    let _ = tokio::time::timeout(
-        end.map_or(Duration::MAX, |e| {
-            e.saturating_duration_since(Instant::now())
-        })
-        .saturating_add(DRAIN_DEADLINE),
-        futures::future::join_all(tasks),
-    )
-    .await;
-}
-
-fn lock(
-    w: &Workload,
-    shard: usize,
-) -> std::sync::MutexGuard<'_, crate::report::recorder::Recorder> {
-    w.recorders[shard].lock().unwrap_or_else(|e| e.into_inner())
+    // Clients stop starting operations at the end; what is running gets the grace.
+    let deadline = end.map_or(Duration::MAX, |e| {
+        e.saturating_duration_since(Instant::now())
+    });
+    let finished = {
+        let mut all = futures::future::join_all(tasks.iter_mut());
+        tokio::time::timeout(deadline, &mut all).await.is_ok()
+            || tokio::time::timeout(grace(p), &mut all).await.is_ok()
+    };
+    let mut unfinished = Unfinished::default();
+    if !finished {
+        let running = tasks.iter().filter(|t| !t.is_finished()).count();
+        unfinished.interrupted = (running * depth) as u64;
+        for t in &tasks {
+            t.abort();
+        }
+    }
+    unfinished
 }
 
 /// Writes every key once (batches of 100) so reads start warm. Not measured. A stop
@@ -239,30 +377,13 @@ pub async fn preload(workload: &Workload, scenario: &Scenario, shutdown: &Shutdo
     }
 }
 
-/// Lowers this thread's timer slack so short sleeps end on time (Linux; elsewhere no-op).
+/// Lowers this thread's timer slack so the pacer's short sleeps end on time (Linux; a
+/// no-op elsewhere). Only the slack of a sleep changes, nothing the runtime relies on.
 fn precise_timers() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack.
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
-    }
-}
-
-/// Sleeps until `t` with sub-millisecond precision: a coarse sleep, then yielding spins.
-fn wait_until(t: Instant, stop: &AtomicBool) {
-    loop {
-        let now = Instant::now();
-        if now >= t || stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let left = t - now;
-        if left > Duration::from_millis(5) {
-            std::thread::sleep(Duration::from_millis(4));
-        } else if left > Duration::from_micros(150) {
-            std::thread::sleep(left - Duration::from_micros(100));
-        } else {
-            std::thread::yield_now();
-        }
     }
 }
 

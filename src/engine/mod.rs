@@ -7,6 +7,7 @@
 //! - [`ops`]: one operation executed and recorded (its [`outcome`] recorded in one place).
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
 //! - [`origin`]: the simulated database behind `get_or_set`.
+//! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
 //!
@@ -27,14 +28,17 @@ pub mod layer;
 pub mod ops;
 pub mod origin;
 mod outcome;
+pub mod queueing;
 pub mod schedule;
 pub mod wire;
 
 use crate::report::aggregate::{Aggregator, LiveLine};
-use crate::report::assemble::SummaryInputs;
+use crate::report::assemble::{GeneratorInputs, SummaryInputs};
+use crate::report::backlog::Limits;
 use crate::report::summary::{
     BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, TargetInfo,
 };
+use crate::report::RecorderShards;
 use crate::scenario::keyspace::forbidden_prefix_char;
 use crate::scenario::Scenario;
 use crate::shutdown::Shutdown;
@@ -72,8 +76,6 @@ pub struct RunOptions {
 
 /// Recorder shards the workers record into (merged once a second).
 const SHARDS: usize = 16;
-/// p99 of schedule lag beyond which the open model's generator is judged saturated.
-const SATURATION_LAG_US: u64 = 5_000;
 
 /// Runs `scenario` against the opened `target` until its stop condition or until `shutdown`
 /// asks it to stop (then the partial report is marked aborted, naming the phase). `on_tick`
@@ -139,7 +141,7 @@ pub async fn run(
     note_stop(Phase::Connecting, &mut aborted_in);
 
     let mut aggregator = Aggregator::new();
-    let recorders: Vec<_> = (0..SHARDS).map(|_| aggregator.register()).collect();
+    let recorders = RecorderShards::register(&mut aggregator, SHARDS);
     let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
     if scenario.load.preload && aborted_in.is_none() {
         Phase::Preload.enter();
@@ -159,11 +161,21 @@ pub async fn run(
             .filter(|m| m.redis().is_some())
             .map(|m| m.breaker().state())
     };
+    let load = &scenario.load;
+    let redis_slots = queueing::RedisSlots::new(load.connections * load.pipeline_depth);
+    let limits = Limits {
+        max_in_flight: load.max_in_flight as u64,
+        redis_slots: redis_slots.size() as u64,
+        connections: load.connections as u64,
+        origin_concurrency: workload.origin.size() as u64,
+        graceful_stop_s: load.graceful_stop.as_secs_f64(),
+    };
     let params = DriveParams {
-        load: scenario.load.clone(),
+        load: load.clone(),
         start,
         seed,
         stop: stop.clone(),
+        redis_slots,
     };
     let mut warming = !scenario.load.warmup.is_zero();
     if aborted_in.is_none() {
@@ -176,10 +188,12 @@ pub async fn run(
     }
     let cpu_before = driver::process_cpu();
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
-    // Intervals close once a second and once exactly when warmup ends, so an
-    // interval is either all warmup or all measured: it counts when it starts
-    // at or after the end of warmup (operations are recorded on completion).
+    // Intervals close once a second and once exactly when warmup ends and when the measured
+    // phase ends, so an interval is all warmup, all measured or all grace: it counts when it
+    // starts at or after the end of warmup (operations are recorded on completion), and a
+    // grace interval's length is not measured time.
     let warmup = scenario.load.warmup;
+    let measured_end = scenario.load.duration.map_or(Duration::MAX, |d| warmup + d);
     let mut ticker = tokio::time::interval_at(
         (start + Duration::from_secs(1)).into(),
         Duration::from_secs(1),
@@ -187,10 +201,21 @@ pub async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let warmup_end = tokio::time::sleep_until((start + warmup).into());
     let mut warmup_end = std::pin::pin!(warmup_end);
+    let phase_end = tokio::time::sleep_until(
+        start
+            .checked_add(measured_end)
+            .unwrap_or(start + Duration::from_secs(86_400 * 365))
+            .into(),
+    );
+    let mut phase_end = std::pin::pin!(phase_end);
     let mut interval_start = Duration::ZERO;
     let close_interval = |aggregator: &mut Aggregator, interval_start: &mut Duration| {
         let elapsed = start.elapsed();
-        aggregator.tick(elapsed, breaker_state(), *interval_start >= warmup);
+        if *interval_start >= measured_end {
+            aggregator.tick_grace(elapsed, breaker_state());
+        } else {
+            aggregator.tick(elapsed, breaker_state(), *interval_start >= warmup);
+        }
         *interval_start = elapsed;
     };
     let outcome: Option<Drive> = loop {
@@ -212,6 +237,9 @@ pub async fn run(
                 on_tick(&aggregator.live());
             }
             _ = &mut warmup_end, if interval_start < warmup => {
+                close_interval(&mut aggregator, &mut interval_start);
+            }
+            _ = &mut phase_end, if interval_start < measured_end => {
                 close_interval(&mut aggregator, &mut interval_start);
             }
         }
@@ -248,20 +276,12 @@ pub async fn run(
     note_stop(Phase::Cleanup, &mut aborted_in);
 
     let measured = aggregator.finish();
-    let lag_p99 = measured
-        .totals
-        .lag_histogram()
-        .map_or(0, |h| h.value_at_quantile(0.99));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let cpu_share = cpu.as_secs_f64() / elapsed.as_secs_f64().max(1e-9) / cores;
-    let open_model = outcome.is_some_and(|o| o.open_model);
-    let saturated = open_model && (lag_p99 > SATURATION_LAG_US || cpu_share > 0.95);
-    if saturated {
-        tracing::warn!(
-            "load generator saturated: schedule lag p99 {lag_p99} µs, CPU {:.0}%",
-            cpu_share * 100.0
-        );
-    }
+    let generator = GeneratorInputs {
+        open_model: outcome.is_some_and(|o| o.open_model),
+        cpu,
+        wall: elapsed,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
 
     let manager = workload.backend.manager().filter(|m| m.redis().is_some());
     let clock_offset = start.saturating_duration_since(opened_at).as_secs_f64();
@@ -290,7 +310,8 @@ pub async fn run(
         target: target_info(provider),
         server,
         breaker,
-        saturated,
+        generator,
+        limits,
         origin_p50_us: workload.origin.p50_us(),
         aborted_in,
         cleanup,
@@ -318,6 +339,7 @@ async fn until_abandoned<T>(shutdown: &Shutdown, work: impl Future<Output = T>) 
 /// The report of a run stopped in `phase` before any load (while its server started or
 /// while connecting): no measurements, no keys written, verdict inconclusive.
 pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo) -> RunSummary {
+    let load = &scenario.load;
     RunSummary::build(SummaryInputs {
         measured: Aggregator::new().finish(),
         thresholds: scenario.thresholds.clone(),
@@ -331,7 +353,19 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
             transitions: Vec::new(),
             final_state: None,
         },
-        saturated: false,
+        generator: GeneratorInputs {
+            open_model: false,
+            cpu: Duration::ZERO,
+            wall: Duration::ZERO,
+            cores: 1,
+        },
+        limits: Limits {
+            max_in_flight: load.max_in_flight as u64,
+            redis_slots: (load.connections * load.pipeline_depth).max(1) as u64,
+            connections: load.connections as u64,
+            origin_concurrency: scenario.origin.concurrency.max(1) as u64,
+            graceful_stop_s: load.graceful_stop.as_secs_f64(),
+        },
         origin_p50_us: None,
         aborted_in: Some(phase),
         cleanup: None,

@@ -5,18 +5,19 @@
 use super::backend::Backend;
 use super::origin::Origin;
 use super::outcome::{us, Outcome};
-use super::wire::{self, Reply as WireReply, WireClient};
+use super::wire::{Reply as WireReply, WireClient};
 use crate::cache::codec::{self, CodecConfig};
 use crate::cache::redis_store::{px_millis, Command, Reply};
 use crate::cache::{Codec, OpError, RedisConfig};
 use crate::op::{ErrorKind, OpKind, RedisCalls};
 use crate::report::recorder::Recorder;
+use crate::report::RecorderShards;
 use crate::scenario::dist::{KeyChooser, OpMix, ValueGen};
 use crate::scenario::workload::OpSpec;
 use crate::scenario::Scenario;
 use rand::rngs::SmallRng;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// Keys per "workspace" group: `del_pattern` removes one group (`w{g}:*`), as the guide's
@@ -51,7 +52,7 @@ pub struct Workload {
     /// Keys written by the run: the denominator of the eviction rate.
     pub keys_written: AtomicU64,
     /// Recorder shards; an operation records into the shard it is given.
-    pub recorders: Vec<Arc<Mutex<Recorder>>>,
+    pub recorders: RecorderShards,
 }
 
 fn codec_of(spec: &OpSpec) -> CodecConfig {
@@ -66,7 +67,7 @@ impl Workload {
     pub fn new(
         scenario: &Scenario,
         backend: Backend,
-        recorders: Vec<Arc<Mutex<Recorder>>>,
+        recorders: RecorderShards,
         seed: u64,
     ) -> Self {
         Workload {
@@ -323,15 +324,13 @@ impl Workload {
     /// one batch on the lean wire path ([`super::wire`]): raw target over plain TCP, depth
     /// above 1, and a mix of GET, SET and DEL only. `None` keeps the redis crate path.
     pub fn wire_config(&self, depth: usize) -> Option<RedisConfig> {
-        let Backend::Raw(store) = &self.backend else {
-            return None;
-        };
         let simple = self
             .mix
             .ops()
             .iter()
             .all(|o| matches!(o.kind, OpKind::Get | OpKind::Set | OpKind::Del));
-        (depth > 1 && simple && wire::plain_tcp(store.config())).then(|| store.config().clone())
+        let config = self.backend.lean_wire()?;
+        (depth > 1 && simple).then(|| config.clone())
     }
 
     /// Picks one operation per generator in `rngs` and sends them as one pipeline over the

@@ -1,6 +1,8 @@
 //! The simulated origin (the database behind `get_or_set`): a latency distribution, a
 //! connection-pool-sized concurrency limit, and an error rate. Every call is counted and
 //! its duration recorded, so the report can compare cached reads with origin-only reads.
+//! The wait for a pool connection and the pool's occupancy go to the operation's
+//! [`queueing`](super::queueing) record, so a pool that is too small is named in the report.
 
 use crate::report::recorder::new_histogram;
 use crate::scenario::dist::OriginLatency;
@@ -21,6 +23,8 @@ pub struct OriginError;
 pub struct Origin {
     latency: OriginLatency,
     pool: Semaphore,
+    /// Connections in the pool (`origin.concurrency`).
+    size: usize,
     error_rate: f64,
     /// Duration of each call including the wait for a pool slot, in µs.
     durations: Mutex<Histogram<u64>>,
@@ -32,6 +36,7 @@ impl Origin {
         Origin {
             latency: OriginLatency::new(&spec.latency),
             pool: Semaphore::new(spec.concurrency.max(1)),
+            size: spec.concurrency.max(1),
             error_rate: spec.error_rate,
             durations: Mutex::new(new_histogram()),
         }
@@ -44,6 +49,8 @@ impl Origin {
         let fails = self.error_rate > 0.0 && rng.random::<f64>() < self.error_rate;
         {
             let _slot = self.pool.acquire().await.map_err(|_| OriginError)?;
+            let in_use = (self.size - self.pool.available_permits()) as u64;
+            super::queueing::note_origin(started.elapsed().as_micros() as u64, in_use);
             tokio::time::sleep(delay).await;
         }
         let took = started.elapsed().as_micros() as u64;
@@ -58,6 +65,11 @@ impl Origin {
         } else {
             Ok(())
         }
+    }
+
+    /// Connections in the pool.
+    pub fn size(&self) -> usize {
+        self.size
     }
 
     /// Median duration of an origin call so far (µs), if any call was made.

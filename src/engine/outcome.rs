@@ -100,11 +100,11 @@ impl Outcome {
         sent: Instant,
     ) {
         let done = self.done.unwrap_or_else(Instant::now);
-        rec.record(
-            kind,
-            us(done.saturating_duration_since(intended)),
-            us(done.saturating_duration_since(sent)),
-        );
+        // The wait for Redis command slots is queueing in the client (reported in
+        // `backlog`), not what the server cost: it stays out of the service time.
+        let service = us(done.saturating_duration_since(sent))
+            .saturating_sub(super::queueing::redis_waited_us());
+        rec.record(kind, us(done.saturating_duration_since(intended)), service);
         rec.hits(self.hits);
         rec.misses(self.misses);
         if self.origin_call {

@@ -130,6 +130,35 @@ impl Schedule {
         }
     }
 
+    /// Expected number of arrivals in `[0, t)`: the area under the rate profile.
+    fn cumulative(&self, t: f64) -> f64 {
+        let mut area = 0.0;
+        for seg in &self.segments {
+            if t <= seg.start {
+                return area;
+            }
+            let x = (t - seg.start).min(seg.len);
+            let slope = (seg.r1 - seg.r0) / seg.len;
+            area += seg.r0 * x + slope / 2.0 * x * x;
+            if t < seg.start + seg.len {
+                return area;
+            }
+        }
+        area + self.tail_rate * (t - self.tail_start).max(0.0)
+    }
+
+    /// How many arrivals not yet returned by [`Schedule::next_offset`] fall before `until`,
+    /// without producing them (a rate of 1e15 ops/s leaves far too many to count one by
+    /// one). Exact for even pacing; for Poisson pacing, the expected number.
+    pub fn remaining_before(&self, until: Duration) -> u64 {
+        let left = self.cumulative(until.as_secs_f64()) - self.next_s;
+        if left.is_finite() && left > 0.0 {
+            left.ceil().min(u64::MAX as f64) as u64
+        } else {
+            0
+        }
+    }
+
     /// The next intended start offset, or `None` if the rate stays at zero forever.
     pub fn next_offset(&mut self) -> Option<Duration> {
         let s = self.next_s;
@@ -250,6 +279,44 @@ mod tests {
         };
         let o = offsets(&a, Duration::ZERO, 100.0);
         assert_eq!(o.len(), 5);
+    }
+
+    #[test]
+    fn remaining_arrivals_are_counted_without_producing_them() {
+        let even = Arrival::Open {
+            rate: 1000.0,
+            pacing: Pacing::Even,
+        };
+        let mut s = Schedule::new(&even, Duration::ZERO, 7).unwrap();
+        // Arrivals at 1 ms, 2 ms, ...: 999 fall before 1 s; take 100 of them.
+        for _ in 0..100 {
+            s.next_offset();
+        }
+        assert_eq!(s.remaining_before(Duration::from_secs(1)), 899);
+        assert_eq!(s.remaining_before(Duration::ZERO), 0);
+
+        // A rate no target can take: counted in constant time, no overflow.
+        let absurd = Arrival::Open {
+            rate: 1e15,
+            pacing: Pacing::Poisson,
+        };
+        let s = Schedule::new(&absurd, Duration::ZERO, 7).unwrap();
+        let n = s.remaining_before(Duration::from_secs(2));
+        assert!((1.99e15..2.01e15).contains(&(n as f64)), "{n}");
+
+        // A ramp 0→1000 over 10 s holds 5000 arrivals, then the tail rate.
+        let ramp = Arrival::Ramp {
+            start_rate: 0.0,
+            stages: vec![Stage {
+                duration: Duration::from_secs(10),
+                target: 1000.0,
+            }],
+            pacing: Pacing::Even,
+        };
+        let mut s = Schedule::new(&ramp, Duration::ZERO, 7).unwrap();
+        s.next_offset();
+        assert_eq!(s.remaining_before(Duration::from_secs(10)), 4998);
+        assert_eq!(s.remaining_before(Duration::from_secs(11)), 5998);
     }
 
     #[test]

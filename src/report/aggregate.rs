@@ -7,6 +7,7 @@
 //! reused, and the time series grows by one small `TimePoint` per tick (a 5-minute run keeps
 //! 300 of them).
 
+use super::backlog::BacklogPoint;
 use super::recorder::{new_histogram, Recorder};
 use crate::cache::BreakerState;
 use hdrhistogram::Histogram;
@@ -44,6 +45,13 @@ pub struct TimePoint {
     pub breaker: Option<BreakerState>,
     /// True for warmup intervals, which are plotted but excluded from the totals.
     pub warmup: bool,
+    /// 99th percentile of the generator's own lag behind its schedule, µs; `None` when
+    /// nothing was released (and always for the closed model).
+    #[serde(default)]
+    pub lag_p99_us: Option<u64>,
+    /// Queueing in the interval: where operations waited, and what was dropped.
+    #[serde(default)]
+    pub backlog: BacklogPoint,
     /// Redis-level failures in the interval (those the fallback absorbed included).
     #[serde(default)]
     pub redis_errors: u64,
@@ -175,6 +183,23 @@ impl Aggregator {
         breaker_state: Option<BreakerState>,
         measuring: bool,
     ) {
+        self.close(elapsed, breaker_state, measuring, measuring);
+    }
+
+    /// Closes an interval after the measured phase ended (the graceful stop): what
+    /// completed in it counts in the totals, but its length does not count as measured
+    /// time, so throughput stays operations per second of the declared duration.
+    pub fn tick_grace(&mut self, elapsed: Duration, breaker_state: Option<BreakerState>) {
+        self.close(elapsed, breaker_state, true, false);
+    }
+
+    fn close(
+        &mut self,
+        elapsed: Duration,
+        breaker_state: Option<BreakerState>,
+        measuring: bool,
+        timed: bool,
+    ) {
         self.interval.reset();
         for slot in &mut self.slots {
             slot.spare.reset();
@@ -185,6 +210,10 @@ impl Aggregator {
         let length = elapsed.saturating_sub(self.last_elapsed);
         self.last_elapsed = self.last_elapsed.max(elapsed);
         let iv = &self.interval;
+        if !timed && iv.ops() == 0 && iv.errors_total() == 0 {
+            // A grace interval in which nothing finished: no point to plot.
+            return;
+        }
         iv.response_overall_into(&mut self.interval_overall);
         let h = &self.interval_overall;
         let pct = |q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q));
@@ -204,11 +233,15 @@ impl Aggregator {
             fallback_ops: iv.fallback_op_count(),
             breaker: breaker_state,
             warmup: !measuring,
+            lag_p99_us: iv.lag_histogram().map(|h| h.value_at_quantile(0.99)),
+            backlog: iv.queueing().map(|q| q.point()).unwrap_or_default(),
             redis_errors: iv.redis_calls().failures(),
         });
         self.errors_seen += errors;
         if measuring {
             self.totals.merge(&self.interval);
+        }
+        if timed {
             self.measured += length;
         }
     }
@@ -326,6 +359,32 @@ mod tests {
         assert_eq!(m.measured, secs(2));
         assert_eq!(m.elapsed, secs(3));
         assert_eq!(m.timeseries.len(), 3);
+    }
+
+    #[test]
+    fn grace_intervals_count_operations_but_not_measured_time() {
+        let mut agg = Aggregator::new();
+        let w = agg.register();
+        w.lock().expect("lock").record(OpKind::Get, 10, 10);
+        agg.tick(secs(2), None, true);
+        w.lock().expect("lock").record(OpKind::Get, 3_000_000, 10);
+        w.lock().expect("lock").dropped(5);
+        agg.tick_grace(secs(3), None);
+        agg.tick_grace(secs(4), None);
+        assert_eq!(
+            agg.timeseries().len(),
+            2,
+            "an empty grace interval adds no point"
+        );
+        assert_eq!(agg.timeseries()[1].backlog.dropped, 5);
+        let m = agg.finish();
+        assert_eq!(m.totals.ops(), 2);
+        assert_eq!(m.totals.error_count(ErrorKind::Dropped), 5);
+        assert_eq!(
+            m.measured,
+            secs(2),
+            "throughput is per second of the declared duration"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! measured and the verdict decided.
 
 use super::aggregate::{ratio, Measured};
+use super::backlog::{self, Limits, Queueing};
 use super::hdr::encode_histogram;
 use super::recorder::{add_histogram, new_histogram, Recorder};
 use super::summary::{
@@ -35,8 +36,10 @@ pub struct SummaryInputs {
     pub server: Option<ServerStats>,
     /// Breaker history.
     pub breaker: BreakerReport,
-    /// The engine's judgement that the generator fell behind its schedule.
-    pub saturated: bool,
+    /// What the generator cost and which model it ran; saturation is judged from it here.
+    pub generator: GeneratorInputs,
+    /// The queue limits the scenario set (in-flight, Redis slots, origin pool).
+    pub limits: Limits,
     /// Median latency of an origin-only baseline, µs; enables `cache_effect`.
     pub origin_p50_us: Option<f64>,
     /// The phase in which the run was interrupted, if it was.
@@ -47,6 +50,19 @@ pub struct SummaryInputs {
     pub started_at: DateTime<Utc>,
     /// Wall-clock length of the run, warmup included.
     pub duration: Duration,
+}
+
+/// The load generator's own measurements, from the engine.
+#[derive(Debug, Clone, Copy)]
+pub struct GeneratorInputs {
+    /// True for the open model.
+    pub open_model: bool,
+    /// CPU (user + system) the process used while driving the load.
+    pub cpu: Duration,
+    /// Wall-clock time it was measured over.
+    pub wall: Duration,
+    /// Cores of the machine.
+    pub cores: usize,
 }
 
 impl RunSummary {
@@ -60,6 +76,7 @@ impl RunSummary {
             elapsed: _,
         } = inputs.measured;
         let measured_s = measured.as_secs_f64();
+        let ops_all = all_ops(&timeseries);
         let reads = t.hit_count() + t.miss_count();
         let has_redis = inputs.target.provider == Provider::Redis;
 
@@ -94,7 +111,9 @@ impl RunSummary {
                     .collect(),
                 final_state: inputs.breaker.final_state,
             },
-            generator: generator(t, inputs.saturated),
+            generator: generator(t, &inputs.generator, ops_all),
+            backlog: Default::default(),
+            origin: Default::default(),
             cache_effect: inputs.origin_p50_us.and_then(|origin| {
                 let cached = read_p50(t)?;
                 Some(CacheEffect::compute(
@@ -107,6 +126,12 @@ impl RunSummary {
             compression: compression(t),
             histograms: histograms(t),
         };
+        let none = Queueing::default();
+        (summary.backlog, summary.origin) = backlog::report(
+            t.queueing().unwrap_or(&none),
+            &inputs.limits,
+            t.origin_call_count(),
+        );
         summary.thresholds = verdict::evaluate(&summary, &inputs.thresholds);
         let (v, reason) = verdict::decide(&summary);
         summary.verdict = v;
@@ -135,7 +160,9 @@ fn totals(t: &Recorder, measured_s: f64) -> Totals {
             .map(|k| (k, t.error_count(k)))
             .collect(),
         errors_total,
-        error_rate: ratio(errors_total, ops).map(|r| round_to(r, RATE_DECIMALS)),
+        // Dropped operations are errors that never completed, so they join the denominator.
+        error_rate: ratio(errors_total, ops + t.error_count(ErrorKind::Dropped))
+            .map(|r| round_to(r, RATE_DECIMALS)),
         origin_calls: t.origin_call_count(),
         fallback_ops: t.fallback_op_count(),
         commands: t.command_count(),
@@ -191,15 +218,33 @@ fn read_p50(t: &Recorder) -> Option<f64> {
     (!reads.is_empty()).then(|| reads.value_at_quantile(0.5) as f64)
 }
 
-fn generator(t: &Recorder, saturated: bool) -> GeneratorReport {
-    let (p99, max) = t
-        .lag_histogram()
-        .map_or((0, 0), |h| (h.value_at_quantile(0.99), h.max()));
-    GeneratorReport {
-        saturated,
+/// Operations completed in every interval, warmup and grace included: the CPU's denominator.
+fn all_ops(timeseries: &[super::aggregate::TimePoint]) -> u64 {
+    timeseries.iter().map(|p| p.ops).sum()
+}
+
+fn generator(t: &Recorder, g: &GeneratorInputs, ops: u64) -> GeneratorReport {
+    let (p99, max) = match (g.open_model, t.lag_histogram()) {
+        (true, Some(h)) => (h.value_at_quantile(0.99), h.max()),
+        _ => (0, 0),
+    };
+    let cpu_s = g.cpu.as_secs_f64();
+    let wall = g.wall.as_secs_f64();
+    let mut report = GeneratorReport {
+        saturated: false,
+        open_model: g.open_model,
         schedule_lag_p99_us: p99,
         schedule_lag_max_us: max,
-    }
+        cpu_s: round_to(cpu_s, 3),
+        cpu_share: if wall > 0.0 {
+            round_to(cpu_s / wall / g.cores.max(1) as f64, 4)
+        } else {
+            0.0
+        },
+        cpu_us_per_op: (ops > 0).then(|| round_to(cpu_s * 1e6 / ops as f64, 2)),
+    };
+    report.saturated = verdict::saturated(&report);
+    report
 }
 
 fn compression(t: &Recorder) -> Vec<CompressionRow> {

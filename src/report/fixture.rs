@@ -2,7 +2,8 @@
 //! verdict, JSON, Markdown and terminal tests.
 
 use super::aggregate::{Measured, TimePoint};
-use super::assemble::SummaryInputs;
+use super::assemble::{GeneratorInputs, SummaryInputs};
+use super::backlog::Limits;
 use super::recorder::Recorder;
 use super::summary::{
     BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
@@ -93,6 +94,8 @@ fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
         breaker: Some(BreakerState::Closed),
         redis_errors: 0,
         warmup,
+        lag_p99_us: Some(400),
+        backlog: Default::default(),
     }
 }
 
@@ -138,7 +141,19 @@ pub fn inputs() -> SummaryInputs {
             }],
             final_state: Some(BreakerState::Open),
         },
-        saturated: false,
+        generator: GeneratorInputs {
+            open_model: true,
+            cpu: Duration::from_millis(1_600),
+            wall: Duration::from_secs(12),
+            cores: 2,
+        },
+        limits: Limits {
+            max_in_flight: 1_000,
+            redis_slots: 8,
+            connections: 8,
+            origin_concurrency: 10,
+            graceful_stop_s: 30.0,
+        },
         origin_p50_us: Some(5_000.0),
         aborted_in: None,
         cleanup: None,

@@ -361,20 +361,12 @@ fn compression(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
 }
 
 fn generator(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
-    let g = &s.generator;
     writeln!(w, "## Load generator")?;
     writeln!(w)?;
-    writeln!(
-        w,
-        "Schedule lag p99 {}, max {}; {}.",
-        format::us(g.schedule_lag_p99_us),
-        format::us(g.schedule_lag_max_us),
-        if g.saturated {
-            "**saturated** (verdict inconclusive)"
-        } else {
-            "kept its schedule"
-        }
-    )
+    for line in super::backlog::describe(s, false) {
+        writeln!(w, "- {line}")?;
+    }
+    Ok(())
 }
 
 /// Escapes text for a table cell: a `|` would end the cell, a newline the row.
@@ -423,7 +415,8 @@ mod tests {
         inputs.target.provider = Provider::Memory;
         inputs.target.warning = Some("redis-server not found on PATH".to_string());
         inputs.server = None;
-        inputs.saturated = true;
+        inputs.measured.totals.lag(1_000_000);
+        inputs.measured.totals.lag(1_000_000);
         let s = RunSummary::build(inputs);
         let md = render(&s);
         assert!(md.contains("⚠️ INCONCLUSIVE"));

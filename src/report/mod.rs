@@ -1,6 +1,9 @@
 //! Reporting: everything between a worker's finished operation and the files a run leaves.
 //!
 //! - [`recorder`]: per-worker HDR histograms and counters ([`Recorder`]), the hot path.
+//! - [`shards`]: [`RecorderShards`], the recorders a run's tasks record into.
+//! - [`backlog`]: queueing (in-flight, Redis and origin slots), dropped operations and the
+//!   bottleneck sentence.
 //! - [`aggregate`]: the [`Aggregator`] that empties worker recorders every second into a time
 //!   series ([`TimePoint`]) and the run totals ([`Measured`]); also the live line.
 //! - [`summary`]: the immutable [`RunSummary`] (report.json, schema `redline.report/v1`) every
@@ -18,12 +21,14 @@
 
 pub mod aggregate;
 pub mod assemble;
+pub mod backlog;
 pub mod format;
 pub mod hdr;
 pub mod json;
 pub mod markdown;
 pub mod phase;
 pub mod recorder;
+pub mod shards;
 pub mod summary;
 pub mod terminal;
 pub mod verdict;
@@ -35,6 +40,7 @@ pub use aggregate::{Aggregator, LiveLine, Measured, TimePoint};
 pub use assemble::SummaryInputs;
 pub use hdr::{decode_histogram, encode_histogram, HistogramDecodeError};
 pub use recorder::Recorder;
+pub use shards::RecorderShards;
 pub use summary::{
     BreakerReport, BreakerTransition, CacheEffect, CompressionRow, GeneratorReport, Histograms,
     Latency, OpLatency, Percentiles, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,

@@ -16,6 +16,7 @@
 //! (response, service), and the aggregator keeps one spare Recorder per worker, so keep one
 //! Recorder per worker task, not per virtual user.
 
+use super::backlog::{OpWaits, Queueing};
 use crate::op::{ErrorKind, OpKind, RedisCalls};
 use hdrhistogram::Histogram;
 
@@ -40,7 +41,7 @@ pub fn new_histogram() -> Histogram<u64> {
 
 /// Records `value` (µs), clamped to [`MAX_US`].
 #[inline]
-fn record_us(h: &mut Histogram<u64>, value: u64) {
+pub(crate) fn record_us(h: &mut Histogram<u64>, value: u64) {
     // An auto-resizing histogram grows to fit any clamped value; saturating_record is the
     // fallback should growth ever be refused, so a sample is never dropped.
     if h.record(value.min(MAX_US)).is_err() {
@@ -126,6 +127,9 @@ pub struct Recorder {
     /// How late each operation was released versus its intended start; the evidence for
     /// `generator.saturated`. Created on first use (closed-loop runs never record lag).
     lag: Option<Histogram<u64>>,
+    /// Waits for in-flight, Redis and origin slots, and dropped operations. Boxed and
+    /// created on first use: three histograms a run without queueing never needs.
+    queueing: Option<Box<Queueing>>,
 
     // ---- Redis's own view and command counts (apart from what the application saw) ----
     /// Commands the operations consisted of: an MGET is one operation and one command, a
@@ -155,6 +159,7 @@ impl Recorder {
             errors: [0; ERROR_COUNT],
             codecs: Vec::new(),
             lag: None,
+            queueing: None,
             commands: 0,
             redis: RedisCalls::default(),
         }
@@ -247,6 +252,30 @@ impl Recorder {
         record_us(self.lag.get_or_insert_with(new_histogram), lag_us);
     }
 
+    /// Where one operation waited (in-flight slot, Redis slots, origin pool).
+    #[inline]
+    pub fn waits(&mut self, waits: &OpWaits) {
+        self.queueing
+            .get_or_insert_with(Default::default)
+            .record(waits);
+    }
+
+    /// `n` scheduled operations that never started before the measured phase ended: an
+    /// application error of kind `dropped` each.
+    pub fn dropped(&mut self, n: u64) {
+        self.queueing.get_or_insert_with(Default::default).dropped += n;
+        self.errors[ErrorKind::Dropped.index()] += n;
+    }
+
+    /// `n` operations still running when the graceful stop ran out, cut off: an application
+    /// error of kind `dropped` each.
+    pub fn interrupted(&mut self, n: u64) {
+        self.queueing
+            .get_or_insert_with(Default::default)
+            .interrupted += n;
+        self.errors[ErrorKind::Dropped.index()] += n;
+    }
+
     /// Returns everything recorded so far and leaves `self` empty. O(1): the histograms move
     /// out and `self` re-creates them on its next record. The aggregator uses
     /// [`Recorder::swap_with`] instead, which also avoids that re-allocation.
@@ -278,6 +307,9 @@ impl Recorder {
         }
         if let Some(lag) = &mut self.lag {
             lag.reset();
+        }
+        if let Some(q) = &mut self.queueing {
+            q.reset();
         }
         self.commands = 0;
         self.redis = RedisCalls::default();
@@ -315,6 +347,11 @@ impl Recorder {
             if !theirs.is_empty() {
                 add_histogram(self.lag.get_or_insert_with(new_histogram), theirs);
             }
+        }
+        if let Some(theirs) = &other.queueing {
+            self.queueing
+                .get_or_insert_with(Default::default)
+                .merge(theirs);
         }
         self.commands += other.commands;
         self.redis.add(other.redis);
@@ -397,6 +434,11 @@ impl Recorder {
     /// Encoded bytes per codec, first-seen order; may contain all-zero entries after a reset.
     pub fn codec_bytes(&self) -> &[CodecBytes] {
         &self.codecs
+    }
+
+    /// Queueing and dropped operations, if any were recorded.
+    pub fn queueing(&self) -> Option<&Queueing> {
+        self.queueing.as_deref()
     }
 
     /// Commands issued, all operations.

@@ -5,6 +5,7 @@
 //! [`assemble`](super::assemble) builds one ([`RunSummary::build`]).
 
 use super::aggregate::{ratio, TimePoint};
+pub use super::backlog::{BacklogReport, OriginReport};
 pub use super::phase::{Cleanup, CleanupOutcome, Phase};
 use super::verdict::{ThresholdResult, Verdict};
 use crate::cache::BreakerState;
@@ -63,8 +64,14 @@ pub struct RunSummary {
     /// Redis's own view, apart from what the application saw: failures the fallback
     /// absorbed are counted here. `None` when no Redis was loaded (memory target).
     pub redis: Option<RedisCalls>,
-    /// Whether the load generator kept its schedule.
+    /// Whether the load generator kept its schedule, and what it cost.
     pub generator: GeneratorReport,
+    /// Queueing for in-flight and Redis slots, dropped operations, the bottleneck.
+    #[serde(default)]
+    pub backlog: BacklogReport,
+    /// The origin's pool: calls, peak concurrency, queue wait.
+    #[serde(default)]
+    pub origin: OriginReport,
     /// What the cache saved versus going to the origin every time, when an origin-only
     /// baseline was measured.
     pub cache_effect: Option<CacheEffect>,
@@ -285,16 +292,30 @@ pub struct BreakerReport {
     pub final_state: Option<BreakerState>,
 }
 
-/// Whether the load generator kept its schedule.
+/// Whether the load generator kept its schedule, and the CPU it used. Saturation is judged
+/// from these numbers in one place, [`verdict::saturated`](super::verdict::saturated).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GeneratorReport {
-    /// The generator fell behind its schedule; latencies are not trustworthy and the verdict
-    /// is inconclusive.
+    /// The generator fell behind its schedule or ran out of CPU; latencies are not
+    /// trustworthy and the verdict is inconclusive.
     pub saturated: bool,
-    /// 99th percentile of release lag versus the schedule, µs (0 for closed-loop runs).
+    /// True for the open model, the only one with a schedule to keep.
+    #[serde(default)]
+    pub open_model: bool,
+    /// 99th percentile of the generator's own lag behind the schedule, µs (0 for closed-loop
+    /// runs). Waiting for an in-flight slot is not lag: it is in `backlog`.
     pub schedule_lag_p99_us: u64,
-    /// Worst release lag, µs.
+    /// Worst lag, µs.
     pub schedule_lag_max_us: u64,
+    /// CPU (user + system) redline used while driving the load, seconds.
+    #[serde(default)]
+    pub cpu_s: f64,
+    /// That CPU as a share of the whole machine (1.0 = every core busy all the time).
+    #[serde(default)]
+    pub cpu_share: f64,
+    /// CPU per operation (warmup included), µs; `None` without operations.
+    #[serde(default)]
+    pub cpu_us_per_op: Option<f64>,
 }
 
 /// What the cache saved versus going to the origin for every read.

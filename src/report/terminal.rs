@@ -113,6 +113,10 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
             format::plural(s.breaker.transitions.len(), "transition")
         )?;
     }
+    for line in super::backlog::describe(s, true) {
+        let (name, rest) = line.split_once(": ").unwrap_or(("", &line));
+        writeln!(w, "  {name:<10}  {rest}")?;
+    }
     thresholds(s, w)?;
     warnings(s, w)
 }

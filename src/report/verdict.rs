@@ -6,7 +6,7 @@
 //! memory without a Redis server, memory without maxmemory): it is reported as skipped, with
 //! a note, and does not fail the run.
 
-use super::summary::{round_to, Provider, RunSummary, TargetKind, RATE_DECIMALS};
+use super::summary::{round_to, GeneratorReport, Provider, RunSummary, TargetKind, RATE_DECIMALS};
 use crate::scenario::threshold::{Cmp, Metric, Threshold};
 use serde::{Deserialize, Serialize};
 
@@ -173,18 +173,37 @@ pub fn evaluate(summary: &RunSummary, thresholds: &[Threshold]) -> Vec<Threshold
         .collect()
 }
 
+/// p99 of the generator's own lag beyond which the open model is judged saturated, µs.
+pub const SATURATION_LAG_US: u64 = 5_000;
+/// Share of the machine's CPU beyond which the generator is judged saturated: it was
+/// competing with the system under test, so its timestamps are late.
+pub const SATURATION_CPU_SHARE: f64 = 0.95;
+
+/// Whether the load generator was saturated: the one place this is judged. Only the open
+/// model has a schedule to fall behind: it saturates when its own lag (not the wait for
+/// in-flight slots, which is the system's latency) passes [`SATURATION_LAG_US`] at p99, or
+/// when it used more than [`SATURATION_CPU_SHARE`] of the machine. A closed model running
+/// flat out is meant to use what it can; its CPU is reported, not judged.
+pub fn saturated(g: &GeneratorReport) -> bool {
+    g.open_model
+        && (g.schedule_lag_p99_us > SATURATION_LAG_US || g.cpu_share > SATURATION_CPU_SHARE)
+}
+
 /// The verdict and its reason from a summary whose thresholds are already evaluated:
 /// inconclusive if the generator saturated, the run was aborted, or it measured the
 /// in-memory store without the scenario asking for it (`target.kind = "memory"`), else fail
-/// if any threshold failed, else pass.
+/// if any threshold failed or scheduled operations were dropped, else pass.
 pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
     let g = &summary.generator;
     if g.saturated {
         let reason = format!(
-            "the load generator could not keep its schedule (lag p99 {}, max {}); \
-             latencies were not measured as scheduled",
+            "the load generator could not keep its schedule (lag p99 {}, max {}; CPU {} of \
+             the machine, {} per operation); latencies were not measured as scheduled",
             super::format::us(g.schedule_lag_p99_us),
             super::format::us(g.schedule_lag_max_us),
+            super::format::percent(g.cpu_share, 0),
+            g.cpu_us_per_op
+                .map_or_else(|| "n/a".to_string(), super::format::us_f64),
         );
         return (Verdict::Inconclusive, Some(reason));
     }
@@ -203,6 +222,23 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
         return (Verdict::Inconclusive, Some(reason));
     }
     let failed: Vec<&ThresholdResult> = summary.thresholds.iter().filter(|t| !t.pass).collect();
+    let b = &summary.backlog;
+    if failed.is_empty() && b.dropped + b.interrupted > 0 {
+        let mut reason = format!(
+            "{} scheduled operations never completed ({} never started before the measured \
+             phase ended, {} cut off after the {} graceful stop): the target did not take \
+             the load",
+            super::format::count(b.dropped + b.interrupted),
+            super::format::count(b.dropped),
+            super::format::count(b.interrupted),
+            super::format::us((b.graceful_stop_s * 1e6) as u64),
+        );
+        if let Some(bottleneck) = &b.bottleneck {
+            reason.push_str("; ");
+            reason.push_str(bottleneck);
+        }
+        return (Verdict::Fail, Some(reason));
+    }
     if failed.is_empty() {
         return (Verdict::Pass, None);
     }
@@ -366,7 +402,8 @@ mod tests {
     #[test]
     fn saturation_and_abort_are_inconclusive_even_with_failures() {
         let mut inputs = fixture::inputs();
-        inputs.saturated = true;
+        inputs.measured.totals.lag(SATURATION_LAG_US * 2);
+        inputs.measured.totals.lag(SATURATION_LAG_US * 2);
         let s = crate::report::RunSummary::build(inputs);
         assert_eq!(s.verdict, Verdict::Inconclusive);
         assert!(s
@@ -383,6 +420,46 @@ mod tests {
             .verdict_reason
             .as_deref()
             .is_some_and(|r| r.contains("interrupted")));
+    }
+
+    #[test]
+    fn saturation_is_judged_from_lag_and_cpu_for_the_open_model_only() {
+        let g = fixture::summary().generator;
+        assert!(!saturated(&g), "{g:?}");
+        let lagging = GeneratorReport {
+            schedule_lag_p99_us: SATURATION_LAG_US + 1,
+            ..g
+        };
+        assert!(saturated(&lagging));
+        let busy = GeneratorReport {
+            cpu_share: 0.99,
+            ..g
+        };
+        assert!(saturated(&busy));
+        let closed = GeneratorReport {
+            open_model: false,
+            ..busy
+        };
+        assert!(
+            !saturated(&closed),
+            "the closed model has no schedule to miss"
+        );
+    }
+
+    #[test]
+    fn dropped_operations_fail_a_run_whose_thresholds_held() {
+        let mut inputs = fixture::inputs();
+        inputs.thresholds.clear();
+        inputs.measured.totals.dropped(40);
+        inputs.measured.totals.interrupted(2);
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!(s.verdict, Verdict::Fail);
+        let reason = s.verdict_reason.expect("a reason");
+        assert!(
+            reason.starts_with("42 scheduled operations never completed (40 never started"),
+            "{reason}"
+        );
+        assert_eq!(s.totals.errors[&crate::op::ErrorKind::Dropped], 42);
     }
 
     #[test]

@@ -99,6 +99,33 @@ pub struct LoadSpec {
     pub duration: Option<Duration>,
     /// Stop after this many measured operations. With `duration` too, whichever comes first.
     pub total_ops: Option<u64>,
+    /// Operations in progress at once (like k6's maxVUs): an open-model arrival waits for one
+    /// of these slots, and the wait is named in the report. Separate from Redis
+    /// multiplexing: `connections × pipeline_depth` bounds the commands on the wire, and an
+    /// operation waiting on the origin holds an in-flight slot but no Redis slot.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// How long operations already started may take to finish after the measured phase
+    /// ends (k6's gracefulStop); those still running then are cut off and counted.
+    #[serde(default = "default_graceful_stop", with = "units::duration")]
+    pub graceful_stop: Duration,
+}
+
+/// Default of `load.max_in_flight`: generous, like k6's maxVUs, so it only binds when
+/// the system under test is far behind.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_000;
+/// Largest `load.max_in_flight`: each slot can hold a task and its buffers.
+pub const MAX_IN_FLIGHT_LIMIT: usize = 1_000_000;
+/// Default of `load.graceful_stop` (k6's default).
+pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+/// Largest `load.graceful_stop`.
+pub const GRACEFUL_STOP_LIMIT: Duration = Duration::from_secs(3600);
+
+fn default_max_in_flight() -> usize {
+    DEFAULT_MAX_IN_FLIGHT
+}
+fn default_graceful_stop() -> Duration {
+    DEFAULT_GRACEFUL_STOP
 }
 
 /// Open or closed, as written in `load.model`.
@@ -128,8 +155,8 @@ pub(crate) struct LoadFile {
     think_time: Option<Duration>,
     #[serde(default = "default_connections", deserialize_with = "units::positive")]
     connections: usize,
-    #[serde(default = "one", deserialize_with = "units::positive")]
-    pipeline_depth: usize,
+    #[serde(default, deserialize_with = "units::opt_positive")]
+    pipeline_depth: Option<usize>,
     #[serde(default, with = "units::duration")]
     warmup: Duration,
     #[serde(default)]
@@ -138,14 +165,23 @@ pub(crate) struct LoadFile {
     duration: Option<Duration>,
     #[serde(default, deserialize_with = "units::opt_positive")]
     total_ops: Option<u64>,
+    #[serde(
+        default = "default_max_in_flight",
+        deserialize_with = "units::positive"
+    )]
+    max_in_flight: usize,
+    #[serde(default = "default_graceful_stop", with = "units::duration")]
+    graceful_stop: Duration,
 }
 
 fn default_connections() -> usize {
     8
 }
-fn one() -> usize {
-    1
-}
+/// Default `load.pipeline_depth` of the open model: commands in flight per connection, as
+/// a multiplexed client (ioredis, the redis crate) pipelines whatever the application has
+/// outstanding. One command per connection would make 8 connections the bottleneck of any
+/// open-model run above a few thousand ops/s.
+pub const DEFAULT_OPEN_PIPELINE_DEPTH: usize = 32;
 
 fn rate_problem(path: &str, v: f64, allow_zero: bool) -> Option<Problem> {
     let ok = v.is_finite() && (v > 0.0 || (allow_zero && v == 0.0));
@@ -203,14 +239,41 @@ impl LoadFile {
                 "give load.duration (like \"1m\"), load.total_ops, or both",
             ));
         }
+        if self.max_in_flight > MAX_IN_FLIGHT_LIMIT {
+            return Err(Problem::new(
+                "load.max_in_flight",
+                format!(
+                    "must be at most {MAX_IN_FLIGHT_LIMIT} (got {})",
+                    self.max_in_flight
+                ),
+            ));
+        }
+        if self.graceful_stop > GRACEFUL_STOP_LIMIT {
+            return Err(Problem::new(
+                "load.graceful_stop",
+                format!(
+                    "must be at most {} (got {})",
+                    units::format_duration(GRACEFUL_STOP_LIMIT),
+                    units::format_duration(self.graceful_stop)
+                ),
+            ));
+        }
+        // The closed model's depth is a batch per client (`redis-benchmark -P`): 1 unless
+        // asked for.
+        let pipeline_depth = self.pipeline_depth.unwrap_or(match arrival {
+            Arrival::Closed { .. } => 1,
+            _ => DEFAULT_OPEN_PIPELINE_DEPTH,
+        });
         Ok(LoadSpec {
             arrival,
             connections: self.connections,
-            pipeline_depth: self.pipeline_depth,
+            pipeline_depth,
             warmup: self.warmup,
             preload: self.preload,
             duration,
             total_ops: self.total_ops,
+            max_in_flight: self.max_in_flight,
+            graceful_stop: self.graceful_stop,
         })
     }
 

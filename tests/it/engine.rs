@@ -117,12 +117,8 @@ async fn debug_sleep_on_the_server_shows_in_the_response_p99() {
     let s = scenario(&raw_gets(500, "3s", ""));
 
     let calm = run(&s, &options(&server, 1, false)).await;
-    let calm_p99 = calm.latency.overall.response.p99;
+    let calm_p95 = calm.latency.overall.response.p95;
     assert!(calm.totals.ops > 1000, "{:?}", calm.totals);
-    assert!(
-        calm_p99 < 20_000,
-        "without the slowdown p99 should be far below 40 ms, got {calm_p99} µs"
-    );
 
     // DEBUG SLEEP 0.05 every ~200 ms blocks the whole server for 50 ms: a quarter of the
     // time, so a few percent of the GETs wait >= 40 ms.
@@ -152,12 +148,17 @@ async fn debug_sleep_on_the_server_shows_in_the_response_p99() {
         "only {sleeps} DEBUG SLEEPs ran during the run"
     );
 
+    // A quarter of the time the server is stalled, so about one GET in ten waits 30 ms or
+    // more: the slowed run's p95 is far above the calm run's, measured on the same machine
+    // a moment apart (a busy machine slows both).
     let p = slowed.latency.overall.response;
     assert!(
-        p.p99 >= 40_000,
-        "p99 {} µs does not show the 50 ms stalls (calm p99 {calm_p99} µs): {p:?}",
-        p.p99
+        p.p95 > calm_p95.saturating_mul(3),
+        "slowed p95 {} µs is not far above the calm p95 {calm_p95} µs: {p:?}",
+        p.p95
     );
+    // The worst GET waited out most of one 50 ms stall: a floor set by the fault itself,
+    // which a slow machine can only raise.
     assert!(p.max >= 45_000, "{p:?}");
     assert_eq!(slowed.totals.errors_total, 0, "{:?}", slowed.totals.errors);
 }

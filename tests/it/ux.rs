@@ -96,7 +96,8 @@ fn validate_print_shows_every_default_and_reads_back() {
     for default in [
         "connect_timeout = \"10s\"",
         "reset_timeout = \"1m\"",
-        "pipeline_depth = 1",
+        "pipeline_depth = 32",
+        "max_in_flight = 1000",
         "prefix = \"redline:\"",
         "\"p95 < 50ms\"",
     ] {

@@ -156,7 +156,11 @@ fn defaults_follow_the_guide() {
             pacing: Pacing::Even
         }
     );
-    assert_eq!((s.load.connections, s.load.pipeline_depth), (8, 1));
+    assert_eq!(
+        (s.load.connections, s.load.pipeline_depth),
+        (8, crate::scenario::load::DEFAULT_OPEN_PIPELINE_DEPTH),
+        "the open model pipelines by default; the closed model's default depth is 1"
+    );
     assert_eq!((s.load.warmup, s.load.preload), (Duration::ZERO, false));
     assert_eq!(
         (s.load.duration, s.load.total_ops),
