@@ -10,6 +10,7 @@
 //!   renderer reads.
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).
+//! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
 //! - [`verdict`]: threshold measurement, pass / fail / inconclusive and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
@@ -25,6 +26,7 @@ pub mod format;
 pub mod hdr;
 pub mod json;
 pub mod markdown;
+pub mod phase;
 pub mod recorder;
 pub mod shards;
 pub mod summary;

@@ -12,6 +12,7 @@ mod redis_errors;
 mod run_process;
 mod scenario;
 mod server;
+mod signals;
 mod support;
 mod target;
 mod ux;
