@@ -21,6 +21,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Parse and check scenario files without running them.
     Validate(ValidateArgs),
+    /// Remove the keys a run left behind (SCAN + UNLINK under one prefix, nothing else).
+    Clean(CleanArgs),
 }
 
 /// `redline run`.
@@ -75,6 +77,18 @@ pub struct ValidateArgs {
     pub print: bool,
 }
 
+/// `redline clean`.
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Redis URL of the server holding the keys (REDIS_PASSWORD and REDIS_TLS_ENABLED apply).
+    #[arg(long, value_name = "URL")]
+    pub redis: String,
+    /// The literal key prefix to remove, as a run's report names it (e.g. `redline:1a2b3c4d:`);
+    /// no glob characters, never empty.
+    #[arg(value_name = "PREFIX")]
+    pub prefix: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +114,21 @@ mod tests {
         assert_eq!(a.overrides, ["load.rate=5000", "keyspace.keys=10"]);
         assert!(a.quiet);
         assert_eq!(a.out.as_deref(), Some(std::path::Path::new("r")));
+    }
+
+    #[test]
+    fn clean_needs_a_url_and_a_prefix() {
+        let cli =
+            Cli::try_parse_from(["redline", "clean", "--redis", "redis://h:1", "app:1a:"]).unwrap();
+        let Command::Clean(a) = cli.command else {
+            panic!("not clean")
+        };
+        assert_eq!(
+            (a.redis.as_str(), a.prefix.as_str()),
+            ("redis://h:1", "app:1a:")
+        );
+        assert!(Cli::try_parse_from(["redline", "clean", "app:1a:"]).is_err());
+        assert!(Cli::try_parse_from(["redline", "clean", "--redis", "redis://h:1"]).is_err());
     }
 
     #[test]

@@ -2,21 +2,26 @@
 //! library, print, and return the exit code (0 pass, 1 threshold failed, 2 error,
 //! 3 inconclusive).
 
+use crate::cache::sweep;
 use crate::check::{self, CheckOptions};
-use crate::cli::{CheckArgs, RunArgs, ValidateArgs};
+use crate::cli::{CheckArgs, CleanArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
 use crate::out_dir;
+use crate::report::summary::CleanupOutcome;
 use crate::report::{self, terminal, verdict};
 use crate::scenario;
-use crate::target::{self, Target, TargetRequest};
+use crate::shutdown::Shutdown;
+use crate::target::{self, Target, TargetError, TargetRequest};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
 
 /// Exit code: usage, scenario or connection error.
 pub const EXIT_ERROR: u8 = 2;
 
-/// `redline run`.
+/// `redline run`. SIGINT and SIGTERM stop the run in any phase: the first writes the partial
+/// report and removes the run's keys, the second skips that cleanup (exit 3 either way).
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
     let scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
         Ok(s) => s,
         Err(errors) => return Ok(print_errors(&errors)),
@@ -36,14 +41,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         flag_url: args.redis.as_deref(),
         spec: &scenario.target,
     };
-    let target = match Target::open(&request, &target::process_env).await {
-        Ok(target) => target,
+    // Ok(target), or the phase a stop request interrupted.
+    let opened = match Target::open_until(&request, &target::process_env, &shutdown).await {
+        Ok(target) => Ok(target),
+        Err(TargetError::Interrupted(phase)) => Err(phase),
         Err(e) => {
             discard_dir();
             return Err(e.into());
         }
     };
-    if let Some(why) = target.fallback_reason() {
+    if let Some(why) = opened.as_ref().ok().and_then(|t| t.fallback_reason()) {
         // One line, even with --quiet: a run that measures the wrong thing must say so.
         eprintln!(
             "warning: {why}; measuring the in-memory fallback instead, so the verdict will be \
@@ -63,20 +70,32 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             let _ = err.flush();
         }
     };
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let summary = match engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await {
-        Ok(summary) => summary,
-        Err(e) => {
-            discard_dir();
-            return Err(e.into());
+    let summary = match opened {
+        Ok(target) => {
+            let summary = match engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await
+            {
+                Ok(summary) => summary,
+                Err(e) => {
+                    discard_dir();
+                    return Err(e.into());
+                }
+            };
+            // Stops a server redline started, before the report is written.
+            drop(target);
+            summary
         }
+        Err(phase) => engine::aborted_before_load(&scenario, phase, unopened(&scenario)),
     };
-    // Stops a server redline started, before the report is written.
-    drop(target);
     if live {
         eprintln!();
+    }
+    // Said on stderr even with --quiet: someone has to remove those keys.
+    let left = summary
+        .cleanup
+        .as_ref()
+        .filter(|c| matches!(c.outcome, CleanupOutcome::Skipped | CleanupOutcome::Failed));
+    if let Some(sentence) = left.and_then(|c| c.sentence()) {
+        eprintln!("warning: {sentence}");
     }
     report::write_run_dir(&summary, &dir)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
@@ -86,6 +105,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         writeln!(out, "report: {}", dir.display())?;
     }
     Ok(verdict::exit_code(summary.verdict) as u8)
+}
+
+/// What a report says about a target that was never opened (the run was interrupted while
+/// its server started or while connecting).
+fn unopened(scenario: &scenario::Scenario) -> report::summary::TargetInfo {
+    report::summary::TargetInfo {
+        kind: scenario.target.kind,
+        provider: report::summary::Provider::Redis,
+        server_version: None,
+        url: None,
+        warning: None,
+        run_id: String::new(),
+        key_prefix: None,
+    }
 }
 
 /// Prints every problem of a scenario, one `error:` line each; returns the exit code.
@@ -105,6 +138,28 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     let passed = check::run(&opts, &target::process_env, &mut out).await?;
     Ok(if passed { 0 } else { EXIT_ERROR })
+}
+
+/// `redline clean`: removes every key under one literal prefix with SCAN + UNLINK.
+pub async fn clean(args: CleanArgs) -> anyhow::Result<u8> {
+    let prefix = sweep::KeyPrefix::new(&args.prefix)?;
+    let spec = scenario::TargetSpec::default();
+    let request = TargetRequest {
+        flag_url: Some(&args.redis),
+        spec: &spec,
+    };
+    // The same resolution as `run` (REDIS_PASSWORD, REDIS_TLS_ENABLED, ... apply). PREFIX is
+    // the whole prefix, as reports name it: REDIS_KEY_PREFIX is already part of it.
+    let target = Target::open(&request, &target::process_env).await?;
+    let (Some(admin), Some(url)) = (target.admin(), target.redacted_url()) else {
+        anyhow::bail!("`redline clean` needs a Redis server (--redis URL)");
+    };
+    let removed = admin
+        .del_pattern(&prefix.pattern(), sweep::DEFAULT_BATCH)
+        .await
+        .with_context(|| format!("cannot remove the keys under `{prefix}` at {url}"))?;
+    println!("removed {removed} key(s) under `{prefix}` at {url}");
+    Ok(0)
 }
 
 /// `redline validate`: every problem of every file; with `--print`, each valid file

@@ -9,6 +9,8 @@
 //!   embedded server, in-memory store), handed to the engine as a value.
 //! - [`engine`]: the load engine that drives a scenario through the cache layer.
 //! - [`report`]: HDR recording, thresholds, verdict and the report writers.
+//! - [`shutdown`]: the stop request (first signal stops, second skips cleanup) every phase
+//!   of a run waits on.
 //! - [`op`]: operation and error vocabulary shared by all of the above.
 //! - [`out_dir`]: the report folder of a run, chosen and checked before any load.
 
@@ -22,4 +24,5 @@ pub mod out_dir;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod shutdown;
 pub mod target;

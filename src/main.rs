@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             Command::Run(args) => redline::commands::run(args).await,
             Command::Check(args) => redline::commands::check(args).await,
             Command::Validate(args) => redline::commands::validate(args),
+            Command::Clean(args) => redline::commands::clean(args).await,
         }
     });
     match result {

@@ -13,6 +13,7 @@
 //! - [`manager`]: `CacheManager`, the guide's API: get/set/del/del_pattern/get_or_set/
 //!   mget/mset/pipeline with failover and invalidation replay.
 //! - [`keys`]: key builders and TTL constants.
+//! - [`sweep`]: removing keys by prefix or pattern (SCAN MATCH + UNLINK, the only copy).
 //! - [`health`]: the metrics snapshot in the guide's `/api/health` shape.
 //! - [`counter`]: sharded counters for the health snapshot.
 //! - [`error`]: `OpError`, classified for the breaker and the reporter.
@@ -32,6 +33,7 @@ pub mod memory_store;
 pub mod redis_store;
 pub mod reply;
 pub mod reply_cap;
+pub mod sweep;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use codec::{Codec, CodecConfig};

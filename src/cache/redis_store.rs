@@ -371,38 +371,17 @@ impl RedisStore {
             .collect()
     }
 
-    /// Deletes every key matching `pattern` (prefix applied) with SCAN MATCH + UNLINK in
-    /// batches of `batch` keys; never KEYS. Returns how many were removed.
+    /// Deletes every key matching `pattern` under the store's prefix (the prefix taken
+    /// literally, `pattern` as a glob) with SCAN MATCH + UNLINK in batches of `batch` keys
+    /// (see [`sweep`](super::sweep)); never KEYS. Returns how many were removed.
     pub async fn del_pattern(&self, pattern: &str, batch: usize) -> Result<u64, OpError> {
-        let slot = self.pick();
-        let full = self.full_key(pattern);
-        let mut cursor: u64 = 0;
-        let mut removed = 0;
-        loop {
-            let page = self
-                .call(
-                    slot,
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&full)
-                        .arg("COUNT")
-                        .arg(batch.max(10)),
-                )
-                .await?;
-            let (next, keys) = reply::scan_page(page)?;
-            for chunk in keys.chunks(batch.max(1)) {
-                let mut unlink = redis::cmd("UNLINK");
-                for k in chunk {
-                    unlink.arg(k);
-                }
-                removed += reply::count("UNLINK", self.call(slot, &unlink).await?)?;
-            }
-            if next == 0 {
-                return Ok(removed);
-            }
-            cursor = next;
-        }
+        let mut full = super::sweep::escape_glob(&self.inner.config.key_prefix);
+        full.push_str(pattern);
+        let mut slot = StoreSlot {
+            store: self,
+            slot: self.pick(),
+        };
+        super::sweep::unlink_matching(&mut slot, &full, batch).await
     }
 
     /// INFO (all sections, or one) as text. A connection found dead is replaced and the
@@ -432,6 +411,22 @@ impl RedisStore {
             Err(OpError::Connection(_)) => self.call(slot, cmd).await,
             other => other,
         }
+    }
+}
+
+/// One connection slot of a store, as the sweep sends its commands: each through
+/// [`RedisStore::call`], so replies are checked and a broken link is replaced.
+struct StoreSlot<'a> {
+    store: &'a RedisStore,
+    slot: usize,
+}
+
+impl super::sweep::Send1 for StoreSlot<'_> {
+    fn send<'s>(
+        &'s mut self,
+        cmd: &'s redis::Cmd,
+    ) -> impl std::future::Future<Output = Result<Value, OpError>> + Send + 's {
+        self.store.call(self.slot, cmd)
     }
 }
 

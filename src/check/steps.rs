@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use redis::RedisError;
 
+use crate::cache::sweep;
 use crate::target::info::InfoDict;
 
 use super::{
@@ -30,7 +31,7 @@ const KEY_TTL_SECS: u64 = 60;
 /// How long the TTL check waits for its 1 s key to expire.
 const EXPIRY_DEADLINE: Duration = Duration::from_secs(3);
 /// Keys written by the pattern-delete check.
-const PATTERN_KEYS: usize = 20;
+const PATTERN_KEYS: u64 = 20;
 /// Upper bound for one SCAN walk over the keyspace (it is O(keys) round trips).
 const SCAN_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -350,7 +351,7 @@ async fn del(con: &mut MultiplexedConnection, prefix: &str) -> Step {
 /// Check 6: the cache layer's pattern invalidation — SCAN MATCH + UNLINK, never KEYS — and
 /// it must not touch a neighbouring key outside the pattern.
 async fn pattern_delete(con: &mut MultiplexedConnection, prefix: &str) -> Step {
-    let pattern = format!("{prefix}pattern:*");
+    let pattern = format!("{}pattern:*", sweep::escape_glob(prefix));
     let bystander = format!("{prefix}bystander");
     let mut pipe = redis::pipe();
     for i in 0..PATTERN_KEYS {
@@ -373,7 +374,7 @@ async fn pattern_delete(con: &mut MultiplexedConnection, prefix: &str) -> Step {
     let removed = delete_matching(con, &pattern)
         .await
         .map_err(|e| format!("SCAN + UNLINK failed: {e}"))?;
-    let left = scan(con, &pattern, Instant::now() + SCAN_DEADLINE)
+    let left = count_matching(con, &pattern)
         .await
         .map_err(|e| format!("SCAN failed: {e}"))?;
     let bystander_kept: i64 = redis::cmd("EXISTS")
@@ -381,10 +382,9 @@ async fn pattern_delete(con: &mut MultiplexedConnection, prefix: &str) -> Step {
         .query_async(con)
         .await
         .map_err(|e| fail("EXISTS failed", e))?;
-    if !left.is_empty() {
+    if left != 0 {
         return Err(format!(
-            "{} keys matching {pattern} remain after UNLINK",
-            left.len()
+            "{left} keys matching {pattern} remain after UNLINK"
         ));
     }
     if removed != PATTERN_KEYS {
@@ -469,56 +469,36 @@ fn describe_info(info: &InfoDict) -> Step {
 }
 
 /// Removes every key the checks wrote.
-async fn cleanup(con: &mut MultiplexedConnection, prefix: &str) -> Result<usize, String> {
-    delete_matching(con, &format!("{prefix}*")).await
+async fn cleanup(con: &mut MultiplexedConnection, prefix: &str) -> Result<u64, String> {
+    delete_matching(con, &sweep::match_pattern(prefix)).await
 }
 
-/// SCAN MATCH + UNLINK; returns how many keys were removed.
-async fn delete_matching(con: &mut MultiplexedConnection, pattern: &str) -> Result<usize, String> {
-    let keys = scan(con, pattern, Instant::now() + SCAN_DEADLINE).await?;
-    let mut removed = 0;
-    for batch in keys.chunks(500) {
-        let n: usize = redis::cmd("UNLINK")
-            .arg(batch)
-            .query_async(con)
-            .await
-            .map_err(|e| one_line(&e.to_string()))?;
-        removed += n;
-    }
-    Ok(removed)
+/// SCAN MATCH + UNLINK (see [`sweep`]) within [`SCAN_DEADLINE`]; how many keys were removed.
+async fn delete_matching(con: &mut MultiplexedConnection, pattern: &str) -> Result<u64, String> {
+    let mut con = sweep::Timed::new(con, SCAN_DEADLINE);
+    bounded(sweep::unlink_matching(
+        &mut con,
+        pattern,
+        sweep::DEFAULT_BATCH,
+    ))
+    .await
 }
 
-/// Walks the keyspace with SCAN MATCH until the cursor returns to 0 or `deadline` passes.
-async fn scan(
-    con: &mut MultiplexedConnection,
-    pattern: &str,
-    deadline: Instant,
-) -> Result<Vec<String>, String> {
-    let mut cursor: u64 = 0;
-    let mut keys = Vec::new();
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(con)
-            .await
-            .map_err(|e| one_line(&e.to_string()))?;
-        keys.extend(batch);
-        if next == 0 {
-            keys.sort_unstable();
-            keys.dedup();
-            return Ok(keys);
-        }
-        if remaining(deadline).is_zero() {
-            return Err(format!(
-                "SCAN did not finish within {} s (very large keyspace)",
-                SCAN_DEADLINE.as_secs()
-            ));
-        }
-        cursor = next;
+/// How many keys match `pattern`, within [`SCAN_DEADLINE`].
+async fn count_matching(con: &mut MultiplexedConnection, pattern: &str) -> Result<u64, String> {
+    let mut con = sweep::Timed::new(con, SCAN_DEADLINE);
+    bounded(sweep::count_matching(&mut con, pattern)).await
+}
+
+async fn bounded(
+    walk: impl std::future::Future<Output = Result<u64, crate::cache::OpError>>,
+) -> Result<u64, String> {
+    match tokio::time::timeout(SCAN_DEADLINE, walk).await {
+        Ok(r) => r.map_err(|e| one_line(&e.to_string())),
+        Err(_) => Err(format!(
+            "SCAN did not finish within {} s (very large keyspace)",
+            SCAN_DEADLINE.as_secs()
+        )),
     }
 }
 

@@ -18,6 +18,7 @@ use crate::op::OpKind;
 use crate::report::backlog::OpWaits;
 use crate::scenario::load::{Arrival, LoadSpec};
 use crate::scenario::Scenario;
+use crate::shutdown::Shutdown;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -343,8 +344,9 @@ async fn closed(
     unfinished
 }
 
-/// Writes every key once (batches of 100) so reads start warm. Not measured.
-pub async fn preload(workload: &Workload, scenario: &Scenario) {
+/// Writes every key once (batches of 100) so reads start warm. Not measured. A stop
+/// request ends it between batches, or during one that hangs.
+pub async fn preload(workload: &Workload, scenario: &Scenario, shutdown: &Shutdown) {
     let ttl = scenario
         .ops
         .iter()
@@ -363,7 +365,11 @@ pub async fn preload(workload: &Workload, scenario: &Scenario) {
             .map(String::as_str)
             .zip(values.iter().map(Vec::as_slice))
             .collect();
-        if let Err(e) = workload.backend.mset(&items, ttl).await.result {
+        let written = tokio::select! {
+            r = workload.backend.mset(&items, ttl) => r,
+            _ = shutdown.stopping() => return,
+        };
+        if let Err(e) = written.result {
             tracing::warn!("preload stopped at key {i}: {e}");
             return;
         }

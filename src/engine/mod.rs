@@ -9,6 +9,12 @@
 //! - [`origin`]: the simulated database behind `get_or_set`.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
+//! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
+//!
+//! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
+//! it is given: the first request ends the phase and the run goes on to its partial report
+//! (`aborted_in` names the phase) and cleanup; the second skips cleanup. The engine never
+//! installs signal handlers: the binary does ([`Shutdown::on_signals`]).
 //!
 //! `run` is an ordinary library call with no global state: it is *given* an opened
 //! [`Target`] (see [`crate::target`]) and never reads the environment, starts a server or
@@ -16,6 +22,7 @@
 //! writes under its own run id), and tests call it directly.
 
 pub mod backend;
+pub mod cleanup;
 pub mod driver;
 pub mod layer;
 pub mod ops;
@@ -30,12 +37,13 @@ use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
 use crate::report::summary::{
-    BreakerReport, BreakerTransition, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
-    Window,
+    BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, ServerStats,
+    TargetInfo, Window,
 };
 use crate::report::RecorderShards;
 use crate::scenario::keyspace::forbidden_prefix_char;
 use crate::scenario::Scenario;
+use crate::shutdown::Shutdown;
 use crate::target::{info, Target, TargetError};
 use driver::{Drive, DriveParams};
 use ops::Workload;
@@ -72,19 +80,16 @@ pub struct RunOptions {
 const SHARDS: usize = 16;
 
 /// Runs `scenario` against the opened `target` until its stop condition or until `shutdown`
-/// completes (then the partial report is marked aborted). `on_tick` sees the live line once
-/// a second. The run connects its own cache store and removes its own keys; the target (and
-/// a server redline started) outlives it.
-pub async fn run<S>(
+/// asks it to stop (then the partial report is marked aborted, naming the phase). `on_tick`
+/// sees the live line once a second. The run connects its own cache store and removes its
+/// own keys; the target (and a server redline started) outlives it.
+pub async fn run(
     scenario: &Scenario,
     target: &Target,
     opts: &RunOptions,
-    shutdown: S,
+    shutdown: Shutdown,
     on_tick: &mut (dyn FnMut(&LiveLine) + Send),
-) -> Result<RunSummary, EngineError>
-where
-    S: Future<Output = ()> + Send + 'static,
-{
+) -> Result<RunSummary, EngineError> {
     let seed = opts.seed.unwrap_or_else(|| rand::rng().random());
     let run_id = match &opts.run_id {
         Some(id) if id.is_empty() || forbidden_prefix_char(id).is_some() => {
@@ -99,39 +104,60 @@ where
         scenario.keyspace.prefix
     );
     let opened_at = Instant::now();
-    let backend = layer::backend(scenario, target, &run_prefix).await?;
+    let target_info = |provider: Provider| TargetInfo {
+        kind: scenario.target.kind,
+        provider,
+        server_version: target.server_version().map(str::to_string),
+        url: target.redacted_url(),
+        warning: target.warning(),
+        run_id: run_id.clone(),
+        key_prefix: (provider == Provider::Redis).then(|| run_prefix.clone()),
+    };
+    if target.provider() == Provider::Redis {
+        Phase::Connecting.enter();
+    }
+    let backend = match until(&shutdown, layer::backend(scenario, target, &run_prefix)).await {
+        Some(backend) => backend?,
+        None => {
+            let info = target_info(target.provider());
+            return Ok(aborted_before_load(scenario, Phase::Connecting, info));
+        }
+    };
     // The memory layer never touches Redis, even when the target has one.
     let provider = match backend {
         backend::Backend::Memory(_) => Provider::Memory,
         _ => Provider::Redis,
     };
     let admin = target.admin().filter(|_| provider == Provider::Redis);
+    // The phase a stop request interrupted, noted by each phase as it ends.
+    let mut aborted_in: Option<Phase> = None;
+    let note_stop = |phase: Phase, aborted_in: &mut Option<Phase>| {
+        if aborted_in.is_none() && shutdown.is_stopping() {
+            *aborted_in = Some(phase);
+        }
+    };
+    note_stop(Phase::Connecting, &mut aborted_in);
 
     let mut aggregator = Aggregator::new();
     let recorders = RecorderShards::register(&mut aggregator, SHARDS);
     let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
-    if scenario.load.preload {
-        driver::preload(&workload, scenario).await;
+    if scenario.load.preload && aborted_in.is_none() {
+        Phase::Preload.enter();
+        driver::preload(&workload, scenario, &shutdown).await;
+        note_stop(Phase::Preload, &mut aborted_in);
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let aborted = Arc::new(AtomicBool::new(false));
-    {
-        let (stop, aborted) = (stop.clone(), aborted.clone());
-        tokio::spawn(async move {
-            shutdown.await;
-            aborted.store(true, Ordering::SeqCst);
-            stop.store(true, Ordering::SeqCst);
-        });
-    }
+    // Set before the load when a phase before it was interrupted: the load then ends at once.
+    let stop = Arc::new(AtomicBool::new(aborted_in.is_some()));
 
     // Server INFO covers the client counts' window, the measured phase: its "before"
     // snapshot is taken when warmup ends (after preload), here when there is no warmup, so
     // preload and warmup traffic are left out of both.
     let warmup = scenario.load.warmup;
     let mut info_before = None;
-    if warmup.is_zero() {
-        info_before = info_snapshot(admin, &workload, Instant::now()).await;
+    if warmup.is_zero() && aborted_in.is_none() {
+        let snapshot = info_snapshot(admin, &workload, Instant::now());
+        info_before = until(&shutdown, snapshot).await.flatten();
     }
     let mut info_at_warmup_end = None;
     let mut warmup_done = warmup.is_zero();
@@ -161,6 +187,15 @@ where
         stop: stop.clone(),
         redis_slots,
     };
+    let mut warming = !scenario.load.warmup.is_zero();
+    if aborted_in.is_none() {
+        let phase = if warming {
+            Phase::Warmup
+        } else {
+            Phase::Measured
+        };
+        phase.enter();
+    }
     let cpu_before = driver::process_cpu();
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
     // Intervals close once a second and once exactly when warmup ends and when the measured
@@ -193,13 +228,20 @@ where
         }
         *interval_start = elapsed;
     };
-    let outcome: Drive = loop {
+    let outcome: Option<Drive> = loop {
         // Biased: when a tick and the end of warmup fall due together, the tick closes the
         // interval and the warmup branch, which fires once, has nothing left to close but
         // still takes the INFO snapshot.
         tokio::select! {
             biased;
-            outcome = &mut drive => break outcome,
+            outcome = &mut drive => break Some(outcome),
+            // A second request does not wait for in-flight operations to drain.
+            _ = shutdown.abandoning() => break None,
+            _ = shutdown.stopping(), if aborted_in.is_none() => {
+                stop.store(true, Ordering::SeqCst);
+                let phase = if start.elapsed() < warmup { Phase::Warmup } else { Phase::Measured };
+                aborted_in = Some(phase);
+            }
             _ = ticker.tick() => {
                 close_interval(&mut aggregator, &mut interval_start);
                 on_tick(&aggregator.live());
@@ -216,17 +258,27 @@ where
                 close_interval(&mut aggregator, &mut interval_start);
             }
         }
+        // Whichever branch closed the last warmup interval, the measured phase begins now.
+        if warming && interval_start >= warmup {
+            warming = false;
+            if aborted_in.is_none() {
+                Phase::Measured.enter();
+            }
+        }
     };
     close_interval(&mut aggregator, &mut interval_start);
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
 
     if let Some(task) = info_at_warmup_end {
-        info_before = task.await.ok().flatten();
+        info_before = until_abandoned(&shutdown, task)
+            .await
+            .and_then(|r| r.ok().flatten());
     }
     let server = match info_before {
-        Some(before) => info_snapshot(admin, &workload, start)
+        Some(before) => until_abandoned(&shutdown, info_snapshot(admin, &workload, start))
             .await
+            .flatten()
             .map(|after| ServerStats {
                 window: Window::new(before.at_s, after.at_s),
                 ..info::server_stats(
@@ -237,17 +289,19 @@ where
             }),
         None => None,
     };
-    if let Some(store) = admin {
-        if !opts.keep_keys {
-            if let Err(e) = store.del_pattern(&format!("{run_prefix}*"), 1000).await {
-                tracing::warn!("could not remove the run's keys ({run_prefix}*): {e}");
-            }
+    let cleanup = match admin {
+        Some(admin) => {
+            Phase::Cleanup.enter();
+            let removal = cleanup::remove_run_keys(admin, &run_prefix, opts.keep_keys, &shutdown);
+            Some(removal.await)
         }
-    }
+        None => None,
+    };
+    note_stop(Phase::Cleanup, &mut aborted_in);
 
     let measured = aggregator.finish();
     let generator = GeneratorInputs {
-        open_model: outcome.open_model,
+        open_model: outcome.is_some_and(|o| o.open_model),
         cpu,
         wall: elapsed,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -277,21 +331,14 @@ where
             name: scenario.name.clone(),
             config: scenario_value,
         },
-        target: TargetInfo {
-            kind: scenario.target.kind,
-            provider,
-            server_version: target.server_version().map(str::to_string),
-            url: target.redacted_url(),
-            warning: target.warning(),
-            run_id,
-            key_prefix: (provider == Provider::Redis).then(|| run_prefix.clone()),
-        },
+        target: target_info(provider),
         server,
         breaker,
         generator,
         limits,
         origin_p50_us: workload.origin.p50_us(),
-        aborted: aborted.load(Ordering::SeqCst),
+        aborted_in,
+        cleanup,
         started_at,
         duration: elapsed,
     }))
@@ -325,6 +372,60 @@ fn info_snapshot(
             at_s,
         })
     }
+}
+
+/// `work`'s output, or None if a stop is requested first.
+async fn until<T>(shutdown: &Shutdown, work: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        out = work => Some(out),
+        _ = shutdown.stopping() => None,
+    }
+}
+
+/// `work`'s output, or None if cleanup is to be skipped first.
+async fn until_abandoned<T>(shutdown: &Shutdown, work: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        out = work => Some(out),
+        _ = shutdown.abandoning() => None,
+    }
+}
+
+/// The report of a run stopped in `phase` before any load (while its server started or
+/// while connecting): no measurements, no keys written, verdict inconclusive.
+pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo) -> RunSummary {
+    let load = &scenario.load;
+    RunSummary::build(SummaryInputs {
+        measured: Aggregator::new().finish(),
+        thresholds: scenario.thresholds.clone(),
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            config: redacted_config(scenario),
+        },
+        target,
+        server: None,
+        breaker: BreakerReport {
+            transitions: Vec::new(),
+            final_state: None,
+        },
+        generator: GeneratorInputs {
+            open_model: false,
+            cpu: Duration::ZERO,
+            wall: Duration::ZERO,
+            cores: 1,
+        },
+        limits: Limits {
+            max_in_flight: load.max_in_flight as u64,
+            redis_slots: (load.connections * load.pipeline_depth).max(1) as u64,
+            connections: load.connections as u64,
+            origin_concurrency: scenario.origin.concurrency.max(1) as u64,
+            graceful_stop_s: load.graceful_stop.as_secs_f64(),
+        },
+        origin_p50_us: None,
+        aborted_in: Some(phase),
+        cleanup: None,
+        started_at: chrono::Utc::now(),
+        duration: Duration::ZERO,
+    })
 }
 
 /// The resolved scenario as JSON, with any password replaced by `***`.

@@ -8,9 +8,9 @@ use super::backlog::{self, Limits, Queueing};
 use super::hdr::encode_histogram;
 use super::recorder::{add_histogram, new_histogram, Recorder};
 use super::summary::{
-    round_to, BreakerReport, CacheEffect, CompressionRow, GeneratorReport, Histograms, Latency,
-    OpLatency, Percentiles, Provider, RedisCalls, RunSummary, ScenarioInfo, ServerStats,
-    TargetInfo, Totals, Window, RATE_DECIMALS, SCHEMA,
+    round_to, BreakerReport, CacheEffect, Cleanup, CompressionRow, GeneratorReport, Histograms,
+    Latency, OpLatency, Percentiles, Phase, Provider, RedisCalls, RunSummary, ScenarioInfo,
+    ServerStats, TargetInfo, Totals, Window, RATE_DECIMALS, SCHEMA,
 };
 use super::verdict::{self, Verdict};
 use crate::op::{ErrorKind, OpKind, REDIS_ERROR_KINDS};
@@ -43,8 +43,10 @@ pub struct SummaryInputs {
     pub limits: Limits,
     /// Median latency of an origin-only baseline, µs; enables `cache_effect`.
     pub origin_p50_us: Option<f64>,
-    /// The run was interrupted.
-    pub aborted: bool,
+    /// The phase in which the run was interrupted, if it was.
+    pub aborted_in: Option<Phase>,
+    /// What became of the run's keys (`None` for the in-memory store).
+    pub cleanup: Option<Cleanup>,
     /// When the run started.
     pub started_at: DateTime<Utc>,
     /// Wall-clock length of the run, warmup included.
@@ -90,7 +92,9 @@ impl RunSummary {
                 || Window::new(elapsed.as_secs_f64(), elapsed.as_secs_f64()),
                 |(from, to)| Window::new(from.as_secs_f64(), to.as_secs_f64()),
             ),
-            aborted: inputs.aborted,
+            aborted: inputs.aborted_in.is_some(),
+            aborted_in: inputs.aborted_in,
+            cleanup: inputs.cleanup,
             scenario: inputs.scenario,
             target: inputs.target,
             verdict: Verdict::Pass,

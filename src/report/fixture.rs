@@ -157,7 +157,8 @@ pub fn inputs() -> SummaryInputs {
             graceful_stop_s: 30.0,
         },
         origin_p50_us: Some(5_000.0),
-        aborted: false,
+        aborted_in: None,
+        cleanup: None,
         started_at: chrono::Utc
             .with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
             .single()

@@ -84,7 +84,13 @@ fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         ));
     }
     if s.aborted {
-        lines.push("**Run aborted**: it was interrupted; every number is partial.".to_string());
+        lines.push(format!(
+            "**Run aborted**: it was interrupted{}; every number is partial.",
+            super::phase::during(s.aborted_in)
+        ));
+    }
+    if let Some(left) = s.cleanup.as_ref().and_then(|c| c.sentence()) {
+        lines.push(format!("**Keys**: {left}."));
     }
     if s.target.provider == Provider::Memory {
         lines.push(

@@ -10,6 +10,7 @@
 //!   renderer reads.
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).
+//! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
 //! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable.
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
@@ -29,6 +30,7 @@ pub mod hdr;
 pub mod json;
 pub mod load_line;
 pub mod markdown;
+pub mod phase;
 pub mod recorder;
 pub mod sentences;
 pub mod shards;

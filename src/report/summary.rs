@@ -6,6 +6,7 @@
 
 use super::aggregate::{ratio, TimePoint};
 pub use super::backlog::{BacklogReport, OriginReport};
+pub use super::phase::{Cleanup, CleanupOutcome, Phase};
 use super::verdict::{ThresholdResult, Verdict};
 use crate::cache::BreakerState;
 use crate::op::{ErrorKind, OpKind};
@@ -38,8 +39,15 @@ pub struct RunSummary {
     /// of warmup to the end of the measured phase, its graceful stop included (`measured_s`
     /// leaves the graceful stop out).
     pub measured_window: Window,
-    /// True when the run was interrupted (Ctrl-C, fatal error): its numbers are partial.
+    /// True when the run was interrupted (SIGINT, SIGTERM): its numbers are partial.
     pub aborted: bool,
+    /// The phase the run was in when it was interrupted; `None` when it was not.
+    #[serde(default)]
+    pub aborted_in: Option<Phase>,
+    /// The keys the run wrote: their prefix and whether they were removed; `None` when the
+    /// target holds no keys of the run (the in-memory store).
+    #[serde(default)]
+    pub cleanup: Option<Cleanup>,
     /// What was run.
     pub scenario: ScenarioInfo,
     /// What it ran against.

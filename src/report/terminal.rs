@@ -161,7 +161,14 @@ fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     if s.aborted {
-        writeln!(w, "  ⚠ run aborted: numbers are partial")?;
+        writeln!(
+            w,
+            "  ⚠ run aborted{}: numbers are partial",
+            super::phase::during(s.aborted_in)
+        )?;
+    }
+    if let Some(left) = s.cleanup.as_ref().and_then(|c| c.sentence()) {
+        writeln!(w, "  ⚠ {left}")?;
     }
     if s.target.provider == Provider::Memory {
         writeln!(
@@ -260,7 +267,7 @@ mod tests {
             t.limit = 0.0;
             t.cmp = crate::scenario::threshold::Cmp::Lt;
         }
-        inputs.aborted = true;
+        inputs.aborted_in = Some(crate::report::summary::Phase::Measured);
         inputs.target.warning = Some("demo".to_string());
         let s = RunSummary::build(inputs);
         let mut out = Vec::new();

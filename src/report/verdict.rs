@@ -80,7 +80,10 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
         return (Verdict::Inconclusive, Some(reason));
     }
     if summary.aborted {
-        let reason = "the run was interrupted; its numbers are partial".to_string();
+        let reason = format!(
+            "the run was interrupted{}; its numbers are partial",
+            super::phase::during(summary.aborted_in)
+        );
         return (Verdict::Inconclusive, Some(reason));
     }
     if summary.target.provider == Provider::Memory && summary.target.kind != TargetKind::Memory {
@@ -209,7 +212,7 @@ mod tests {
         assert_eq!(exit_code(s.verdict), 3);
 
         let mut inputs = fixture::inputs();
-        inputs.aborted = true;
+        inputs.aborted_in = Some(crate::report::summary::Phase::Measured);
         let s = crate::report::RunSummary::build(inputs);
         assert_eq!(s.verdict, Verdict::Inconclusive);
         assert!(s

@@ -66,6 +66,9 @@ pub enum ServerError {
         /// The last lines it logged.
         log_tail: String,
     },
+    /// The caller cancelled the start (a run interrupted while its server started).
+    #[error("the redis-server start was cancelled")]
+    Cancelled,
     /// A control operation (pause, resume) needs a running server; start or restart it.
     #[error("redis-server is not running")]
     NotRunning,

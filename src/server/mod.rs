@@ -1,8 +1,12 @@
 //! Embedded Redis: a private `redis-server` process on a free loopback port, for tests and
 //! for `redline run`/`check` when the user names no Redis URL.
 //!
-//! [`EmbeddedRedis`] owns the process and its temp dir (generated `redis.conf`, log,
-//! RDB/AOF files) and is an RAII guard: dropping it kills the process and removes the dir.
+//! [`EmbeddedRedis`] owns the process and its temp dir (log, RDB/AOF files; the generated
+//! `redis.conf`, which may hold the password, only until the server is up) and is an RAII
+//! guard: dropping it kills the process and removes the dir. The process also dies with
+//! redline when no destructor runs (SIGKILL: `PR_SET_PDEATHSIG`), and the dir of a redline
+//! that was killed is removed by the next embedded server's start (an owner lock tells it
+//! apart from a dir in use).
 //! It also provides the process faults failover drills need — graceful stop, kill, pause
 //! (SIGSTOP) and resume, restart on the same port.
 //!
@@ -10,7 +14,8 @@
 //! - `error`: [`ServerError`].
 //! - `config`: renders the `redis.conf` (so secrets stay out of `ps`).
 //! - `probe`: the readiness probe and the log tail quoted in errors.
-//! - `process`: OS plumbing — finding the executable, free ports, signals, /proc state.
+//! - `process`: OS plumbing — finding the executable, spawning tied to redline's life,
+//!   free ports, signals, /proc state, the temp dir's owner lock.
 //! - `docker` (feature `docker`): the same idea with the `redis:7-alpine` image.
 
 mod config;
@@ -26,7 +31,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 pub use error::ServerError;
@@ -34,7 +39,9 @@ pub use process::{free_port, redis_server_binary, redis_server_binary_in};
 
 use probe::Probe;
 use process::{
-    is_executable, percent_encode, send_signal, try_free_port, wait_for_stop_state, write_private,
+    is_executable, lock_owner, percent_encode, remove_orphaned_dirs, send_signal,
+    spawn_tied_to_process, try_free_port, wait_for_stop_state, write_private, OwnerLock,
+    TEMP_DIR_PREFIX,
 };
 
 /// How long a start or restart may take before we give up (includes all port retries).
@@ -100,6 +107,8 @@ pub struct EmbeddedRedis {
     opts: ServerOptions,
     /// Private working dir (config, log, data files); removed on drop.
     dir: tempfile::TempDir,
+    /// Held while this value lives, so other redlines know `dir` is in use.
+    _owner: OwnerLock,
     /// The port, kept across restarts so clients and proxies can reconnect.
     port: u16,
     /// `None` once stopped or killed (the process has been reaped).
@@ -110,6 +119,9 @@ pub struct EmbeddedRedis {
     ca_pem: Option<Vec<u8>>,
     /// True while SIGSTOPped, so stop/drop resume it first and guards know the state.
     paused: AtomicBool,
+    /// Set by the caller of [`start_cancellable_with_binary`](Self::start_cancellable_with_binary)
+    /// to give up waiting for readiness.
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl std::fmt::Debug for EmbeddedRedis {
@@ -130,13 +142,31 @@ impl EmbeddedRedis {
         Self::start_with_binary(redis_server_binary()?, opts)
     }
 
+    /// Like [`start_with_binary`](Self::start_with_binary), but setting `cancel` ends the
+    /// wait for readiness within one poll interval with [`ServerError::Cancelled`] (the
+    /// process is killed and its dir removed): for a run interrupted while its server starts.
+    pub fn start_cancellable_with_binary(
+        binary: impl Into<PathBuf>,
+        opts: ServerOptions,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<EmbeddedRedis, ServerError> {
+        Self::start_inner(binary.into(), opts, Some(cancel))
+    }
+
     /// Like [`start`](Self::start) with an explicit executable; tests use it instead of
     /// mutating REDLINE_REDIS_SERVER in a multi-threaded process.
     pub fn start_with_binary(
         binary: impl Into<PathBuf>,
         opts: ServerOptions,
     ) -> Result<EmbeddedRedis, ServerError> {
-        let binary = binary.into();
+        Self::start_inner(binary.into(), opts, None)
+    }
+
+    fn start_inner(
+        binary: PathBuf,
+        opts: ServerOptions,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<EmbeddedRedis, ServerError> {
         if !is_executable(&binary) {
             return Err(ServerError::NotInstalled {
                 location: format!("at {}", binary.display()),
@@ -148,19 +178,23 @@ impl EmbeddedRedis {
             })?),
             None => None,
         };
+        remove_orphaned_dirs(&std::env::temp_dir());
         let dir = tempfile::Builder::new()
-            .prefix("redline-redis-")
+            .prefix(TEMP_DIR_PREFIX)
             .tempdir()
             .map_err(|e| ServerError::io("cannot create a temp dir for redis-server", e))?;
+        let owner = lock_owner(dir.path())?;
         let mut server = EmbeddedRedis {
             binary,
             opts,
             dir,
+            _owner: owner,
             port: 0,
             child: None,
             version: String::new(),
             ca_pem,
             paused: AtomicBool::new(false),
+            cancel,
         };
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last_port = 0;
@@ -355,7 +389,8 @@ impl EmbeddedRedis {
         let stderr = log
             .try_clone()
             .map_err(|e| ServerError::io("cannot open the redis-server log", e))?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .arg(&conf_path)
             .current_dir(&dir)
             .stdin(Stdio::null())
@@ -363,23 +398,25 @@ impl EmbeddedRedis {
             .stderr(stderr)
             // Own process group: a terminal Ctrl-C goes to redline only, which then drains
             // its run against a still-living server and kills it on drop.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => ServerError::NotInstalled {
-                    location: format!("at {}", self.binary.display()),
-                },
-                _ => ServerError::Spawn {
-                    binary: self.binary.clone(),
-                    source: e,
-                },
-            })?;
+            .process_group(0);
+        let child = spawn_tied_to_process(command).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ServerError::NotInstalled {
+                location: format!("at {}", self.binary.display()),
+            },
+            _ => ServerError::Spawn {
+                binary: self.binary.clone(),
+                source: e,
+            },
+        })?;
         self.child = Some(child);
         self.port = port;
         let result = self.wait_ready(deadline, &log_path, log_start);
         if result.is_err() {
             let _ = self.kill();
         }
+        // The server has read its config; the password in it need not outlive this moment
+        // (restarts write it again).
+        let _ = fs::remove_file(&conf_path);
         result
     }
 
@@ -397,6 +434,13 @@ impl EmbeddedRedis {
                 }
             })?;
         loop {
+            if self
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::SeqCst))
+            {
+                return Err(ServerError::Cancelled);
+            }
             if let Some(status) = self.try_reap()? {
                 let log_tail = probe::log_tail(log_path, log_start, LOG_TAIL_LINES);
                 if log_tail.contains(ADDR_IN_USE) {

@@ -28,11 +28,14 @@ pub use resolve::{credentialed_url, resolve, Plan, Resolved, UrlSource};
 use crate::cache::config::ConfigError;
 use crate::cache::memory_store::NO_REDIS_WARNING;
 use crate::cache::{RedisConfig, RedisStore};
-use crate::report::summary::Provider;
+use crate::report::summary::{Phase, Provider};
 use crate::scenario::{ServerSpec, TargetSpec};
 use crate::server::{EmbeddedRedis, ServerError, ServerOptions};
+use crate::shutdown::Shutdown;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Reply deadline of the admin connection: INFO and SCAN over a large keyspace may take
@@ -62,6 +65,10 @@ pub enum TargetError {
     /// The server did not accept the connection (unreachable, wrong password, not Redis).
     #[error("{0}")]
     Connect(String),
+    /// A stop was requested while the server started or while connecting to it; not an
+    /// error of the target (the run reports itself aborted in that phase).
+    #[error("interrupted while {0}")]
+    Interrupted(Phase),
 }
 
 /// What to resolve: the command line's `--redis` and the scenario's `[target]` (commands
@@ -118,14 +125,25 @@ impl Target {
     /// Resolves `req` against `env` and opens it: starts the embedded server if that is the
     /// plan and connects the admin connection. Nothing is written to the server.
     pub async fn open(req: &TargetRequest<'_>, env: Lookup<'_>) -> Result<Target, TargetError> {
+        Self::open_until(req, env, &Shutdown::never()).await
+    }
+
+    /// [`open`](Self::open), ended by a stop request: a server being started is cancelled
+    /// (killed, its dir removed) and [`TargetError::Interrupted`] names the phase.
+    pub async fn open_until(
+        req: &TargetRequest<'_>,
+        env: Lookup<'_>,
+        shutdown: &Shutdown,
+    ) -> Result<Target, TargetError> {
         let resolved = resolve(req, env)?;
-        Self::open_resolved(resolved, req.spec).await
+        Self::open_resolved(resolved, req.spec, shutdown).await
     }
 
     /// Opens an already resolved plan; `spec.server` configures an embedded server.
     pub async fn open_resolved(
         resolved: Resolved,
         spec: &TargetSpec,
+        shutdown: &Shutdown,
     ) -> Result<Target, TargetError> {
         let key_prefix = resolved.env.key_prefix.clone();
         match resolved.plan {
@@ -135,13 +153,16 @@ impl Target {
                 key_prefix,
                 fallback_reason: missing.map(|e| e.to_string()),
             }),
-            Plan::Url { config, .. } => Self::connect_server(config, None, key_prefix).await,
+            Plan::Url { config, .. } => {
+                Self::connect_server(config, None, key_prefix, shutdown).await
+            }
             Plan::Embedded { binary } => {
-                let embedded = start_embedded(binary, server_options(&spec.server)).await?;
+                let opts = server_options(&spec.server);
+                let embedded = start_embedded_until(binary, opts, shutdown).await?;
                 let mut config = RedisConfig::new(embedded.url());
                 config.connect_timeout = resolved.connect_timeout;
                 config.response_timeout = spec.response_timeout;
-                Self::connect_server(config, Some(embedded), key_prefix).await
+                Self::connect_server(config, Some(embedded), key_prefix, shutdown).await
             }
         }
     }
@@ -160,14 +181,18 @@ impl Target {
         endpoint: RedisConfig,
         embedded: Option<EmbeddedRedis>,
         key_prefix: String,
+        shutdown: &Shutdown,
     ) -> Result<Target, TargetError> {
         let mut admin_config = endpoint.clone();
         admin_config.connections = 1;
         admin_config.key_prefix = String::new();
         admin_config.response_timeout = ADMIN_RESPONSE_TIMEOUT.max(endpoint.response_timeout);
-        let admin = RedisStore::connect(admin_config)
-            .await
-            .map_err(|e| TargetError::Connect(e.to_string()))?;
+        Phase::Connecting.enter();
+        let admin = tokio::select! {
+            admin = RedisStore::connect(admin_config) => admin,
+            _ = shutdown.stopping() => return Err(TargetError::Interrupted(Phase::Connecting)),
+        }
+        .map_err(|e| TargetError::Connect(e.to_string()))?;
         let version = info::version(&admin).await;
         Ok(Target {
             cache_endpoint: Some(endpoint.clone()),
@@ -288,8 +313,32 @@ pub async fn start_embedded(
     binary: PathBuf,
     opts: ServerOptions,
 ) -> Result<EmbeddedRedis, TargetError> {
-    tokio::task::spawn_blocking(move || EmbeddedRedis::start_with_binary(binary, opts))
-        .await
+    start_embedded_until(binary, opts, &Shutdown::never()).await
+}
+
+/// [`start_embedded`], cancelled by a stop request: the start gives up within one poll
+/// interval (the process killed, its dir removed) and [`TargetError::Interrupted`] is
+/// returned once it has, so nothing is left starting behind the caller's back.
+async fn start_embedded_until(
+    binary: PathBuf,
+    opts: ServerOptions,
+    shutdown: &Shutdown,
+) -> Result<EmbeddedRedis, TargetError> {
+    Phase::StartingServer.enter();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let mut start = tokio::task::spawn_blocking(move || {
+        EmbeddedRedis::start_cancellable_with_binary(binary, opts, flag)
+    });
+    let joined = tokio::select! {
+        joined = &mut start => joined,
+        _ = shutdown.stopping() => {
+            cancel.store(true, Ordering::SeqCst);
+            let _ = start.await;
+            return Err(TargetError::Interrupted(Phase::StartingServer));
+        }
+    };
+    joined
         .map_err(|e| TargetError::EmbeddedServer(format!("the start-up task failed: {e}")))?
         .map_err(|e: ServerError| TargetError::EmbeddedServer(e.to_string()))
 }

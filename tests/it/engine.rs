@@ -58,7 +58,7 @@ async fn run_ticking(
         scenario,
         &target,
         &opts.run,
-        std::future::pending(),
+        redline::shutdown::Shutdown::never(),
         on_tick,
     )
     .await

@@ -14,6 +14,7 @@ mod report_windows;
 mod run_process;
 mod scenario;
 mod server;
+mod signals;
 mod support;
 mod target;
 mod ux;

@@ -39,9 +39,15 @@ async fn run_engine(
         keep_keys: false,
         seed: Some(7),
     };
-    engine::run(scenario, &target, &opts, std::future::pending(), on_tick)
-        .await
-        .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
+    engine::run(
+        scenario,
+        &target,
+        &opts,
+        redline::shutdown::Shutdown::never(),
+        on_tick,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
 }
 
 /// A managed-target GET/SET scenario with the default thresholds, one closed-model client.

@@ -247,6 +247,7 @@ duration = "30s"
 
     let report = read_report(&out);
     assert_eq!(report["aborted"], true, "{report:#}");
+    assert_eq!(report["aborted_in"], "measured", "{report:#}");
     assert_eq!(report["verdict"], "inconclusive");
     assert!(report["totals"]["ops"].as_u64().unwrap() > 0);
     assert!(report["duration_s"].as_f64().unwrap() < 30.0);

@@ -482,7 +482,7 @@ async fn one_embedded_target_serves_many_runs_each_under_its_own_prefix() {
             &s,
             &target,
             &run_options(run_id),
-            std::future::pending(),
+            redline::shutdown::Shutdown::never(),
             &mut |_| {},
         )
         .await
@@ -514,7 +514,7 @@ async fn one_embedded_target_serves_many_runs_each_under_its_own_prefix() {
         &s,
         &target,
         &run_options("x*"),
-        std::future::pending(),
+        redline::shutdown::Shutdown::never(),
         &mut |_| {},
     )
     .await;
@@ -583,7 +583,7 @@ async fn the_cache_layer_can_be_routed_through_a_proxy_while_info_stays_direct()
         &s,
         &target,
         &run_options("proxied"),
-        std::future::pending(),
+        redline::shutdown::Shutdown::never(),
         &mut |_| {},
     )
     .await
