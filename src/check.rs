@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::scenario::TargetSpec;
 use crate::server::{ServerError, ServerOptions};
+use crate::shutdown::Shutdown;
 use crate::target::{self, Lookup, Plan, TargetError, TargetRequest};
 /// Deadline for each reply, including the connection handshake: a server that accepts TCP
 /// but never speaks must fail fast rather than after the connect timeout.
@@ -39,6 +40,9 @@ pub struct CheckOptions {
     pub url: Option<String>,
     /// Print one JSON object instead of the guide-style text.
     pub json: bool,
+    /// Ends the check early: an embedded server being started is cancelled (killed, its
+    /// dir removed). The binary passes SIGINT/SIGTERM; the default never comes.
+    pub shutdown: Shutdown,
 }
 
 /// Why the check could not even begin. Connection failures are not errors: they are
@@ -181,7 +185,9 @@ pub async fn inspect(opts: &CheckOptions, env: Lookup<'_>) -> Result<CheckReport
     let (target, _server) = match resolved.plan {
         Plan::Url { config, .. } => (resolve_url(&target::credentialed_url(&config)?)?, None),
         Plan::Embedded { binary } => {
-            let server = target::start_embedded(binary, ServerOptions::default()).await?;
+            let server =
+                target::start_embedded_until(binary, ServerOptions::default(), &opts.shutdown)
+                    .await?;
             let mut target = resolve_url(&server.url())?;
             target.provider = "embedded";
             (target, Some(server))

@@ -17,6 +17,8 @@ use std::io::{IsTerminal, Write};
 
 /// Exit code: usage, scenario or connection error.
 pub const EXIT_ERROR: u8 = 2;
+/// Exit code: interrupted by SIGINT/SIGTERM (inconclusive).
+pub const EXIT_INTERRUPTED: u8 = 3;
 
 /// `redline run`. SIGINT and SIGTERM stop the run in any phase: the first writes the partial
 /// report and removes the run's keys, the second skips that cleanup (exit 3 either way).
@@ -131,13 +133,36 @@ fn print_errors(errors: &scenario::ScenarioErrors) -> u8 {
 
 /// `redline check`.
 pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
+    let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
     let opts = CheckOptions {
         url: args.redis,
         json: args.json,
+        shutdown: shutdown.clone(),
     };
     let mut out = std::io::stdout().lock();
-    let passed = check::run(&opts, &target::process_env, &mut out).await?;
-    Ok(if passed { 0 } else { EXIT_ERROR })
+    // A stop ends the check where it is: dropping it stops an embedded server (its dir
+    // removed). The check is polled first so that a start in progress sees the stop
+    // through `opts.shutdown` and is cancelled before the check is dropped. The check's
+    // keys carry a TTL of a minute at most, so none outlive an interrupted check for long.
+    let result = tokio::select! {
+        biased;
+        r = check::run(&opts, &target::process_env, &mut out) => Some(r),
+        _ = shutdown.stopping() => None,
+    };
+    match result {
+        Some(Ok(passed)) => Ok(if passed { 0 } else { EXIT_ERROR }),
+        Some(Err(e)) if !shutdown.is_stopping() => Err(e),
+        _ => {
+            let cause = shutdown
+                .cause()
+                .map_or("a stop request".into(), |c| c.to_string());
+            eprintln!(
+                "check interrupted by {cause}: not every check ran \
+                 (its test keys expire within a minute)"
+            );
+            Ok(EXIT_INTERRUPTED)
+        }
+    }
 }
 
 /// `redline clean`: removes every key under one literal prefix with SCAN + UNLINK.

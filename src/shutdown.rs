@@ -176,6 +176,14 @@ impl ShutdownTrigger {
     }
 }
 
+/// [`Shutdown::never`]: options structs that carry a shutdown default to one that never
+/// comes.
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown::never()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -319,7 +319,7 @@ pub async fn start_embedded(
 /// [`start_embedded`], cancelled by a stop request: the start gives up within one poll
 /// interval (the process killed, its dir removed) and [`TargetError::Interrupted`] is
 /// returned once it has, so nothing is left starting behind the caller's back.
-async fn start_embedded_until(
+pub async fn start_embedded_until(
     binary: PathBuf,
     opts: ServerOptions,
     shutdown: &Shutdown,

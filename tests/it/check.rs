@@ -420,6 +420,7 @@ async fn library_entry_point_takes_the_environment_as_a_function() {
     let opts = CheckOptions {
         url: None,
         json: false,
+        ..CheckOptions::default()
     };
     let url = format!("redis://127.0.0.1:{}", server.port());
     let env = move |name: &str| match name {

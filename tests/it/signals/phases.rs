@@ -177,3 +177,37 @@ fn sigint_while_connecting_ends_the_attempts() {
     let report = assert_aborted_cleanly(&done, &out, "connecting", None);
     assert_eq!(report["totals"]["ops"], 0);
 }
+
+#[test]
+fn sigterm_while_check_starts_its_embedded_server_cancels_it_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    // A "redis-server" that never answers: check's start stays in progress until cancelled.
+    let fake = dir.path().join("slow-redis-server");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 120\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let running = Running::start(&["check"], |cmd| {
+        for var in crate::support::REDIS_ENV_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.env("REDLINE_REDIS_SERVER", &fake);
+    });
+    let pid = running.pid();
+    wait_until(Duration::from_secs(30), "the server process", || {
+        !children(pid).is_empty()
+    });
+    let server = children(pid)[0];
+    let done = running.signal_and_wait(libc::SIGTERM);
+    assert_eq!(done.status.code(), Some(3), "{}", done.describe());
+    assert!(
+        done.stderr.contains("check interrupted by SIGTERM"),
+        "{}",
+        done.describe()
+    );
+    assert!(
+        !alive(server),
+        "the half-started server outlived redline check"
+    );
+}
