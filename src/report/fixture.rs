@@ -51,7 +51,7 @@ pub fn default_thresholds() -> Vec<Threshold> {
 }
 
 /// Totals with GET response times 1..=1000 µs (service half of that), 100 SETs at 2 ms,
-/// 800 hits / 200 misses, 2 timeouts (also Redis's: 2 of 1 100 commands), gzip bytes and some scheduler lag.
+/// 800 hits / 200 misses, 2 timeouts (also Redis's: 2 of 2 100 calls), gzip bytes and some scheduler lag.
 pub fn totals() -> Recorder {
     let mut r = Recorder::new();
     for v in 1..=1000 {
@@ -70,7 +70,9 @@ pub fn totals() -> Recorder {
     r.error(ErrorKind::Timeout);
     r.bytes("gzip", 10_000, 2_500);
     r.commands(1100);
-    r.redis(RedisCalls::answered(1098));
+    // 2 of 2 100 Redis calls failed (0.095 %): below the implicit redis_error_rate limit,
+    // so a run judged by the fixture's thresholds can pass.
+    r.redis(RedisCalls::answered(2098));
     r.redis(RedisCalls::failed(2, ErrorKind::Timeout));
     for lag in [10, 20, 30, 400] {
         r.lag(lag);

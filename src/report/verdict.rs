@@ -4,6 +4,7 @@
 //! inconclusive, not a pass: nothing was judged.
 
 use super::summary::{GeneratorReport, Provider, RunSummary, TargetKind};
+use crate::scenario::threshold::Metric;
 use serde::{Deserialize, Serialize};
 
 pub use super::thresholds::{
@@ -66,6 +67,13 @@ pub fn saturated(g: &GeneratorReport) -> bool {
 /// if any threshold failed or scheduled operations were dropped; else inconclusive if
 /// thresholds were set but none could be judged (all not applicable); else pass.
 pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
+    if summary.aborted {
+        let reason = format!(
+            "the run was interrupted{}; its numbers are partial",
+            super::phase::during(summary.aborted_in)
+        );
+        return (Verdict::Inconclusive, Some(reason));
+    }
     let g = &summary.generator;
     if g.saturated {
         let reason = format!(
@@ -76,13 +84,6 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
             super::format::percent(g.cpu_share, 0),
             g.cpu_us_per_op
                 .map_or_else(|| "n/a".to_string(), super::format::us_f64),
-        );
-        return (Verdict::Inconclusive, Some(reason));
-    }
-    if summary.aborted {
-        let reason = format!(
-            "the run was interrupted{}; its numbers are partial",
-            super::phase::during(summary.aborted_in)
         );
         return (Verdict::Inconclusive, Some(reason));
     }
@@ -112,6 +113,9 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
         return (Verdict::Fail, Some(reason));
     }
     if failed.is_empty() {
+        if let Some(reason) = unaccepted_redis_failures(summary) {
+            return (Verdict::Fail, Some(reason));
+        }
         let all_na = !summary.thresholds.is_empty()
             && summary
                 .thresholds
@@ -147,10 +151,44 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
     (Verdict::Fail, Some(reason))
 }
 
+/// Redis failure rate above which a run fails even when no threshold names
+/// `redis_error_rate`: the default threshold's limit.
+pub const IMPLICIT_REDIS_ERROR_LIMIT: f64 = 0.001;
+
+/// Why a run whose thresholds held still fails: Redis failed more than
+/// [`IMPLICIT_REDIS_ERROR_LIMIT`] of its commands (the fallback hiding it from the
+/// application's error rate) and the scenario did not say how many Redis failures it accepts
+/// with a `redis_error_rate` threshold of its own. A failover drill that expects Redis to
+/// fail declares one (e.g. `redis_error_rate <= 1`); everything else never passes while
+/// Redis answered nonsense or was gone.
+fn unaccepted_redis_failures(summary: &RunSummary) -> Option<String> {
+    let declared = summary
+        .thresholds
+        .iter()
+        .any(|t| t.metric == Metric::RedisErrorRate);
+    let redis = summary.redis.as_ref()?;
+    let rate = redis.error_rate?;
+    if declared || rate <= IMPLICIT_REDIS_ERROR_LIMIT {
+        return None;
+    }
+    Some(format!(
+        "Redis failed {} of {} commands ({}) although the application saw {}: no \
+         redis_error_rate threshold accepts that (declare one, e.g. \"redis_error_rate < 0.5\" \
+         in a failover drill, to judge Redis failures yourself)",
+        super::format::count(redis.failures_total),
+        super::format::count(redis.calls),
+        super::format::percent(rate, 3),
+        summary.totals.error_rate.map_or_else(
+            || "no errors".to_string(),
+            |r| { format!("{} errors", super::format::percent(r, 3)) }
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::OpKind;
+    use crate::op::{ErrorKind, OpKind};
     use crate::report::fixture::{self, threshold};
     use crate::scenario::threshold::{Cmp, Metric, Stat};
 
@@ -242,6 +280,47 @@ mod tests {
             !saturated(&closed),
             "the closed model has no schedule to miss"
         );
+    }
+
+    #[test]
+    fn redis_failures_the_fallback_hid_fail_a_run_unless_a_threshold_accepts_them() {
+        use crate::op::RedisCalls;
+        // Thresholds that hold, without redis_error_rate, while half of Redis's commands failed.
+        let mut inputs = fixture::inputs();
+        inputs.thresholds.retain(|t| t.metric != Metric::ErrorRate);
+        inputs
+            .measured
+            .totals
+            .redis(RedisCalls::failed(1100, ErrorKind::Connection));
+        let s = crate::report::RunSummary::build(inputs.clone());
+        assert_eq!(s.verdict, Verdict::Fail);
+        let reason = s.verdict_reason.expect("a reason");
+        assert!(
+            reason.starts_with("Redis failed 1,102 of 3,200 commands")
+                && reason.contains("redis_error_rate"),
+            "{reason}"
+        );
+        // A drill that declares how many Redis failures it accepts is judged by that.
+        inputs.thresholds.push(threshold(
+            "redis_error_rate < 0.6",
+            Metric::RedisErrorRate,
+            Cmp::Lt,
+            0.6,
+        ));
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!((s.verdict, s.verdict_reason), (Verdict::Pass, None));
+    }
+
+    #[test]
+    fn an_interrupted_run_is_named_interrupted_even_when_it_also_lagged() {
+        let mut inputs = fixture::inputs();
+        inputs.measured.totals.lag(SATURATION_LAG_US * 2);
+        inputs.measured.totals.lag(SATURATION_LAG_US * 2);
+        inputs.aborted_in = Some(crate::report::summary::Phase::Cleanup);
+        let s = crate::report::RunSummary::build(inputs);
+        assert_eq!(s.verdict, Verdict::Inconclusive);
+        let reason = s.verdict_reason.expect("a reason");
+        assert!(reason.contains("interrupted during cleanup"), "{reason}");
     }
 
     #[test]
