@@ -86,6 +86,10 @@ pub struct Measured {
     pub timeseries: Vec<TimePoint>,
     /// Total length of the measured intervals: the denominator of throughput.
     pub measured: Duration,
+    /// Operations completed inside the measured intervals: the numerator of throughput.
+    /// Those that completed during the graceful stop count in `totals` but not here, or
+    /// a run that drained a backlog would claim a rate it never sustained.
+    pub timed_ops: u64,
     /// Elapsed time at the last tick.
     pub elapsed: Duration,
     /// When the intervals counted in `totals` began and ended: from the end of warmup to
@@ -117,6 +121,8 @@ pub struct Aggregator {
     measured: Duration,
     /// Start and end of the intervals counted in the totals (measured and grace).
     counted: Option<(Duration, Duration)>,
+    /// Operations completed in measured (timed) intervals.
+    timed_ops: u64,
     /// Errors since the start, warmup included, for the live line.
     errors_seen: u64,
 }
@@ -146,6 +152,7 @@ impl Aggregator {
             last_elapsed: Duration::ZERO,
             measured: Duration::ZERO,
             counted: None,
+            timed_ops: 0,
             errors_seen: 0,
         }
     }
@@ -220,6 +227,9 @@ impl Aggregator {
         }
         self.last_elapsed = self.last_elapsed.max(elapsed);
         let iv = &self.interval;
+        if measuring && timed {
+            self.timed_ops += iv.ops();
+        }
         if !timed && iv.ops() == 0 && iv.errors_total() == 0 {
             // A grace interval in which nothing finished: no point to plot.
             return;
@@ -298,6 +308,7 @@ impl Aggregator {
             measured: self.measured,
             elapsed: self.last_elapsed,
             counted: self.counted,
+            timed_ops: self.timed_ops,
         }
     }
 }
@@ -415,6 +426,11 @@ mod tests {
             m.measured,
             secs(2),
             "the graceful stop is counted, not timed"
+        );
+        assert_eq!(m.totals.ops(), 2, "the grace's completion is in the totals");
+        assert_eq!(
+            m.timed_ops, 1,
+            "but not in the throughput's numerator: a drained backlog is no sustained rate"
         );
         assert_eq!(Aggregator::new().finish().counted, None);
     }

@@ -76,6 +76,7 @@ impl RunSummary {
             measured,
             elapsed,
             counted,
+            timed_ops,
         } = inputs.measured;
         let measured_s = measured.as_secs_f64();
         let ops_all = all_ops(&timeseries);
@@ -100,7 +101,7 @@ impl RunSummary {
             verdict: Verdict::Pass,
             verdict_reason: None,
             thresholds: Vec::new(),
-            totals: totals(t, measured_s),
+            totals: totals(t, timed_ops, measured_s),
             latency: latency(t),
             timeseries,
             server: inputs.server.map(|mut s| {
@@ -146,10 +147,12 @@ impl RunSummary {
     }
 }
 
-fn totals(t: &Recorder, measured_s: f64) -> Totals {
+/// Totals of `t`; throughput is `timed_ops` (completed inside the measured phase) per
+/// measured second.
+fn totals(t: &Recorder, timed_ops: u64, measured_s: f64) -> Totals {
     let ops = t.ops();
     let throughput = if measured_s > 0.0 {
-        ops as f64 / measured_s
+        timed_ops as f64 / measured_s
     } else {
         0.0
     };

@@ -110,6 +110,7 @@ pub fn inputs() -> SummaryInputs {
             measured: Duration::from_secs(10),
             elapsed: Duration::from_secs(12),
             counted: Some((Duration::from_secs(2), Duration::from_secs(12))),
+            timed_ops: 1100,
         },
         thresholds: default_thresholds(),
         scenario: ScenarioInfo {

@@ -139,7 +139,8 @@ pub struct TargetInfo {
 pub struct Totals {
     /// Operations completed, successful or not.
     pub ops: u64,
-    /// ops / measured seconds.
+    /// Operations completed inside the measured phase per measured second (those that
+    /// completed during the graceful stop are in `ops`, not in the rate).
     pub throughput: f64,
     /// Keys found in the cache.
     pub hits: u64,
