@@ -14,6 +14,13 @@ pub enum ServerError {
         /// "on PATH" or "at /the/path/tried".
         location: String,
     },
+    /// REDLINE_REDIS_SERVER names no executable. The user asked for that binary, so redline
+    /// does not fall back to anything else: fix the path or unset the variable.
+    #[error("REDLINE_REDIS_SERVER names {path}, which is not an executable redis-server: fix the path or unset it")]
+    BadBinarySetting {
+        /// The value of REDLINE_REDIS_SERVER.
+        path: PathBuf,
+    },
     /// An option cannot be expressed in redis.conf; fix the named option.
     #[error("invalid server option {name}: {reason}")]
     InvalidOption {

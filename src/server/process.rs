@@ -35,9 +35,7 @@ pub fn redis_server_binary_in(
             } else {
                 find_on_path(path_var.as_deref(), value.as_ref())
             };
-            found.ok_or_else(|| ServerError::NotInstalled {
-                location: format!("at {} (from REDLINE_REDIS_SERVER)", path.display()),
-            })
+            found.ok_or(ServerError::BadBinarySetting { path })
         }
         None => find_on_path(path_var.as_deref(), "redis-server".as_ref()).ok_or_else(|| {
             ServerError::NotInstalled {

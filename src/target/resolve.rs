@@ -180,10 +180,7 @@ mod tests {
 
     #[test]
     fn no_url_and_no_server_installed_means_memory_with_the_reason() {
-        let env = [
-            ("PATH", "/nonexistent-dir"),
-            ("REDLINE_REDIS_SERVER", "/nonexistent/redis-server"),
-        ];
+        let env = [("PATH", "/nonexistent-dir")];
         match plan(None, &TargetSpec::default(), &env) {
             Plan::Memory { missing: Some(e) } => {
                 assert!(
@@ -191,10 +188,6 @@ mod tests {
                     "{e}"
                 )
             }
-            other => panic!("{other:?}"),
-        }
-        match plan(None, &TargetSpec::default(), &env[..1]) {
-            Plan::Memory { missing: Some(_) } => {}
             other => panic!("{other:?}"),
         }
     }
@@ -211,15 +204,25 @@ mod tests {
             Plan::Embedded { binary: found } => assert_eq!(found, binary),
             other => panic!("{other:?}"),
         }
-        // REDLINE_REDIS_SERVER wins over PATH.
+        // REDLINE_REDIS_SERVER wins over PATH, and naming no executable is an error: neither
+        // PATH's binary nor the in-memory store is what was asked for.
         let env = [
             ("PATH", path),
             ("REDLINE_REDIS_SERVER", "/nonexistent/redis"),
         ];
-        assert!(matches!(
-            plan(None, &TargetSpec::default(), &env),
-            Plan::Memory { missing: Some(_) }
-        ));
+        let req = TargetRequest {
+            flag_url: None,
+            spec: &TargetSpec::default(),
+        };
+        match resolve(&req, &map(&env)) {
+            Err(TargetError::EmbeddedServer(m)) => {
+                assert!(
+                    m.contains("REDLINE_REDIS_SERVER names /nonexistent/redis"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -126,14 +126,11 @@ fn write_scenario(dir: &Path, name: &str, text: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
-/// An environment in which no redis-server can be found (REDLINE_REDIS_SERVER names a path
-/// that does not exist and PATH holds only an empty directory).
+/// An environment in which no redis-server can be found (REDLINE_REDIS_SERVER unset, as an
+/// empty value is, and PATH holding only an empty directory).
 fn no_redis_server(empty_dir: &Path) -> [(&'static str, String); 2] {
     [
-        (
-            "REDLINE_REDIS_SERVER",
-            empty_dir.join("redis-server").display().to_string(),
-        ),
+        ("REDLINE_REDIS_SERVER", String::new()),
         ("PATH", empty_dir.display().to_string()),
     ]
 }
@@ -370,6 +367,33 @@ fn an_embedded_server_that_cannot_start_is_an_error_naming_the_cause() {
         assert!(
             line.contains("cannot start the embedded redis-server")
                 && line.contains("exited during startup"),
+            "{}",
+            done.describe()
+        );
+    }
+    assert!(!out.exists(), "a run that measured nothing wrote a report");
+}
+
+#[test]
+fn a_redline_redis_server_naming_no_executable_is_an_error_not_the_memory_store() {
+    // redis-server is on PATH, but the user named another binary that does not exist: using
+    // PATH's, or the in-memory store, would measure something other than what was asked.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_scenario(dir.path(), "quick.toml", QUICK_RUN);
+    let out = dir.path().join("out");
+    let missing = dir.path().join("no-such-redis-server");
+    let env = [("REDLINE_REDIS_SERVER", missing.to_str().unwrap())];
+    let run = redline(
+        &["run", &file, "--out", out.to_str().unwrap(), "--quiet"],
+        &env,
+        Duration::from_secs(30),
+    );
+    let check = redline(&["check"], &env, Duration::from_secs(30));
+    for done in [&run, &check] {
+        assert_eq!(done.code(), Some(2), "{}", done.describe());
+        let line = done.error_line().unwrap_or_default();
+        assert!(
+            line.contains("REDLINE_REDIS_SERVER") && line.contains("no-such-redis-server"),
             "{}",
             done.describe()
         );
