@@ -17,7 +17,7 @@
 mod cleanup;
 mod phases;
 
-use crate::support::{connection, redline_bin, wait_until};
+use crate::support::{connection, read_report, redline_bin, wait_until};
 use redline::server::EmbeddedRedis;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -185,13 +185,6 @@ fn alive(pid: i32) -> bool {
             .next();
         state != Some("Z") && state != Some("X")
     })
-}
-
-fn read_report(dir: &Path) -> serde_json::Value {
-    let path = dir.join("report.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json does not parse: {e}"))
 }
 
 /// Keys on `server` starting with `prefix` (SCAN, as a client outside redline would).
