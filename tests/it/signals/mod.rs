@@ -268,6 +268,18 @@ fn run_args<'a>(file: &'a Path, out: &'a Path, url: Option<&'a str>) -> Vec<&'a 
     args
 }
 
+/// `redline run FILE` against `server`, returned once its measured phase has written more
+/// than `keys` keys.
+fn measuring(file: &Path, out: &Path, server: &EmbeddedRedis, keys: u64) -> Running {
+    let url = server.url();
+    let mut running = Running::start(&run_args(file, out, Some(&url)), |_| {});
+    running.wait_for_log("phase: measured");
+    wait_until(Duration::from_secs(30), "the run to write keys", || {
+        dbsize(server) > keys
+    });
+    running
+}
+
 /// What every interrupted run must leave: exit 3, a report marked aborted in `phase`, and
 /// (when a prefix is reported) no key under it on `server`.
 fn assert_aborted_cleanly(
