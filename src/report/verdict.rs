@@ -150,16 +150,8 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::OpKind;
-    use crate::report::fixture::{self, threshold};
+    use crate::report::fixture::{self, get_latency, threshold};
     use crate::scenario::threshold::{Cmp, Metric, Stat};
-
-    fn get(stat: Stat) -> Metric {
-        Metric::Latency {
-            op: Some(OpKind::Get),
-            stat,
-        }
-    }
 
     #[test]
     fn a_run_whose_thresholds_are_all_not_applicable_is_inconclusive() {
@@ -286,7 +278,7 @@ mod tests {
             &[
                 threshold("throughput >= 100", Metric::Throughput, Cmp::Ge, 100.0),
                 threshold("throughput > 110", Metric::Throughput, Cmp::Gt, 110.0),
-                threshold("get.p99 <= 990us", get(Stat::P99), Cmp::Le, 990.0),
+                threshold("get.p99 <= 990us", get_latency(Stat::P99), Cmp::Le, 990.0),
                 threshold("hit_rate > 0.9", Metric::HitRate, Cmp::Gt, 0.9),
             ],
         );
