@@ -4,7 +4,7 @@
 //! The wait for a pool connection and the pool's occupancy go to the operation's
 //! [`queueing`](super::queueing) record, so a pool that is too small is named in the report.
 
-use crate::report::recorder::new_histogram;
+use crate::report::hdr::new_histogram;
 use crate::scenario::dist::OriginLatency;
 use crate::scenario::origin::OriginSpec;
 use hdrhistogram::Histogram;

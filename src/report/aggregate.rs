@@ -8,7 +8,8 @@
 //! 300 of them).
 
 use super::backlog::BacklogPoint;
-use super::recorder::{new_histogram, Recorder};
+use super::hdr::new_histogram;
+use super::recorder::Recorder;
 use crate::cache::BreakerState;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,8 @@
 use super::aggregate::{ratio, Measured};
 use super::backlog::{self, Limits, Queueing};
 use super::hdr::encode_histogram;
-use super::recorder::{add_histogram, new_histogram, Recorder};
+use super::hdr::{add_histogram, new_histogram};
+use super::recorder::Recorder;
 use super::summary::{
     round_to, BreakerReport, CacheEffect, Cleanup, CompressionRow, GeneratorReport, Histograms,
     Latency, OpLatency, Percentiles, Phase, Provider, RedisCalls, RunSummary, ScenarioInfo,

@@ -9,7 +9,7 @@
 //! [`bottleneck`] naming the resource that held operations longest and the knob for it.
 
 use super::format;
-use super::recorder::{add_histogram, new_histogram, record_us};
+use super::hdr::{add_histogram, new_histogram, record_us};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 

@@ -30,6 +30,14 @@ pub fn latency(stat: Stat) -> Metric {
     Metric::Latency { op: None, stat }
 }
 
+/// GET's response-time latency metric.
+pub fn get_latency(stat: Stat) -> Metric {
+    Metric::Latency {
+        op: Some(OpKind::Get),
+        stat,
+    }
+}
+
 /// The five default thresholds plus a per-op one.
 pub fn default_thresholds() -> Vec<Threshold> {
     vec![
@@ -38,15 +46,7 @@ pub fn default_thresholds() -> Vec<Threshold> {
         threshold("error_rate < 0.001", Metric::ErrorRate, Cmp::Lt, 0.001),
         threshold("evictions < 0.01", Metric::Evictions, Cmp::Lt, 0.01),
         threshold("memory < 0.80", Metric::Memory, Cmp::Lt, 0.80),
-        threshold(
-            "get.p99 < 5ms",
-            Metric::Latency {
-                op: Some(OpKind::Get),
-                stat: Stat::P99,
-            },
-            Cmp::Lt,
-            5_000.0,
-        ),
+        threshold("get.p99 < 5ms", get_latency(Stat::P99), Cmp::Lt, 5_000.0),
     ]
 }
 

@@ -17,55 +17,12 @@
 //! Recorder per worker task, not per virtual user.
 
 use super::backlog::{OpWaits, Queueing};
+use super::hdr::{add_histogram, new_histogram, record_us};
 use crate::op::{ErrorKind, OpKind, RedisCalls};
 use hdrhistogram::Histogram;
 
-/// Significant decimal digits every redline histogram keeps (values are exact below 2,048 µs
-/// and within 0.1 % above).
-pub const SIGFIG: u8 = 3;
-
-/// Largest latency a histogram records, in microseconds (one hour). Larger values are clamped
-/// so a stuck operation is still counted, at the ceiling, instead of being lost.
-pub const MAX_US: u64 = 3_600_000_000;
-
-const _: () = assert!(SIGFIG <= 5, "hdrhistogram accepts 0..=5 significant digits");
-
 const OP_COUNT: usize = OpKind::ALL.len();
 const ERROR_COUNT: usize = ErrorKind::ALL.len();
-
-/// An empty auto-resizing microsecond histogram with redline's precision.
-pub fn new_histogram() -> Histogram<u64> {
-    // Only an out-of-range sigfig makes this fail, and SIGFIG is checked at compile time above.
-    Histogram::new(SIGFIG).expect("SIGFIG is a valid hdrhistogram precision")
-}
-
-/// Records `value` (µs), clamped to [`MAX_US`].
-#[inline]
-pub(crate) fn record_us(h: &mut Histogram<u64>, value: u64) {
-    // An auto-resizing histogram grows to fit any clamped value; saturating_record is the
-    // fallback should growth ever be refused, so a sample is never dropped.
-    if h.record(value.min(MAX_US)).is_err() {
-        h.saturating_record(value.min(MAX_US));
-    }
-}
-
-/// Adds `src` into `dst`. The fast path is hdrhistogram's own `add`; if it refuses (a histogram
-/// decoded from a report with a fixed range smaller than `src`), values are re-recorded one
-/// bucket at a time, clamped, so merging never fails.
-pub fn add_histogram(dst: &mut Histogram<u64>, src: &Histogram<u64>) {
-    if src.is_empty() {
-        return;
-    }
-    if dst.add(src).is_ok() {
-        return;
-    }
-    for v in src.iter_recorded() {
-        let value = v.value_iterated_to().min(MAX_US);
-        if dst.record_n(value, v.count_at_value()).is_err() {
-            dst.saturating_record_n(value, v.count_at_value());
-        }
-    }
-}
 
 /// Response-time and service-time histograms of one operation kind.
 #[derive(Debug, Clone)]
@@ -460,6 +417,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::hdr::MAX_US;
 
     #[test]
     fn record_counts_per_op_and_overall() {
@@ -588,17 +546,5 @@ mod tests {
         assert_eq!(a.codec_bytes()[0].wire, 80);
         assert_eq!(a.codec_bytes()[1].codec, "zstd");
         assert_eq!(a.lag_histogram().map(|h| h.max()), Some(7));
-    }
-
-    #[test]
-    fn merge_accepts_fixed_range_histograms() {
-        // A histogram decoded from a report has a fixed range; merging a larger value into
-        // it must fall back to re-recording instead of failing.
-        let mut fixed = Histogram::<u64>::new_with_bounds(1, 2048, SIGFIG).expect("valid");
-        fixed.record(10).expect("in range");
-        let mut big = new_histogram();
-        big.record(1_000_000).expect("auto-resizes");
-        add_histogram(&mut fixed, &big);
-        assert_eq!(fixed.len(), 2);
     }
 }

@@ -427,7 +427,7 @@ pub(crate) fn round_to(x: f64, decimals: i32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::recorder::new_histogram;
+    use crate::report::hdr::new_histogram;
 
     #[test]
     fn percentiles_of_1_to_1000_us() {

@@ -254,18 +254,11 @@ pub fn tally(thresholds: &[ThresholdResult]) -> String {
 mod tests {
     use super::*;
     use crate::op::OpKind;
-    use crate::report::fixture::{self, latency, threshold};
+    use crate::report::fixture::{self, get_latency, latency, threshold};
     use crate::report::summary::TargetKind;
     use crate::report::verdict::Verdict;
     use crate::report::Recorder;
     use crate::scenario::threshold::{Cmp, Stat};
-
-    fn get(stat: Stat) -> Metric {
-        Metric::Latency {
-            op: Some(OpKind::Get),
-            stat,
-        }
-    }
 
     #[test]
     fn measures_every_metric() {
@@ -275,8 +268,8 @@ mod tests {
             Some(s.latency.overall.response.p50_us as f64)
         );
         assert_eq!(measure(&s, &latency(Stat::Max)), Some(2000.0));
-        assert_eq!(measure(&s, &get(Stat::P99)), Some(990.0));
-        assert_eq!(measure(&s, &get(Stat::Mean)), Some(500.5));
+        assert_eq!(measure(&s, &get_latency(Stat::P99)), Some(990.0));
+        assert_eq!(measure(&s, &get_latency(Stat::Mean)), Some(500.5));
         assert_eq!(measure(&s, &Metric::HitRate), Some(0.8));
         assert_eq!(measure(&s, &Metric::ErrorRate), Some(0.001818182));
         assert_eq!(measure(&s, &Metric::Evictions), Some(0.003333333));

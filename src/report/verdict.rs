@@ -188,16 +188,9 @@ fn unaccepted_redis_failures(summary: &RunSummary) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::{ErrorKind, OpKind};
-    use crate::report::fixture::{self, threshold};
+    use crate::op::ErrorKind;
+    use crate::report::fixture::{self, get_latency, threshold};
     use crate::scenario::threshold::{Cmp, Metric, Stat};
-
-    fn get(stat: Stat) -> Metric {
-        Metric::Latency {
-            op: Some(OpKind::Get),
-            stat,
-        }
-    }
 
     #[test]
     fn a_run_whose_thresholds_are_all_not_applicable_is_inconclusive() {
@@ -365,7 +358,7 @@ mod tests {
             &[
                 threshold("throughput >= 100", Metric::Throughput, Cmp::Ge, 100.0),
                 threshold("throughput > 110", Metric::Throughput, Cmp::Gt, 110.0),
-                threshold("get.p99 <= 990us", get(Stat::P99), Cmp::Le, 990.0),
+                threshold("get.p99 <= 990us", get_latency(Stat::P99), Cmp::Le, 990.0),
                 threshold("hit_rate > 0.9", Metric::HitRate, Cmp::Gt, 0.9),
             ],
         );

@@ -3,38 +3,18 @@
 //! never as passed; a run whose only threshold is not applicable is inconclusive (exit 3).
 //! The summaries also state the load that ran.
 
-use crate::support::{redis, redline_bin};
+use crate::support::{finished_within, redis, redline_bin};
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Exit code and stdout of `redline run FILE --redis URL --out OUT`; kills the child and
 /// fails after `deadline`.
 fn run_redline(file: &Path, url: &str, out: &Path, deadline: Duration) -> (Option<i32>, String) {
-    let stdout_path = out.with_extension("stdout");
-    let stdout = std::fs::File::create(&stdout_path).expect("stdout file");
-    let mut child = redline_bin()
-        .args(["run", file.to_str().unwrap(), "--redis", url, "--out"])
-        .arg(out)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn redline");
-    let end = Instant::now() + deadline;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll redline") {
-            break status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("redline still running after {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let text = std::fs::read_to_string(&stdout_path).expect("read stdout");
-    (status.code(), text)
+    let mut cmd = redline_bin();
+    cmd.args(["run", file.to_str().unwrap(), "--redis", url, "--out"])
+        .arg(out);
+    let done = finished_within(cmd, deadline);
+    (done.code(), done.stdout)
 }
 
 fn scenario(thresholds: &str) -> String {

@@ -3,10 +3,9 @@
 //! own embedded server when no URL is given.
 
 use crate::engine::{dbsize, info_u64};
-use crate::support::{connection, redis, redline_bin, wait_until};
+use crate::support::{connection, read_report, redis, redline_bin, wait_until, Finished};
 use std::io::Read;
-use std::path::Path;
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,25 +18,6 @@ struct Spawned {
     child: Child,
     stdout: JoinHandle<String>,
     stderr: JoinHandle<String>,
-}
-
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "status {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
 }
 
 fn spawn_redline(args: &[&str], configure: impl FnOnce(&mut std::process::Command)) -> Spawned {
@@ -96,13 +76,6 @@ impl Spawned {
 
 fn redline(args: &[&str], deadline: Duration) -> Finished {
     spawn_redline(args, |_| {}).finish(deadline)
-}
-
-fn read_report(dir: &Path) -> serde_json::Value {
-    let path = dir.join("report.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json does not parse: {e}"))
 }
 
 // ---------------------------------------------------------------------------------------

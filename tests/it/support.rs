@@ -184,6 +184,53 @@ pub fn output_within(mut cmd: Command, deadline: Duration) -> std::process::Outp
     }
 }
 
+/// A finished `redline`: its exit status and what it printed, as text.
+pub struct Finished {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Status, stdout and stderr, for an assertion's message.
+    pub fn describe(&self) -> String {
+        format!(
+            "status {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+
+    /// The `error: ...` line `main` prints for a command that could not start.
+    #[allow(dead_code)]
+    pub fn error_line(&self) -> Option<&str> {
+        self.stderr.lines().find(|l| l.starts_with("error: "))
+    }
+}
+
+/// [`output_within`], its output as text.
+#[allow(dead_code)]
+pub fn finished_within(cmd: Command, deadline: Duration) -> Finished {
+    let out = output_within(cmd, deadline);
+    Finished {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The report.json a run wrote into `dir`.
+#[allow(dead_code)]
+pub fn read_report(dir: &Path) -> serde_json::Value {
+    let path = dir.join("report.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json does not parse: {e}"))
+}
+
 /// Opens the target `engine::run` is given: `url` (usually a test's own server), or with
 /// `None` whatever the scenario resolves to in an empty environment (a memory scenario).
 #[allow(dead_code)]

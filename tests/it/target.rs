@@ -5,91 +5,32 @@
 //! sizing) or a proxy in front of the server (failover drills).
 
 use crate::engine::{dbsize, scenario};
-use crate::support::{connection, redis, redis_with, redline_bin};
+use crate::support::{
+    connection, finished_within, read_report, redis, redis_with, redline_bin, Finished,
+};
 use redline::engine::{self, RunOptions};
 use redline::report::summary::Provider;
 use redline::server::{redis_server_binary, ServerOptions};
 use redline::target::{Target, TargetRequest};
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------
 
-struct Done {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Done {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "status {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-
-    /// The `error: ...` line `main` prints for a command that could not start.
-    fn error_line(&self) -> Option<&str> {
-        self.stderr.lines().find(|l| l.starts_with("error: "))
-    }
-}
-
 /// Runs `redline ARGS` with `env` on top of a cleared REDIS_* environment; fails the test
 /// after `deadline` (no command may hang).
-fn redline(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Done {
+fn redline(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Finished {
     let mut cmd = redline_bin();
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("spawn redline");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let end = Instant::now() + deadline;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll redline") {
-            break status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("redline {args:?} still running after {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Done {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    }
-}
-
-fn read_report(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("report.json"))
-        .unwrap_or_else(|e| panic!("no report.json in {}: {e}", dir.display()));
-    serde_json::from_str(&text).expect("report.json parses")
+    finished_within(cmd, deadline)
 }
 
 /// A one-second managed run with no thresholds: it passes whenever it measured Redis. The

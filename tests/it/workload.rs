@@ -1,43 +1,23 @@
 //! The workload a run sends is the one its scenario declares, seen from the server: a
 //! zipfian run writes as many distinct keys as the zipf distribution reaches.
 
-use crate::support::{connection, redis, redline_bin};
+use crate::support::{connection, finished_within, redis, redline_bin};
 use std::collections::HashSet;
-use std::path::Path;
-use std::process::{ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitStatus;
+use std::time::Duration;
 
 const KEYS: u64 = 1_000;
 const EXPONENT: f64 = 0.99;
 const SETS: u64 = 20_000;
 
-/// Runs `redline` with `args`, its output in files under `dir`; fails the test after
-/// `deadline`. Returns the exit status and what it printed.
-fn run_redline(dir: &Path, args: &[&str], deadline: Duration) -> (ExitStatus, String) {
-    let stdout = std::fs::File::create(dir.join("stdout")).unwrap();
-    let stderr = std::fs::File::create(dir.join("stderr")).unwrap();
-    let mut child = redline_bin()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .expect("spawn redline");
-    let end = Instant::now() + deadline;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll redline") {
-            break status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("redline still running after {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let read = |name| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-    let output = format!("stdout:\n{}\nstderr:\n{}", read("stdout"), read("stderr"));
-    (status, output)
+/// Runs `redline` with `args`; fails the test after `deadline`. Returns the exit status and
+/// what it printed.
+fn run_redline(args: &[&str], deadline: Duration) -> (ExitStatus, String) {
+    let mut cmd = redline_bin();
+    cmd.args(args);
+    let done = finished_within(cmd, deadline);
+    let output = format!("stdout:\n{}\nstderr:\n{}", done.stdout, done.stderr);
+    (done.status, output)
 }
 
 /// Every key matching `pattern`, by SCAN (deduplicated: SCAN may repeat a key).
@@ -109,7 +89,6 @@ total_ops = {SETS}
     .unwrap();
     let out = dir.path().join("out");
     let (status, output) = run_redline(
-        dir.path(),
         &[
             "run",
             file.to_str().unwrap(),

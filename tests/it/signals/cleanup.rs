@@ -21,12 +21,7 @@ fn a_second_signal_skips_the_cleanup_names_the_prefix_and_clean_removes_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), 1_000, false, 300, "60s");
     let out = dir.path().join("out");
-    let url = server.url();
-    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
-    running.wait_for_log("phase: measured");
-    wait_until(Duration::from_secs(30), "the run to write keys", || {
-        dbsize(&server) > 200
-    });
+    let mut running = measuring(&file, &out, &server, 200);
     // A paused server answers nothing, so the stop (drain, INFO, cleanup) hangs until the
     // second signal ends it.
     let pause = server.pause().unwrap();
@@ -54,7 +49,7 @@ fn a_second_signal_skips_the_cleanup_names_the_prefix_and_clean_removes_it() {
 
     // The command the report gives removes exactly those keys.
     let cleaned = redline_bin()
-        .args(["clean", "--redis", &url, &prefix])
+        .args(["clean", "--redis", &server.url(), &prefix])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&cleaned.stdout);
@@ -141,12 +136,7 @@ fn after_an_outage_mid_run_the_cleanup_still_removes_every_key() {
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("connections = 2", "connections = 8")).unwrap();
     let out = dir.path().join("out");
-    let url = server.url();
-    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
-    running.wait_for_log("phase: measured");
-    wait_until(Duration::from_secs(30), "the run to write keys", || {
-        dbsize(&server) > 100
-    });
+    let running = measuring(&file, &out, &server, 100);
     let prefix = run_prefix(&server);
     // The fault: a crash, 3 s of outage (long enough for the client's own reconnection
     // attempts to give up), and the server back, empty, on the same port while the run
@@ -186,12 +176,7 @@ fn a_cleanup_that_first_fails_reconnects_and_removes_every_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), 1_000, false, 300, "2s");
     let out = dir.path().join("out");
-    let url = server.url();
-    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
-    running.wait_for_log("phase: measured");
-    wait_until(Duration::from_secs(30), "the run to write keys", || {
-        dbsize(&server) > 100
-    });
+    let mut running = measuring(&file, &out, &server, 100);
     // Unreachable (paused, keys kept) until the cleanup's first attempt has failed.
     let pause = server.pause().unwrap();
     running.wait_for_log("retrying over a fresh connection");
@@ -217,12 +202,7 @@ fn when_redis_is_gone_at_the_end_the_run_names_the_prefix_left() {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), 1_000, false, 300, "3s");
     let out = dir.path().join("out");
-    let url = server.url();
-    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
-    running.wait_for_log("phase: measured");
-    wait_until(Duration::from_secs(30), "the run to write keys", || {
-        dbsize(&server) > 100
-    });
+    let running = measuring(&file, &out, &server, 100);
     server.kill().unwrap();
     let done = running.wait();
     let report = read_report(&out);

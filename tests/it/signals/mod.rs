@@ -17,7 +17,7 @@
 mod cleanup;
 mod phases;
 
-use crate::support::{connection, redline_bin, wait_until};
+use crate::support::{connection, read_report, redline_bin, wait_until};
 use redline::server::EmbeddedRedis;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -187,13 +187,6 @@ fn alive(pid: i32) -> bool {
     })
 }
 
-fn read_report(dir: &Path) -> serde_json::Value {
-    let path = dir.join("report.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report.json does not parse: {e}"))
-}
-
 /// Keys on `server` starting with `prefix` (SCAN, as a client outside redline would).
 fn keys_under(server: &EmbeddedRedis, prefix: &str) -> usize {
     use redis::Commands;
@@ -273,6 +266,18 @@ fn run_args<'a>(file: &'a Path, out: &'a Path, url: Option<&'a str>) -> Vec<&'a 
         args.extend(["--redis", url]);
     }
     args
+}
+
+/// `redline run FILE` against `server`, returned once its measured phase has written more
+/// than `keys` keys.
+fn measuring(file: &Path, out: &Path, server: &EmbeddedRedis, keys: u64) -> Running {
+    let url = server.url();
+    let mut running = Running::start(&run_args(file, out, Some(&url)), |_| {});
+    running.wait_for_log("phase: measured");
+    wait_until(Duration::from_secs(30), "the run to write keys", || {
+        dbsize(server) > keys
+    });
+    running
 }
 
 /// What every interrupted run must leave: exit 3, a report marked aborted in `phase`, and

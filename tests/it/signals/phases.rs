@@ -45,12 +45,7 @@ fn sigterm_during_the_measured_phase_stops_the_run_and_removes_its_keys() {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), 1_000, false, 300, "60s");
     let out = dir.path().join("out");
-    let url = server.url();
-    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
-    running.wait_for_log("phase: measured");
-    wait_until(Duration::from_secs(30), "the run to write keys", || {
-        dbsize(&server) > 200
-    });
+    let running = measuring(&file, &out, &server, 200);
     let done = running.signal_and_wait(libc::SIGTERM);
     let report = assert_aborted_cleanly(&done, &out, "measured", Some(&server));
     assert!(report["totals"]["ops"].as_u64().unwrap() > 0);
@@ -85,12 +80,7 @@ fn a_first_signal_during_cleanup_finishes_the_cleanup_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), 1_000, false, 300, "2s");
     let out = dir.path().join("out");
-    let url = server.url();
-    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
-    running.wait_for_log("phase: measured");
-    wait_until(Duration::from_secs(30), "the run to write keys", || {
-        dbsize(&server) > 100
-    });
+    let mut running = measuring(&file, &out, &server, 100);
     // Paused, the server holds the run in its cleanup long enough to signal it there.
     let pause = server.pause().unwrap();
     running.wait_for_log("phase: cleanup");
