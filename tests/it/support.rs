@@ -243,3 +243,17 @@ pub async fn open_target(scenario: &Scenario, url: Option<&str>) -> Target {
         .await
         .unwrap_or_else(|e| panic!("cannot open the test's target: {e}"))
 }
+
+/// SET `key` to `value` on `con`, panicking with the error: test set-up, not under test.
+#[allow(dead_code)]
+pub fn set_key(
+    con: &mut redis::Connection,
+    key: impl redis::ToRedisArgs,
+    value: impl redis::ToRedisArgs,
+) {
+    let _: () = redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .query(con)
+        .unwrap_or_else(|e| panic!("test set-up SET failed: {e}"));
+}

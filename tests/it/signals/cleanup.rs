@@ -2,7 +2,7 @@
 //! SIGKILL, `redline clean` for what is left, and cleanup after a connection loss.
 
 use super::*;
-use crate::support::{connection, redis, redline_bin, wait_until};
+use crate::support::{connection, redis, redline_bin, set_key, wait_until};
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------
@@ -13,11 +13,7 @@ use std::time::Duration;
 fn a_second_signal_skips_the_cleanup_names_the_prefix_and_clean_removes_it() {
     let server = redis();
     let mut con = connection(&server);
-    let _: () = redis::cmd("SET")
-        .arg("sig:bystander")
-        .arg("stays")
-        .query(&mut con)
-        .unwrap();
+    set_key(&mut con, "sig:bystander", "stays");
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), 1_000, false, 300, "60s");
     let out = dir.path().join("out");
@@ -95,14 +91,10 @@ fn clean_removes_exactly_the_prefix_and_refuses_patterns() {
     let server = redis();
     let mut con = connection(&server);
     for i in 0..2_500 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("run:abc:{i}"))
-            .arg(i)
-            .query(&mut con)
-            .unwrap();
+        set_key(&mut con, format!("run:abc:{i}"), i);
     }
     for key in ["run:abd:1", "run:ab", "other:run:abc:1", "run:abc"] {
-        let _: () = redis::cmd("SET").arg(key).arg(1).query(&mut con).unwrap();
+        set_key(&mut con, key, 1);
     }
     let url = server.url();
     for bad in ["", "run:*", "run:ab?", "run:[ab]"] {
@@ -148,11 +140,7 @@ fn after_an_outage_mid_run_the_cleanup_still_removes_every_key() {
     // on how soon the breaker lets writes through again.
     let mut con = connection(&server);
     for i in 0..500 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("{prefix}after-outage:{i}"))
-            .arg(i)
-            .query(&mut con)
-            .unwrap();
+        set_key(&mut con, format!("{prefix}after-outage:{i}"), i);
     }
     let done = running.wait();
     assert!(

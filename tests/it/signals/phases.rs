@@ -2,7 +2,7 @@
 //! preload, warmup, the measured phase and cleanup.
 
 use super::*;
-use crate::support::{connection, redis, wait_until};
+use crate::support::{connection, redis, set_key, wait_until};
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------
@@ -14,11 +14,7 @@ fn sigterm_and_sigint_during_preload_stop_it_and_remove_its_keys() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let server = redis();
         let mut con = connection(&server);
-        let _: () = redis::cmd("SET")
-            .arg("bystander")
-            .arg("stays")
-            .query(&mut con)
-            .unwrap();
+        set_key(&mut con, "bystander", "stays");
         let dir = tempfile::tempdir().unwrap();
         // Three million keys: preload takes far longer than this test waits.
         let file = scenario(dir.path(), 3_000_000, true, 100, "30s");
