@@ -73,6 +73,9 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         },
     };
 
+    if let Some(Some(s)) = &file.sizing {
+        super::sizing::check(s, &mut problems);
+    }
     let mut bounds = Bounds::new(&mut problems);
     bounds.name(&name);
     if let Some(t) = &target {
@@ -91,9 +94,16 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         bounds.load(l);
     }
 
-    match (target, file.keyspace, ops, file.origin, load, thresholds) {
-        (Some(target), Some(keyspace), Some(ops), Some(origin), Some(load), Some(thresholds))
-            if problems.is_empty() =>
+    match (target, file.keyspace, ops, file.origin, load, thresholds, file.sizing) {
+        (
+            Some(target),
+            Some(keyspace),
+            Some(ops),
+            Some(origin),
+            Some(load),
+            Some(thresholds),
+            Some(sizing),
+        ) if problems.is_empty() =>
         {
             Ok(Scenario {
                 name,
@@ -104,6 +114,7 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
                 origin,
                 load,
                 thresholds,
+                sizing,
             })
         }
         _ => Err(problems),

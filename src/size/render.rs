@@ -1,0 +1,235 @@
+//! The sizing in words: the one-sentence recommendation, sizing.md, and the files of a
+//! sizing folder (sizing.json, sizing.md and the plots).
+
+use super::report::{KneeLimit, SizingReport};
+use crate::report::format;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// The recommendation in one sentence, from whatever was measured: "For 2,000,000 keys of
+/// ~2.0 KiB json at 5,000 ops/s with p95 < 50ms: maxmemory 6.0 GiB on one 8.0 GiB
+/// instance; knee at 41,000 ops/s; 80% hits need 3.1 GiB."
+pub fn recommendation(r: &SizingReport, content: &str) -> String {
+    let t = &r.targets;
+    let mut head = format!("For {} keys", format::count(t.keys));
+    if let Some(m) = &r.memory {
+        let codec = if m.codec == "none" {
+            String::new()
+        } else {
+            format!(" ({})", m.codec)
+        };
+        head.push_str(&format!(
+            " of ~{} {content}{codec}",
+            format::bytes(m.value_bytes.round() as u64)
+        ));
+    }
+    if let Some(rate) = t.rate_per_s {
+        head.push_str(&format!(" at {}", format::per_second(rate)));
+    }
+    if !t.knee_thresholds.is_empty() {
+        head.push_str(&format!(" with {}", t.knee_thresholds.join(", ")));
+    }
+    let mut parts = Vec::new();
+    if let Some(m) = &r.memory {
+        let max = format::bytes(m.recommended_maxmemory_bytes);
+        parts.push(match (m.recommended_instance_bytes, m.cluster_shards) {
+            (Some(i), _) => format!("maxmemory {max} on one {} instance", format::bytes(i)),
+            (None, Some(n)) => {
+                let largest = m.instances.iter().map(|i| i.instance_bytes).max().unwrap_or(0);
+                format!(
+                    "maxmemory {max} is more than one {} instance holds: a Redis Cluster of {n} \
+                     such shards",
+                    format::bytes(largest)
+                )
+            }
+            (None, None) => format!("maxmemory {max}"),
+        });
+    }
+    if let Some(k) = &r.knee {
+        parts.push(match (k.knee_per_s, k.limit) {
+            (Some(knee), KneeLimit::Generator) => format!(
+                "knee at least {} (the load generator's limit, not Redis's)",
+                format::per_second(knee)
+            ),
+            (Some(knee), KneeLimit::MaxRate) => {
+                format!("knee above {}", format::per_second(knee))
+            }
+            (Some(knee), _) => format!("knee at {}", format::per_second(knee)),
+            (None, KneeLimit::FirstStepFailed) => "no knee: the first step already failed".into(),
+            (None, KneeLimit::Generator) => {
+                "knee not measured (the load generator could not keep its schedule)".into()
+            }
+            (None, _) => "no knee measured".into(),
+        });
+        if let Some(rate) = t.rate_per_s {
+            if k.knee_per_s.is_some_and(|knee| knee < rate) && k.limit != KneeLimit::Generator {
+                parts.push(format!(
+                    "{} is above the knee: one instance will not hold it",
+                    format::per_second(rate)
+                ));
+            }
+        }
+    }
+    if let Some(h) = &r.hit_rate {
+        let target = format::percent(t.hit_rate, 0);
+        parts.push(match h.memory_needed_bytes {
+            Some(m) => format!("{target} hits need {}", format::bytes(m)),
+            None if h.points.is_empty() => "hit rate not measured".into(),
+            None => format!("{target} hits not reached even with the whole working set"),
+        });
+    }
+    if parts.is_empty() {
+        parts.push("nothing was measured".into());
+    }
+    let mut sentence = format!("{head}: {}.", parts.join("; "));
+    if let Some(study) = &r.interrupted_in {
+        sentence.push_str(&format!(" (Interrupted during the {study} study: partial.)"));
+    }
+    sentence
+}
+
+/// sizing.md.
+pub fn write_markdown(r: &SizingReport, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "# Sizing: {}\n", r.scenario)?;
+    writeln!(out, "**{}**\n", r.recommendation)?;
+    let t = &r.target;
+    writeln!(
+        out,
+        "Target: {} (Redis {}{}). Sized for {} keys; runs used {}.\n",
+        t.url.as_deref().unwrap_or("?"),
+        t.server_version.as_deref().unwrap_or("?"),
+        if t.embedded { ", started by redline" } else { "" },
+        format::count(r.targets.keys),
+        format::count(r.targets.run_keys),
+    )?;
+    for s in &r.skipped {
+        writeln!(out, "- Skipped **{}**: {}", s.study, s.reason)?;
+    }
+    if let Some(study) = &r.interrupted_in {
+        writeln!(out, "- **Interrupted** during the {study} study: what was measured so far is below.")?;
+    }
+    if let Some(m) = &r.memory {
+        writeln!(out, "\n## Memory\n")?;
+        writeln!(
+            out,
+            "{} sample keys: key ~{:.0} B, value ~{:.0} B stored ({:.0} B before codec `{}`).",
+            format::count(m.sample_keys),
+            m.key_bytes,
+            m.value_bytes,
+            m.raw_value_bytes,
+            m.codec
+        )?;
+        writeln!(
+            out,
+            "Per key: **{:.0} B** (used_memory delta {:.0} B, MEMORY USAGE {:.0} B). Dataset \
+             {} + {} server overhead → maxmemory **{}** at the {} memory target.\n",
+            m.per_key_bytes,
+            m.used_memory_per_key_bytes,
+            m.memory_usage_per_key_bytes,
+            format::bytes(m.dataset_bytes - m.overhead_bytes),
+            format::bytes(m.overhead_bytes),
+            format::bytes(m.recommended_maxmemory_bytes),
+            format::percent(r.targets.memory, 0),
+        )?;
+        writeln!(out, "| instance | usable maxmemory | instances needed |")?;
+        writeln!(out, "|---|---|---|")?;
+        for i in &m.instances {
+            writeln!(
+                out,
+                "| {} | {} | {} |",
+                format::bytes(i.instance_bytes),
+                format::bytes(i.usable_bytes),
+                i.shards
+            )?;
+        }
+        for n in &m.notes {
+            writeln!(out, "\nNote: {n}")?;
+        }
+    }
+    if let Some(k) = &r.knee {
+        writeln!(out, "\n## Throughput knee\n")?;
+        writeln!(out, "{}.\n", capitalized(&k.message))?;
+        if let Some(at) = &k.at_knee {
+            writeln!(out, "{at}\n")?;
+        }
+        writeln!(out, "![rate vs latency](rate-latency.svg)\n")?;
+        writeln!(
+            out,
+            "| rate | achieved | p50 | p95 | p99 | errors | dropped | result |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+        let mut steps = k.steps.clone();
+        steps.sort_by(|a, b| a.rate_per_s.total_cmp(&b.rate_per_s));
+        for s in &steps {
+            let result = if s.passed {
+                "held".to_string()
+            } else if s.saturated {
+                "generator saturated".to_string()
+            } else {
+                s.reason.clone().unwrap_or_else(|| "failed".into())
+            };
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                format::per_second(s.rate_per_s),
+                format::per_second(s.throughput_per_s),
+                format::us(s.p50_us),
+                format::us(s.p95_us),
+                format::us(s.p99_us),
+                format::percent_opt(s.error_rate, 2),
+                format::count(s.dropped),
+                result.replace('|', "/"),
+            )?;
+        }
+    }
+    if let Some(h) = &r.hit_rate {
+        writeln!(out, "\n## Hit rate against memory\n")?;
+        writeln!(
+            out,
+            "{} ({} at {}; working set {}).\n",
+            capitalized(&h.message),
+            h.policy,
+            format::per_second(h.rate_per_s),
+            format::bytes(h.working_set_bytes)
+        )?;
+        writeln!(out, "![memory vs hit rate](memory-hit-rate.svg)\n")?;
+        writeln!(out, "| share of working set | maxmemory | hit rate | Redis hit rate | evicted |")?;
+        writeln!(out, "|---|---|---|---|---|")?;
+        for p in &h.points {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                format::percent(p.fraction, 0),
+                format::bytes(p.maxmemory_bytes),
+                format::percent_opt(p.hit_rate, 1),
+                format::percent_opt(p.server_hit_rate, 1),
+                format::count(p.evicted_keys)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes sizing.json, sizing.md and the plots into `dir`.
+pub fn write_dir(r: &SizingReport, dir: &Path) -> io::Result<()> {
+    let json = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
+    std::fs::write(dir.join("sizing.json"), json)?;
+    let mut md = Vec::new();
+    write_markdown(r, &mut md)?;
+    std::fs::write(dir.join("sizing.md"), md)?;
+    if let Some(k) = &r.knee {
+        std::fs::write(dir.join("rate-latency.svg"), super::plot::rate_latency(k, &r.targets))?;
+    }
+    if let Some(h) = &r.hit_rate {
+        std::fs::write(dir.join("memory-hit-rate.svg"), super::plot::memory_hit_rate(h, r.targets.hit_rate))?;
+    }
+    Ok(())
+}
+
+/// `text` with its first letter upper-case (messages start lower-case to fit in sentences).
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect()
+    })
+}
