@@ -8,6 +8,10 @@
 //! reconfigured, and the study is skipped saying so. Each run starts from the server's
 //! baseline (the previous run's keys removed): maxmemory = used_memory now + fraction ×
 //! working set, where the working set is `keyspace.keys` × the measured bytes per key.
+//! The hit rate is Redis's own (INFO keyspace_hits/misses): the managed layer's fallback
+//! may answer while Redis refuses writes. A maxmemory below what Redis's clients need
+//! (a small fraction of a small working set) makes Redis refuse writes with OOM errors;
+//! such a point is reported with its failures and left out of the interpolation.
 
 use super::plan::{self, Plan};
 use super::report::{HitRatePoint, HitRateStudy};
@@ -134,8 +138,11 @@ pub async fn run(
         let point = HitRatePoint {
             fraction,
             maxmemory_bytes: maxmemory,
-            hit_rate: summary.totals.hit_rate,
-            server_hit_rate: server.and_then(|s| s.hit_rate_server),
+            hit_rate: server
+                .and_then(|s| s.hit_rate_server)
+                .or(summary.totals.hit_rate),
+            client_hit_rate: summary.totals.hit_rate,
+            redis_failures: summary.redis.as_ref().map_or(0, |r| r.failures_total),
             evicted_keys: server.map_or(0, |s| s.evicted_keys),
             keys_written: server.map_or(0, |s| s.keys_written),
         };
@@ -172,7 +179,7 @@ async fn used_memory(admin: &RedisStore) -> Result<u64, SizeError> {
 /// the last point below it and the first at or above it; `None` when no point reaches it.
 pub fn needed(points: &[HitRatePoint], target: f64) -> Option<f64> {
     let mut below: Option<(f64, f64)> = None;
-    for p in points {
+    for p in points.iter().filter(|p| p.redis_failures == 0) {
         let Some(h) = p.hit_rate else { continue };
         if h >= target {
             return Some(match below {
@@ -222,7 +229,8 @@ mod tests {
             fraction,
             maxmemory_bytes: 0,
             hit_rate: Some(hit_rate),
-            server_hit_rate: None,
+            client_hit_rate: None,
+            redis_failures: 0,
             evicted_keys: 0,
             keys_written: 0,
         }
@@ -234,5 +242,10 @@ mod tests {
         assert_eq!(needed(&points, 0.8), Some(0.375));
         assert_eq!(needed(&points, 0.4), Some(0.1));
         assert_eq!(needed(&points, 0.95), None);
+        let refused = HitRatePoint {
+            redis_failures: 3,
+            ..point(0.05, 0.9)
+        };
+        assert_eq!(needed(&[refused, point(0.5, 0.9)], 0.8), Some(0.5));
     }
 }

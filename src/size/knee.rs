@@ -5,8 +5,11 @@
 //! pass (up to `sizing.max_rate`) — and then bisects between the highest rate that passed
 //! and the lowest that failed until (failed − passed) / passed is at most
 //! `sizing.resolution`. A step passes when every knee threshold holds, nothing was dropped
-//! and the generator kept its schedule. A saturated generator ends the search: the limit
-//! found is then redline's, not Redis's, and the study says so. The runs share one key
+//! and the generator kept its schedule. A step whose generator fell behind is run once
+//! more; if it falls behind again the search ends: the limit found is then redline's, not
+//! Redis's, and the study says so — unless the lag cannot have changed the step's result:
+//! it held its targets despite the lag ([`held_despite_lag`]) or failed by more than the
+//! lag explains ([`failed_beyond_lag`]). The runs share one key
 //! prefix (the first step preloads when the scenario asks for it), so each step starts with
 //! the cache as the previous one left it; the keys are removed at the end.
 
@@ -127,9 +130,17 @@ pub async fn run(
             break;
         }
         let step_scenario = plan.knee_step(scenario, rate, steps.is_empty() && scenario.load.preload);
-        let summary =
+        let mut summary =
             engine::run(&step_scenario, target, &opts, shutdown.clone(), &mut |_| {}).await?;
-        let (step, outcome) = judge(rate, &summary);
+        let (mut step, mut outcome) = judge(rate, &summary);
+        if outcome == Outcome::Saturated && !shutdown.is_stopping() {
+            // Once more: a moment's contention on the load machine must not end a sizing.
+            on_step(&step);
+            steps.push(step);
+            summary =
+                engine::run(&step_scenario, target, &opts, shutdown.clone(), &mut |_| {}).await?;
+            (step, outcome) = judge(rate, &summary);
+        }
         on_step(&step);
         search.record(rate, outcome);
         steps.push(step);
@@ -145,7 +156,7 @@ pub async fn run(
     }
     let limit = search.ended.unwrap_or(KneeLimit::Interrupted);
     let at_knee = search.passed.map(|knee| {
-        let at = steps.iter().find(|s| s.rate_per_s == knee);
+        let at = steps.iter().rev().find(|s| s.rate_per_s == knee && s.passed);
         let above = search
             .failed
             .and_then(|f| summaries.iter().find(|(r, _)| *r == f));
@@ -168,14 +179,21 @@ pub fn judge(rate: f64, s: &RunSummary) -> (KneeStep, Outcome) {
     let lat = &s.latency.overall;
     let dropped = s.backlog.dropped + s.backlog.interrupted;
     let ops = s.totals.ops.max(1) as f64;
+    let real_failure = failed_beyond_lag(s);
     let outcome = if s.aborted {
         Outcome::Interrupted
-    } else if s.generator.saturated {
-        Outcome::Saturated
-    } else if s.verdict == Verdict::Pass {
+    } else if !s.generator.saturated {
+        if s.verdict == Verdict::Pass {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        }
+    } else if real_failure.is_some() {
+        Outcome::Fail
+    } else if held_despite_lag(s, rate) {
         Outcome::Pass
     } else {
-        Outcome::Fail
+        Outcome::Saturated
     };
     let step = KneeStep {
         rate_per_s: rate,
@@ -189,9 +207,11 @@ pub fn judge(rate: f64, s: &RunSummary) -> (KneeStep, Outcome) {
         dropped,
         saturated: s.generator.saturated,
         passed: outcome == Outcome::Pass,
-        reason: (outcome != Outcome::Pass)
-            .then(|| s.verdict_reason.clone())
-            .flatten(),
+        reason: match outcome {
+            Outcome::Pass => None,
+            Outcome::Fail if s.generator.saturated => real_failure,
+            _ => s.verdict_reason.clone(),
+        },
         waits: Waits {
             in_flight_wait_p99_us: s.backlog.in_flight_wait_p99_us,
             redis_wait_p99_us: s.backlog.redis_wait_p99_us,
@@ -201,6 +221,50 @@ pub fn judge(rate: f64, s: &RunSummary) -> (KneeStep, Outcome) {
     };
     (step, outcome)
 }
+
+/// A failure of a step whose generator fell behind that the lag cannot explain: operations
+/// dropped, or a latency threshold still failing with the generator's worst lag taken off
+/// the measured value (the lag delays an operation by at most that much). On a busy
+/// machine a step far over the knee is then still a failure, not a saturated generator.
+fn failed_beyond_lag(s: &RunSummary) -> Option<String> {
+    let b = &s.backlog;
+    if b.dropped + b.interrupted > 0 {
+        return Some(format!(
+            "{} operations dropped or cut off: the target did not take the load",
+            format::count(b.dropped + b.interrupted)
+        ));
+    }
+    let lag = s.generator.schedule_lag_max_us as f64;
+    s.thresholds
+        .iter()
+        .filter(|t| t.failed() && matches!(t.metric, crate::scenario::Metric::Latency { .. }))
+        .find_map(|t| {
+            let measured = t.measured?;
+            let threshold = crate::scenario::Threshold::parse(&t.expr).ok()?;
+            (!threshold.passes(measured - lag)).then(|| {
+                format!(
+                    "{} failed (measured {}, still {} without the generator's worst lag of {})",
+                    t.expr,
+                    format::us(measured as u64),
+                    format::us((measured - lag).max(0.0) as u64),
+                    format::us(lag as u64)
+                )
+            })
+        })
+}
+
+/// Whether a step whose generator fell behind held its targets all the same: the lag only
+/// adds to response times (they are measured from the intended start), so thresholds that
+/// held with it held without it — provided the load was really offered (the achieved rate
+/// within [`DELIVERED`] of the rate) and nothing was dropped.
+fn held_despite_lag(s: &RunSummary, rate: f64) -> bool {
+    s.backlog.dropped + s.backlog.interrupted == 0
+        && s.thresholds.iter().all(|t| !t.failed())
+        && s.totals.throughput >= DELIVERED * rate
+}
+
+/// Share of the offered rate a step whose generator lagged must still have achieved.
+pub const DELIVERED: f64 = 0.9;
 
 /// Where the time went at the knee and what gave out in the first step above it.
 fn where_time_went(at: Option<&KneeStep>, above: Option<(f64, &RunSummary)>) -> Option<String> {

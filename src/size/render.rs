@@ -193,17 +193,21 @@ pub fn write_markdown(r: &SizingReport, out: &mut impl Write) -> io::Result<()> 
             format::bytes(h.working_set_bytes)
         )?;
         writeln!(out, "![memory vs hit rate](memory-hit-rate.svg)\n")?;
-        writeln!(out, "| share of working set | maxmemory | hit rate | Redis hit rate | evicted |")?;
-        writeln!(out, "|---|---|---|---|---|")?;
+        writeln!(
+            out,
+            "| share of working set | maxmemory | hit rate (Redis) | client hit rate | evicted | Redis failures |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|")?;
         for p in &h.points {
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 format::percent(p.fraction, 0),
                 format::bytes(p.maxmemory_bytes),
                 format::percent_opt(p.hit_rate, 1),
-                format::percent_opt(p.server_hit_rate, 1),
-                format::count(p.evicted_keys)
+                format::percent_opt(p.client_hit_rate, 1),
+                format::count(p.evicted_keys),
+                format::count(p.redis_failures)
             )?;
         }
     }

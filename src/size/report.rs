@@ -205,10 +205,15 @@ pub struct HitRatePoint {
     pub fraction: f64,
     /// maxmemory set, bytes (the server's baseline plus the fraction of the working set).
     pub maxmemory_bytes: u64,
-    /// Client-side hit rate over the measured phase.
+    /// Redis's keyspace_hits / (hits + misses) over the measured phase, the figure the
+    /// curve is drawn from (the client's own count would include answers of the managed
+    /// layer's fallback); the client-side hit rate when INFO could not be read.
     pub hit_rate: Option<f64>,
-    /// Redis's keyspace_hits / (hits + misses) over the same window.
-    pub server_hit_rate: Option<f64>,
+    /// The client-side hit rate over the same window.
+    pub client_hit_rate: Option<f64>,
+    /// Commands Redis failed (an OOM refusal when maxmemory is below what its clients
+    /// need): a point with failures is left out of the interpolation.
+    pub redis_failures: u64,
     /// Keys Redis evicted over the measured phase.
     pub evicted_keys: u64,
     /// Keys written over the measured phase.
