@@ -37,7 +37,11 @@ const CHUNK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Writes every key of `workload` once with the TTL of the scenario's first writing
 /// operation; stops early on a stop request or the first failed write.
-pub async fn preload(workload: &Workload, scenario: &Scenario, shutdown: &Shutdown) -> PreloadStats {
+pub async fn preload(
+    workload: &Workload,
+    scenario: &Scenario,
+    shutdown: &Shutdown,
+) -> PreloadStats {
     let ttl = scenario
         .ops
         .iter()

@@ -107,7 +107,6 @@ pub struct PreloadStats {
     pub complete: bool,
 }
 
-
 /// The scenario that was run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioInfo {

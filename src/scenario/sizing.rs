@@ -102,7 +102,8 @@ pub struct SizingSpec {
 }
 
 /// Default instance sizes: 1, 2, 4, 8, 16 and 32 GiB.
-pub const DEFAULT_INSTANCE_SIZES: [u64; 6] = [1 << 30, 2 << 30, 4 << 30, 8 << 30, 16 << 30, 32 << 30];
+pub const DEFAULT_INSTANCE_SIZES: [u64; 6] =
+    [1 << 30, 2 << 30, 4 << 30, 8 << 30, 16 << 30, 32 << 30];
 
 impl Default for SizingSpec {
     fn default() -> Self {
@@ -137,7 +138,10 @@ pub(crate) fn check(s: &SizingSpec, out: &mut Vec<Problem>) {
     let max_rate = super::bounds::MAX_RATE;
     let rate = |out: &mut Vec<Problem>, path: &str, v: f64| {
         if !(v.is_finite() && v > 0.0) {
-            out.push(Problem::new(path, format!("must be greater than 0 (got {v})")));
+            out.push(Problem::new(
+                path,
+                format!("must be greater than 0 (got {v})"),
+            ));
         } else if v > max_rate {
             out.push(Problem::new(
                 path,
@@ -155,7 +159,10 @@ pub(crate) fn check(s: &SizingSpec, out: &mut Vec<Problem>) {
     if let Some(start) = s.start_rate.filter(|r| r.is_finite() && *r > s.max_rate) {
         out.push(Problem::new(
             "sizing.start_rate",
-            format!("must be at most sizing.max_rate ({}) (got {start})", s.max_rate),
+            format!(
+                "must be at most sizing.max_rate ({}) (got {start})",
+                s.max_rate
+            ),
         ));
     }
     if let Some(k) = s.keys.filter(|&k| k > super::bounds::MAX_KEYS) {
@@ -173,7 +180,10 @@ pub(crate) fn check(s: &SizingSpec, out: &mut Vec<Problem>) {
     if s.instance_sizes.is_empty() || s.instance_sizes.len() > MAX_LIST {
         out.push(Problem::new(
             "sizing.instance_sizes",
-            format!("must list 1 to {MAX_LIST} sizes (got {})", s.instance_sizes.len()),
+            format!(
+                "must list 1 to {MAX_LIST} sizes (got {})",
+                s.instance_sizes.len()
+            ),
         ));
     }
     if let Some(i) = s.instance_sizes.iter().position(|b| b.0 == 0) {
@@ -183,12 +193,18 @@ pub(crate) fn check(s: &SizingSpec, out: &mut Vec<Problem>) {
         ));
     }
     if s.instance_fill <= 0.0 {
-        out.push(Problem::new("sizing.instance_fill", "must be greater than 0"));
+        out.push(Problem::new(
+            "sizing.instance_fill",
+            "must be greater than 0",
+        ));
     }
     if s.sample_keys > MAX_SAMPLE_KEYS {
         out.push(Problem::new(
             "sizing.sample_keys",
-            format!("must be at most 1,000,000 (got {}): a sample, not the keyspace", s.sample_keys),
+            format!(
+                "must be at most 1,000,000 (got {}): a sample, not the keyspace",
+                s.sample_keys
+            ),
         ));
     }
     if s.resolution <= 0.0 || s.resolution >= 1.0 {
@@ -200,7 +216,10 @@ pub(crate) fn check(s: &SizingSpec, out: &mut Vec<Problem>) {
     if s.memory_fractions.is_empty() || s.memory_fractions.len() > MAX_LIST {
         out.push(Problem::new(
             "sizing.memory_fractions",
-            format!("must list 1 to {MAX_LIST} fractions (got {})", s.memory_fractions.len()),
+            format!(
+                "must list 1 to {MAX_LIST} fractions (got {})",
+                s.memory_fractions.len()
+            ),
         ));
     }
     if let Some(i) = s.memory_fractions.iter().position(|f| f.0 <= 0.0) {
@@ -230,6 +249,9 @@ pub(crate) fn check(s: &SizingSpec, out: &mut Vec<Problem>) {
         }
     }
     if s.step_ops > super::bounds::MAX_TOTAL_OPS {
-        out.push(Problem::new("sizing.step_ops", "must be at most 1,000,000,000,000"));
+        out.push(Problem::new(
+            "sizing.step_ops",
+            "must be at most 1,000,000,000,000",
+        ));
     }
 }

@@ -94,7 +94,15 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         bounds.load(l);
     }
 
-    match (target, file.keyspace, ops, file.origin, load, thresholds, file.sizing) {
+    match (
+        target,
+        file.keyspace,
+        ops,
+        file.origin,
+        load,
+        thresholds,
+        file.sizing,
+    ) {
         (
             Some(target),
             Some(keyspace),
@@ -103,20 +111,17 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
             Some(load),
             Some(thresholds),
             Some(sizing),
-        ) if problems.is_empty() =>
-        {
-            Ok(Scenario {
-                name,
-                description: file.description,
-                target,
-                keyspace,
-                ops,
-                origin,
-                load,
-                thresholds,
-                sizing,
-            })
-        }
+        ) if problems.is_empty() => Ok(Scenario {
+            name,
+            description: file.description,
+            target,
+            keyspace,
+            ops,
+            origin,
+            load,
+            thresholds,
+            sizing,
+        }),
         _ => Err(problems),
     }
 }

@@ -34,7 +34,10 @@ pub fn cannot_run(scenario: &Scenario, target: &Target) -> Option<String> {
         );
     }
     if !plan::reads(scenario) {
-        return Some("the mix reads no keys (no get, get_or_set, mget or pipeline), so there is no hit rate".to_string());
+        return Some(
+            "the mix reads no keys (no get, get_or_set, mget or pipeline), so there is no hit rate"
+                .to_string(),
+        );
     }
     None
 }
@@ -123,8 +126,7 @@ pub async fn run(
             seed: Some(0x417 + i as u64),
         };
         let run = plan.hit_run(scenario, rate);
-        let summary = match engine::run(&run, target, &opts, shutdown.clone(), &mut |_| {}).await
-        {
+        let summary = match engine::run(&run, target, &opts, shutdown.clone(), &mut |_| {}).await {
             Ok(s) => s,
             Err(e) => {
                 failure = Some(SizeError::Engine(e));
@@ -154,7 +156,8 @@ pub async fn run(
         return Err(e);
     }
     let fraction_needed = needed(&points, plan.hit_rate_target);
-    let memory_needed = fraction_needed.map(|f| (f * per_key_bytes * plan.keys as f64).ceil() as u64);
+    let memory_needed =
+        fraction_needed.map(|f| (f * per_key_bytes * plan.keys as f64).ceil() as u64);
     let message = message(&points, plan, fraction_needed, memory_needed);
     Ok(HitRateStudy {
         policy: plan.policy.as_str().to_string(),

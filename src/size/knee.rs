@@ -129,7 +129,8 @@ pub async fn run(
             search.record(rate, Outcome::Interrupted);
             break;
         }
-        let step_scenario = plan.knee_step(scenario, rate, steps.is_empty() && scenario.load.preload);
+        let step_scenario =
+            plan.knee_step(scenario, rate, steps.is_empty() && scenario.load.preload);
         let mut summary =
             engine::run(&step_scenario, target, &opts, shutdown.clone(), &mut |_| {}).await?;
         let (mut step, mut outcome) = judge(rate, &summary);
@@ -156,7 +157,10 @@ pub async fn run(
     }
     let limit = search.ended.unwrap_or(KneeLimit::Interrupted);
     let at_knee = search.passed.map(|knee| {
-        let at = steps.iter().rev().find(|s| s.rate_per_s == knee && s.passed);
+        let at = steps
+            .iter()
+            .rev()
+            .find(|s| s.rate_per_s == knee && s.passed);
         let above = search
             .failed
             .and_then(|f| summaries.iter().find(|(r, _)| *r == f));
@@ -296,7 +300,11 @@ fn where_time_went(at: Option<&KneeStep>, above: Option<(f64, &RunSummary)>) -> 
 
 /// What the search found, or why it found nothing, and what to change.
 fn message(search: &Search, limit: KneeLimit, plan: &Plan, first: Option<&KneeStep>) -> String {
-    let targets: Vec<&str> = plan.knee_thresholds.iter().map(|t| t.expr.as_str()).collect();
+    let targets: Vec<&str> = plan
+        .knee_thresholds
+        .iter()
+        .map(|t| t.expr.as_str())
+        .collect();
     let targets = targets.join(", ");
     let knee = search.passed.map(format::per_second).unwrap_or_default();
     match limit {
@@ -336,7 +344,9 @@ fn message(search: &Search, limit: KneeLimit, plan: &Plan, first: Option<&KneeSt
             )
         }
         KneeLimit::Interrupted => match search.passed {
-            Some(_) => format!("interrupted: {knee} held {targets} before the stop; the knee is at least that"),
+            Some(_) => format!(
+                "interrupted: {knee} held {targets} before the stop; the knee is at least that"
+            ),
             None => "interrupted before any step held the targets".to_string(),
         },
     }
@@ -377,7 +387,10 @@ mod tests {
     fn a_first_step_that_fails_ends_the_search_without_a_knee() {
         let (s, tried) = search(100.0, 1_000.0, 1e6, 0.05);
         assert_eq!(tried, [1_000.0]);
-        assert_eq!((s.ended, s.passed), (Some(KneeLimit::FirstStepFailed), None));
+        assert_eq!(
+            (s.ended, s.passed),
+            (Some(KneeLimit::FirstStepFailed), None)
+        );
     }
 
     #[test]
@@ -392,6 +405,9 @@ mod tests {
         let mut s = Search::new(1_000.0, 1e6, 0.05);
         s.record(1_000.0, Outcome::Pass);
         s.record(2_000.0, Outcome::Saturated);
-        assert_eq!((s.ended, s.passed, s.next_rate()), (Some(KneeLimit::Generator), Some(1e3), None));
+        assert_eq!(
+            (s.ended, s.passed, s.next_rate()),
+            (Some(KneeLimit::Generator), Some(1e3), None)
+        );
     }
 }

@@ -302,7 +302,12 @@ mod tests {
 
     #[test]
     fn two_million_2kib_keys_fit_one_8gib_instance() {
-        let m = extrapolate(&sample(2_200, 2_150.0), &plan(2_000_000, ""), "none".into(), true);
+        let m = extrapolate(
+            &sample(2_200, 2_150.0),
+            &plan(2_000_000, ""),
+            "none".into(),
+            true,
+        );
         assert_eq!(m.per_key_bytes, 2_200.0);
         assert_eq!(m.dataset_bytes, 2_200 * 2_000_000 + (1 << 20));
         // 4.4 GB / 0.8 = 5.5 GB → 5.13 GiB rounded up to 64 MiB steps.
@@ -310,13 +315,22 @@ mod tests {
         assert_eq!(m.recommended_maxmemory_bytes % (64 << 20), 0);
         assert_eq!(m.recommended_instance_bytes, Some(8 << 30));
         assert_eq!(m.cluster_shards, None);
-        let four = m.instances.iter().find(|i| i.instance_bytes == 4 << 30).unwrap();
+        let four = m
+            .instances
+            .iter()
+            .find(|i| i.instance_bytes == 4 << 30)
+            .unwrap();
         assert_eq!(four.shards, 2);
     }
 
     #[test]
     fn a_keyspace_beyond_the_largest_instance_needs_cluster_shards() {
-        let m = extrapolate(&sample(2_200, 2_150.0), &plan(100_000_000, ""), "none".into(), true);
+        let m = extrapolate(
+            &sample(2_200, 2_150.0),
+            &plan(100_000_000, ""),
+            "none".into(),
+            true,
+        );
         assert_eq!(m.recommended_instance_bytes, None);
         // 220 GB / 0.8 = 275 GB over 24 GiB usable per 32 GiB instance.
         let shards = m.cluster_shards.unwrap();

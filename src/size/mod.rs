@@ -71,7 +71,11 @@ pub async fn size(
 
     let mut per_key = None;
     if plan.runs(Study::Memory) || plan.runs(Study::HitRate) {
-        let prefix = format!("{}{}{run_id}m:", target.key_prefix(), scenario.keyspace.prefix);
+        let prefix = format!(
+            "{}{}{run_id}m:",
+            target.key_prefix(),
+            scenario.keyspace.prefix
+        );
         match memory::measure(scenario, &plan, target, &prefix, shutdown).await? {
             Some(sample) => {
                 let study =
@@ -189,7 +193,11 @@ pub fn empty_report(scenario: &Scenario, target: &Target, plan: &Plan) -> Sizing
             keys: plan.keys,
             run_keys: scenario.keyspace.keys,
             rate_per_s: plan.rate,
-            knee_thresholds: plan.knee_thresholds.iter().map(|t| t.expr.clone()).collect(),
+            knee_thresholds: plan
+                .knee_thresholds
+                .iter()
+                .map(|t| t.expr.clone())
+                .collect(),
             hit_rate: plan.hit_rate_target,
             memory: plan.memory_target,
         },

@@ -194,7 +194,9 @@ mod tests {
 
     #[test]
     fn a_step_lasts_long_enough_in_time_and_in_operations() {
-        let p = Plan::new(&scenario("[sizing]\nstep = \"2s\"\nstep_ops = 10000\nkeys = 5"));
+        let p = Plan::new(&scenario(
+            "[sizing]\nstep = \"2s\"\nstep_ops = 10000\nkeys = 5",
+        ));
         assert_eq!(p.step_length(1_000.0), Duration::from_secs(10));
         assert_eq!(p.step_length(100_000.0), Duration::from_secs(2));
         assert_eq!(p.step_length(0.001), MAX_STEP);

@@ -7,6 +7,9 @@ use plotters::prelude::*;
 
 const SIZE: (u32, u32) = (800, 480);
 
+/// One latency statistic of a step, µs.
+type Stat = fn(&super::report::KneeStep) -> u64;
+
 /// Rate against latency percentiles.
 pub fn rate_latency(k: &KneeStudy, targets: &Targets) -> String {
     let mut steps = k.steps.clone();
@@ -15,7 +18,12 @@ pub fn rate_latency(k: &KneeStudy, targets: &Targets) -> String {
     let ms = |us: u64| (us as f64 / 1000.0).max(0.01);
     let x_max = steps.iter().map(|s| s.rate_per_s).fold(1.0, f64::max) * 1.05;
     let y_max = steps.iter().map(|s| ms(s.p99_us)).fold(1.0, f64::max) * 1.5;
-    let y_min = steps.iter().map(|s| ms(s.p50_us)).fold(f64::MAX, f64::min).min(y_max) / 2.0;
+    let y_min = steps
+        .iter()
+        .map(|s| ms(s.p50_us))
+        .fold(f64::MAX, f64::min)
+        .min(y_max)
+        / 2.0;
     let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE)?;
@@ -30,7 +38,7 @@ pub fn rate_latency(k: &KneeStudy, targets: &Targets) -> String {
             .x_desc("offered rate (ops/s)")
             .y_desc("response time (ms, log)")
             .draw()?;
-        let series: [(&str, RGBColor, fn(&super::report::KneeStep) -> u64); 3] = [
+        let series: [(&str, RGBColor, Stat); 3] = [
             ("p50", BLUE, |s| s.p50_us),
             ("p95", RGBColor(230, 120, 0), |s| s.p95_us),
             ("p99", RED, |s| s.p99_us),

@@ -35,7 +35,12 @@ pub fn recommendation(r: &SizingReport, content: &str) -> String {
         parts.push(match (m.recommended_instance_bytes, m.cluster_shards) {
             (Some(i), _) => format!("maxmemory {max} on one {} instance", format::bytes(i)),
             (None, Some(n)) => {
-                let largest = m.instances.iter().map(|i| i.instance_bytes).max().unwrap_or(0);
+                let largest = m
+                    .instances
+                    .iter()
+                    .map(|i| i.instance_bytes)
+                    .max()
+                    .unwrap_or(0);
                 format!(
                     "maxmemory {max} is more than one {} instance holds: a Redis Cluster of {n} \
                      such shards",
@@ -83,7 +88,9 @@ pub fn recommendation(r: &SizingReport, content: &str) -> String {
     }
     let mut sentence = format!("{head}: {}.", parts.join("; "));
     if let Some(study) = &r.interrupted_in {
-        sentence.push_str(&format!(" (Interrupted during the {study} study: partial.)"));
+        sentence.push_str(&format!(
+            " (Interrupted during the {study} study: partial.)"
+        ));
     }
     sentence
 }
@@ -98,7 +105,11 @@ pub fn write_markdown(r: &SizingReport, out: &mut impl Write) -> io::Result<()> 
         "Target: {} (Redis {}{}). Sized for {} keys; runs used {}.\n",
         t.url.as_deref().unwrap_or("?"),
         t.server_version.as_deref().unwrap_or("?"),
-        if t.embedded { ", started by redline" } else { "" },
+        if t.embedded {
+            ", started by redline"
+        } else {
+            ""
+        },
         format::count(r.targets.keys),
         format::count(r.targets.run_keys),
     )?;
@@ -106,7 +117,10 @@ pub fn write_markdown(r: &SizingReport, out: &mut impl Write) -> io::Result<()> 
         writeln!(out, "- Skipped **{}**: {}", s.study, s.reason)?;
     }
     if let Some(study) = &r.interrupted_in {
-        writeln!(out, "- **Interrupted** during the {study} study: what was measured so far is below.")?;
+        writeln!(
+            out,
+            "- **Interrupted** during the {study} study: what was measured so far is below."
+        )?;
     }
     if let Some(m) = &r.memory {
         writeln!(out, "\n## Memory\n")?;
@@ -222,10 +236,16 @@ pub fn write_dir(r: &SizingReport, dir: &Path) -> io::Result<()> {
     write_markdown(r, &mut md)?;
     std::fs::write(dir.join("sizing.md"), md)?;
     if let Some(k) = &r.knee {
-        std::fs::write(dir.join("rate-latency.svg"), super::plot::rate_latency(k, &r.targets))?;
+        std::fs::write(
+            dir.join("rate-latency.svg"),
+            super::plot::rate_latency(k, &r.targets),
+        )?;
     }
     if let Some(h) = &r.hit_rate {
-        std::fs::write(dir.join("memory-hit-rate.svg"), super::plot::memory_hit_rate(h, r.targets.hit_rate))?;
+        std::fs::write(
+            dir.join("memory-hit-rate.svg"),
+            super::plot::memory_hit_rate(h, r.targets.hit_rate),
+        )?;
     }
     Ok(())
 }
@@ -233,7 +253,7 @@ pub fn write_dir(r: &SizingReport, dir: &Path) -> io::Result<()> {
 /// `text` with its first letter upper-case (messages start lower-case to fit in sentences).
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |c| {
-        c.to_uppercase().chain(chars).collect()
-    })
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }

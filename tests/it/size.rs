@@ -84,7 +84,12 @@ async fn size_memory_per_key_is_within_10_percent_of_what_redis_reports() {
     let mut pipe = redis::pipe();
     for i in 0..4000 {
         let key = format!("{:0width$}", i, width = m.key_bytes.round() as usize);
-        pipe.cmd("SET").arg(key).arg(&value).arg("PX").arg(3_600_000).ignore();
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(&value)
+            .arg("PX")
+            .arg(3_600_000)
+            .ignore();
     }
     let () = pipe.query(&mut con).unwrap();
     let redis_per_key = (used(&mut con) - before) as f64 / 4000.0;
@@ -108,7 +113,10 @@ async fn size_memory_per_key_is_within_10_percent_of_what_redis_reports() {
         .iter()
         .find(|s| s.study == "hit_rate")
         .expect("hit_rate skipped");
-    assert!(skipped.reason.contains("never changes maxmemory"), "{skipped:?}");
+    assert!(
+        skipped.reason.contains("never changes maxmemory"),
+        "{skipped:?}"
+    );
     let maxmemory_after: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg("maxmemory")
@@ -173,12 +181,25 @@ async fn size_hit_rate_rises_with_memory() {
         rates[0] + 0.1 < rates[2] && rates[0] <= rates[1] + 0.02 && rates[1] <= rates[2] + 0.02,
         "hit rate must rise with memory: {rates:?}"
     );
-    assert!(h.points[0].evicted_keys > 0, "10 % of the working set evicts: {h:#?}");
+    assert!(
+        h.points[0].evicted_keys > 0,
+        "10 % of the working set evicts: {h:#?}"
+    );
     assert!(h.points.iter().all(|p| p.redis_failures == 0), "{h:#?}");
     assert!(h.points[0].maxmemory_bytes < h.points[2].maxmemory_bytes);
-    assert!(rates[2] > 0.8, "with the whole working set nearly every read hits: {rates:?}");
-    assert!(h.fraction_needed.is_some() && h.memory_needed_bytes.is_some(), "{h:#?}");
-    assert!(report.recommendation.contains("80% hits need"), "{}", report.recommendation);
+    assert!(
+        rates[2] > 0.8,
+        "with the whole working set nearly every read hits: {rates:?}"
+    );
+    assert!(
+        h.fraction_needed.is_some() && h.memory_needed_bytes.is_some(),
+        "{h:#?}"
+    );
+    assert!(
+        report.recommendation.contains("80% hits need"),
+        "{}",
+        report.recommendation
+    );
 }
 
 fn write_scenario(dir: &Path, text: &str) -> std::path::PathBuf {
@@ -208,7 +229,12 @@ fn size_interrupted_still_writes_what_it_measured() {
     );
     let out = dir.path().join("out");
     let mut child = redline_bin()
-        .args(["size", file.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args([
+            "size",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .args(["--redis", &server.url()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -225,9 +251,11 @@ fn size_interrupted_still_writes_what_it_measured() {
         })
     };
     let mut con = connection(&server);
-    wait_until(Duration::from_secs(30), "the knee's first step to run", || {
-        stderr.lock().unwrap().contains("memory:") && dbsize(&mut con) > 0
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "the knee's first step to run",
+        || stderr.lock().unwrap().contains("memory:") && dbsize(&mut con) > 0,
+    );
     // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let mut status = None;
@@ -242,7 +270,10 @@ fn size_interrupted_still_writes_what_it_measured() {
     assert_eq!(sizing["interrupted_in"], "knee", "{sizing:#}");
     assert!(sizing["memory"]["per_key_bytes"].as_f64().unwrap() > 64.0);
     assert_eq!(sizing["knee"]["limit"], "interrupted");
-    assert!(sizing["recommendation"].as_str().unwrap().contains("Interrupted"));
+    assert!(sizing["recommendation"]
+        .as_str()
+        .unwrap()
+        .contains("Interrupted"));
     assert!(out.join("sizing.md").exists());
     assert_eq!(dbsize(&mut con), 0, "no key of the sizing is left");
 }
@@ -252,12 +283,27 @@ fn size_refuses_bad_input_before_running() {
     let dir = tempfile::tempdir().unwrap();
     let good = "[keyspace]\nkeys = 100\n[[ops]]\nkind = \"get\"\nweight = 1\n";
     let cases = [
-        ("[keyspace]\nvalue_size = \"1KiB\"\n[[ops]]\nkind = \"get\"\nweight = 1\n".to_string(), "keyspace.keys: is required"),
-        (format!("thresholds = [\"p95 < 0ms\"]\n{good}"), "can never hold"),
+        (
+            "[keyspace]\nvalue_size = \"1KiB\"\n[[ops]]\nkind = \"get\"\nweight = 1\n".to_string(),
+            "keyspace.keys: is required",
+        ),
+        (
+            format!("thresholds = [\"p95 < 0ms\"]\n{good}"),
+            "can never hold",
+        ),
         (format!("thresholds = [\"p95 < -5ms\"]\n{good}"), "negative"),
-        (format!("thresholds = [\"hit_rate >= 1.5\"]\n{good}"), "between 0 and 1"),
-        (format!("{good}[sizing]\nmemory_fractions = [1.5]\n"), "sizing.memory_fractions"),
-        (format!("{good}[sizing]\nresolution = 0\n"), "sizing.resolution"),
+        (
+            format!("thresholds = [\"hit_rate >= 1.5\"]\n{good}"),
+            "between 0 and 1",
+        ),
+        (
+            format!("{good}[sizing]\nmemory_fractions = [1.5]\n"),
+            "sizing.memory_fractions",
+        ),
+        (
+            format!("{good}[sizing]\nresolution = 0\n"),
+            "sizing.resolution",
+        ),
     ];
     for (body, expected) in cases {
         let file = write_scenario(dir.path(), &scenario_text(&body, 100));
@@ -266,7 +312,11 @@ fn size_refuses_bad_input_before_running() {
             .arg(dir.path().join("out"));
         let done = finished_within(cmd, Duration::from_secs(30));
         assert_eq!(done.code(), Some(2), "{expected}: {}", done.describe());
-        assert!(done.stderr.contains(expected), "{expected}: {}", done.describe());
+        assert!(
+            done.stderr.contains(expected),
+            "{expected}: {}",
+            done.describe()
+        );
         assert!(!dir.path().join("out").join("sizing.json").exists());
     }
 }
@@ -290,19 +340,31 @@ fn size_whose_first_step_fails_says_so_and_what_to_change() {
     );
     let out = dir.path().join("out");
     let mut cmd = redline_bin();
-    cmd.args(["size", file.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .args(["--redis", &server.url()]);
+    cmd.args([
+        "size",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .args(["--redis", &server.url()]);
     let done = finished_within(cmd, Duration::from_secs(60));
     assert_eq!(done.code(), Some(1), "{}", done.describe());
     let sizing = read_sizing(&out);
     let knee = &sizing["knee"];
     assert_eq!(knee["limit"], "first_step_failed");
-    assert!(knee["knee_per_s"].is_null(), "never a knee of zero: {knee:#}");
+    assert!(
+        knee["knee_per_s"].is_null(),
+        "never a knee of zero: {knee:#}"
+    );
     let message = knee["message"].as_str().unwrap();
     assert!(
         message.contains("first step (400 ops/s) already failed")
             && message.contains("sizing.start_rate"),
         "{message}"
     );
-    assert!(done.stdout.contains("already failed"), "{}", done.describe());
+    assert!(
+        done.stdout.contains("already failed"),
+        "{}",
+        done.describe()
+    );
 }
