@@ -5,8 +5,8 @@
 //! pass (up to `sizing.max_rate`) — and then bisects between the highest rate that passed
 //! and the lowest that failed until (failed − passed) / passed is at most
 //! `sizing.resolution`. A step passes when every knee threshold holds, nothing was dropped
-//! and the generator kept its schedule. A step whose generator fell behind is run once
-//! more; if it falls behind again the search ends: the limit found is then redline's, not
+//! and the generator kept its schedule. A step whose generator fell behind is run again (up
+//! to [`SATURATED_RETRIES`] times); if it keeps falling behind the search ends: the limit found is then redline's, not
 //! Redis's, and the study says so — unless the lag cannot have changed the step's result:
 //! it held its targets despite the lag ([`held_despite_lag`]) or failed by more than the
 //! lag explains ([`failed_beyond_lag`]). The runs share one key
@@ -22,6 +22,10 @@ use crate::report::verdict::Verdict;
 use crate::scenario::Scenario;
 use crate::shutdown::Shutdown;
 use crate::target::Target;
+
+/// Times a step whose generator fell behind (and whose result the lag could have decided)
+/// is run again before the search ends as the generator's limit.
+pub const SATURATED_RETRIES: usize = 2;
 
 /// What one step came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,8 +138,11 @@ pub async fn run(
         let mut summary =
             engine::run(&step_scenario, target, &opts, shutdown.clone(), &mut |_| {}).await?;
         let (mut step, mut outcome) = judge(rate, &summary);
-        if outcome == Outcome::Saturated && !shutdown.is_stopping() {
-            // Once more: a moment's contention on the load machine must not end a sizing.
+        for _ in 0..SATURATED_RETRIES {
+            if outcome != Outcome::Saturated || shutdown.is_stopping() {
+                break;
+            }
+            // Again: a moment's contention on the load machine must not end a sizing.
             on_step(&step);
             steps.push(step);
             summary =

@@ -125,28 +125,30 @@ async fn size_memory_per_key_is_within_10_percent_of_what_redis_reports() {
     assert_eq!(maxmemory_before, maxmemory_after);
 }
 
-/// The origin is the bottleneck on purpose: 4 connections, 20 ms each, and nearly every
-/// read misses (a million keys, uniform), so theory gives a capacity of 4 / 20 ms = 200
-/// ops/s. Below it, evenly spaced arrivals never queue (p95 ≈ 20 ms); above it the queue
-/// grows for the whole step and p95 passes 60 ms within a second at 10 % over.
+/// The origin is the bottleneck on purpose: 20 connections, 100 ms each, and nearly every
+/// read misses (a million keys, uniform), so theory gives a capacity of 20 / 100 ms = 200
+/// ops/s. Below it, evenly spaced arrivals never queue (p95 ≈ 100 ms); above it the queue
+/// grows for the whole step, and at 10 % over, p95 passes 150 ms within a second. The
+/// origin's latency is long next to a busy machine's timer and scheduling delays (a few
+/// ms), so the capacity stays what theory says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn size_knee_converges_on_the_capacity_of_a_slowed_origin() {
     let server = redis();
     let text = scenario_text(
-        "thresholds = [\"p95 < 60ms\"]\n\
+        "thresholds = [\"p95 < 150ms\"]\n\
          [keyspace]\nkeys = 1_000_000\nvalue_size = \"32B\"\n\
          [[ops]]\nkind = \"get_or_set\"\nweight = 1\n\
-         [origin]\nlatency = \"20ms\"\nconcurrency = 4\n\
+         [origin]\nlatency = \"100ms\"\nconcurrency = 20\n\
          [sizing]\nstudies = [\"knee\"]\nstart_rate = 120\nmax_rate = 2000\n\
          resolution = 0.1\nstep = \"1s\"\nstep_ops = 1\nstep_warmup = \"300ms\"\n",
         120,
     );
     let report = size(&parse(&text), Some(&server.url())).await;
     let k = report.knee.as_ref().expect("the knee study ran");
-    let capacity = 4.0 / 0.020;
+    let capacity = 20.0 / 0.100;
     let knee = k.knee_per_s.unwrap_or_else(|| panic!("no knee: {k:?}"));
     // Tolerance: the search stops within 10 %, a step a few percent over capacity may still
-    // pass within one second, and a busy machine's timers make 20 ms a little longer.
+    // pass within one second, and a busy machine's timers make 100 ms a little longer.
     assert!(
         (0.8 * capacity..=1.15 * capacity).contains(&knee),
         "knee {knee} ops/s, theory {capacity} ops/s: {k:#?}"
