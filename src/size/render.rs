@@ -257,3 +257,142 @@ fn capitalized(text: &str) -> String {
         .next()
         .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::size::report::*;
+
+    /// A sizing with every study, as `redline size` writes it.
+    pub(crate) fn sample() -> SizingReport {
+        let step = |rate: f64, p95: u64, passed: bool| KneeStep {
+            rate_per_s: rate,
+            throughput_per_s: rate,
+            measured_s: 5.0,
+            p50_us: p95 / 3,
+            p95_us: p95,
+            p99_us: p95 * 2,
+            service_p95_us: p95 / 2,
+            error_rate: Some(0.0),
+            dropped: 0,
+            saturated: false,
+            passed,
+            reason: (!passed).then(|| "p95 < 50ms failed".to_string()),
+            waits: Waits::default(),
+        };
+        SizingReport {
+            schema: SCHEMA.into(),
+            redline_version: "0".into(),
+            started_at: chrono::Utc::now(),
+            scenario: "s".into(),
+            target: SizingTarget {
+                url: Some("redis://127.0.0.1:1".into()),
+                server_version: Some("7.0".into()),
+                embedded: true,
+            },
+            recommendation: String::new(),
+            targets: Targets {
+                keys: 2_000_000,
+                run_keys: 20_000,
+                rate_per_s: Some(5_000.0),
+                knee_thresholds: vec!["p95 < 50ms".into()],
+                hit_rate: 0.8,
+                memory: 0.8,
+            },
+            memory: Some(MemoryStudy {
+                sample_keys: 10_000,
+                key_bytes: 30.0,
+                value_bytes: 2_048.0,
+                raw_value_bytes: 2_048.0,
+                codec: "none".into(),
+                used_memory_per_key_bytes: 2_400.0,
+                memory_usage_per_key_bytes: 2_300.0,
+                per_key_bytes: 2_400.0,
+                overhead_bytes: 1 << 20,
+                dataset_bytes: 4_800_000_000,
+                recommended_maxmemory_bytes: 6 << 30,
+                instances: vec![InstanceFit {
+                    instance_bytes: 8 << 30,
+                    usable_bytes: 6 << 30,
+                    shards: 1,
+                }],
+                recommended_instance_bytes: Some(8 << 30),
+                cluster_shards: None,
+                notes: Vec::new(),
+            }),
+            knee: Some(KneeStudy {
+                knee_per_s: Some(41_000.0),
+                failed_at_per_s: Some(44_000.0),
+                limit: KneeLimit::Target,
+                resolution: 0.07,
+                steps: vec![
+                    step(20_000.0, 2_000, true),
+                    step(41_000.0, 9_000, true),
+                    step(44_000.0, 90_000, false),
+                ],
+                at_knee: Some("At the knee …".into()),
+                message: "41,000 ops/s is the highest rate".into(),
+            }),
+            hit_rate: Some(HitRateStudy {
+                policy: "allkeys-lru".into(),
+                rate_per_s: 5_000.0,
+                working_set_bytes: 48_000_000,
+                points: vec![HitRatePoint {
+                    fraction: 0.5,
+                    maxmemory_bytes: 24_000_000,
+                    hit_rate: Some(0.85),
+                    client_hit_rate: Some(0.85),
+                    redis_failures: 0,
+                    evicted_keys: 10,
+                    keys_written: 100,
+                }],
+                fraction_needed: Some(0.4),
+                memory_needed_bytes: Some(3_328_599_655),
+                message: "80% hits need 40% of the working set".into(),
+            }),
+            skipped: Vec::new(),
+            interrupted_in: None,
+            duration_s: 60.0,
+        }
+    }
+
+    #[test]
+    fn the_recommendation_names_memory_instance_knee_and_hits_in_one_sentence() {
+        let r = sample();
+        let s = recommendation(&r, "JSON");
+        assert_eq!(
+            s,
+            "For 2,000,000 keys of ~2.0 KiB JSON at 5,000 ops/s with p95 < 50ms: maxmemory \
+             6.0 GiB on one 8.0 GiB instance; knee at 41,000 ops/s; 80% hits need 3.1 GiB."
+        );
+        let mut r = sample();
+        r.knee.as_mut().unwrap().knee_per_s = Some(4_000.0);
+        assert!(recommendation(&r, "JSON").contains("5,000 ops/s is above the knee"));
+    }
+
+    #[test]
+    fn sizing_md_and_the_plots_render_every_study() {
+        let r = sample();
+        let mut md = Vec::new();
+        write_markdown(&r, &mut md).unwrap();
+        let md = String::from_utf8(md).unwrap();
+        for part in [
+            "## Memory",
+            "## Throughput knee",
+            "## Hit rate against memory",
+            "| 41,000 ops/s |",
+        ] {
+            assert!(md.contains(part), "{part}:\n{md}");
+        }
+        let svg = crate::size::plot::rate_latency(r.knee.as_ref().unwrap(), &r.targets);
+        assert!(
+            svg.starts_with("<svg") && svg.contains("p95") && svg.contains("knee"),
+            "{svg}"
+        );
+        let svg = crate::size::plot::memory_hit_rate(r.hit_rate.as_ref().unwrap(), 0.8);
+        assert!(
+            svg.starts_with("<svg") && svg.contains("target 80%"),
+            "{svg}"
+        );
+    }
+}
