@@ -147,6 +147,7 @@ pub async fn run(
             redis_failures: summary.redis.as_ref().map_or(0, |r| r.failures_total),
             evicted_keys: server.map_or(0, |s| s.evicted_keys),
             keys_written: server.map_or(0, |s| s.keys_written),
+            preload_keys_per_s: summary.preload.map(|p| p.keys_per_s.round()),
         };
         on_point(&point);
         points.push(point);
@@ -236,6 +237,7 @@ mod tests {
             redis_failures: 0,
             evicted_keys: 0,
             keys_written: 0,
+            preload_keys_per_s: None,
         }
     }
 

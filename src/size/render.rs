@@ -207,6 +207,19 @@ pub fn write_markdown(r: &SizingReport, out: &mut impl Write) -> io::Result<()> 
             format::bytes(h.working_set_bytes)
         )?;
         writeln!(out, "![memory vs hit rate](memory-hit-rate.svg)\n")?;
+        if let Some(rate) = h
+            .points
+            .iter()
+            .filter_map(|p| p.preload_keys_per_s)
+            .reduce(f64::max)
+        {
+            writeln!(
+                out,
+                "Each run preloaded its {} keys first (pipelined, up to {} keys/s).\n",
+                format::count(r.targets.run_keys),
+                format::count(rate as u64)
+            )?;
+        }
         writeln!(
             out,
             "| share of working set | maxmemory | hit rate (Redis) | client hit rate | evicted | Redis failures |"
@@ -345,6 +358,7 @@ mod tests {
                     redis_failures: 0,
                     evicted_keys: 10,
                     keys_written: 100,
+                    preload_keys_per_s: Some(250_000.0),
                 }],
                 fraction_needed: Some(0.4),
                 memory_needed_bytes: Some(3_328_599_655),

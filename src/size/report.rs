@@ -218,6 +218,9 @@ pub struct HitRatePoint {
     pub evicted_keys: u64,
     /// Keys written over the measured phase.
     pub keys_written: u64,
+    /// How fast the run's preload wrote the keyspace, keys/s.
+    #[serde(default)]
+    pub preload_keys_per_s: Option<f64>,
 }
 
 /// Hit rate against memory.
