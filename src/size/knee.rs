@@ -173,7 +173,10 @@ pub async fn run(
             .and_then(|f| summaries.iter().find(|(r, _)| *r == f));
         where_time_went(at, above.map(|(r, s)| (*r, s)))
     });
-    let message = message(&search, limit, plan, steps.first());
+    let first_bottleneck = summaries
+        .first()
+        .and_then(|(_, s)| s.backlog.bottleneck.clone());
+    let message = message(&search, limit, plan, steps.first(), first_bottleneck);
     Ok(KneeStudy {
         knee_per_s: search.passed,
         failed_at_per_s: search.failed,
@@ -306,7 +309,13 @@ fn where_time_went(at: Option<&KneeStep>, above: Option<(f64, &RunSummary)>) -> 
 }
 
 /// What the search found, or why it found nothing, and what to change.
-fn message(search: &Search, limit: KneeLimit, plan: &Plan, first: Option<&KneeStep>) -> String {
+fn message(
+    search: &Search,
+    limit: KneeLimit,
+    plan: &Plan,
+    first: Option<&KneeStep>,
+    first_bottleneck: Option<String>,
+) -> String {
     let targets: Vec<&str> = plan
         .knee_thresholds
         .iter()
@@ -342,10 +351,13 @@ fn message(search: &Search, limit: KneeLimit, plan: &Plan, first: Option<&KneeSt
             let why = first
                 .and_then(|s| s.reason.clone())
                 .unwrap_or_else(|| format!("it did not hold {targets}"));
+            let lacked = first_bottleneck.map_or_else(
+                || "or look at where the time went in that step (sizing.md)".to_string(),
+                |b| format!("or give the system what it lacked ({b})"),
+            );
             format!(
                 "the first step ({}) already failed: {why}. No knee was found below it: lower \
-                 the first rate (--set sizing.start_rate={}), or relax the targets, or give \
-                 the system what it lacked (the bottleneck named above)",
+                 the first rate (--set sizing.start_rate={}), relax the targets, {lacked}",
                 format::per_second(plan.start_rate),
                 round_rate(plan.start_rate / 4.0)
             )

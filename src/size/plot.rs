@@ -12,7 +12,13 @@ type Stat = fn(&super::report::KneeStep) -> u64;
 
 /// Rate against latency percentiles.
 pub fn rate_latency(k: &KneeStudy, targets: &Targets) -> String {
-    let mut steps = k.steps.clone();
+    // The attempt that counted at each rate: a step run again after its generator fell
+    // behind appears twice, and only the later one is the curve.
+    let mut steps: Vec<super::report::KneeStep> = Vec::new();
+    for s in &k.steps {
+        steps.retain(|t| t.rate_per_s != s.rate_per_s);
+        steps.push(s.clone());
+    }
     steps.sort_by(|a, b| a.rate_per_s.total_cmp(&b.rate_per_s));
     let mut svg = String::new();
     let ms = |us: u64| (us as f64 / 1000.0).max(0.01);
