@@ -177,8 +177,6 @@ pub fn write_markdown(r: &SizingReport, out: &mut impl Write) -> io::Result<()> 
         for s in &steps {
             let result = if s.passed {
                 "held".to_string()
-            } else if s.saturated {
-                "generator saturated".to_string()
             } else {
                 s.reason.clone().unwrap_or_else(|| "failed".into())
             };
