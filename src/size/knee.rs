@@ -87,7 +87,12 @@ impl Search {
             (Some(p), None) if p >= self.max_rate => end(self, KneeLimit::MaxRate),
             (Some(p), None) => self.next = Some((p * 2.0).min(self.max_rate)),
             (Some(p), Some(f)) if (f - p) / p <= self.resolution => end(self, KneeLimit::Target),
-            (Some(p), Some(f)) => self.next = Some(round_rate((p + f) / 2.0)),
+            (Some(p), Some(f)) => match round_rate((p + f) / 2.0) {
+                // Rates are rounded: when no rounded rate lies strictly between the two
+                // ends, the bracket cannot narrow further (it would rerun an end forever).
+                mid if mid <= p || mid >= f => end(self, KneeLimit::Target),
+                mid => self.next = Some(mid),
+            },
             (None, None) => unreachable!("a pass or a fail was just recorded"),
         }
     }
@@ -400,6 +405,19 @@ mod tests {
         let (p, f) = (s.passed.unwrap(), s.failed.unwrap());
         assert!(p <= 41_000.0 && f > 41_000.0);
         assert!((f - p) / p <= 0.05 && p >= 41_000.0 / 1.05, "{p} {f}");
+    }
+
+    #[test]
+    fn a_bracket_narrower_than_the_rounding_ends_instead_of_rerunning_an_end() {
+        // 19 passes, 20 fails: 5.3 % > 5 %, but the midpoint 19.5 rounds to 20 — it used
+        // to rerun 20 forever.
+        let (s, tried) = search(19.5, 10.0, 1e6, 0.05);
+        assert_eq!(s.ended, Some(KneeLimit::Target));
+        assert_eq!((s.passed, s.failed), (Some(19.0), Some(20.0)));
+        assert_eq!(tried.iter().filter(|r| **r == 20.0).count(), 1, "{tried:?}");
+        // The same below 10 ops/s, where rates are rounded to hundredths.
+        let (s, _) = search(0.015, 0.01, 1e6, 0.05);
+        assert_eq!(s.ended, Some(KneeLimit::Target));
     }
 
     #[test]
