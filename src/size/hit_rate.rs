@@ -179,12 +179,47 @@ async fn used_memory(admin: &RedisStore) -> Result<u64, SizeError> {
     Ok(info.get::<u64>("used_memory").unwrap_or(0))
 }
 
+/// The points that measured a hit rate for their memory, with it: a point where Redis
+/// refused writes (maxmemory below what its clients need) measured the refusals instead.
+pub fn measured(points: &[HitRatePoint]) -> impl Iterator<Item = (&HitRatePoint, f64)> {
+    points
+        .iter()
+        .filter(|p| p.redis_failures == 0)
+        .filter_map(|p| Some((p, p.hit_rate?)))
+}
+
+/// Why the target was not reached, from the points (none reached it): that no point could
+/// measure, or the best measured and how much memory it had.
+pub fn unreached(points: &[HitRatePoint], target: f64) -> String {
+    let target = format::percent(target, 0);
+    let best = measured(points).max_by(|a, b| a.0.fraction.total_cmp(&b.0.fraction));
+    match best {
+        None if points.is_empty() => "no maxmemory setting was measured".to_string(),
+        None => format!(
+            "the hit rate was not measured: Redis refused writes at every maxmemory tried \
+             (up to {} of the working set); raise sizing.memory_fractions",
+            format::percent(points.iter().map(|p| p.fraction).fold(0.0, f64::max), 0)
+        ),
+        Some((p, h)) if p.fraction >= 1.0 => format!(
+            "{target} hits were not reached even with the whole working set: {} (misses that \
+             no memory avoids — first reads, TTL expiry, invalidations — or a distribution \
+             too flat for the cache)",
+            format::percent(h, 1)
+        ),
+        Some((p, h)) => format!(
+            "{target} hits were not reached with up to {} of the working set ({}); more memory \
+             was not measured (add larger sizing.memory_fractions)",
+            format::percent(p.fraction, 0),
+            format::percent(h, 1)
+        ),
+    }
+}
+
 /// The smallest fraction whose hit rate reaches `target`, interpolated linearly between
 /// the last point below it and the first at or above it; `None` when no point reaches it.
 pub fn needed(points: &[HitRatePoint], target: f64) -> Option<f64> {
     let mut below: Option<(f64, f64)> = None;
-    for p in points.iter().filter(|p| p.redis_failures == 0) {
-        let Some(h) = p.hit_rate else { continue };
+    for (p, h) in measured(points) {
         if h >= target {
             return Some(match below {
                 Some((f0, h0)) if h > h0 => {
@@ -205,22 +240,15 @@ fn message(
     fraction: Option<f64>,
     memory: Option<u64>,
 ) -> String {
-    let target = format::percent(plan.hit_rate_target, 0);
-    match (fraction, memory, points.last()) {
-        (_, _, None) => "no maxmemory setting was measured".to_string(),
-        (Some(f), Some(m), _) => format!(
-            "{target} hits need {} of the working set: {} for {} keys",
+    match (fraction, memory) {
+        (Some(f), Some(m)) => format!(
+            "{} hits need {} of the working set: {} for {} keys",
+            format::percent(plan.hit_rate_target, 0),
             format::percent(f, 0),
             format::bytes(m),
             format::count(plan.keys)
         ),
-        (_, _, Some(last)) => format!(
-            "{target} hits were not reached: {} at {} of the working set (misses that no \
-             memory avoids — first reads, TTL expiry, invalidations — or a distribution too \
-             flat for the cache)",
-            format::percent_opt(last.hit_rate, 1),
-            format::percent(last.fraction, 0)
-        ),
+        _ => unreached(points, plan.hit_rate_target),
     }
 }
 
@@ -252,5 +280,24 @@ mod tests {
             ..point(0.05, 0.9)
         };
         assert_eq!(needed(&[refused, point(0.5, 0.9)], 0.8), Some(0.5));
+    }
+
+    #[test]
+    fn an_unreached_target_says_what_was_measured_not_more() {
+        let oom = |f| HitRatePoint {
+            redis_failures: 40,
+            ..point(f, 0.1)
+        };
+        // Every point refused writes: nothing about hits was measured.
+        let all_oom = unreached(&[oom(0.05), oom(0.1)], 0.8);
+        assert!(
+            all_oom.starts_with("the hit rate was not measured") && all_oom.contains("10%"),
+            "{all_oom}"
+        );
+        // The sweep stopped at half the working set: not "even with the whole".
+        let half = unreached(&[point(0.25, 0.5), point(0.5, 0.7), oom(1.0)], 0.8);
+        assert!(half.contains("with up to 50% of the working set (70.0%)"), "{half}");
+        let whole = unreached(&[point(0.5, 0.6), point(1.0, 0.7)], 0.8);
+        assert!(whole.contains("even with the whole working set: 70.0%"), "{whole}");
     }
 }

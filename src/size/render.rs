@@ -59,6 +59,10 @@ pub fn recommendation(r: &SizingReport, content: &str) -> String {
             (Some(knee), KneeLimit::MaxRate) => {
                 format!("knee above {}", format::per_second(knee))
             }
+            (Some(knee), KneeLimit::Interrupted) => format!(
+                "knee at least {} (interrupted before the search ended)",
+                format::per_second(knee)
+            ),
             (Some(knee), _) => format!("knee at {}", format::per_second(knee)),
             (None, KneeLimit::FirstStepFailed) => "no knee: the first step already failed".into(),
             (None, KneeLimit::Generator) => {
@@ -67,7 +71,8 @@ pub fn recommendation(r: &SizingReport, content: &str) -> String {
             (None, _) => "no knee measured".into(),
         });
         if let Some(rate) = t.rate_per_s {
-            if k.knee_per_s.is_some_and(|knee| knee < rate) && k.limit != KneeLimit::Generator {
+            // Only a knee the search bracketed is an upper bound on what one instance holds.
+            if k.knee_per_s.is_some_and(|knee| knee < rate) && k.limit == KneeLimit::Target {
                 parts.push(format!(
                     "{} is above the knee: one instance will not hold it",
                     format::per_second(rate)
@@ -79,8 +84,7 @@ pub fn recommendation(r: &SizingReport, content: &str) -> String {
         let target = format::percent(t.hit_rate, 0);
         parts.push(match h.memory_needed_bytes {
             Some(m) => format!("{target} hits need {}", format::bytes(m)),
-            None if h.points.is_empty() => "hit rate not measured".into(),
-            None => format!("{target} hits not reached even with the whole working set"),
+            None => super::hit_rate::unreached(&h.points, t.hit_rate),
         });
     }
     if parts.is_empty() {
@@ -380,6 +384,35 @@ mod tests {
         let mut r = sample();
         r.knee.as_mut().unwrap().knee_per_s = Some(4_000.0);
         assert!(recommendation(&r, "JSON").contains("5,000 ops/s is above the knee"));
+    }
+
+    #[test]
+    fn the_recommendation_claims_no_more_than_was_measured() {
+        // A knee capped by max_rate or cut short by a stop is a lower bound: the expected
+        // rate above it is not "above the knee".
+        for limit in [KneeLimit::MaxRate, KneeLimit::Interrupted] {
+            let mut r = sample();
+            let k = r.knee.as_mut().unwrap();
+            (k.knee_per_s, k.limit) = (Some(4_000.0), limit);
+            let s = recommendation(&r, "JSON");
+            assert!(!s.contains("above the knee"), "{s}");
+            assert!(!s.contains("knee at 4,000"), "{s}");
+        }
+        // Hit-rate points that all refused writes measured no hit rate.
+        let mut r = sample();
+        let h = r.hit_rate.as_mut().unwrap();
+        h.points[0].redis_failures = 12;
+        (h.fraction_needed, h.memory_needed_bytes) = (None, None);
+        let s = recommendation(&r, "JSON");
+        assert!(s.contains("the hit rate was not measured"), "{s}");
+        assert!(!s.contains("working set: 85"), "{s}");
+        // A sweep that stopped at half the working set does not speak for the whole.
+        let mut r = sample();
+        let h = r.hit_rate.as_mut().unwrap();
+        h.points[0].hit_rate = Some(0.6);
+        (h.fraction_needed, h.memory_needed_bytes) = (None, None);
+        let s = recommendation(&r, "JSON");
+        assert!(s.contains("with up to 50% of the working set"), "{s}");
     }
 
     #[test]
