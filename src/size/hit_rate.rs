@@ -108,8 +108,8 @@ pub async fn run(
         if shutdown.is_stopping() {
             break;
         }
-        let baseline = match used_memory(admin).await {
-            Ok(b) => b,
+        let baseline = match super::memory::memory_info(admin).await {
+            Ok((used, _startup)) => used,
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -169,14 +169,6 @@ pub async fn run(
         memory_needed_bytes: memory_needed,
         message,
     })
-}
-
-async fn used_memory(admin: &RedisStore) -> Result<u64, SizeError> {
-    let info = admin
-        .raw::<redis::InfoDict>(redis::cmd("INFO").arg("memory"))
-        .await
-        .map_err(|e| SizeError::Redis(format!("INFO memory failed: {e}")))?;
-    Ok(info.get::<u64>("used_memory").unwrap_or(0))
 }
 
 /// The points that measured a hit rate for their memory, with it: a point where Redis

@@ -75,7 +75,7 @@ pub fn codec_name(scenario: &Scenario) -> String {
 }
 
 /// used_memory and used_memory_startup.
-async fn memory_info(admin: &RedisStore) -> Result<(u64, u64), SizeError> {
+pub(super) async fn memory_info(admin: &RedisStore) -> Result<(u64, u64), SizeError> {
     let info = admin
         .raw::<redis::InfoDict>(redis::cmd("INFO").arg("memory"))
         .await

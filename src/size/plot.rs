@@ -96,10 +96,9 @@ pub fn rate_latency(k: &KneeStudy, targets: &Targets) -> String {
 /// Memory against hit rate.
 pub fn memory_hit_rate(h: &HitRateStudy, target: f64) -> String {
     let mut svg = String::new();
-    let points: Vec<(f64, f64)> = h
-        .points
-        .iter()
-        .filter_map(|p| Some((p.fraction * 100.0, p.hit_rate? * 100.0)))
+    // Only points that measured a hit rate: one where Redis refused writes is in the table.
+    let points: Vec<(f64, f64)> = super::hit_rate::measured(&h.points)
+        .map(|(p, hit_rate)| (p.fraction * 100.0, hit_rate * 100.0))
         .collect();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();

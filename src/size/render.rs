@@ -26,7 +26,8 @@ pub fn recommendation(r: &SizingReport, content: &str) -> String {
     if let Some(rate) = t.rate_per_s {
         head.push_str(&format!(" at {}", format::per_second(rate)));
     }
-    if !t.knee_thresholds.is_empty() {
+    // The latency targets are the knee's: without a knee study nothing was held to them.
+    if r.knee.is_some() && !t.knee_thresholds.is_empty() {
         head.push_str(&format!(" with {}", t.knee_thresholds.join(", ")));
     }
     let mut parts = Vec::new();
@@ -413,6 +414,18 @@ mod tests {
         (h.fraction_needed, h.memory_needed_bytes) = (None, None);
         let s = recommendation(&r, "JSON");
         assert!(s.contains("with up to 50% of the working set"), "{s}");
+        // Without a knee study, no latency target was held.
+        let mut r = sample();
+        r.knee = None;
+        let s = recommendation(&r, "JSON");
+        assert!(!s.contains("p95 < 50ms"), "{s}");
+        // The plot leaves out a point where Redis refused writes.
+        let mut h = sample().hit_rate.unwrap();
+        let mut oom = h.points[0].clone();
+        (oom.fraction, oom.hit_rate, oom.redis_failures) = (0.05, Some(0.99), 7);
+        h.points.insert(0, oom);
+        let svg = crate::size::plot::memory_hit_rate(&h, 0.8);
+        assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
     }
 
     #[test]
