@@ -109,7 +109,7 @@ pub async fn run(
             break;
         }
         let baseline = match super::memory::memory_info(admin).await {
-            Ok((used, _startup)) => used,
+            Ok((used, _, _)) => used,
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -288,8 +288,14 @@ mod tests {
         );
         // The sweep stopped at half the working set: not "even with the whole".
         let half = unreached(&[point(0.25, 0.5), point(0.5, 0.7), oom(1.0)], 0.8);
-        assert!(half.contains("with up to 50% of the working set (70.0%)"), "{half}");
+        assert!(
+            half.contains("with up to 50% of the working set (70.0%)"),
+            "{half}"
+        );
         let whole = unreached(&[point(0.5, 0.6), point(1.0, 0.7)], 0.8);
-        assert!(whole.contains("even with the whole working set: 70.0%"), "{whole}");
+        assert!(
+            whole.contains("even with the whole working set: 70.0%"),
+            "{whole}"
+        );
     }
 }

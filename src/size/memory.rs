@@ -42,6 +42,9 @@ pub struct Sample {
     pub used_memory_delta: i64,
     pub memory_usage_mean: f64,
     pub overhead_bytes: u64,
+    /// Keys the server evicted while the sample was written (a full maxmemory): the
+    /// used_memory delta then misses them.
+    pub evicted_keys: u64,
 }
 
 /// The codec and TTL of the operation that writes values (the first set, get_or_set, mset
@@ -74,14 +77,23 @@ pub fn codec_name(scenario: &Scenario) -> String {
     writer(scenario).0.codec.name().to_string()
 }
 
-/// used_memory and used_memory_startup.
-pub(super) async fn memory_info(admin: &RedisStore) -> Result<(u64, u64), SizeError> {
+/// used_memory, used_memory_startup and maxmemory (0: none).
+pub(super) async fn memory_info(admin: &RedisStore) -> Result<(u64, u64, u64), SizeError> {
     let info = admin
         .raw::<redis::InfoDict>(redis::cmd("INFO").arg("memory"))
         .await
         .map_err(|e| SizeError::Redis(format!("INFO memory failed: {e}")))?;
     let n = |k: &str| info.get::<u64>(k).unwrap_or(0);
-    Ok((n("used_memory"), n("used_memory_startup")))
+    Ok((n("used_memory"), n("used_memory_startup"), n("maxmemory")))
+}
+
+/// INFO stats' evicted_keys.
+async fn evicted_keys(admin: &RedisStore) -> Result<u64, SizeError> {
+    let info = admin
+        .raw::<redis::InfoDict>(redis::cmd("INFO").arg("stats"))
+        .await
+        .map_err(|e| SizeError::Redis(format!("INFO stats failed: {e}")))?;
+    Ok(info.get::<u64>("evicted_keys").unwrap_or(0))
 }
 
 /// Writes the sample under `prefix`, measures it and removes it. `None` when a stop
@@ -124,7 +136,8 @@ async fn write_and_measure(
     let mut rng = SmallRng::seed_from_u64(0x51CE);
     let sample = plan.spec.sample_keys;
     let stride = (plan.keys / sample).max(1);
-    let (before, startup) = memory_info(admin).await?;
+    let (before, startup, maxmemory) = memory_info(admin).await?;
+    let evicted_before = evicted_keys(admin).await?;
     let (mut key_total, mut value_total, mut raw_total) = (0u64, 0u64, 0u64);
     let mut usage_keys = Vec::new();
     let usage_every = (sample / USAGE_SAMPLE).max(1);
@@ -150,6 +163,9 @@ async fn write_and_measure(
             names.push(name);
             encoded.push(v);
         }
+        if j == 0 && maxmemory > 0 {
+            check_room(&names, &encoded, sample, maxmemory.saturating_sub(before))?;
+        }
         let items: Vec<(&str, &[u8])> = names
             .iter()
             .map(String::as_str)
@@ -161,7 +177,8 @@ async fn write_and_measure(
             .map_err(|e| SizeError::Redis(format!("writing the memory sample failed: {e}")))?;
         j += n;
     }
-    let (after, _) = memory_info(admin).await?;
+    let (after, _, _) = memory_info(admin).await?;
+    let evicted = evicted_keys(admin).await?.saturating_sub(evicted_before);
     let mut usage_total = 0u64;
     let mut usage_n = 0u64;
     for key in &usage_keys {
@@ -176,17 +193,55 @@ async fn write_and_measure(
             usage_n += 1;
         }
     }
+    let delta = after as i64 - before as i64;
+    if usage_n == 0 && delta <= 0 {
+        return Err(SizeError::Redis(format!(
+            "the memory sample could not be measured: used_memory did not grow while {sample} \
+             keys were written ({evicted} evicted) and MEMORY USAGE answered for none of them; \
+             size on a server with free memory (or without --redis, on one redline starts)"
+        )));
+    }
     let mean = |total: u64, n: u64| if n == 0 { 0.0 } else { total as f64 / n as f64 };
     Ok(Sample {
         keys: sample,
         key_bytes: mean(key_total, sample),
         value_bytes: mean(value_total, sample),
         raw_value_bytes: mean(raw_total, sample),
-        used_memory_delta: after as i64 - before as i64,
+        used_memory_delta: delta,
         memory_usage_mean: mean(usage_total, usage_n),
         overhead_bytes: startup,
+        evicted_keys: evicted,
     })
 }
+
+/// Refuses a sample that would not fit under a server's maxmemory: writing it would make
+/// the server evict keys — on a server redline did not start, other people's. The estimate
+/// is the first chunk's key and value bytes, plus [`PER_KEY_OVERHEAD`], times the sample.
+fn check_room(
+    names: &[String],
+    values: &[Vec<u8>],
+    sample: u64,
+    room: u64,
+) -> Result<(), SizeError> {
+    let bytes: usize =
+        names.iter().map(String::len).sum::<usize>() + values.iter().map(Vec::len).sum::<usize>();
+    let per_key = bytes as f64 / names.len().max(1) as f64 + PER_KEY_OVERHEAD;
+    let estimate = (per_key * sample as f64) as u64;
+    if estimate > room {
+        return Err(SizeError::Redis(format!(
+            "the memory sample ({sample} keys, about {}) does not fit in the {} the server's \
+             maxmemory leaves free: writing it would make Redis evict keys or refuse writes; \
+             lower sizing.sample_keys, or size without --redis on a server redline starts",
+            crate::report::format::bytes(estimate),
+            crate::report::format::bytes(room)
+        )));
+    }
+    Ok(())
+}
+
+/// A lower bound on what Redis adds to a key's own bytes (dictionary entry, object headers,
+/// the expires entry), for [`check_room`]'s estimate.
+const PER_KEY_OVERHEAD: f64 = 64.0;
 
 /// What `sample` means for `plan`'s keyspace: the recommended maxmemory and how it fits
 /// the instance sizes.
@@ -195,6 +250,14 @@ pub fn extrapolate(sample: &Sample, plan: &Plan, codec: String, embedded: bool) 
     let mut notes = Vec::new();
     let per_key = if delta >= sample.memory_usage_mean {
         delta
+    } else if sample.evicted_keys > 0 {
+        notes.push(format!(
+            "the server evicted {} of the {} sample keys (its maxmemory is full), so the \
+             used_memory delta ({delta:.0} bytes per key) misses them: MEMORY USAGE of the \
+             keys left is used, which leaves out part of Redis's per-key overhead",
+            sample.evicted_keys, sample.keys
+        ));
+        sample.memory_usage_mean
     } else {
         notes.push(format!(
             "used_memory grew by less than MEMORY USAGE reports ({delta:.0} vs {:.0} bytes per \
@@ -297,6 +360,7 @@ mod tests {
             used_memory_delta: delta_per_key * 1000,
             memory_usage_mean: usage,
             overhead_bytes: 1 << 20,
+            evicted_keys: 0,
         }
     }
 
@@ -342,6 +406,22 @@ mod tests {
         let m = extrapolate(&sample(100, 2_150.0), &plan(1000, ""), "none".into(), false);
         assert_eq!(m.per_key_bytes, 2_150.0);
         assert_eq!(m.notes.len(), 2);
+        assert!(m.notes[0].contains("another client"), "{:?}", m.notes);
+    }
+
+    #[test]
+    fn a_sample_the_server_evicted_says_so_instead_of_blaming_other_clients() {
+        let evicted = Sample {
+            evicted_keys: 857,
+            ..sample(214, 1_352.0)
+        };
+        let m = extrapolate(&evicted, &plan(1000, ""), "none".into(), false);
+        assert_eq!(m.per_key_bytes, 1_352.0);
+        assert!(
+            m.notes[0].contains("evicted 857 of the 1000 sample keys"),
+            "{:?}",
+            m.notes
+        );
     }
 
     #[test]

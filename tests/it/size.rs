@@ -370,3 +370,157 @@ fn size_whose_first_step_fails_says_so_and_what_to_change() {
         done.describe()
     );
 }
+
+/// Every command a server receives from now on, one MONITOR line each, until dropped.
+struct Monitor {
+    lines: Arc<Mutex<String>>,
+    stream: std::net::TcpStream,
+}
+
+impl Monitor {
+    fn start(server: &redline::server::EmbeddedRedis) -> Monitor {
+        use std::io::{Read, Write};
+        let url = server.url();
+        let addr = url.trim_start_matches("redis://").trim_end_matches('/');
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(b"MONITOR\r\n").unwrap();
+        let lines = Arc::new(Mutex::new(String::new()));
+        let (mut reader, into) = (stream.try_clone().unwrap(), lines.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                into.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        wait_until(Duration::from_secs(10), "MONITOR to start", || {
+            lines.lock().unwrap().starts_with("+OK")
+        });
+        Monitor { lines, stream }
+    }
+
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_on_an_external_server_changes_no_setting_and_touches_only_its_prefix() {
+    let server = redis();
+    let mut con = connection(&server);
+    let () = redis::cmd("SET")
+        .arg("foreign")
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
+    let () = redis::cmd("SET")
+        .arg("p9:foreign")
+        .arg("y")
+        .query(&mut con)
+        .unwrap();
+    let monitor = Monitor::start(&server);
+    let text = scenario_text(
+        "[keyspace]\nkeys = 500\nprefix = \"p9:\"\nvalue_size = \"64B\"\n\
+         [[ops]]\nkind = \"get_or_set\"\nweight = 1\n\
+         [sizing]\nsample_keys = 200\nstart_rate = 200\nmax_rate = 400\nstep = \"500ms\"\n\
+         step_ops = 1\nstep_warmup = \"0s\"\nhit_step = \"500ms\"\nhit_warmup = \"0s\"\n",
+        200,
+    );
+    let report = size(&parse(&text), Some(&server.url())).await;
+    assert!(
+        report.memory.is_some() && report.knee.is_some(),
+        "{report:#?}"
+    );
+    let skipped: Vec<&str> = report.skipped.iter().map(|s| s.study.as_str()).collect();
+    assert_eq!(skipped, ["hit_rate"], "{report:#?}");
+    let seen = monitor.text();
+    drop(monitor);
+    assert!(
+        seen.contains("\"p9:tm:") && seen.contains("\"p9:tk:"),
+        "MONITOR saw the sizing"
+    );
+    for line in seen.lines().skip(1) {
+        let upper = line.to_uppercase();
+        for forbidden in [
+            "\"CONFIG\" \"SET\"",
+            "\"CONFIG\" \"REWRITE\"",
+            "\"CONFIG\" \"RESETSTAT\"",
+            "\"FLUSHDB\"",
+            "\"FLUSHALL\"",
+            "\"KEYS\"",
+        ] {
+            assert!(!upper.contains(forbidden), "{line}");
+        }
+        if let Some(pattern) = line.split("\"MATCH\" \"").nth(1) {
+            // The helper's run id is "t": every study's keys are under "p9:t…".
+            assert!(
+                pattern.starts_with("p9:t"),
+                "a SCAN outside the run's prefix: {line}"
+            );
+        }
+        if line.contains("foreign\"") {
+            assert!(
+                line.contains("\"SET\" \""),
+                "only the test wrote them: {line}"
+            );
+        }
+    }
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    keys.sort();
+    assert_eq!(keys, ["foreign", "p9:foreign"]);
+}
+
+#[test]
+fn size_refuses_a_sample_that_would_make_an_external_server_evict() {
+    let server = redis();
+    let mut con = connection(&server);
+    // Someone else's server, nearly full, evicting: the sample (10 000 × 1 KiB) would push
+    // its own keys out.
+    for (k, v) in [("maxmemory", "3mb"), ("maxmemory-policy", "allkeys-lru")] {
+        let () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(k)
+            .arg(v)
+            .query(&mut con)
+            .unwrap();
+    }
+    let () = redis::cmd("SET")
+        .arg("theirs")
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_scenario(
+        dir.path(),
+        &scenario_text(
+            "[keyspace]\nkeys = 100000\nvalue_size = \"1KiB\"\n\
+             [[ops]]\nkind = \"get_or_set\"\nweight = 1\n\
+             [sizing]\nstudies = [\"memory\"]\nsample_keys = 10000\n",
+            100,
+        ),
+    );
+    let mut cmd = redline_bin();
+    cmd.args(["size", file.to_str().unwrap(), "--out"])
+        .arg(dir.path().join("out"))
+        .args(["--redis", &server.url()]);
+    let done = finished_within(cmd, Duration::from_secs(30));
+    assert_eq!(done.code(), Some(2), "{}", done.describe());
+    assert!(
+        done.stderr.contains("does not fit") && done.stderr.contains("sizing.sample_keys"),
+        "{}",
+        done.describe()
+    );
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
+    assert_eq!(info_field(&info, "evicted_keys"), 0);
+    assert_eq!(dbsize(&mut con), 1, "only their key");
+}
