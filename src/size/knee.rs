@@ -352,6 +352,12 @@ fn message(
                 format::per_second(plan.start_rate)
             ),
         },
+        KneeLimit::FirstStepFailed if first.is_some_and(|s| s.throughput_per_s == 0.0) => format!(
+            "the first step ({}) completed no operation, so it measured nothing: raise \
+             sizing.start_rate, sizing.step or sizing.step_ops so that a step holds operations, \
+             or check that the target answers",
+            format::per_second(plan.start_rate)
+        ),
         KneeLimit::FirstStepFailed => {
             let why = first
                 .and_then(|s| s.reason.clone())
@@ -360,11 +366,15 @@ fn message(
                 || "or look at where the time went in that step (sizing.md)".to_string(),
                 |b| format!("or give the system what it lacked ({b})"),
             );
+            // A rate that rounds to nothing is no advice (and sizing.start_rate refuses it).
+            let lower = match round_rate(plan.start_rate / 4.0) {
+                r if r > 0.0 => format!("lower the first rate (--set sizing.start_rate={r}), "),
+                _ => String::new(),
+            };
             format!(
-                "the first step ({}) already failed: {why}. No knee was found below it: lower \
-                 the first rate (--set sizing.start_rate={}), relax the targets, {lacked}",
+                "the first step ({}) already failed: {why}. No knee was found below it: \
+                 {lower}relax the targets, {lacked}",
                 format::per_second(plan.start_rate),
-                round_rate(plan.start_rate / 4.0)
             )
         }
         KneeLimit::Interrupted => match search.passed {
@@ -418,6 +428,45 @@ mod tests {
         // The same below 10 ops/s, where rates are rounded to hundredths.
         let (s, _) = search(0.015, 0.01, 1e6, 0.05);
         assert_eq!(s.ended, Some(KneeLimit::Target));
+    }
+
+    #[test]
+    fn a_first_step_without_operations_says_it_measured_nothing() {
+        let toml = "[keyspace]\nkeys = 10\n[[ops]]\nkind = \"get\"\nweight = 1\n\
+                    [load]\nmodel = \"open\"\nrate = 0.01\nduration = \"1s\"\n";
+        let scenario =
+            crate::scenario::parse_str(toml, crate::scenario::Format::Toml, "t.toml", &[])
+                .expect("parses");
+        let plan = Plan::new(&scenario);
+        let mut s = Search::new(plan.start_rate, 1e6, 0.1);
+        s.record(0.01, Outcome::Fail);
+        let empty = KneeStep {
+            rate_per_s: 0.01,
+            throughput_per_s: 0.0,
+            measured_s: 1.0,
+            p50_us: 0,
+            p95_us: 0,
+            p99_us: 0,
+            service_p95_us: 0,
+            error_rate: None,
+            dropped: 0,
+            saturated: false,
+            passed: false,
+            reason: Some("no data".into()),
+            waits: Waits::default(),
+        };
+        let m = message(&s, KneeLimit::FirstStepFailed, &plan, Some(&empty), None);
+        assert!(m.contains("completed no operation"), "{m}");
+        assert!(!m.contains("start_rate=0"), "{m}");
+        let failed = KneeStep {
+            throughput_per_s: 0.01,
+            ..empty
+        };
+        let m = message(&s, KneeLimit::FirstStepFailed, &plan, Some(&failed), None);
+        assert!(
+            m.contains("already failed") && !m.contains("start_rate=0"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -220,16 +220,39 @@ pub fn finish(r: &mut SizingReport, scenario: &Scenario, started: Instant) {
     r.recommendation = render::recommendation(r, content);
 }
 
-/// The exit code of a sizing: 3 when interrupted, or when the generator saturated before
-/// any step held (nothing about Redis was measured); 1 when the knee search's first step
-/// already failed; 0 otherwise.
+/// The exit code of a sizing: 3 when interrupted, or when nothing about Redis's throughput
+/// was measured (the generator saturated before any step held, or the first step completed
+/// no operation); 1 when the knee search's first step already failed; 0 otherwise.
 pub fn exit_code(r: &SizingReport) -> u8 {
     if r.interrupted_in.is_some() {
         return 3;
     }
     match r.knee.as_ref() {
+        Some(k)
+            if k.limit == KneeLimit::FirstStepFailed
+                && k.steps.first().is_some_and(|s| s.throughput_per_s == 0.0) =>
+        {
+            3
+        }
         Some(k) if k.limit == KneeLimit::FirstStepFailed => 1,
         Some(k) if k.limit == KneeLimit::Generator && k.knee_per_s.is_none() => 3,
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_first_step_that_completed_nothing_is_inconclusive_not_a_failure() {
+        let mut r = render::tests::sample();
+        assert_eq!(exit_code(&r), 0);
+        let k = r.knee.as_mut().unwrap();
+        (k.knee_per_s, k.limit) = (None, KneeLimit::FirstStepFailed);
+        k.steps.truncate(1);
+        assert_eq!(exit_code(&r), 1);
+        r.knee.as_mut().unwrap().steps[0].throughput_per_s = 0.0;
+        assert_eq!(exit_code(&r), 3);
     }
 }
