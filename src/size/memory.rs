@@ -18,7 +18,7 @@ use super::plan::Plan;
 use super::report::{InstanceFit, MemoryStudy};
 use super::SizeError;
 use crate::cache::codec::CodecConfig;
-use crate::cache::{Codec, RedisStore};
+use crate::cache::RedisStore;
 use crate::engine::ops::key_name;
 use crate::op::OpKind;
 use crate::scenario::{Scenario, ValueGen};
@@ -63,7 +63,7 @@ fn writer(scenario: &Scenario) -> (CodecConfig, std::time::Duration) {
     match spec {
         Some(spec) => (
             CodecConfig {
-                codec: spec.codec.name().parse().unwrap_or(Codec::None),
+                codec: spec.codec,
                 threshold: spec.compress_threshold as usize,
             },
             spec.ttl,
