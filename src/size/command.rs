@@ -77,7 +77,16 @@ pub async fn command(args: SizeArgs) -> anyhow::Result<u8> {
     let report = size(&scenario, &target, &run_id, &shutdown, &mut progress).await;
     // Stops a server redline started before the results are written.
     drop(target);
-    let report = report?;
+    let report = match report {
+        Err(SizeError::Incomplete { measured, cause }) => {
+            super::render::write_dir(&measured, &dir)
+                .with_context(|| format!("cannot write the sizing to {}", dir.display()))?;
+            eprintln!("error: {cause}");
+            eprintln!("what was measured before is in {}", dir.display());
+            return Ok(crate::commands::EXIT_ERROR);
+        }
+        r => r?,
+    };
     super::render::write_dir(&report, &dir)
         .with_context(|| format!("cannot write the sizing to {}", dir.display()))?;
     if !quiet {

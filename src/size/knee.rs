@@ -133,7 +133,9 @@ pub async fn run(
         keep_keys: true,
         seed: None,
     };
-    while let Some(rate) = search.next_rate() {
+    // An engine error (the server went away) ends the search; the keys are removed first.
+    let mut failure = None;
+    'search: while let Some(rate) = search.next_rate() {
         if shutdown.is_stopping() {
             search.record(rate, Outcome::Interrupted);
             break;
@@ -141,7 +143,13 @@ pub async fn run(
         let step_scenario =
             plan.knee_step(scenario, rate, steps.is_empty() && scenario.load.preload);
         let mut summary =
-            engine::run(&step_scenario, target, &opts, shutdown.clone(), &mut |_| {}).await?;
+            match engine::run(&step_scenario, target, &opts, shutdown.clone(), &mut |_| {}).await {
+                Ok(s) => s,
+                Err(e) => {
+                    failure = Some(e);
+                    break 'search;
+                }
+            };
         let (mut step, mut outcome) = judge(rate, &summary);
         for _ in 0..SATURATED_RETRIES {
             if outcome != Outcome::Saturated || shutdown.is_stopping() {
@@ -151,7 +159,15 @@ pub async fn run(
             on_step(&step);
             steps.push(step);
             summary =
-                engine::run(&step_scenario, target, &opts, shutdown.clone(), &mut |_| {}).await?;
+                match engine::run(&step_scenario, target, &opts, shutdown.clone(), &mut |_| {})
+                    .await
+                {
+                    Ok(s) => s,
+                    Err(e) => {
+                        failure = Some(e);
+                        break 'search;
+                    }
+                };
             (step, outcome) = judge(rate, &summary);
         }
         on_step(&step);
@@ -166,6 +182,9 @@ pub async fn run(
             scenario.keyspace.prefix
         );
         engine::cleanup::remove_run_keys(admin, &prefix, false, shutdown).await;
+    }
+    if let Some(e) = failure {
+        return Err(e);
     }
     let limit = search.ended.unwrap_or(KneeLimit::Interrupted);
     let at_knee = search.passed.map(|knee| {

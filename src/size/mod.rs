@@ -46,6 +46,34 @@ pub enum SizeError {
     /// A run could not be carried out.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A later study failed: what the earlier ones measured is kept, to be written.
+    #[error("{cause}")]
+    Incomplete {
+        measured: Box<SizingReport>,
+        cause: Box<SizeError>,
+    },
+}
+
+/// `cause`, carrying `r` when an earlier study measured something.
+fn incomplete(
+    mut r: SizingReport,
+    study: Study,
+    scenario: &Scenario,
+    started: Instant,
+    cause: SizeError,
+) -> SizeError {
+    if r.memory.is_none() && r.knee.is_none() {
+        return cause;
+    }
+    r.failed_in = Some(report::Failed {
+        study: study.name().into(),
+        error: cause.to_string(),
+    });
+    finish(&mut r, scenario, started);
+    SizeError::Incomplete {
+        measured: Box::new(r),
+        cause: Box::new(cause),
+    }
 }
 
 /// Progress, one line per finished step, for the terminal.
@@ -107,7 +135,10 @@ pub async fn size(
             ));
         };
         let id = format!("{run_id}k");
-        let study = knee::run(scenario, &plan, target, &id, shutdown, &mut on_step).await?;
+        let study = match knee::run(scenario, &plan, target, &id, shutdown, &mut on_step).await {
+            Ok(s) => s,
+            Err(e) => return Err(incomplete(r, Study::Knee, scenario, started, e.into())),
+        };
         if study.limit == KneeLimit::Interrupted {
             r.interrupted_in = Some(Study::Knee.name().into());
         }
@@ -132,7 +163,7 @@ pub async fn size(
                     ));
                 };
                 let id = format!("{run_id}h");
-                let study = hit_rate::run(
+                let run = hit_rate::run(
                     scenario,
                     &plan,
                     target,
@@ -141,8 +172,11 @@ pub async fn size(
                     &id,
                     shutdown,
                     &mut on_point,
-                )
-                .await?;
+                );
+                let study = match run.await {
+                    Ok(s) => s,
+                    Err(e) => return Err(incomplete(r, Study::HitRate, scenario, started, e)),
+                };
                 if shutdown.is_stopping() {
                     r.interrupted_in = Some(Study::HitRate.name().into());
                 }
@@ -206,6 +240,7 @@ pub fn empty_report(scenario: &Scenario, target: &Target, plan: &Plan) -> Sizing
         hit_rate: None,
         skipped,
         interrupted_in: None,
+        failed_in: None,
         duration_s: 0.0,
     }
 }
@@ -254,5 +289,46 @@ mod tests {
         assert_eq!(exit_code(&r), 1);
         r.knee.as_mut().unwrap().steps[0].throughput_per_s = 0.0;
         assert_eq!(exit_code(&r), 3);
+    }
+
+    #[test]
+    fn a_later_study_that_fails_keeps_what_the_earlier_ones_measured() {
+        let scenario = crate::scenario::parse_str(
+            "[keyspace]\nkeys = 10\n[[ops]]\nkind = \"get\"\nweight = 1\n\
+             [load]\nmodel = \"open\"\nrate = 10\nduration = \"1s\"\n",
+            crate::scenario::Format::Toml,
+            "t.toml",
+            &[],
+        )
+        .unwrap();
+        let mut r = render::tests::sample();
+        r.hit_rate = None;
+        let cause = || SizeError::Redis("CONFIG SET maxmemory failed: gone".into());
+        let e = incomplete(
+            r.clone(),
+            Study::HitRate,
+            &scenario,
+            Instant::now(),
+            cause(),
+        );
+        let SizeError::Incomplete { measured, cause: c } = e else {
+            panic!("the measured studies must be kept: {e}")
+        };
+        assert!(measured.memory.is_some() && measured.knee.is_some());
+        let failed = measured.failed_in.as_ref().unwrap();
+        assert_eq!(failed.study, "hit_rate");
+        assert!(failed.error.contains("gone") && c.to_string().contains("gone"));
+        assert!(measured
+            .recommendation
+            .contains("The hit_rate study failed: partial"));
+        let mut md = Vec::new();
+        render::write_markdown(&measured, &mut md).unwrap();
+        assert!(String::from_utf8(md)
+            .unwrap()
+            .contains("**Failed** during the hit_rate"));
+        // Nothing measured before: the error alone.
+        (r.memory, r.knee) = (None, None);
+        let e = incomplete(r, Study::Knee, &scenario, Instant::now(), cause());
+        assert!(matches!(e, SizeError::Redis(_)), "{e}");
     }
 }

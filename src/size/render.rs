@@ -92,6 +92,9 @@ pub fn recommendation(r: &SizingReport, content: &str) -> String {
         parts.push("nothing was measured".into());
     }
     let mut sentence = format!("{head}: {}.", parts.join("; "));
+    if let Some(f) = &r.failed_in {
+        sentence.push_str(&format!(" (The {} study failed: partial.)", f.study));
+    }
     if let Some(study) = &r.interrupted_in {
         sentence.push_str(&format!(
             " (Interrupted during the {study} study: partial.)"
@@ -120,6 +123,13 @@ pub fn write_markdown(r: &SizingReport, out: &mut impl Write) -> io::Result<()> 
     )?;
     for s in &r.skipped {
         writeln!(out, "- Skipped **{}**: {}", s.study, s.reason)?;
+    }
+    if let Some(f) = &r.failed_in {
+        writeln!(
+            out,
+            "- **Failed** during the {} study: {} — what was measured before is below.",
+            f.study, f.error
+        )?;
     }
     if let Some(study) = &r.interrupted_in {
         writeln!(
@@ -369,6 +379,7 @@ pub(crate) mod tests {
             }),
             skipped: Vec::new(),
             interrupted_in: None,
+            failed_in: None,
             duration_s: 60.0,
         }
     }

@@ -35,8 +35,19 @@ pub struct SizingReport {
     pub skipped: Vec<Skipped>,
     /// The study a stop request (SIGINT/SIGTERM) interrupted; its numbers so far are kept.
     pub interrupted_in: Option<String>,
+    /// The study that failed with an error (the server went away, a command was refused),
+    /// and the error; the studies before it are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_in: Option<Failed>,
     /// Wall-clock length of the whole sizing, seconds.
     pub duration_s: f64,
+}
+
+/// A study that failed with an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failed {
+    pub study: String,
+    pub error: String,
 }
 
 /// The server a sizing ran against.
