@@ -148,6 +148,7 @@ pub async fn run(
             evicted_keys: server.map_or(0, |s| s.evicted_keys),
             keys_written: server.map_or(0, |s| s.keys_written),
             preload_keys_per_s: summary.preload.map(|p| p.keys_per_s.round()),
+            preload_complete: summary.preload.is_none_or(|p| p.complete),
         };
         on_point(&point);
         points.push(point);
@@ -172,11 +173,12 @@ pub async fn run(
 }
 
 /// The points that measured a hit rate for their memory, with it: a point where Redis
-/// refused writes (maxmemory below what its clients need) measured the refusals instead.
+/// refused writes (maxmemory below what its clients need), during the run or its preload,
+/// measured the refusals instead.
 pub fn measured(points: &[HitRatePoint]) -> impl Iterator<Item = (&HitRatePoint, f64)> {
     points
         .iter()
-        .filter(|p| p.redis_failures == 0)
+        .filter(|p| p.redis_failures == 0 && p.preload_complete)
         .filter_map(|p| Some((p, p.hit_rate?)))
 }
 
@@ -188,8 +190,10 @@ pub fn unreached(points: &[HitRatePoint], target: f64) -> String {
     match best {
         None if points.is_empty() => "no maxmemory setting was measured".to_string(),
         None => format!(
-            "the hit rate was not measured: Redis refused writes at every maxmemory tried \
-             (up to {} of the working set); raise sizing.memory_fractions",
+            "the hit rate was not measured: Redis refused writes (in the run or its preload) \
+             at every maxmemory tried (up to {} of the working set): the working set is too \
+             small next to Redis's client buffers; raise keyspace.keys or \
+             sizing.memory_fractions",
             format::percent(points.iter().map(|p| p.fraction).fold(0.0, f64::max), 0)
         ),
         Some((p, h)) if p.fraction >= 1.0 => format!(
@@ -258,6 +262,7 @@ mod tests {
             evicted_keys: 0,
             keys_written: 0,
             preload_keys_per_s: None,
+            preload_complete: true,
         }
     }
 
@@ -292,6 +297,14 @@ mod tests {
             half.contains("with up to 50% of the working set (70.0%)"),
             "{half}"
         );
+        // A preload cut short left a cold cache: its hit rate is not the memory's.
+        let cold = HitRatePoint {
+            preload_complete: false,
+            ..point(1.0, 0.07)
+        };
+        let half = unreached(&[point(0.5, 0.7), cold.clone()], 0.8);
+        assert!(half.contains("with up to 50%"), "{half}");
+        assert_eq!(needed(&[cold, point(1.0, 0.9)], 0.8), Some(1.0));
         let whole = unreached(&[point(0.5, 0.6), point(1.0, 0.7)], 0.8);
         assert!(
             whole.contains("even with the whole working set: 70.0%"),

@@ -201,17 +201,24 @@ fn hit_rate_rate(plan: &Plan, knee: Option<f64>) -> f64 {
     }
 }
 
-/// A report with the targets filled in and no study yet.
-pub fn empty_report(scenario: &Scenario, target: &Target, plan: &Plan) -> SizingReport {
+/// The studies `sizing.studies` leaves out, each with the reason.
+fn not_run(plan: &Plan) -> Vec<Skipped> {
     let mut skipped: Vec<Skipped> = Study::ALL
         .iter()
-        .filter(|s| !plan.runs(**s))
+        // The hit-rate study needs bytes per key: the memory study then runs all the same.
+        .filter(|s| !plan.runs(**s) && !(**s == Study::Memory && plan.runs(Study::HitRate)))
         .map(|s| Skipped {
             study: s.name().into(),
             reason: "not in sizing.studies".into(),
         })
         .collect();
     skipped.sort_by(|a, b| a.study.cmp(&b.study));
+    skipped
+}
+
+/// A report with the targets filled in and no study yet.
+pub fn empty_report(scenario: &Scenario, target: &Target, plan: &Plan) -> SizingReport {
+    let skipped = not_run(plan);
     SizingReport {
         schema: report::SCHEMA.into(),
         redline_version: env!("CARGO_PKG_VERSION").into(),
@@ -330,5 +337,25 @@ mod tests {
         (r.memory, r.knee) = (None, None);
         let e = incomplete(r, Study::Knee, &scenario, Instant::now(), cause());
         assert!(matches!(e, SizeError::Redis(_)), "{e}");
+    }
+
+    #[test]
+    fn memory_measured_for_the_hit_rate_study_is_not_listed_as_skipped() {
+        let scenario = |studies: &str| {
+            let toml = format!(
+                "[keyspace]\nkeys = 10\n[[ops]]\nkind = \"get\"\nweight = 1\n\
+                 [load]\nmodel = \"open\"\nrate = 10\nduration = \"1s\"\n\
+                 [sizing]\nstudies = {studies}\n"
+            );
+            crate::scenario::parse_str(&toml, crate::scenario::Format::Toml, "t.toml", &[]).unwrap()
+        };
+        let names = |studies: &str| -> Vec<String> {
+            not_run(&Plan::new(&scenario(studies)))
+                .into_iter()
+                .map(|s| s.study)
+                .collect()
+        };
+        assert_eq!(names("[\"hit_rate\"]"), ["knee"]);
+        assert_eq!(names("[\"knee\"]"), ["hit_rate", "memory"]);
     }
 }

@@ -247,7 +247,11 @@ pub fn write_markdown(r: &SizingReport, out: &mut impl Write) -> io::Result<()> 
                 format::percent_opt(p.hit_rate, 1),
                 format::percent_opt(p.client_hit_rate, 1),
                 format::count(p.evicted_keys),
-                format::count(p.redis_failures)
+                if p.preload_complete {
+                    format::count(p.redis_failures)
+                } else {
+                    format!("{} (preload cut short)", format::count(p.redis_failures))
+                }
             )?;
         }
     }
@@ -372,6 +376,7 @@ pub(crate) mod tests {
                     evicted_keys: 10,
                     keys_written: 100,
                     preload_keys_per_s: Some(250_000.0),
+                    preload_complete: true,
                 }],
                 fraction_needed: Some(0.4),
                 memory_needed_bytes: Some(3_328_599_655),

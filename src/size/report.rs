@@ -232,6 +232,10 @@ pub struct HitRatePoint {
     /// How fast the run's preload wrote the keyspace, keys/s.
     #[serde(default)]
     pub preload_keys_per_s: Option<f64>,
+    /// Whether the preload wrote every key: one cut short (Redis refused writes under this
+    /// maxmemory) leaves a cold cache, whose hit rate says nothing about the memory.
+    #[serde(default = "yes")]
+    pub preload_complete: bool,
 }
 
 /// Hit rate against memory.
@@ -252,4 +256,8 @@ pub struct HitRateStudy {
     pub memory_needed_bytes: Option<u64>,
     /// What the curve means, in one sentence.
     pub message: String,
+}
+
+fn yes() -> bool {
+    true
 }
