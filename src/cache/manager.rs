@@ -20,6 +20,7 @@ use super::health::HealthSnapshot;
 use super::invalidation::PendingInvalidations;
 use super::memory_store::{MemoryStore, DEFAULT_MAX_BYTES};
 use super::redis_store::{Command, RedisStore, Reply};
+use super::single_flight::SingleFlight;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +40,12 @@ pub struct ManagerConfig {
     pub max_pending_invalidations: usize,
     /// Keys per SCAN page and per UNLINK in `del_pattern`.
     pub del_pattern_batch: usize,
+    /// Concurrent `get_or_set` misses for one key share one load and write-back
+    /// ([`SingleFlight`]); off, each miss loads on its own, as the guide's getOrSet does.
+    pub single_flight: bool,
+    /// Replay invalidations made during an outage before Redis serves again. Only a test
+    /// or drill switches it off, to show what the stale-read checker catches without it.
+    pub replay_invalidations: bool,
 }
 
 impl Default for ManagerConfig {
@@ -49,6 +56,8 @@ impl Default for ManagerConfig {
             fallback_max_bytes: DEFAULT_MAX_BYTES,
             max_pending_invalidations: 100_000,
             del_pattern_batch: 1000,
+            single_flight: false,
+            replay_invalidations: true,
         }
     }
 }
@@ -123,6 +132,8 @@ struct Inner {
     pending: PendingInvalidations,
     /// Held while replaying, so no call reaches Redis before the replay is done.
     replay_lock: tokio::sync::Mutex<()>,
+    /// Loads in progress per key, when `single_flight` is on.
+    flights: Option<SingleFlight<Result<Served<Vec<u8>>, OpError>>>,
     counters: Counters,
 }
 
@@ -155,8 +166,13 @@ impl CacheManager {
         CacheManager {
             inner: Arc::new(Inner {
                 breaker: CircuitBreaker::with_clock(config.breaker.clone(), clock),
-                pending: PendingInvalidations::new(config.max_pending_invalidations),
+                pending: if config.replay_invalidations {
+                    PendingInvalidations::new(config.max_pending_invalidations)
+                } else {
+                    PendingInvalidations::off()
+                },
                 replay_lock: tokio::sync::Mutex::new(()),
+                flights: config.single_flight.then(SingleFlight::new),
                 counters: Counters::default(),
                 config,
                 redis,
@@ -530,7 +546,9 @@ impl CacheManager {
     }
 
     /// Cache-aside on bytes: GET, and on a miss call `loader`, store its value with `ttl`
-    /// and return it. The flag says whether the loader ran.
+    /// and return it. The flag says whether this caller's loader ran. With `single_flight`
+    /// on, concurrent misses for `key` share one load and write-back: the others wait for
+    /// it and get its value, or its error.
     pub async fn get_or_set_bytes<F, Fut, E>(
         &self,
         key: &str,
@@ -538,10 +556,22 @@ impl CacheManager {
         loader: F,
     ) -> Result<(Served<Vec<u8>>, bool), OpError>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<u8>, E>>,
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = Result<Vec<u8>, E>> + Send,
         E: std::fmt::Display,
     {
+        let load = async move { loader().await.map_err(|e| OpError::Loader(e.to_string())) };
+        self.get_or_load(key, ttl, load).await
+    }
+
+    /// [`get_or_set_bytes`](Self::get_or_set_bytes) with a load that already speaks
+    /// [`OpError`] (the typed API's encoding errors stay codec errors).
+    pub(crate) async fn get_or_load(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        load: impl Future<Output = Result<Vec<u8>, OpError>> + Send,
+    ) -> Result<(Served<Vec<u8>>, bool), OpError> {
         let got = self.get_bytes(key).await?;
         if let Some(v) = got.value {
             return Ok((
@@ -553,22 +583,23 @@ impl CacheManager {
                 false,
             ));
         }
-        let value = match loader().await {
-            Ok(v) => v,
-            Err(e) => {
-                self.inner.counters.errors.incr();
-                return Err(OpError::Loader(e.to_string()));
-            }
-        };
-        let stored = self.set_bytes(key, &value, ttl).await?;
-        Ok((
-            Served {
+        let store = async move {
+            let value = load.await?;
+            let stored = self.set_bytes(key, &value, ttl).await?;
+            Ok(Served {
                 value,
                 source: stored.source,
                 cause: stored.cause,
-            },
-            true,
-        ))
+            })
+        };
+        let (result, loaded) = match &self.inner.flights {
+            Some(flights) => flights.run(key, store).await,
+            None => (store.await, true),
+        };
+        if let Err(OpError::Loader(_)) = &result {
+            self.inner.counters.errors.incr();
+        }
+        result.map(|served| (served, loaded))
     }
 
     /// The health snapshot (the guide's `getMetrics()`).

@@ -359,7 +359,9 @@ pub async fn preload(workload: &Workload, scenario: &Scenario, shutdown: &Shutdo
     while i < keys {
         let n = (keys - i).min(100);
         let names: Vec<String> = (i..i + n).map(key_name).collect();
-        let values: Vec<Vec<u8>> = (0..n).map(|_| workload.preload_value(&mut rng)).collect();
+        let values: Vec<Vec<u8>> = (i..i + n)
+            .map(|index| workload.preload_value(&mut rng, index, ttl))
+            .collect();
         let items: Vec<(&str, &[u8])> = names
             .iter()
             .map(String::as_str)

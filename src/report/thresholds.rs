@@ -51,6 +51,8 @@ pub enum ThresholdUnit {
     Fraction,
     /// Operations per second (throughput).
     OpsPerS,
+    /// A number of events (stale reads, lost invalidations).
+    Count,
 }
 
 impl ThresholdUnit {
@@ -64,6 +66,7 @@ impl ThresholdUnit {
             | Metric::Evictions
             | Metric::Memory => ThresholdUnit::Fraction,
             Metric::Throughput => ThresholdUnit::OpsPerS,
+            Metric::StaleReads | Metric::LostInvalidations => ThresholdUnit::Count,
         }
     }
 }
@@ -167,6 +170,14 @@ pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
                 NoData("no data: no measured phase".into())
             }
         }
+        Metric::StaleReads | Metric::LostInvalidations => match &summary.consistency {
+            None => NoData("no data: no load ran, so no read was checked".into()),
+            Some(c) if c.checked_reads == 0 => NoData(
+                "no data: no read got a cached value the stale-read checker could judge".into(),
+            ),
+            Some(c) if *metric == Metric::StaleReads => Value(c.stale_reads as f64),
+            Some(c) => Value(c.lost_invalidations as f64),
+        },
         Metric::Evictions | Metric::Memory if no_redis => {
             NotApplicable("no Redis server (in-memory store)".into())
         }

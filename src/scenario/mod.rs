@@ -8,7 +8,7 @@
 //!   error its line). The `_all` variants report every problem, not just the first.
 //! - `print`: a resolved scenario written back as a scenario file (`validate --print`).
 //! - The model, one module per table: [`target`], [`keyspace`], [`workload`] (`[[ops]]`),
-//!   [`origin`], [`load`], [`threshold`].
+//!   [`cache`], [`origin`], [`load`], [`threshold`].
 //! - [`units`]: durations, sizes, fractions and counts as written in files.
 //! - [`dist`]: [`KeyChooser`], [`ValueGen`], [`OpMix`], [`OriginLatency`] — allocation-free
 //!   samplers for the engine.
@@ -17,6 +17,7 @@
 //! Every field is documented for users in `scenarios/README.md`.
 
 pub mod bounds;
+pub mod cache;
 pub mod dist;
 mod error;
 pub mod keyspace;
@@ -33,6 +34,7 @@ pub mod units;
 mod validate;
 pub mod workload;
 
+pub use cache::CacheSpec;
 pub use dist::{KeyChooser, OpMix, OriginLatency, ValueGen};
 pub use error::{ScenarioError, ScenarioErrors};
 pub use keyspace::{Distribution, Keyspace, ValueContent, ValueSize, WeightedSize};
@@ -62,6 +64,9 @@ pub struct Scenario {
     pub keyspace: Keyspace,
     /// The weighted operation mix (`[[ops]]`), in file order.
     pub ops: Vec<OpSpec>,
+    /// Switches of the managed cache layer (single flight, invalidation replay).
+    #[serde(default)]
+    pub cache: CacheSpec,
     /// The simulated database behind `get_or_set`.
     pub origin: OriginSpec,
     /// Arrival process, connections and stop condition.

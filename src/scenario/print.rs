@@ -17,6 +17,7 @@ struct Printed {
     target: Value,
     keyspace: Value,
     ops: Value,
+    cache: Value,
     origin: Value,
     load: Value,
 }
@@ -70,6 +71,7 @@ impl Scenario {
             target,
             keyspace,
             ops: Value::Array(ops),
+            cache: json(&self.cache),
             origin: json(&self.origin),
             load: load_file_form(json(&self.load)),
         }

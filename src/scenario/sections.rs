@@ -1,8 +1,9 @@
 //! The document tree typed one section at a time (`target`, `keyspace`, each `[[ops]]`
-//! entry, `origin`, `load`, `thresholds`), so one mistyped table does not hide the mistakes
+//! entry, `cache`, `origin`, `load`, `thresholds`), so one mistyped table does not hide the mistakes
 //! in the others: `redline validate` reports them all at once. Within one section serde
 //! stops at the first error, which is as far as parsing allows.
 
+use super::cache::CacheSpec;
 use super::error::Problem;
 use super::keyspace::Keyspace;
 use super::lines::join;
@@ -14,12 +15,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The top-level fields of a scenario file, in the order errors about them are listed.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "name",
     "description",
     "target",
     "keyspace",
     "ops",
+    "cache",
     "origin",
     "load",
     "thresholds",
@@ -34,6 +36,7 @@ pub(crate) struct Sections {
     pub keyspace: Option<Keyspace>,
     /// Every entry, `None` where an entry failed to type.
     pub ops: Vec<Option<OpFile>>,
+    pub cache: Option<CacheSpec>,
     pub origin: Option<OriginSpec>,
     pub load: Option<LoadFile>,
     /// `None` when absent (the guide's defaults apply) or when it failed to type.
@@ -86,6 +89,8 @@ impl Sections {
                 vec![None]
             }
         };
+        let cache =
+            optional(field("cache"), "cache", &mut problems).map(Option::unwrap_or_default);
         let origin =
             optional(field("origin"), "origin", &mut problems).map(Option::unwrap_or_default);
         let load = required(field("load"), "load", &mut problems);
@@ -99,6 +104,7 @@ impl Sections {
             target,
             keyspace,
             ops,
+            cache,
             origin,
             load,
             thresholds,

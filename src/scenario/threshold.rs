@@ -38,6 +38,11 @@ pub enum Metric {
     Memory,
     /// Operations per second over the measured phase.
     Throughput,
+    /// Reads the stale-read checker found older than the origin beyond the TTL's bound
+    /// (a count).
+    StaleReads,
+    /// Invalidations a later read proved lost (a count).
+    LostInvalidations,
 }
 
 /// A comparison operator.
@@ -51,6 +56,8 @@ pub enum Cmp {
     Gt,
     #[serde(rename = ">=")]
     Ge,
+    #[serde(rename = "==")]
+    Eq,
 }
 
 impl Cmp {
@@ -61,6 +68,7 @@ impl Cmp {
             Cmp::Le => measured <= limit,
             Cmp::Gt => measured > limit,
             Cmp::Ge => measured >= limit,
+            Cmp::Eq => measured == limit,
         }
     }
 }
@@ -107,12 +115,15 @@ pub fn guide_defaults() -> Vec<Threshold> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ThresholdError {
     /// Not of the form `metric operator value`.
-    #[error("expected `metric operator value`, like \"p95 < 50ms\" (operators: <, <=, >, >=)")]
+    #[error(
+        "expected `metric operator value`, like \"p95 < 50ms\" (operators: <, <=, >, >=, ==)"
+    )]
     Syntax,
     /// The metric name is not one redline measures.
     #[error(
         "unknown metric `{0}`: use p50, p90, p95, p99, p99.9, max, mean, hit_rate, error_rate, \
-         redis_error_rate, evictions, memory or throughput (latency statistics also per operation, like get.p99)"
+         redis_error_rate, evictions, memory, throughput, stale_reads or lost_invalidations \
+         (latency statistics also per operation, like get.p99)"
     )]
     UnknownMetric(String),
     /// The `op.` prefix names no operation.
@@ -132,6 +143,9 @@ pub enum ThresholdError {
     /// A fraction limit that is not a number in 0..=1 nor a percentage.
     #[error("limit `{0}` must be a fraction between 0 and 1 (0.8) or a percentage (\"80%\")")]
     Fraction(String),
+    /// A count limit that is not a whole number.
+    #[error("limit `{0}` must be a whole number, like 0")]
+    Count(String),
     /// A throughput limit that is not a non-negative number of ops/s.
     #[error("limit `{0}` must be a number of operations per second, like 5000 or 5000/s")]
     Throughput(String),
@@ -192,6 +206,8 @@ impl Metric {
             "evictions" => Metric::Evictions,
             "memory" => Metric::Memory,
             "throughput" => Metric::Throughput,
+            "stale_reads" => Metric::StaleReads,
+            "lost_invalidations" => Metric::LostInvalidations,
             _ => {
                 return Stat::from_name(name).map(|stat| Metric::Latency { op: None, stat });
             }
@@ -211,6 +227,8 @@ impl fmt::Display for Metric {
             Metric::Evictions => f.write_str("evictions"),
             Metric::Memory => f.write_str("memory"),
             Metric::Throughput => f.write_str("throughput"),
+            Metric::StaleReads => f.write_str("stale_reads"),
+            Metric::LostInvalidations => f.write_str("lost_invalidations"),
         }
     }
 }
@@ -223,20 +241,24 @@ impl Cmp {
             Cmp::Le => "<=",
             Cmp::Gt => ">",
             Cmp::Ge => ">=",
+            Cmp::Eq => "==",
         }
     }
 }
 
 impl Threshold {
-    /// Parses an expression such as `"p95 < 50ms"`, `"get.p99 <= 5ms"`, `"hit_rate >= 80%"`
-    /// or `"throughput > 5000/s"`. Latency limits need a unit and are stored in microseconds.
+    /// Parses an expression such as `"p95 < 50ms"`, `"get.p99 <= 5ms"`, `"hit_rate >= 80%"`,
+    /// `"throughput > 5000/s"` or `"stale_reads == 0"`. Latency limits need a unit and are
+    /// stored in microseconds.
     pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
-        let at = expr.find(['<', '>']).ok_or(ThresholdError::Syntax)?;
+        let at = expr.find(['<', '>', '=']).ok_or(ThresholdError::Syntax)?;
         let lhs = expr[..at].trim();
         let rest = &expr[at..];
         let (cmp, rhs) = match (rest.as_bytes()[0], rest.as_bytes().get(1)) {
             (b'<', Some(b'=')) => (Cmp::Le, &rest[2..]),
             (b'>', Some(b'=')) => (Cmp::Ge, &rest[2..]),
+            (b'=', Some(b'=')) => (Cmp::Eq, &rest[2..]),
+            (b'=', _) => return Err(ThresholdError::Syntax),
             (b'<', _) => (Cmp::Lt, &rest[1..]),
             _ => (Cmp::Gt, &rest[1..]),
         };
@@ -256,6 +278,10 @@ impl Threshold {
                 _ => return Err(ThresholdError::Fraction(rhs.to_string())),
             },
             Metric::Throughput => parse_throughput(rhs)?,
+            Metric::StaleReads | Metric::LostInvalidations => match rhs.parse::<u64>() {
+                Ok(n) => n as f64,
+                Err(_) => return Err(ThresholdError::Count(rhs.to_string())),
+            },
         };
         Ok(Threshold {
             expr: expr.trim().to_string(),
@@ -412,7 +438,8 @@ mod tests {
         use ThresholdError::*;
         let cases = [
             ("p95 50ms", Syntax),
-            ("p95 == 50ms", Syntax),
+            ("p95 = 50ms", Syntax),
+            ("stale_reads == none", Count("none".into())),
             ("< 50ms", Syntax),
             ("p95 <", Syntax),
             ("p96 < 5ms", UnknownMetric("p96".into())),
@@ -427,6 +454,17 @@ mod tests {
             assert_eq!(Threshold::parse(expr), Err(want), "{expr}");
         }
         assert!(UnknownMetric("x".into()).to_string().contains("hit_rate"));
+    }
+
+    #[test]
+    fn checker_counts_compare_for_equality() {
+        let t = parse("stale_reads == 0");
+        assert_eq!((t.metric, t.cmp, t.limit), (Metric::StaleReads, Cmp::Eq, 0.0));
+        assert!(t.passes(0.0) && !t.passes(1.0));
+        assert_eq!(t.metric.to_string(), "stale_reads");
+        let t = parse("lost_invalidations <= 3");
+        assert_eq!((t.metric, t.limit), (Metric::LostInvalidations, 3.0));
+        assert_eq!(parse("p95 == 50ms").cmp, Cmp::Eq);
     }
 
     #[test]

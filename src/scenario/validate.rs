@@ -91,16 +91,23 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         bounds.load(l);
     }
 
-    match (target, file.keyspace, ops, file.origin, load, thresholds) {
-        (Some(target), Some(keyspace), Some(ops), Some(origin), Some(load), Some(thresholds))
-            if problems.is_empty() =>
-        {
+    match (target, file.keyspace, ops, file.cache, file.origin, load, thresholds) {
+        (
+            Some(target),
+            Some(keyspace),
+            Some(ops),
+            Some(cache),
+            Some(origin),
+            Some(load),
+            Some(thresholds),
+        ) if problems.is_empty() => {
             Ok(Scenario {
                 name,
                 description: file.description,
                 target,
                 keyspace,
                 ops,
+                cache,
                 origin,
                 load,
                 thresholds,
