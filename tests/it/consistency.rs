@@ -1,0 +1,251 @@
+//! The stale-read checker and the herd behind the fallback, end to end against real
+//! redis-server processes: an outage while writes happen (the test's own server killed and
+//! restarted on its port, its AOF fsynced on every write so nothing acknowledged is lost)
+//! leaves no stale read with the cache layer's invalidation replay on, and the checker
+//! catches the stale reads and lost invalidations with it off; `cache.single_flight` makes a
+//! hot key's misses share one origin load.
+
+use crate::engine::{options, scenario};
+use crate::support::{open_target, redis_with};
+use redline::cache::BreakerState;
+use redline::engine;
+use redline::report::aggregate::LiveLine;
+use redline::report::summary::RunSummary;
+use redline::report::ThresholdStatus;
+use redline::scenario::Scenario;
+use redline::server::{EmbeddedRedis, ServerOptions};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A server whose data survives SIGKILL: AOF on, fsynced before every reply.
+fn durable_redis() -> EmbeddedRedis {
+    redis_with(ServerOptions {
+        persistence: true,
+        extra_config: vec![("appendfsync".into(), "always".into())],
+        ..ServerOptions::default()
+    })
+}
+
+/// Cache-aside reads with 20 % invalidations over a preloaded keyspace, failing over fast.
+fn outage_drill(replay: bool) -> Scenario {
+    scenario(&format!(
+        r#"
+name = "stale-drill"
+thresholds = ["stale_reads == 0", "lost_invalidations == 0"]
+
+[target]
+response_timeout = "100ms"
+connect_timeout = "200ms"
+
+[target.breaker]
+failure_threshold = 3
+reset_timeout = "250ms"
+success_threshold = 1
+
+[cache]
+replay_invalidations = {replay}
+
+[keyspace]
+keys = 200
+value_size = "256B"
+
+[[ops]]
+kind = "get_or_set"
+weight = 8
+
+[[ops]]
+kind = "invalidate"
+weight = 2
+
+[origin]
+latency = "1ms"
+concurrency = 50
+
+[load]
+model = "closed"
+clients = 8
+preload = true
+duration = "4s"
+"#
+    ))
+}
+
+/// Runs `scenario` against `server`, killing the server at the first live tick (1 s in) and
+/// restarting it on the same port `down` later.
+async fn run_through_a_restart(
+    scenario: &Scenario,
+    mut server: EmbeddedRedis,
+    down: Duration,
+) -> RunSummary {
+    let opts = options(&server, 7, false);
+    let target = open_target(scenario, opts.url.as_deref()).await;
+    let (tick_tx, tick_rx) = mpsc::channel::<()>();
+    let fault = std::thread::spawn(move || {
+        tick_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the run never ticked");
+        server.kill().expect("SIGKILL");
+        // The outage's length, not a wait for something to happen.
+        std::thread::sleep(down);
+        server.restart().expect("restart on the same port");
+        server
+    });
+    let mut on_tick = move |_: &LiveLine| {
+        let _ = tick_tx.send(());
+    };
+    let summary = engine::run(
+        scenario,
+        &target,
+        &opts.run,
+        redline::shutdown::Shutdown::never(),
+        &mut on_tick,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("engine::run failed: {e}"));
+    drop(fault.join().expect("fault thread"));
+    summary
+}
+
+fn assert_went_through_an_outage(s: &RunSummary) {
+    assert!(
+        s.breaker
+            .transitions
+            .iter()
+            .any(|t| t.to == BreakerState::Open),
+        "the breaker never opened: the outage did not happen during the run: {:?}",
+        s.breaker
+    );
+    assert_eq!(
+        s.breaker.final_state,
+        Some(BreakerState::Closed),
+        "Redis never served again after the restart: {:?}",
+        s.breaker
+    );
+    assert!(s.totals.fallback_ops > 0, "{:?}", s.totals);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_invalidations_leave_no_stale_read_and_without_replay_the_checker_catches_them() {
+    let down = Duration::from_millis(1200);
+    let (replay_on, replay_off) = (outage_drill(true), outage_drill(false));
+    let (with_replay, without_replay) = tokio::join!(
+        run_through_a_restart(&replay_on, durable_redis(), down),
+        run_through_a_restart(&replay_off, durable_redis(), down),
+    );
+
+    for s in [&with_replay, &without_replay] {
+        assert_went_through_an_outage(s);
+    }
+    let on = with_replay.consistency.as_ref().expect("checker report");
+    let off = without_replay.consistency.as_ref().expect("checker report");
+    eprintln!("replay on: {}\nreplay off: {}", on.line(), off.line());
+    assert!(on.checked_reads > 500, "{on:?}");
+    assert!(on.replay_invalidations);
+    assert_eq!(
+        (on.stale_reads, on.lost_invalidations),
+        (0, 0),
+        "the replay deletes in Redis what the outage invalidated: {on:?}"
+    );
+    assert!(
+        with_replay
+            .thresholds
+            .iter()
+            .all(|t| t.status == ThresholdStatus::Pass),
+        "{:?}",
+        with_replay.thresholds
+    );
+
+    assert!(!off.replay_invalidations);
+    assert!(
+        off.stale_reads > 0 && off.lost_invalidations > 0,
+        "without the replay Redis serves what the outage invalidated: {off:?}"
+    );
+    assert!(off.stale_reads >= off.lost_invalidations, "{off:?}");
+    let failed: Vec<_> = (without_replay.thresholds.iter())
+        .filter(|t| t.status == ThresholdStatus::Fail)
+        .map(|t| t.expr.as_str())
+        .collect();
+    assert_eq!(failed, ["stale_reads == 0", "lost_invalidations == 0"]);
+    let stale_seconds: u64 = without_replay.timeseries.iter().map(|p| p.stale_reads).sum();
+    assert!(stale_seconds > 0, "the time series shows when stale reads happened");
+}
+
+/// A hot key invalidated often, read by many clients through a slow origin.
+fn hot_key(single_flight: bool) -> Scenario {
+    scenario(&format!(
+        r#"
+name = "hot-key"
+thresholds = []
+
+[cache]
+single_flight = {single_flight}
+
+[keyspace]
+keys = 1
+value_size = "256B"
+
+[[ops]]
+kind = "get_or_set"
+weight = 19
+
+[[ops]]
+kind = "invalidate"
+weight = 1
+
+[origin]
+latency = "50ms"
+concurrency = 100
+
+[load]
+model = "closed"
+clients = 40
+duration = "2s"
+"#
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_flight_shares_a_hot_key_s_loads_side_by_side() {
+    let (a, b) = (
+        redis_with(ServerOptions::default()),
+        redis_with(ServerOptions::default()),
+    );
+    let run = |s: Scenario, server: &EmbeddedRedis| {
+        let opts = options(server, 11, false);
+        async move {
+            let target = open_target(&s, opts.url.as_deref()).await;
+            engine::run(
+                &s,
+                &target,
+                &opts.run,
+                redline::shutdown::Shutdown::never(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap_or_else(|e| panic!("engine::run failed: {e}"))
+        }
+    };
+    let (herd, shared) = tokio::join!(run(hot_key(false), &a), run(hot_key(true), &b));
+    let (herd_calls, shared_calls) = (herd.totals.origin_calls, shared.totals.origin_calls);
+    eprintln!(
+        "origin calls without single flight {herd_calls} (peak {}), with {shared_calls} (peak {})",
+        herd.origin.peak_concurrency, shared.origin.peak_concurrency
+    );
+    assert!(shared_calls > 0, "{:?}", shared.totals);
+    assert!(
+        herd_calls >= 5 * shared_calls,
+        "single flight should cut a hot key's origin calls by a wide factor: \
+         {herd_calls} without, {shared_calls} with"
+    );
+    assert!(
+        herd.origin.peak_concurrency > shared.origin.peak_concurrency,
+        "the herd without single flight holds more origin connections at once: {} vs {}",
+        herd.origin.peak_concurrency,
+        shared.origin.peak_concurrency
+    );
+    for s in [&herd, &shared] {
+        assert_eq!(s.totals.errors_total, 0, "{:?}", s.totals.errors);
+        let c = s.consistency.as_ref().expect("checker report");
+        assert_eq!(c.stale_reads, 0, "{c:?}");
+    }
+}
