@@ -249,3 +249,81 @@ async fn single_flight_shares_a_hot_key_s_loads_side_by_side() {
         assert_eq!(c.stale_reads, 0, "{c:?}");
     }
 }
+
+/// A manager over `server` with single flight on.
+async fn single_flight_manager(server: &EmbeddedRedis) -> redline::cache::CacheManager {
+    use redline::cache::{CacheManager, ManagerConfig, RedisConfig, RedisStore};
+    let mut config = RedisConfig::new(server.url());
+    config.key_prefix = "sf:".into();
+    let store = RedisStore::connect(config).await.expect("connect");
+    CacheManager::new(
+        Some(store),
+        ManagerConfig {
+            single_flight: true,
+            ..ManagerConfig::default()
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_shared_load_reaches_every_waiter_and_a_cancelled_one_strands_none() {
+    use redline::cache::OpError;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    let server = redis_with(ServerOptions::default());
+    let cache = single_flight_manager(&server).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let callers = |n: usize, key: &'static str, fail: bool, took: Duration| {
+        (0..n)
+            .map(|_| {
+                let (cache, calls) = (cache.clone(), calls.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_set_bytes(key, None, || async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(took).await;
+                            if fail {
+                                Err("db down")
+                            } else {
+                                Ok(b"row".to_vec())
+                            }
+                        })
+                        .await
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+
+    for caller in callers(10, "failing", true, Duration::from_millis(200)) {
+        match caller.await.expect("caller") {
+            Err(OpError::Loader(why)) => assert_eq!(why, "db down"),
+            other => panic!("every waiter must get the load's error, got {other:?}"),
+        }
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "ten misses, one load");
+
+    // The leader is cancelled mid-load: a waiter takes over and nobody hangs.
+    calls.store(0, Ordering::SeqCst);
+    let leader = callers(1, "cancelled", false, Duration::from_secs(3600));
+    while calls.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let waiting = callers(9, "cancelled", false, Duration::from_millis(300));
+    // Give the waiters time to join the leader's load (a late one would only load itself).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    leader.into_iter().for_each(|l| l.abort());
+    for caller in waiting {
+        let (served, _) = tokio::time::timeout(Duration::from_secs(10), caller)
+            .await
+            .expect("a waiter hung after the load it waited for was cancelled")
+            .expect("caller")
+            .expect("a waiter's own load took over");
+        assert_eq!(served.value, b"row");
+    }
+    assert!(
+        calls.load(Ordering::SeqCst) == 2,
+        "the cancelled load and one that took over for all nine waiters: {}",
+        calls.load(Ordering::SeqCst)
+    );
+}
