@@ -4,8 +4,8 @@
 
 use super::backend::Backend;
 use super::origin::{Origin, OriginError};
-use super::stale::{Stamp, STAMP_LEN};
 use super::outcome::{us, Outcome};
+use super::stale::{Stamp, STAMP_LEN};
 use super::wire::{Reply as WireReply, WireClient};
 use crate::cache::codec::{self, CodecConfig};
 use crate::cache::redis_store::{px_millis, Command, Reply};
@@ -18,8 +18,8 @@ use crate::scenario::dist::{KeyChooser, OpMix, ValueGen};
 use crate::scenario::workload::OpSpec;
 use crate::scenario::Scenario;
 use rand::rngs::SmallRng;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -77,8 +77,8 @@ impl Workload {
         recorders: RecorderShards,
         seed: u64,
     ) -> Self {
-        let flights = (scenario.cache.single_flight && backend.manager().is_some())
-            .then(SingleFlight::new);
+        let flights =
+            (scenario.cache.single_flight && backend.manager().is_some()).then(SingleFlight::new);
         Workload {
             flights,
             backend,

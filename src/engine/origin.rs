@@ -100,13 +100,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn calls_take_the_configured_latency_and_fail_at_the_error_rate() {
-        let origin = Origin::new(&OriginSpec {
-            latency: Latency::Fixed {
-                value: Duration::from_millis(20),
+        let origin = Origin::new(
+            &OriginSpec {
+                latency: Latency::Fixed {
+                    value: Duration::from_millis(20),
+                },
+                concurrency: 4,
+                error_rate: 0.5,
             },
-            concurrency: 4,
-            error_rate: 0.5,
-        }, 10);
+            10,
+        );
         let mut rng = SmallRng::seed_from_u64(1);
         let mut failures = 0;
         for _ in 0..200 {

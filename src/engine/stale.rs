@@ -214,7 +214,11 @@ impl Versions {
         let state = &mut g[i];
         state.version += 1;
         state.inv_version = state.version;
-        state.inv_floor = if state.in_flight == 0 { state.stores } else { 0 };
+        state.inv_floor = if state.in_flight == 0 {
+            state.stores
+        } else {
+            0
+        };
         state.inv_done = false;
         let stamp = ttl.map(|ttl| {
             let version = state.version;

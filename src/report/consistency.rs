@@ -119,9 +119,57 @@ mod tests {
              (invalidation replay off)"
         );
         let clean = ConsistencyReport::new(Checks::default(), 10, true);
+        assert_eq!(clean.checked_keys, 10);
         assert_eq!(
             clean.line(),
             "stale reads: 0 of 0 checked, lost invalidations: 0"
+        );
+    }
+
+    #[test]
+    fn both_summaries_print_the_checker_and_the_origin_load_while_the_breaker_was_open() {
+        use crate::report::origin_windows::{OriginWindow, WindowKind};
+        let mut s = crate::report::fixture::summary();
+        let checks = Checks {
+            checked: 900,
+            stale: 2,
+            stale_within_ttl: 0,
+            lost_invalidations: 1,
+        };
+        s.consistency = Some(ConsistencyReport::new(checks, 1000, false));
+        s.origin.windows = vec![OriginWindow {
+            kind: WindowKind::BreakerOpen,
+            name: "breaker open #1".into(),
+            start_s: 1.0,
+            end_s: 2.6,
+            covered_s: 2.0,
+            calls: 1220,
+            calls_per_s: 610.0,
+            peak_concurrency: 10,
+            queue_wait_p99_us: 6_800_000,
+            queue_wait_max_us: 7_100_000,
+        }];
+        let mut terminal = Vec::new();
+        crate::report::terminal::write_summary(&s, &mut terminal).expect("terminal");
+        let terminal = String::from_utf8(terminal).expect("utf-8");
+        assert!(
+            terminal.contains("  stale       stale reads: 2 of 900 checked, lost invalidations: 1"),
+            "{terminal}"
+        );
+        assert!(
+            terminal.contains("  origin      breaker open #1 (1.0–2.6 s): 610 origin calls/s"),
+            "{terminal}"
+        );
+        let mut md = Vec::new();
+        crate::report::markdown::write(&s, &mut md).expect("markdown");
+        let md = String::from_utf8(md).expect("utf-8");
+        assert!(
+            md.contains("| Stale-read checker | stale reads: 2 of 900"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- breaker open #1 (1.0–2.6 s): 610 origin calls/s"),
+            "{md}"
         );
     }
 }

@@ -359,7 +359,10 @@ fn breaker(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         .filter(|o| o.covered_s > 0.0)
         .collect();
     if !windows.is_empty() {
-        writeln!(w, "Origin load while the fallback served (whole seconds of the series):")?;
+        writeln!(
+            w,
+            "Origin load while the fallback served (whole seconds of the series):"
+        )?;
         writeln!(w)?;
         for o in windows {
             writeln!(w, "- {}", super::origin_windows::describe(o))?;

@@ -193,7 +193,10 @@ mod tests {
         assert_eq!(w.queue_wait_p99_us, 6_000_000, "the worst second's p99");
         assert_eq!(w.queue_wait_max_us, 7_100_000);
         let line = describe(&w);
-        assert!(line.starts_with("pause (1.5–2.5 s): 610 origin calls/s, peak 10"), "{line}");
+        assert!(
+            line.starts_with("pause (1.5–2.5 s): 610 origin calls/s, peak 10"),
+            "{line}"
+        );
         let empty = measure(WindowKind::Fault, "late".into(), 9.0, 10.0, &series);
         assert_eq!((empty.calls, empty.calls_per_s), (0, 0.0));
     }
@@ -209,10 +212,7 @@ mod tests {
             transition(3.4, HalfOpen, Closed),
             transition(5.0, Closed, Open),
         ];
-        assert_eq!(
-            breaker_periods(&transitions, 6.0),
-            [(1.2, 3.4), (5.0, 6.0)]
-        );
+        assert_eq!(breaker_periods(&transitions, 6.0), [(1.2, 3.4), (5.0, 6.0)]);
         let series = [point(1.0, 1, 1, 0, 0), point(2.0, 50, 4, 10, 20)];
         let windows = while_breaker_open(&transitions, 6.0, &series);
         assert_eq!(windows[0].name, "breaker open #1");

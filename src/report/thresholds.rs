@@ -425,4 +425,25 @@ mod tests {
         assert_eq!(measure(&s, &Metric::HitRate), None);
         assert_eq!(measure(&s, &Metric::ErrorRate), Some(0.0));
     }
+
+    #[test]
+    fn checker_counts_are_measured_and_without_checked_reads_there_is_no_data() {
+        use crate::report::consistency::{Checks, ConsistencyReport};
+        let mut s = fixture::summary();
+        let stale = Metric::StaleReads;
+        assert!(matches!(measurement(&s, &stale), Measurement::NoData(_)));
+        let checks = Checks {
+            checked: 10,
+            stale: 3,
+            stale_within_ttl: 1,
+            lost_invalidations: 2,
+        };
+        s.consistency = Some(ConsistencyReport::new(checks, 10, true));
+        assert_eq!(measure(&s, &stale), Some(3.0));
+        assert_eq!(measure(&s, &Metric::LostInvalidations), Some(2.0));
+        s.consistency = None;
+        assert!(matches!(measurement(&s, &stale), Measurement::NoData(_)));
+        let t = Threshold::parse("stale_reads == 0").expect("parses");
+        assert_eq!(ThresholdUnit::of(&t.metric), ThresholdUnit::Count);
+    }
 }

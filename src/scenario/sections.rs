@@ -89,8 +89,7 @@ impl Sections {
                 vec![None]
             }
         };
-        let cache =
-            optional(field("cache"), "cache", &mut problems).map(Option::unwrap_or_default);
+        let cache = optional(field("cache"), "cache", &mut problems).map(Option::unwrap_or_default);
         let origin =
             optional(field("origin"), "origin", &mut problems).map(Option::unwrap_or_default);
         let load = required(field("load"), "load", &mut problems);

@@ -115,9 +115,7 @@ pub fn guide_defaults() -> Vec<Threshold> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ThresholdError {
     /// Not of the form `metric operator value`.
-    #[error(
-        "expected `metric operator value`, like \"p95 < 50ms\" (operators: <, <=, >, >=, ==)"
-    )]
+    #[error("expected `metric operator value`, like \"p95 < 50ms\" (operators: <, <=, >, >=, ==)")]
     Syntax,
     /// The metric name is not one redline measures.
     #[error(
@@ -459,7 +457,10 @@ mod tests {
     #[test]
     fn checker_counts_compare_for_equality() {
         let t = parse("stale_reads == 0");
-        assert_eq!((t.metric, t.cmp, t.limit), (Metric::StaleReads, Cmp::Eq, 0.0));
+        assert_eq!(
+            (t.metric, t.cmp, t.limit),
+            (Metric::StaleReads, Cmp::Eq, 0.0)
+        );
         assert!(t.passes(0.0) && !t.passes(1.0));
         assert_eq!(t.metric.to_string(), "stale_reads");
         let t = parse("lost_invalidations <= 3");

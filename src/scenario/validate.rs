@@ -91,7 +91,15 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         bounds.load(l);
     }
 
-    match (target, file.keyspace, ops, file.cache, file.origin, load, thresholds) {
+    match (
+        target,
+        file.keyspace,
+        ops,
+        file.cache,
+        file.origin,
+        load,
+        thresholds,
+    ) {
         (
             Some(target),
             Some(keyspace),
@@ -100,19 +108,17 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
             Some(origin),
             Some(load),
             Some(thresholds),
-        ) if problems.is_empty() => {
-            Ok(Scenario {
-                name,
-                description: file.description,
-                target,
-                keyspace,
-                ops,
-                cache,
-                origin,
-                load,
-                thresholds,
-            })
-        }
+        ) if problems.is_empty() => Ok(Scenario {
+            name,
+            description: file.description,
+            target,
+            keyspace,
+            ops,
+            cache,
+            origin,
+            load,
+            thresholds,
+        }),
         _ => Err(problems),
     }
 }

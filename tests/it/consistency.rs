@@ -166,8 +166,23 @@ async fn replayed_invalidations_leave_no_stale_read_and_without_replay_the_check
         .map(|t| t.expr.as_str())
         .collect();
     assert_eq!(failed, ["stale_reads == 0", "lost_invalidations == 0"]);
-    let stale_seconds: u64 = without_replay.timeseries.iter().map(|p| p.stale_reads).sum();
-    assert!(stale_seconds > 0, "the time series shows when stale reads happened");
+    let stale_seconds: u64 = without_replay
+        .timeseries
+        .iter()
+        .map(|p| p.stale_reads)
+        .sum();
+    assert!(
+        stale_seconds > 0,
+        "the time series shows when stale reads happened"
+    );
+
+    // The herd behind the fallback: origin load while the breaker was open.
+    let herd = &with_replay.origin.windows;
+    assert!(
+        herd.iter()
+            .any(|w| w.name == "breaker open #1" && w.calls > 0),
+        "origin load during the outage: {herd:?}"
+    );
 }
 
 /// A hot key invalidated often, read by many clients through a slow origin.

@@ -45,9 +45,7 @@ impl CacheManager {
     {
         let codec = self.inner.config.codec;
         let load = async move {
-            let value = loader()
-                .await
-                .map_err(|e| OpError::Loader(e.to_string()))?;
+            let value = loader().await.map_err(|e| OpError::Loader(e.to_string()))?;
             codec.encode_json(&value)
         };
         let (served, _) = self.get_or_load(key, ttl, load).await?;
