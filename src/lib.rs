@@ -8,6 +8,7 @@
 //! - [`target`]: resolving and opening what a run drives (URL and REDIS_* variables,
 //!   embedded server, in-memory store), handed to the engine as a value.
 //! - [`engine`]: the load engine that drives a scenario through the cache layer.
+//! - [`chaos`]: fault injection for failover drills (the fault timeline and its faults).
 //! - [`report`]: HDR recording, thresholds, verdict and the report writers.
 //! - [`shutdown`]: the stop request (first signal stops, second skips cleanup) every phase
 //!   of a run waits on.
@@ -15,6 +16,7 @@
 //! - [`out_dir`]: the report folder of a run, chosen and checked before any load.
 
 pub mod cache;
+pub mod chaos;
 pub mod check;
 pub mod cli;
 pub mod commands;

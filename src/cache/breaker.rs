@@ -82,6 +82,9 @@ pub struct Transition {
     pub to: BreakerState,
     /// What caused it, e.g. "5 consecutive failures (last: timed out ...)".
     pub cause: String,
+    /// Failures counted since the breaker was made, at this change (drills compare it
+    /// with the count when a fault started).
+    pub failures: u64,
 }
 
 /// Admission to make one guarded call; hand it back with the outcome.
@@ -363,6 +366,7 @@ impl CircuitBreaker {
             from,
             to,
             cause,
+            failures: self.failures.load(Ordering::Relaxed),
         });
     }
 }

@@ -28,6 +28,7 @@ pub use resolve::{credentialed_url, resolve, Plan, Resolved, UrlSource};
 use crate::cache::config::ConfigError;
 use crate::cache::memory_store::NO_REDIS_WARNING;
 use crate::cache::{RedisConfig, RedisStore};
+use crate::chaos::process::ServerProcess;
 use crate::report::summary::{Phase, Provider};
 use crate::scenario::{ServerSpec, TargetSpec};
 use crate::server::{EmbeddedRedis, ServerError, ServerOptions};
@@ -88,8 +89,9 @@ pub struct Server {
     endpoint: RedisConfig,
     /// One direct connection for INFO, cleanup and faults; never through a proxy.
     admin: RedisStore,
-    /// The process, when redline started it; dropped (killed) with the target.
-    embedded: Option<EmbeddedRedis>,
+    /// The process, when redline started it; dropped (killed) with the target. Shared with
+    /// a run's fault timeline, which kills, pauses and restarts it.
+    embedded: Option<ServerProcess>,
     /// `redis_version` from INFO.
     version: Option<String>,
 }
@@ -199,7 +201,7 @@ impl Target {
             server: Some(Server {
                 endpoint,
                 admin,
-                embedded,
+                embedded: embedded.map(|e| Arc::new(std::sync::Mutex::new(e))),
                 version,
             }),
             key_prefix,
@@ -221,14 +223,15 @@ impl Target {
         self.server.as_ref().map(|s| &s.admin)
     }
 
-    /// The server process, when redline started it (process faults need it).
-    pub fn embedded(&self) -> Option<&EmbeddedRedis> {
-        self.server.as_ref()?.embedded.as_ref()
+    /// The server process, when redline started it, locked: hold the guard briefly (a
+    /// run's fault timeline locks it to kill, pause or restart the server).
+    pub fn embedded(&self) -> Option<std::sync::MutexGuard<'_, EmbeddedRedis>> {
+        self.server_process().map(crate::chaos::process::lock)
     }
 
-    /// The server process, mutably (stop, kill, restart).
-    pub fn embedded_mut(&mut self) -> Option<&mut EmbeddedRedis> {
-        self.server.as_mut()?.embedded.as_mut()
+    /// The server process, when redline started it, shared (process faults need it).
+    pub fn server_process(&self) -> Option<&ServerProcess> {
+        self.server.as_ref()?.embedded.as_ref()
     }
 
     /// `redis_version` of the server.
