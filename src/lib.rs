@@ -3,6 +3,7 @@
 //! - [`cache`]: the cache layer under test (Redis store, in-memory fallback, circuit breaker,
 //!   cache-aside manager, codecs, health snapshot). Usable as a library on its own.
 //! - [`server`]: an embedded `redis-server` started on demand on a free loopback port.
+//! - [`chaos`]: fault injection (the TCP fault proxy and its toxics).
 //! - [`check`]: `redline check`, the connection test and production-readiness audit.
 //! - [`scenario`]: the scenario file model, validation and workload distributions.
 //! - [`target`]: resolving and opening what a run drives (URL and REDIS_* variables,

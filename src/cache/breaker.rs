@@ -321,6 +321,13 @@ impl CircuitBreaker {
         self.lock().events.clone()
     }
 
+    /// How many transitions there have been (those dropped past 10 000 included): a cheap
+    /// way to tell that the state changed between two reads.
+    pub fn transition_count(&self) -> u64 {
+        let inner = self.lock();
+        inner.events.len() as u64 + inner.events_dropped
+    }
+
     /// Transitions from index `from` on, for consumers that poll the event stream.
     pub fn transitions_since(&self, from: usize) -> Vec<Transition> {
         let inner = self.lock();

@@ -4,15 +4,23 @@
 //!   run, each recorded as it happened.
 //! - [`process`]: `kill`, `pause`, `restart` on a `redis-server` redline started.
 //! - [`command`]: `client_pause`, `oom` through Redis commands, for any server.
+//! - [`proxy`]: the TCP fault proxy (Toxiproxy's toxics) that network faults act on.
+//! - [`open_calls`]: the commands that reached Redis while the breaker was OPEN.
+//! - [`network`]: `latency`, `blackhole`, `reset`, `refuse`, `bandwidth`, `slice` as toxics
+//!   on the proxy a run places in front of Redis.
 //!
 //! Before any load, [`check_target`] refuses a fault that cannot apply to the opened target
 //! (a process fault on a server redline did not start, any fault on the in-memory store).
 
 pub mod command;
+pub mod network;
+pub mod open_calls;
 pub mod process;
+pub mod proxy;
 pub mod timeline;
 
-use crate::scenario::{FaultClass, FaultSpec};
+use crate::scenario::threshold::Metric;
+use crate::scenario::{FaultClass, FaultSpec, Scenario, TargetKind};
 use crate::target::Target;
 
 /// A fault of the scenario that cannot apply to the opened target: a usage error (exit 2)
@@ -43,6 +51,13 @@ pub fn check_target(faults: &[FaultSpec], target: &Target) -> Result<(), FaultEr
                     .into(),
             ));
         }
+        if f.kind.class() == FaultClass::Network && target.fault_proxy().is_none() {
+            return Err(refuse(
+                "network faults act on the fault proxy in front of Redis, and none was placed: \
+                 call Target::place_fault_proxy before engine::run (redline run does)"
+                    .into(),
+            ));
+        }
         if f.kind.class() == FaultClass::Process && target.server_process().is_none() {
             return Err(refuse(format!(
                 "{} is a server redline did not start, and process faults (kill, pause, restart) \
@@ -53,4 +68,18 @@ pub fn check_target(faults: &[FaultSpec], target: &Target) -> Result<(), FaultEr
         }
     }
     Ok(())
+}
+
+/// True when a run of `scenario` needs the fault proxy in front of Redis: it has network
+/// faults, or it expects `redis_calls_while_open` (counted at the proxy) of a breaker.
+pub fn needs_proxy(scenario: &Scenario) -> bool {
+    scenario.target.kind != TargetKind::Memory
+        && (scenario
+            .faults
+            .iter()
+            .any(|f| f.kind.class() == FaultClass::Network)
+            || scenario
+                .thresholds
+                .iter()
+                .any(|t| t.metric == Metric::RedisCallsWhileOpen))
 }

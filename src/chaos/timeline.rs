@@ -9,7 +9,9 @@
 //! fault guard that is dropped undoes itself.
 
 use super::command::{self, CommandFault};
+use super::network::{self, NetworkFault};
 use super::process::{self, ProcessFault, ServerProcess};
+use super::proxy::FaultProxy;
 use crate::cache::RedisStore;
 use crate::report::faults::FaultRecord;
 use crate::report::summary::round_to;
@@ -26,6 +28,8 @@ pub struct Injectors {
     pub server: Option<ServerProcess>,
     /// The direct admin connection (command faults).
     pub admin: Option<RedisStore>,
+    /// The fault proxy in front of Redis (network faults).
+    pub proxy: Option<Arc<FaultProxy>>,
 }
 
 /// The breaker's failure count now (`None` without a breaker), sampled as a fault starts.
@@ -35,6 +39,7 @@ pub type FailureCount = Arc<dyn Fn() -> Option<u64> + Send + Sync>;
 enum Active {
     Process(ProcessFault),
     Command(CommandFault),
+    Network(NetworkFault),
 }
 
 impl Active {
@@ -42,6 +47,7 @@ impl Active {
         match self {
             Active::Process(f) => f.undo().await,
             Active::Command(f) => f.undo().await,
+            Active::Network(f) => f.undo(),
         }
     }
 }
@@ -92,7 +98,11 @@ async fn apply(f: &FaultSpec, inj: &Injectors) -> Result<(Active, String), Strin
             let (g, d) = command::inject(admin, f.kind, f.duration).await?;
             Ok((Active::Command(g), d))
         }
-        FaultClass::Network => Err(missing("fault proxy")),
+        FaultClass::Network => {
+            let proxy = inj.proxy.as_ref().ok_or_else(|| missing("fault proxy"))?;
+            let (g, d) = network::inject(proxy, f)?;
+            Ok((Active::Network(g), d))
+        }
     }
 }
 

@@ -33,6 +33,7 @@ pub mod schedule;
 pub mod wire;
 
 use crate::cache::RedisStore;
+use crate::chaos::open_calls::{self, OpenCallsWatch};
 use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
@@ -206,6 +207,7 @@ pub async fn run(
         let injectors = Injectors {
             server: target.server_process().cloned(),
             admin: admin.cloned(),
+            proxy: target.fault_proxy().cloned(),
         };
         let w = workload.clone();
         let failures: FailureCount = Arc::new(move || {
@@ -213,6 +215,15 @@ pub async fn run(
             Some(m.breaker().counters().failures)
         });
         Timeline::start(scenario.faults.clone(), injectors, start, failures)
+    });
+    let has_breaker = breaker_state().is_some();
+    let open_calls = target.fault_proxy().filter(|_| has_breaker).map(|proxy| {
+        let w = workload.clone();
+        let probe = open_calls::probe_of(move || {
+            let m = w.backend.manager().filter(|m| m.redis().is_some())?;
+            Some(open_calls::sample(m.breaker()))
+        });
+        OpenCallsWatch::start(proxy.clone(), probe, start)
     });
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
     // Intervals close once a second and once exactly when warmup ends and when the measured
@@ -289,6 +300,10 @@ pub async fn run(
         Some(t) => t.finish().await,
         None => Vec::new(),
     };
+    let calls_while_open = match open_calls {
+        Some(w) => Some(w.finish().await),
+        None => None,
+    };
     close_interval(&mut aggregator, &mut interval_start);
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
@@ -346,7 +361,7 @@ pub async fn run(
             })
             .collect(),
         final_state: breaker_state(),
-        calls_while_open: None,
+        calls_while_open,
     };
     let scenario_value = redacted_config(scenario);
     Ok(RunSummary::build(SummaryInputs {

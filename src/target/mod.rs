@@ -29,6 +29,7 @@ use crate::cache::config::ConfigError;
 use crate::cache::memory_store::NO_REDIS_WARNING;
 use crate::cache::{RedisConfig, RedisStore};
 use crate::chaos::process::ServerProcess;
+use crate::chaos::proxy::FaultProxy;
 use crate::report::summary::{Phase, Provider};
 use crate::scenario::{ServerSpec, TargetSpec};
 use crate::server::{EmbeddedRedis, ServerError, ServerOptions};
@@ -106,6 +107,9 @@ pub struct Target {
     key_prefix: String,
     /// Why the in-memory store is used although the scenario did not ask for it.
     fallback_reason: Option<String>,
+    /// The fault proxy the cache endpoint goes through, once placed (drills with network
+    /// faults); stopped with the target.
+    proxy: Option<Arc<FaultProxy>>,
 }
 
 impl std::fmt::Debug for Target {
@@ -154,6 +158,7 @@ impl Target {
                 cache_endpoint: None,
                 key_prefix,
                 fallback_reason: missing.map(|e| e.to_string()),
+                proxy: None,
             }),
             Plan::Url { config, .. } => {
                 Self::connect_server(config, None, key_prefix, shutdown).await
@@ -176,6 +181,7 @@ impl Target {
             cache_endpoint: None,
             key_prefix: String::new(),
             fallback_reason: None,
+            proxy: None,
         }
     }
 
@@ -206,6 +212,7 @@ impl Target {
             }),
             key_prefix,
             fallback_reason: None,
+            proxy: None,
         })
     }
 
@@ -281,6 +288,46 @@ impl Target {
             .map_err(|()| bad("cannot carry a port"))?;
         endpoint.url = url.to_string();
         Ok(())
+    }
+
+    /// Starts a [`FaultProxy`] on a free loopback port in front of the server and points the
+    /// cache layer at it ([`route_cache_through`](Self::route_cache_through)); the admin
+    /// connection stays direct. Drills with network faults need it before the run (`redline
+    /// run` places it). Placing it twice keeps the first. Must run inside a tokio runtime.
+    pub fn place_fault_proxy(&mut self) -> Result<SocketAddr, TargetError> {
+        if let Some(p) = &self.proxy {
+            return Ok(p.local_addr());
+        }
+        let Some(server) = &self.server else {
+            return Err(TargetError::Connect(
+                "the in-memory store has no Redis to put a fault proxy in front of".into(),
+            ));
+        };
+        let url = url::Url::parse(&server.endpoint.url).map_err(|e| {
+            TargetError::Url(ConfigError::MalformedUrl {
+                url: server.endpoint.redacted_url(),
+                reason: e.to_string(),
+            })
+        })?;
+        let host = match url.host() {
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            Some(h) => h.to_string(),
+            None => "127.0.0.1".to_string(),
+        };
+        let upstream = format!("{host}:{}", url.port().unwrap_or(6379));
+        let listen = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+        let proxy = FaultProxy::start(listen, upstream)
+            .map_err(|e| TargetError::Connect(format!("cannot start the fault proxy: {e}")))?;
+        let addr = proxy.local_addr();
+        self.route_cache_through(addr)?;
+        tracing::info!("fault proxy listening on {addr}");
+        self.proxy = Some(Arc::new(proxy));
+        Ok(addr)
+    }
+
+    /// The fault proxy in front of the server, once [placed](Self::place_fault_proxy).
+    pub fn fault_proxy(&self) -> Option<&Arc<FaultProxy>> {
+        self.proxy.as_ref()
     }
 
     /// The cache endpoint's URL (password redacted): where the cache layer connects.
@@ -369,6 +416,7 @@ mod tests {
             cache_endpoint: Some(endpoint),
             key_prefix: String::new(),
             fallback_reason: None,
+            proxy: None,
         }
     }
 
