@@ -55,6 +55,8 @@ pub struct SummaryInputs {
     pub started_at: DateTime<Utc>,
     /// Wall-clock length of the run, warmup included.
     pub duration: Duration,
+    /// The drill's faults as they happened; empty without faults.
+    pub faults: Vec<super::faults::FaultRecord>,
 }
 
 /// The load generator's own measurements, from the engine.
@@ -87,6 +89,8 @@ impl RunSummary {
         let reads = t.hit_count() + t.miss_count();
         let has_redis = inputs.target.provider == Provider::Redis;
 
+        let mut timeseries = timeseries;
+        super::faults::mark_timeseries(&mut timeseries, &inputs.faults);
         let mut summary = RunSummary {
             schema: SCHEMA.to_string(),
             redline_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -121,6 +125,7 @@ impl RunSummary {
                     })
                     .collect(),
                 final_state: inputs.breaker.final_state,
+                calls_while_open: inputs.breaker.calls_while_open,
             },
             generator: generator(t, &inputs.generator, ops_all),
             backlog: Default::default(),
@@ -139,6 +144,7 @@ impl RunSummary {
             }),
             compression: compression(t),
             histograms: histograms(t),
+            faults: inputs.faults,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(
@@ -146,11 +152,17 @@ impl RunSummary {
             &inputs.limits,
             t.origin_call_count(),
         );
-        summary.origin.windows = super::origin_windows::while_breaker_open(
-            &summary.breaker.transitions,
-            elapsed.as_secs_f64(),
-            &summary.timeseries,
-        );
+        let end_s = elapsed.as_secs_f64();
+        summary.origin.windows =
+            super::origin_windows::during_faults(&summary.faults, end_s, &summary.timeseries);
+        summary
+            .origin
+            .windows
+            .extend(super::origin_windows::while_breaker_open(
+                &summary.breaker.transitions,
+                end_s,
+                &summary.timeseries,
+            ));
         summary.thresholds = verdict::evaluate(&summary, &inputs.thresholds);
         let (v, reason) = verdict::decide(&summary);
         summary.verdict = v;

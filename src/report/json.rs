@@ -213,6 +213,8 @@ mod tests {
         "stale_reads",
         "stale_reads_within_ttl",
         "lost_invalidations",
+        "failures",
+        "breaker_failures_at_start",
     ];
 
     /// Every numeric field outside the resolved scenario (whose durations are strings such

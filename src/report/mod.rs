@@ -13,7 +13,9 @@
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).
 //! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
-//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable.
+//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable;
+//!   [`expectations`] measures the drills' breaker expectations per fault.
+//! - [`faults`]: the drill's faults as they happened, and the time series marked with them.
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
@@ -28,6 +30,8 @@ pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
 pub mod consistency;
+pub mod expectations;
+pub mod faults;
 pub mod format;
 pub mod hdr;
 pub mod json;

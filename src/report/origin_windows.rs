@@ -122,6 +122,29 @@ pub fn while_breaker_open(
         .collect()
 }
 
+/// Origin load during every fault that took effect, from its actual start to its end (the
+/// run's end when it was never undone).
+pub fn during_faults(
+    faults: &[super::faults::FaultRecord],
+    end_s: f64,
+    series: &[TimePoint],
+) -> Vec<OriginWindow> {
+    faults
+        .iter()
+        .filter_map(|f| {
+            let start = f.started_s?;
+            let end = f.ended_s.unwrap_or(end_s).max(start);
+            Some(measure(
+                WindowKind::Fault,
+                f.name.clone(),
+                start,
+                end,
+                series,
+            ))
+        })
+        .collect()
+}
+
 /// One line per window for the summaries, e.g. "breaker open #1 (2.0–5.5 s): 610 origin
 /// calls/s, peak 10 connections, queue wait p99 6.8s, max 7.1s".
 pub fn describe(w: &OriginWindow) -> String {
@@ -166,6 +189,7 @@ mod tests {
             },
             redis_errors: 0,
             stale_reads: 0,
+            faults: Vec::new(),
         }
     }
 
@@ -175,6 +199,7 @@ mod tests {
             from,
             to,
             cause: String::new(),
+            failures: 0,
         }
     }
 
@@ -199,6 +224,44 @@ mod tests {
         );
         let empty = measure(WindowKind::Fault, "late".into(), 9.0, 10.0, &series);
         assert_eq!((empty.calls, empty.calls_per_s), (0, 0.0));
+    }
+
+    #[test]
+    fn each_fault_that_took_effect_gets_its_window() {
+        use crate::report::faults::FaultRecord;
+        let fault = |name: &str, started: Option<f64>, ended: Option<f64>| FaultRecord {
+            name: name.into(),
+            kind: "pause".into(),
+            planned_at_s: 1.0,
+            planned_for_s: 1.0,
+            started_s: started,
+            ended_s: ended,
+            undone: ended.is_some(),
+            detail: String::new(),
+            error: None,
+            breaker_failures_at_start: None,
+        };
+        let series = [
+            point(1.0, 5, 1, 0, 0),
+            point(2.0, 600, 10, 100, 200),
+            point(3.0, 7, 1, 0, 0),
+        ];
+        let windows = during_faults(
+            &[
+                fault("pause1", Some(1.02), Some(1.98)),
+                fault("never", None, None),
+                fault("stuck", Some(2.5), None),
+            ],
+            3.0,
+            &series,
+        );
+        assert_eq!(windows.len(), 2, "a fault that never started has no window");
+        assert_eq!(
+            (windows[0].kind, windows[0].name.as_str()),
+            (WindowKind::Fault, "pause1")
+        );
+        assert_eq!((windows[0].calls, windows[0].calls_per_s), (600, 600.0));
+        assert_eq!((windows[1].end_s, windows[1].calls), (3.0, 7));
     }
 
     #[test]

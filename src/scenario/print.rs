@@ -20,6 +20,8 @@ struct Printed {
     cache: Value,
     origin: Value,
     load: Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    faults: Vec<Value>,
 }
 
 impl Scenario {
@@ -74,6 +76,7 @@ impl Scenario {
             cache: json(&self.cache),
             origin: json(&self.origin),
             load: load_file_form(json(&self.load)),
+            faults: self.faults.iter().map(json).collect(),
         }
     }
 }

@@ -342,3 +342,117 @@ async fn a_failed_shared_load_reaches_every_waiter_and_a_cancelled_one_strands_n
         calls.load(Ordering::SeqCst)
     );
 }
+
+/// Two hot keys read through a slow origin with a 10-connection pool while Redis is paused:
+/// the breaker opens, the fallback starts empty, and every miss goes to the origin.
+fn herd_drill(single_flight: bool) -> Scenario {
+    scenario(&format!(
+        r#"
+name = "herd"
+thresholds = []
+
+[target]
+response_timeout = "100ms"
+connect_timeout = "500ms"
+
+[target.breaker]
+failure_threshold = 3
+reset_timeout = "1s"
+half_open_max_calls = 1
+
+[cache]
+single_flight = {single_flight}
+
+[keyspace]
+keys = 2
+value_size = "256B"
+
+[[ops]]
+kind = "get_or_set"
+weight = 9
+
+[[ops]]
+kind = "invalidate"
+weight = 1
+
+[origin]
+latency = "100ms"
+concurrency = 10
+
+[load]
+model = "closed"
+clients = 40
+duration = "3500ms"
+
+[[faults]]
+kind = "pause"
+at = "1s"
+for = "1500ms"
+"#
+    ))
+}
+
+/// Opens `s`'s target as `redline run` does with no URL anywhere: an embedded server, which
+/// process faults need.
+async fn embedded(s: &Scenario) -> redline::target::Target {
+    let binary = redline::server::redis_server_binary().expect("redis-server for the test");
+    let path = binary.display().to_string();
+    let env = move |name: &str| (name == "REDLINE_REDIS_SERVER").then(|| path.clone());
+    let request = redline::target::TargetRequest {
+        flag_url: None,
+        spec: &s.target,
+    };
+    redline::target::Target::open(&request, &env)
+        .await
+        .expect("open the embedded target")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_drill_reports_the_herd_behind_the_fallback_per_fault_window_side_by_side() {
+    let (herd, shared) = (herd_drill(false), herd_drill(true));
+    let (herd_target, shared_target) = (embedded(&herd).await, embedded(&shared).await);
+    let opts = redline::engine::RunOptions {
+        run_id: Some("herd0001".into()),
+        keep_keys: false,
+        seed: Some(3),
+    };
+    let never = redline::shutdown::Shutdown::never;
+    let (mut tick_a, mut tick_b) = (|_: &LiveLine| {}, |_: &LiveLine| {});
+    let (a, b) = tokio::join!(
+        engine::run(&herd, &herd_target, &opts, never(), &mut tick_a),
+        engine::run(&shared, &shared_target, &opts, never(), &mut tick_b),
+    );
+    let (a, b) = (a.expect("run"), b.expect("run"));
+    let window = |s: &RunSummary| {
+        s.origin
+            .windows
+            .iter()
+            .find(|w| w.name == "pause")
+            .cloned()
+            .unwrap_or_else(|| panic!("no origin window for the pause: {:?}", s.origin.windows))
+    };
+    let (without, with) = (window(&a), window(&b));
+    eprintln!("pause window without single flight: {without:?}\nwith: {with:?}");
+    assert!(without.calls > 0 && with.calls > 0, "{without:?} {with:?}");
+    assert!(
+        without.calls >= 3 * with.calls,
+        "single flight should cut the herd's origin calls during the pause: {} vs {}",
+        without.calls,
+        with.calls
+    );
+    assert!(
+        without.peak_concurrency > with.peak_concurrency,
+        "{without:?} {with:?}"
+    );
+    // Without single flight the herd queues for the pool (the issue's probe: p50 6.8 s).
+    assert!(
+        without.queue_wait_max_us > 10 * with.queue_wait_max_us + 10_000,
+        "{without:?} {with:?}"
+    );
+    for s in [&a, &b] {
+        assert!(
+            s.totals.fallback_ops > 0,
+            "the fallback served during the pause"
+        );
+    }
+}

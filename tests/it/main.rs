@@ -6,6 +6,7 @@ mod cache;
 mod check;
 mod consistency;
 mod doc_commands;
+mod drills;
 mod engine;
 mod overload;
 mod pipeline_batches;
