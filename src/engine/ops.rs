@@ -249,14 +249,17 @@ impl Workload {
                 out.served(via);
                 out.read(0, 1);
                 let mut written = None;
-                let fill = async {
+                // Boxed: the load and write-back would otherwise be held in place up to three
+                // times over (here, in the single flight and in its leader), and a debug
+                // build's futures are large enough for that to overflow a worker's stack.
+                let fill = Box::pin(async {
                     let version = self.origin.load(rng, index).await?;
                     let store = versions.store(index, version, spec.ttl);
                     let stamp = store.as_ref().map(|s| s.stamp);
                     written = Some(self.write(rng, &key, spec, codec, stamp.as_ref()).await);
                     versions.store_done(store);
                     Ok::<(), OriginError>(())
-                };
+                });
                 let (loaded, led) = match &self.flights {
                     Some(flights) => flights.run(&key, fill).await,
                     None => (fill.await, true),

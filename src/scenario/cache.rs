@@ -27,3 +27,32 @@ impl Default for CacheSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{parse_str, Format};
+
+    const BASE: &str = "[keyspace]\nkeys = 10\n[[ops]]\nkind = \"get_or_set\"\nweight = 1\n\
+                        [load]\nmodel = \"closed\"\nclients = 1\nduration = \"1s\"\n";
+
+    #[test]
+    fn cache_switches_default_to_the_guide_and_are_read_and_overridden() {
+        let s = parse_str(BASE, Format::Toml, "t.toml", &[]).expect("parses");
+        assert!(!s.cache.single_flight && s.cache.replay_invalidations);
+        let text = format!("{BASE}[cache]\nsingle_flight = true\nreplay_invalidations = false\n");
+        let s = parse_str(&text, Format::Toml, "t.toml", &[]).expect("parses");
+        assert!(s.cache.single_flight && !s.cache.replay_invalidations);
+        let set = ["cache.replay_invalidations=true".to_string()];
+        let s = parse_str(&text, Format::Toml, "t.toml", &set).expect("parses");
+        assert!(s.cache.replay_invalidations);
+        assert!(s.to_toml().contains("[cache]"), "{}", s.to_toml());
+    }
+
+    #[test]
+    fn an_unknown_cache_field_names_itself() {
+        let text = format!("{BASE}[cache]\nsingle_flite = true\n");
+        let e = parse_str(&text, Format::Toml, "t.toml", &[]).expect_err("refused");
+        assert!(e.to_string().contains("cache.single_flite"), "{e}");
+        assert_eq!(e.line, Some(11), "{e}");
+    }
+}
