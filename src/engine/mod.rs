@@ -10,6 +10,7 @@
 //! - [`stale`]: the stale-read checker judging every cached value read against it.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
+//! - [`preload`]: writing every key once before the load, pipelined.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
 //!
 //! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
@@ -30,6 +31,7 @@ pub mod layer;
 pub mod ops;
 pub mod origin;
 mod outcome;
+pub mod preload;
 pub mod queueing;
 pub mod schedule;
 pub mod stale;
@@ -150,9 +152,10 @@ pub async fn run(
     let mut aggregator = Aggregator::new();
     let recorders = RecorderShards::register(&mut aggregator, SHARDS);
     let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
+    let mut preloaded = None;
     if scenario.load.preload && aborted_in.is_none() {
         Phase::Preload.enter();
-        driver::preload(&workload, scenario, &shutdown).await;
+        preloaded = Some(preload::preload(&workload, scenario, &shutdown).await);
         note_stop(Phase::Preload, &mut aborted_in);
     }
 
@@ -367,7 +370,7 @@ pub async fn run(
         calls_while_open,
     };
     let scenario_value = redacted_config(scenario);
-    Ok(RunSummary::build(SummaryInputs {
+    let mut summary = RunSummary::build(SummaryInputs {
         measured,
         thresholds: scenario.thresholds.clone(),
         scenario: ScenarioInfo {
@@ -389,7 +392,9 @@ pub async fn run(
         started_at,
         duration: elapsed,
         faults,
-    }))
+    });
+    summary.preload = preloaded;
+    Ok(summary)
 }
 
 /// Server INFO counters at one instant, with the client's own count of keys written.
