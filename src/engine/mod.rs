@@ -297,7 +297,7 @@ pub async fn run(
     // Every fault is undone before the last interval closes and before INFO and cleanup,
     // which need the server as it was.
     let faults = match timeline {
-        Some(t) => t.finish().await,
+        Some(t) => t.finish(&shutdown).await,
         None => Vec::new(),
     };
     let calls_while_open = match open_calls {

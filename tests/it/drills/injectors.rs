@@ -162,7 +162,8 @@ async fn client_pause_write_holds_writes_not_reads_until_unpaused() {
     assert!(write.expect_err("writes wait").is_timeout());
     assert_eq!(read.expect("reads go on"), None);
     let started = Instant::now();
-    assert_eq!(guard.undo().await.expect("unpause"), "CLIENT UNPAUSE");
+    let never = std::future::pending();
+    assert_eq!(guard.undo(never).await.expect("unpause"), "CLIENT UNPAUSE");
     blocking(move || set(&url, "k2", "v"))
         .await
         .expect("writes work again");
@@ -192,7 +193,10 @@ async fn client_pause_all_holds_every_command_until_its_own_timeout() {
     })
     .await;
     assert!(read.expect_err("reads wait too").is_timeout());
-    guard.undo().await.expect("the pause ends");
+    guard
+        .undo(std::future::pending())
+        .await
+        .expect("the pause ends");
     assert_eq!(blocking(move || get(&url, "k")).await.expect("GET"), None);
 }
 
