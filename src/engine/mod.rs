@@ -24,6 +24,7 @@
 pub mod backend;
 pub mod cleanup;
 pub mod driver;
+mod lanes;
 pub mod layer;
 pub mod ops;
 pub mod origin;
