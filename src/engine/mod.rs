@@ -224,7 +224,12 @@ pub async fn run(
             let m = w.backend.manager().filter(|m| m.redis().is_some())?;
             Some(open_calls::sample(m.breaker()))
         });
-        OpenCallsWatch::start(proxy.clone(), probe, start)
+        OpenCallsWatch::start(
+            proxy.clone(),
+            probe,
+            start,
+            scenario.target.response_timeout,
+        )
     });
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
     // Intervals close once a second and once exactly when warmup ends and when the measured
