@@ -171,6 +171,13 @@ pub async fn run(
 
     let started_at = chrono::Utc::now();
     let start = Instant::now();
+    // The breaker's clock at the load's start: transitions go on the time series' clock
+    // exactly (the breaker's clock began when the layer was built, after connecting), as
+    // drills measure them against fault times to the millisecond.
+    let breaker_at_start = workload
+        .backend
+        .manager()
+        .map(|m| m.breaker().clock_now().as_secs_f64());
     let breaker_state = || {
         workload
             .backend
@@ -352,7 +359,8 @@ pub async fn run(
     };
 
     let manager = workload.backend.manager().filter(|m| m.redis().is_some());
-    let clock_offset = start.saturating_duration_since(opened_at).as_secs_f64();
+    let clock_offset = breaker_at_start
+        .unwrap_or_else(|| start.saturating_duration_since(opened_at).as_secs_f64());
     let breaker = BreakerReport {
         transitions: manager
             .map(|m| m.breaker().transitions())
