@@ -1,14 +1,216 @@
-//! `[[faults]]` entries as written ([`FaultFile`]) resolved into [`FaultSpec`]s: each kind's
-//! parameters (a parameter of another kind is an error naming it), names, times inside the
-//! run, and overlaps that contradict each other.
+//! `[[faults]]`: the fault timeline of a drill. Each fault has a `kind`, starts `at` a time
+//! since the load started (the clock of the report's time series, warmup included) and lasts
+//! `for` a duration; faults may overlap unless they contradict each other.
+//!
+//! Kinds come in classes ([`FaultClass`]) that decide what a fault needs from the target:
+//!
+//! - process faults (`kill`, `pause`, `restart`) act on a `redis-server` redline started;
+//! - network faults (`latency`, `blackhole`, `reset`, `refuse`, `bandwidth`, `slice`) act on
+//!   the fault proxy redline places between the cache layer and Redis (names and parameters
+//!   as Toxiproxy's);
+//! - command faults (`client_pause`, `oom`) act through Redis commands on any server.
+//!
+//! This module owns the model and the checks one scenario file allows (parameters, times
+//! inside the run, contradictions); whether a fault can apply to the opened target is
+//! checked by `chaos` before any load. Adding a kind: a variant of [`FaultKind`], its name
+//! and class, its parameters in [`resolve_kind`], and its injector in `chaos`.
 
-use super::{
-    FaultClass, FaultKind, FaultSpec, KindName, PauseMode, Stream, MAX_FAULTS, MAX_FAULT_DELAY,
-};
-use crate::scenario::error::Problem;
-use crate::scenario::units;
+use super::error::Problem;
+use super::units;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+
+/// Most faults in one scenario: a drill is a handful; the report lists each.
+pub const MAX_FAULTS: usize = 100;
+/// Longest added latency, jitter or slice delay: longer is an outage, which `blackhole` is.
+pub const MAX_FAULT_DELAY: Duration = Duration::from_secs(60);
+
+/// One fault of the timeline, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "FaultFile", into = "FaultFile")]
+pub struct FaultSpec {
+    /// Names the fault in reports and in expectations (`breaker.opens_within[kill1]`).
+    /// Defaults to the kind's name, numbered when the kind occurs more than once (`kill1`).
+    pub name: String,
+    /// Start, since the load started (warmup included).
+    pub at: Duration,
+    /// How long the fault lasts (`for` in files).
+    pub duration: Duration,
+    /// What the fault does.
+    pub kind: FaultKind,
+}
+
+impl FaultSpec {
+    /// When the fault is planned to end, since the load started.
+    pub fn end(&self) -> Duration {
+        self.at.saturating_add(self.duration)
+    }
+}
+
+/// What a fault does, with its parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FaultKind {
+    /// SIGKILL the embedded server; start it again on the same port at the end.
+    Kill,
+    /// SIGSTOP the embedded server (connections stay open, replies stop); SIGCONT at the end.
+    Pause,
+    /// Graceful shutdown of the embedded server; start it again at the end.
+    Restart,
+    /// Toxiproxy `latency`: every chunk delayed by `latency` ± `jitter`.
+    Latency {
+        latency: Duration,
+        jitter: Duration,
+        stream: Stream,
+    },
+    /// Toxiproxy `timeout` 0: data is swallowed, nothing is answered, nothing closes.
+    Blackhole { stream: Stream },
+    /// Toxiproxy `reset_peer`: existing and new connections are reset (TCP RST).
+    Reset { stream: Stream },
+    /// Toxiproxy `enabled = false`: new connections are refused, existing ones closed.
+    Refuse,
+    /// Toxiproxy `bandwidth`: at most `rate` bytes per second.
+    Bandwidth { rate: u64, stream: Stream },
+    /// Toxiproxy `slicer`: data cut into chunks of about `average_size` ± `size_variation`
+    /// bytes, `delay` apart.
+    Slice {
+        average_size: u64,
+        size_variation: u64,
+        delay: Duration,
+        stream: Stream,
+    },
+    /// `CLIENT PAUSE <for> ALL|WRITE`; `CLIENT UNPAUSE` at the end.
+    ClientPause { mode: PauseMode },
+    /// `maxmemory` squeezed with `noeviction`, so writes get OOM errors; restored at the end.
+    Oom,
+}
+
+/// Which direction a network fault acts on (Toxiproxy's `stream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Client → Redis.
+    Upstream,
+    /// Redis → client (Toxiproxy's default).
+    #[default]
+    Downstream,
+}
+
+/// What `client_pause` blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseMode {
+    /// Every command.
+    #[default]
+    All,
+    /// Write commands only (reads go on).
+    Write,
+}
+
+impl PauseMode {
+    /// The `CLIENT PAUSE` argument.
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            PauseMode::All => "ALL",
+            PauseMode::Write => "WRITE",
+        }
+    }
+}
+
+/// What a fault acts on, which decides what it needs from the target and which faults it
+/// contradicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultClass {
+    /// Signals to a `redis-server` redline started.
+    Process,
+    /// Toxics on the fault proxy in front of Redis.
+    Network,
+    /// Redis commands through the admin connection.
+    Command,
+}
+
+/// The `kind` names, as written in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindName {
+    Kill,
+    Pause,
+    Restart,
+    Latency,
+    Blackhole,
+    Reset,
+    Refuse,
+    Bandwidth,
+    Slice,
+    ClientPause,
+    Oom,
+}
+
+impl KindName {
+    /// The name as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindName::Kill => "kill",
+            KindName::Pause => "pause",
+            KindName::Restart => "restart",
+            KindName::Latency => "latency",
+            KindName::Blackhole => "blackhole",
+            KindName::Reset => "reset",
+            KindName::Refuse => "refuse",
+            KindName::Bandwidth => "bandwidth",
+            KindName::Slice => "slice",
+            KindName::ClientPause => "client_pause",
+            KindName::Oom => "oom",
+        }
+    }
+
+    /// The class of faults of this kind.
+    pub fn class(self) -> FaultClass {
+        match self {
+            KindName::Kill | KindName::Pause | KindName::Restart => FaultClass::Process,
+            KindName::Latency
+            | KindName::Blackhole
+            | KindName::Reset
+            | KindName::Refuse
+            | KindName::Bandwidth
+            | KindName::Slice => FaultClass::Network,
+            KindName::ClientPause | KindName::Oom => FaultClass::Command,
+        }
+    }
+}
+
+impl FaultKind {
+    /// The kind's name as written in files.
+    pub fn name(&self) -> KindName {
+        match self {
+            FaultKind::Kill => KindName::Kill,
+            FaultKind::Pause => KindName::Pause,
+            FaultKind::Restart => KindName::Restart,
+            FaultKind::Latency { .. } => KindName::Latency,
+            FaultKind::Blackhole { .. } => KindName::Blackhole,
+            FaultKind::Reset { .. } => KindName::Reset,
+            FaultKind::Refuse => KindName::Refuse,
+            FaultKind::Bandwidth { .. } => KindName::Bandwidth,
+            FaultKind::Slice { .. } => KindName::Slice,
+            FaultKind::ClientPause { .. } => KindName::ClientPause,
+            FaultKind::Oom => KindName::Oom,
+        }
+    }
+
+    /// What the fault acts on.
+    pub fn class(&self) -> FaultClass {
+        self.name().class()
+    }
+
+    /// True for network faults that take the link down on their own (nothing else on the
+    /// proxy can happen at the same time), as opposed to the ones that shape it (latency,
+    /// bandwidth, slice), which compose.
+    fn cuts_the_link(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::Blackhole { .. } | FaultKind::Reset { .. } | FaultKind::Refuse
+        )
+    }
+}
 
 /// `[[faults]]` entry as written: every parameter of every kind is optional here, and
 /// [`resolve_kind`] says which belong to the entry's kind.
@@ -152,7 +354,7 @@ fn parameters_of(kind: KindName) -> &'static str {
 /// The entry's kind with its parameters; a parameter of another kind, or a missing
 /// required one, is a problem at `path.field`.
 pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Problem> {
-    let at = |field: &str| crate::scenario::lines::join(path, field);
+    let at = |field: &str| super::lines::join(path, field);
     let given: [(&str, bool); 9] = [
         ("latency", f.latency.is_some()),
         ("jitter", f.jitter.is_some()),
@@ -402,142 +604,4 @@ fn contradiction(f: &FaultSpec, g: &FaultSpec) -> Option<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn file(kind: KindName, at: u64, dur: u64) -> FaultFile {
-        FaultFile {
-            name: None,
-            kind,
-            at: Duration::from_secs(at),
-            duration: Duration::from_secs(dur),
-            latency: None,
-            jitter: None,
-            stream: None,
-            rate: None,
-            average_size: None,
-            size_variation: None,
-            delay: None,
-            mode: None,
-        }
-    }
-
-    const LEN: Option<Duration> = Some(Duration::from_secs(30));
-
-    #[test]
-    fn names_default_to_the_kind_numbered_when_repeated() {
-        let faults = resolve(
-            vec![
-                Some(file(KindName::Kill, 1, 2)),
-                Some(file(KindName::Kill, 10, 2)),
-                Some(file(KindName::Oom, 20, 2)),
-            ],
-            LEN,
-        )
-        .unwrap();
-        let names: Vec<&str> = faults.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["kill1", "kill2", "oom"]);
-    }
-
-    #[test]
-    fn a_fault_past_the_end_of_the_run_is_refused() {
-        let err = resolve(vec![Some(file(KindName::Pause, 25, 10))], LEN).unwrap_err();
-        assert_eq!(err[0].path, "faults[0].for");
-        assert!(err[0].message.contains("ends at 35s"), "{}", err[0].message);
-        let err = resolve(vec![Some(file(KindName::Pause, 1, 1))], None).unwrap_err();
-        assert!(err[0].message.contains("load.duration"));
-    }
-
-    #[test]
-    fn contradicting_overlaps_are_refused_and_composing_ones_allowed() {
-        let err = resolve(
-            vec![
-                Some(file(KindName::Kill, 1, 5)),
-                Some(file(KindName::Pause, 3, 5)),
-            ],
-            LEN,
-        )
-        .unwrap_err();
-        assert_eq!(err[0].path, "faults[1]");
-        assert!(
-            err[0].message.contains("`pause` overlaps `kill`"),
-            "{}",
-            err[0].message
-        );
-        let mut latency = file(KindName::Latency, 1, 5);
-        latency.latency = Some(Duration::from_millis(50));
-        let ok = resolve(
-            vec![
-                Some(latency),
-                Some(file(KindName::Kill, 2, 2)),
-                Some(file(KindName::Bandwidth, 3, 1)).map(|mut f| {
-                    f.rate = Some(1000);
-                    f
-                }),
-            ],
-            LEN,
-        );
-        assert!(ok.is_ok(), "{ok:?}");
-        let err = resolve(
-            vec![
-                Some(file(KindName::Blackhole, 1, 5)),
-                Some(file(KindName::Refuse, 5, 5)),
-            ],
-            LEN,
-        )
-        .unwrap_err();
-        assert!(err[0].message.contains("cuts the link"));
-        // Back to back is not an overlap.
-        assert!(resolve(
-            vec![
-                Some(file(KindName::Oom, 1, 4)),
-                Some(file(KindName::Oom, 5, 5))
-            ],
-            LEN
-        )
-        .is_ok());
-    }
-
-    #[test]
-    fn parameters_belong_to_their_kind() {
-        let mut f = file(KindName::Kill, 1, 1);
-        f.latency = Some(Duration::from_millis(5));
-        let err = resolve(vec![Some(f)], LEN).unwrap_err();
-        assert_eq!(err[0].path, "faults[0].latency");
-        assert!(err[0]
-            .message
-            .contains("kill faults (they take no parameters)"));
-        let err = resolve(vec![Some(file(KindName::Latency, 1, 1))], LEN).unwrap_err();
-        assert_eq!(err[0].path, "faults[0].latency");
-        let mut f = file(KindName::Latency, 1, 1);
-        f.latency = Some(Duration::from_millis(5));
-        f.jitter = Some(Duration::from_millis(6));
-        let err = resolve(vec![Some(f)], LEN).unwrap_err();
-        assert_eq!(err[0].path, "faults[0].jitter");
-    }
-
-    #[test]
-    fn names_are_unique_and_fit_in_brackets() {
-        let mut a = file(KindName::Kill, 1, 1);
-        a.name = Some("x".into());
-        let mut b = file(KindName::Oom, 5, 1);
-        b.name = Some("x".into());
-        let err = resolve(vec![Some(a.clone()), Some(b)], LEN).unwrap_err();
-        assert!(err[0].message.contains("already the name of faults[0]"));
-        a.name = Some("kill 1".into());
-        let err = resolve(vec![Some(a)], LEN).unwrap_err();
-        assert_eq!(err[0].path, "faults[0].name");
-    }
-
-    #[test]
-    fn the_resolved_form_reads_back() {
-        let mut f = file(KindName::Slice, 1, 2);
-        f.average_size = Some(16);
-        let spec = resolve(vec![Some(f)], LEN).unwrap().remove(0);
-        let json = serde_json::to_value(&spec).unwrap();
-        assert_eq!(json["kind"], "slice");
-        assert_eq!(json["for"], "2s");
-        let back: FaultSpec = serde_json::from_value(json).unwrap();
-        assert_eq!(back, spec);
-    }
-}
+mod tests;
