@@ -139,6 +139,7 @@ impl RunSummary {
             compression: compression(t),
             histograms: histograms(t),
             faults: inputs.faults,
+            preload: None,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(
