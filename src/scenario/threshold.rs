@@ -373,14 +373,14 @@ impl Threshold {
         }
         let (name, fault) = split_fault(lhs)?;
         let metric = parse_metric(name)?;
+        if rhs.starts_with('-') {
+            return Err(ThresholdError::Negative(rhs.to_string()));
+        }
         if fault.is_some() && !metric.is_per_fault() {
             return Err(ThresholdError::NotPerFault(name.to_string()));
         }
         if cmp == Cmp::Eq && !metric.is_exact() {
             return Err(ThresholdError::ExactOnMeasurement(name.to_string()));
-        }
-        if rhs.starts_with('-') {
-            return Err(ThresholdError::Negative(rhs.to_string()));
         }
         let limit = match metric {
             Metric::Latency { .. }
@@ -422,6 +422,7 @@ impl Threshold {
         let impossible = match cmp {
             Cmp::Lt => limit <= 0.0,
             Cmp::Gt => fraction && limit >= 1.0,
+            // A state has three values; a count may be any whole number.
             Cmp::Le | Cmp::Ge | Cmp::Eq => false,
         };
         if impossible {

@@ -162,7 +162,8 @@ async fn client_pause_write_holds_writes_not_reads_until_unpaused() {
     assert!(write.expect_err("writes wait").is_timeout());
     assert_eq!(read.expect("reads go on"), None);
     let started = Instant::now();
-    assert_eq!(guard.undo().await.expect("unpause"), "CLIENT UNPAUSE");
+    let never = std::future::pending();
+    assert_eq!(guard.undo(never).await.expect("unpause"), "CLIENT UNPAUSE");
     blocking(move || set(&url, "k2", "v"))
         .await
         .expect("writes work again");
@@ -192,7 +193,10 @@ async fn client_pause_all_holds_every_command_until_its_own_timeout() {
     })
     .await;
     assert!(read.expect_err("reads wait too").is_timeout());
-    guard.undo().await.expect("the pause ends");
+    guard
+        .undo(std::future::pending())
+        .await
+        .expect("the pause ends");
     assert_eq!(blocking(move || get(&url, "k")).await.expect("GET"), None);
 }
 
@@ -321,4 +325,59 @@ async fn network_faults_through_the_proxy_are_what_the_client_sees() {
         guard.undo().expect("removed");
     }
     assert!(proxy.toxics().is_empty() && proxy.is_enabled());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_through_the_proxy_count_as_calls_while_open_only_while_open() {
+    use redline::cache::BreakerState;
+    use redline::chaos::open_calls::{probe_of, OpenCallsWatch};
+    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    let (_server, proxy, url) = proxied();
+    // 0 closed, 1 open: the breaker as the test sets it.
+    let state = Arc::new(AtomicU8::new(0));
+    let seen = state.clone();
+    // Samples that saw the breaker open: the test waits on them, not on the clock.
+    let open_samples = Arc::new(AtomicU64::new(0));
+    let sampled = open_samples.clone();
+    let probe = probe_of(move || {
+        let open = seen.load(Ordering::SeqCst) == 1;
+        sampled.fetch_add(u64::from(open), Ordering::SeqCst);
+        Some(match u8::from(open) {
+            0 => (BreakerState::Closed, 0),
+            _ => (BreakerState::Open, 1),
+        })
+    });
+    let watch = OpenCallsWatch::start(proxy.clone(), probe, Instant::now(), Duration::ZERO);
+    let pings = |n: usize| {
+        let url = url.clone();
+        blocking(move || {
+            let mut con = client(&url).expect("connect");
+            for _ in 0..n {
+                let _: String = redis::cmd("PING").query(&mut con).unwrap();
+            }
+        })
+    };
+    let counted = |p: &FaultProxy| p.counters().commands_up;
+    let samples_after = |n: u64| {
+        let from = open_samples.load(Ordering::SeqCst);
+        let open_samples = open_samples.clone();
+        blocking(move || {
+            crate::support::wait_until(Duration::from_secs(5), "the watch to sample", || {
+                open_samples.load(Ordering::SeqCst) >= from + n
+            })
+        })
+    };
+    pings(3).await;
+    let closed_total = counted(&proxy);
+    state.store(1, Ordering::SeqCst);
+    // The watch has seen the open breaker before the commands go...
+    samples_after(1).await;
+    pings(5).await;
+    let open_total = counted(&proxy);
+    // ...and samples again after they went.
+    samples_after(2).await;
+    let seen: u64 = watch.finish().await.iter().map(|c| c.commands).sum();
+    // The five PINGs and the new connection's handshake, none of the closed ones.
+    assert_eq!(seen, open_total - closed_total, "counted {seen}");
+    assert!(seen >= 5, "{seen}");
 }

@@ -169,7 +169,7 @@ async fn a_run_stopped_mid_fault_leaves_no_paused_server_and_no_toxic() {
     let watcher = tokio::spawn(async move {
         // Stop once both faults are in force.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while !(proc_state(pid).as_deref() == Some("T") && !proxy.toxics().is_empty()) {
+        while proc_state(pid).as_deref() != Some("T") || proxy.toxics().is_empty() {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the faults never started"
