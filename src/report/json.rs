@@ -208,6 +208,13 @@ mod tests {
         "concurrency",
         "peak_concurrency",
         "cpu_share",
+        "checked_reads",
+        "checked_keys",
+        "stale_reads",
+        "stale_reads_within_ttl",
+        "lost_invalidations",
+        "failures",
+        "breaker_failures_at_start",
     ];
 
     /// Every numeric field outside the resolved scenario (whose durations are strings such

@@ -4,6 +4,8 @@
 //! - [`shards`]: [`RecorderShards`], the recorders a run's tasks record into.
 //! - [`backlog`]: queueing (in-flight, Redis and origin slots), dropped operations and the
 //!   bottleneck sentence.
+//! - [`consistency`]: what the stale-read checker found (stale reads, lost invalidations).
+//! - [`origin_windows`]: origin load during fault windows and breaker-open periods.
 //! - [`aggregate`]: the [`Aggregator`] that empties worker recorders every second into a time
 //!   series ([`TimePoint`]) and the run totals ([`Measured`]); also the live line.
 //! - [`summary`]: the immutable [`RunSummary`] (report.json, schema `redline.report/v2`) every
@@ -11,7 +13,9 @@
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).
 //! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
-//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable.
+//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable;
+//!   [`expectations`] measures the drills' breaker expectations per fault.
+//! - [`faults`]: the drill's faults as they happened, and the time series marked with them.
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
@@ -25,11 +29,15 @@
 pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
+pub mod consistency;
+pub mod expectations;
+pub mod faults;
 pub mod format;
 pub mod hdr;
 pub mod json;
 pub mod load_line;
 pub mod markdown;
+pub mod origin_windows;
 pub mod phase;
 pub mod recorder;
 pub mod sentences;

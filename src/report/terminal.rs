@@ -116,12 +116,32 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     if let Some(line) = redis_failures(s) {
         writeln!(w, "  redis       {line}")?;
     }
+    for line in super::faults::terminal_lines(&s.faults) {
+        writeln!(w, "  fault       {line}")?;
+    }
     if s.breaker.final_state.is_some() || !s.breaker.transitions.is_empty() {
         writeln!(
             w,
             "  breaker     {} ({})",
             s.breaker.final_state.map_or("unknown", |st| st.name()),
             format::plural(s.breaker.transitions.len(), "transition")
+        )?;
+    }
+    if let Some(c) = s.consistency.as_ref().filter(|c| c.checked_reads > 0) {
+        writeln!(w, "  stale       {}", c.line())?;
+    }
+    // A flapping breaker has many windows: the terminal shows the first few.
+    let windows: Vec<_> = (s.origin.windows.iter())
+        .filter(|o| o.covered_s > 0.0)
+        .collect();
+    for o in windows.iter().take(2) {
+        writeln!(w, "  origin      {}", super::origin_windows::describe(o))?;
+    }
+    if windows.len() > 2 {
+        writeln!(
+            w,
+            "  origin      and {} more (report.json origin.windows)",
+            windows.len() - 2
         )?;
     }
     for line in super::backlog::describe(s, true) {

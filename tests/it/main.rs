@@ -4,7 +4,9 @@
 mod bad_input;
 mod cache;
 mod check;
+mod consistency;
 mod doc_commands;
+mod drills;
 mod engine;
 mod overload;
 mod pipeline_batches;
