@@ -8,6 +8,7 @@ mod doc_commands;
 mod engine;
 mod overload;
 mod pipeline_batches;
+mod proxy;
 mod redis_errors;
 mod report_verdicts;
 mod report_windows;
