@@ -23,6 +23,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Remove the keys a run left behind (SCAN + UNLINK under one prefix, nothing else).
     Clean(CleanArgs),
+    /// Run the TCP fault proxy on its own in front of a Redis, with Toxiproxy's HTTP API to
+    /// switch network faults on and off.
+    Proxy(ProxyArgs),
 }
 
 /// `redline run`.
@@ -89,6 +92,23 @@ pub struct CleanArgs {
     pub prefix: String,
 }
 
+/// `redline proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Address clients connect to, e.g. 127.0.0.1:26379 (port 0 picks a free one, printed).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// The Redis to forward to, as host:port.
+    #[arg(long, value_name = "ADDR")]
+    pub upstream: String,
+    /// Address of the HTTP API (Toxiproxy's subset), e.g. 127.0.0.1:8474; no API without it.
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<std::net::SocketAddr>,
+    /// The proxy's name in the API (`/proxies/NAME`).
+    #[arg(long, value_name = "NAME", default_value = "redis")]
+    pub name: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +149,38 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["redline", "clean", "app:1a:"]).is_err());
         assert!(Cli::try_parse_from(["redline", "clean", "--redis", "redis://h:1"]).is_err());
+    }
+
+    #[test]
+    fn proxy_needs_listen_and_upstream_and_a_socket_address() {
+        let cli = Cli::try_parse_from([
+            "redline",
+            "proxy",
+            "--listen",
+            "127.0.0.1:26379",
+            "--upstream",
+            "redis.internal:6379",
+            "--api",
+            "127.0.0.1:8474",
+        ])
+        .unwrap();
+        let Command::Proxy(a) = cli.command else {
+            panic!("not proxy")
+        };
+        assert_eq!(a.listen.port(), 26379);
+        assert_eq!(a.upstream, "redis.internal:6379");
+        assert_eq!(a.api.map(|a| a.port()), Some(8474));
+        assert_eq!(a.name, "redis");
+        let bad = [
+            "redline",
+            "proxy",
+            "--listen",
+            "nowhere",
+            "--upstream",
+            "h:1",
+        ];
+        assert!(Cli::try_parse_from(bad).is_err());
+        assert!(Cli::try_parse_from(["redline", "proxy", "--listen", "127.0.0.1:1"]).is_err());
     }
 
     #[test]

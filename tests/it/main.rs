@@ -9,6 +9,7 @@ mod engine;
 mod overload;
 mod pipeline_batches;
 mod proxy;
+mod proxy_api;
 mod redis_errors;
 mod report_verdicts;
 mod report_windows;
