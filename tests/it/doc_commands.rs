@@ -153,7 +153,10 @@ fn skip_reason(text: &str) -> Option<String> {
     {
         return Some(format!("names the non-loopback host {host}"));
     }
-    let subcommand = text.split_whitespace().skip_while(|w| *w != "redline").nth(1);
+    let subcommand = text
+        .split_whitespace()
+        .skip_while(|w| *w != "redline")
+        .nth(1);
     if subcommand == Some("proxy") {
         return Some("runs until a signal (driven as a process in proxy_api.rs)".into());
     }

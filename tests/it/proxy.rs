@@ -431,3 +431,35 @@ fn dropping_the_proxy_closes_its_connections_and_its_port() {
     );
     drop((_runtime, server));
 }
+
+#[test]
+fn a_blackhole_holds_a_bounded_amount_and_pushes_back_on_the_sender() {
+    let p = proxied();
+    p.proxy
+        .add_toxic(Toxic::new(
+            Stream::Upstream,
+            ToxicKind::Timeout { timeout: 0 },
+        ))
+        .unwrap();
+    let mut raw = p.raw(Duration::from_secs(10));
+    raw.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // A client that never stops sending: the proxy holds at most 1 MiB of it, the rest waits
+    // in the kernel's socket buffers until the sender blocks.
+    let chunk = vec![b'x'; 1 << 20];
+    let mut sent = 0usize;
+    let limit = 256usize << 20;
+    while sent < limit {
+        match raw.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    assert!(
+        sent < 64 << 20,
+        "the sender got {} MiB into a blackhole without being pushed back",
+        sent >> 20
+    );
+    assert_eq!(p.proxy.counters().bytes_up, 0, "nothing reached Redis");
+}
