@@ -5,6 +5,7 @@
 #
 #   benches/proxy-compare.sh            # 8-second runs
 #   SECS=5 KEEP=1 benches/proxy-compare.sh   # shorter runs; keep the reports (work dir printed)
+#   NO_BUILD=1 benches/proxy-compare.sh      # use the release binary as it is
 #
 # Goals (issue 7): through the proxy, the managed target's response p50 at 10 000 ops/s at
 # most 1.10× the direct p50, and the ceiling scenario (scenarios/ceiling.toml, closed model,
@@ -15,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECS=${SECS:-8}
-cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 BIN=target/release/redline
 work=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "work dir: $work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
