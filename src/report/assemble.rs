@@ -133,6 +133,7 @@ impl RunSummary {
             }),
             compression: compression(t),
             histograms: histograms(t),
+            preload: None,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(
