@@ -23,6 +23,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Remove the keys a run left behind (SCAN + UNLINK under one prefix, nothing else).
     Clean(CleanArgs),
+    /// Merge the report.json files of a sharded run's generators into one report.
+    Merge(MergeArgs),
 }
 
 /// `redline run`.
@@ -50,6 +52,36 @@ pub struct RunArgs {
     /// Keep the keys the run wrote (default: removed at the end).
     #[arg(long)]
     pub keep_keys: bool,
+    /// Run one share of a run driven by COUNT generators: INDEX/COUNT, e.g. 0/3 (default:
+    /// JOB_COMPLETION_INDEX / REDLINE_SHARD_COUNT of a Kubernetes Indexed Job).
+    #[arg(long, value_name = "INDEX/COUNT")]
+    pub shard: Option<String>,
+    /// The run's id, part of its key prefix: every shard of one run gives the same one.
+    #[arg(long, value_name = "ID", env = "REDLINE_RUN_ID")]
+    pub run_id: Option<String>,
+    /// Start the load at TIME (RFC 3339 or unix seconds), so shards start on one second.
+    #[arg(long, value_name = "TIME", env = "REDLINE_START_AT")]
+    pub start_at: Option<String>,
+    /// How long a shard waits for the others (to get ready, to finish); default 10m.
+    #[arg(long, value_name = "DURATION")]
+    pub shard_wait: Option<String>,
+    /// Serve live metrics in the Prometheus text format at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR", env = "REDLINE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// `redline merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' report.json files (or their run folders).
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    /// Folder for the merged report.json and summary.md.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace a report already in --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `redline check`.

@@ -4,16 +4,19 @@
 
 use crate::cache::sweep;
 use crate::check::{self, CheckOptions};
-use crate::cli::{CheckArgs, CleanArgs, RunArgs, ValidateArgs};
+use crate::cli::{CheckArgs, CleanArgs, MergeArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
 use crate::out_dir;
 use crate::report::summary::CleanupOutcome;
 use crate::report::{self, terminal, verdict};
+use crate::scale::metrics::LiveMetrics;
+use crate::scale::run_plan::{ScaleArgs, ScalePlan};
 use crate::scenario;
 use crate::shutdown::Shutdown;
 use crate::target::{self, Target, TargetError, TargetRequest};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 
 /// Exit code: usage, scenario or connection error.
 pub const EXIT_ERROR: u8 = 2;
@@ -24,9 +27,35 @@ pub const EXIT_INTERRUPTED: u8 = 3;
 /// report and removes the run's keys, the second skips that cleanup (exit 3 either way).
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
-    let scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
+    let mut scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
         Ok(s) => s,
         Err(errors) => return Ok(print_errors(&errors)),
+    };
+    let scale = ScaleArgs {
+        shard: args.shard.as_deref(),
+        run_id: args.run_id.as_deref(),
+        start_at: args.start_at.as_deref(),
+        wait: args.shard_wait.as_deref(),
+    };
+    let plan = ScalePlan::new(&scale, &target::process_env, chrono::Utc::now())?;
+    // The scenario describes the whole run; this generator runs its shard's share.
+    let shard_info = plan.apply(&mut scenario)?;
+    let run_id = plan
+        .run_id
+        .clone()
+        .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>()));
+    // Bound before any load, so a busy port is an error, not a run nobody can watch.
+    let metrics = match args.metrics_addr {
+        Some(addr) => {
+            let m = Arc::new(LiveMetrics::new(&scenario.name, &run_id, &plan.label()));
+            let server = (m.serve(addr).await)
+                .with_context(|| format!("cannot serve metrics on {addr}"))?;
+            if !args.quiet {
+                eprintln!("metrics: http://{}/metrics", server.local_addr());
+            }
+            Some((m, server))
+        }
+        None => None,
     };
     // The report folder is settled before any load, so a bad --out loses no results.
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
@@ -52,6 +81,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             return Err(e.into());
         }
     };
+    if let Some(t) = opened.as_ref().ok().filter(|_| plan.sharded()) {
+        if t.embedded().is_some() || t.provider() != report::Provider::Redis {
+            discard_dir();
+            anyhow::bail!(
+                "a sharded run needs one Redis server every shard shares: pass --redis URL \
+                 (or REDIS_URL); an embedded server or the in-memory store is each \
+                 generator's own"
+            );
+        }
+    }
     if let Some(why) = opened.as_ref().ok().and_then(|t| t.fallback_reason()) {
         // One line, even with --quiet: a run that measures the wrong thing must say so.
         eprintln!(
@@ -60,9 +99,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         );
     }
     let opts = RunOptions {
-        run_id: None,
+        run_id: Some(run_id),
         keep_keys: args.keep_keys,
-        seed: None,
+        peers: plan.peers(),
+        observer: metrics.as_ref().map(|(m, _)| m.clone() as _),
+        ..RunOptions::default()
     };
     let live = !args.quiet && std::io::stdout().is_terminal();
     let mut on_tick = move |line: &report::aggregate::LiveLine| {
@@ -88,6 +129,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         Err(phase) => engine::aborted_before_load(&scenario, phase, unopened(&scenario)),
     };
+    let mut summary = summary;
+    summary.shard = shard_info;
     if live {
         eprintln!();
     }
@@ -106,6 +149,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         terminal::write_summary(&summary, &mut out)?;
         writeln!(out, "report: {}", dir.display())?;
     }
+    Ok(verdict::exit_code(summary.verdict) as u8)
+}
+
+/// `redline merge`: one report from a sharded run's reports; exits with the merged
+/// verdict's code (2 when the reports cannot be merged).
+pub fn merge(args: MergeArgs) -> anyhow::Result<u8> {
+    let summary = crate::scale::merge::from_files(&args.reports)?;
+    let dir = out_dir::prepare(Some(&args.out), &summary.scenario.name, "", args.force)?;
+    report::write_run_dir(&summary, &dir)
+        .with_context(|| format!("cannot write the report to {}", dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    terminal::write_summary(&summary, &mut out)?;
+    writeln!(out, "report: {}", dir.display())?;
     Ok(verdict::exit_code(summary.verdict) as u8)
 }
 

@@ -9,6 +9,8 @@
 //!   embedded server, in-memory store), handed to the engine as a value.
 //! - [`engine`]: the load engine that drives a scenario through the cache layer.
 //! - [`report`]: HDR recording, thresholds, verdict and the report writers.
+//! - [`scale`]: sharded runs (`--shard`, `--start-at`), `redline merge` and the live
+//!   Prometheus metrics (`--metrics-addr`).
 //! - [`shutdown`]: the stop request (first signal stops, second skips cleanup) every phase
 //!   of a run waits on.
 //! - [`op`]: operation and error vocabulary shared by all of the above.
@@ -22,6 +24,7 @@ pub mod engine;
 pub mod op;
 pub mod out_dir;
 pub mod report;
+pub mod scale;
 pub mod scenario;
 pub mod server;
 pub mod shutdown;

@@ -10,6 +10,7 @@
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
+//! - [`peers`]: the other generators of a sharded run, and an observer of every interval.
 //!
 //! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
 //! it is given: the first request ends the phase and the run goes on to its partial report
@@ -28,6 +29,7 @@ pub mod layer;
 pub mod ops;
 pub mod origin;
 mod outcome;
+pub mod peers;
 pub mod queueing;
 pub mod schedule;
 pub mod wire;
@@ -59,6 +61,10 @@ pub enum EngineError {
     /// The run's cache store could not connect (unreachable, wrong password, not Redis).
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// The generators of a sharded run could not start together (the run's keys are
+    /// removed first).
+    #[error(transparent)]
+    Peers(#[from] peers::PeersError),
     /// The run id cannot be part of a key prefix.
     #[error("run id {0:?} must not contain whitespace or * ? [ ] \\ (it becomes part of the key prefix)")]
     RunId(String),
@@ -74,6 +80,10 @@ pub struct RunOptions {
     pub keep_keys: bool,
     /// Seed for every random choice; random when None.
     pub seed: Option<u64>,
+    /// The other generators of a sharded run; None for a lone generator.
+    pub peers: Option<Arc<dyn peers::Peers>>,
+    /// Sees every closed interval (the live metrics endpoint); None when nobody watches.
+    pub observer: Option<Arc<dyn peers::Observer>>,
 }
 
 /// Recorder shards the workers record into (merged once a second).
@@ -145,6 +155,20 @@ pub async fn run(
         Phase::Preload.enter();
         driver::preload(&workload, scenario, &shutdown).await;
         note_stop(Phase::Preload, &mut aborted_in);
+    }
+    if let (Some(peers), None) = (&opts.peers, aborted_in) {
+        Phase::Waiting.enter();
+        match until(&shutdown, peers.ready(admin, &run_prefix)).await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                // Preloaded keys are not left behind by a run that never started.
+                if let Some(admin) = admin.filter(|_| peers.cleans_up()) {
+                    cleanup::remove_run_keys(admin, &run_prefix, opts.keep_keys, &shutdown).await;
+                }
+                return Err(e.into());
+            }
+            None => aborted_in = Some(Phase::Waiting),
+        }
     }
 
     // Set before the load when a phase before it was interrupted: the load then ends at once.
@@ -221,12 +245,18 @@ pub async fn run(
     let mut interval_start = Duration::ZERO;
     let close_interval = |aggregator: &mut Aggregator, interval_start: &mut Duration| {
         let elapsed = start.elapsed();
+        let points = aggregator.timeseries().len();
         if *interval_start >= measured_end {
             aggregator.tick_grace(elapsed, breaker_state());
         } else {
             aggregator.tick(elapsed, breaker_state(), *interval_start >= warmup);
         }
         *interval_start = elapsed;
+        if let (Some(observer), Some(point)) = (&opts.observer, aggregator.timeseries().last()) {
+            if aggregator.timeseries().len() > points {
+                observer.interval(point, aggregator.last_interval());
+            }
+        }
     };
     let outcome: Option<Drive> = loop {
         // Biased: when a tick and the end of warmup fall due together, the tick closes the
@@ -289,7 +319,26 @@ pub async fn run(
             }),
         None => None,
     };
+    if let Some(peers) = &opts.peers {
+        // An interrupted generator still says it is done (only a second signal skips
+        // that), so shard 0 need not wait out its bound; a running one gives up waiting for
+        // the others at a stop request.
+        if aborted_in.is_some() || shutdown.is_stopping() {
+            until_abandoned(&shutdown, peers.finished(admin, &run_prefix, true)).await;
+        } else {
+            until(&shutdown, peers.finished(admin, &run_prefix, false)).await;
+        }
+    }
     let cleanup = match admin {
+        Some(_) if opts.peers.as_ref().is_some_and(|p| !p.cleans_up()) => {
+            Some(crate::report::summary::Cleanup {
+                prefix: run_prefix.clone(),
+                outcome: crate::report::summary::CleanupOutcome::OtherShard,
+                removed: 0,
+                reason: None,
+                remove_with: None,
+            })
+        }
         Some(admin) => {
             Phase::Cleanup.enter();
             let removal = cleanup::remove_run_keys(admin, &run_prefix, opts.keep_keys, &shutdown);

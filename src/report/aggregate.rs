@@ -296,6 +296,11 @@ impl Aggregator {
         &self.timeseries
     }
 
+    /// The interval closed last (what its time-series point was made from).
+    pub fn last_interval(&self) -> &Recorder {
+        &self.interval
+    }
+
     /// The measured totals so far.
     pub fn totals(&self) -> &Recorder {
         &self.totals

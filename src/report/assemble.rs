@@ -133,6 +133,8 @@ impl RunSummary {
             }),
             compression: compression(t),
             histograms: histograms(t),
+            shard: None,
+            merged: None,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

@@ -10,6 +10,7 @@
 //!   renderer reads.
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).
+//! - [`generators`]: which generators a report covers (one shard, or the merged shards).
 //! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
 //! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable.
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
@@ -26,6 +27,7 @@ pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
 pub mod format;
+pub mod generators;
 pub mod hdr;
 pub mod json;
 pub mod load_line;

@@ -6,6 +6,7 @@
 
 use super::aggregate::{ratio, TimePoint};
 pub use super::backlog::{BacklogReport, OriginReport};
+pub use super::generators::{MergeInfo, MergedShard, ShardInfo};
 pub use super::phase::{Cleanup, CleanupOutcome, Phase};
 use super::verdict::{ThresholdResult, Verdict};
 use crate::cache::BreakerState;
@@ -87,6 +88,13 @@ pub struct RunSummary {
     pub compression: Vec<CompressionRow>,
     /// The measured histograms, so a report can be re-analysed or merged.
     pub histograms: Histograms,
+    /// Which generator of a sharded run this report covers (`redline run --shard`); `None`
+    /// for a lone generator and for a merged report.
+    #[serde(default)]
+    pub shard: Option<ShardInfo>,
+    /// The shards a merged report combines (`redline merge`); `None` otherwise.
+    #[serde(default)]
+    pub merged: Option<MergeInfo>,
 }
 
 /// The scenario that was run.
