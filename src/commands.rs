@@ -48,8 +48,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let metrics = match args.metrics_addr {
         Some(addr) => {
             let m = Arc::new(LiveMetrics::new(&scenario.name, &run_id, &plan.label()));
-            let server = (m.serve(addr).await)
-                .with_context(|| format!("cannot serve metrics on {addr}"))?;
+            let server =
+                (m.serve(addr).await).with_context(|| format!("cannot serve metrics on {addr}"))?;
             if !args.quiet {
                 eprintln!("metrics: http://{}/metrics", server.local_addr());
             }

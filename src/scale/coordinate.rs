@@ -70,7 +70,12 @@ impl RedisPeers {
 
     /// Polls until every other shard's `<what>` marker is there; `Err(missing)` when the
     /// wait ran out.
-    async fn await_markers(&self, admin: &RedisStore, prefix: &str, what: &str) -> Result<(), Vec<u32>> {
+    async fn await_markers(
+        &self,
+        admin: &RedisStore,
+        prefix: &str,
+        what: &str,
+    ) -> Result<(), Vec<u32>> {
         let keys: Vec<String> = (1..self.shard.count)
             .map(|i| Self::marker(prefix, &format!("{what}:{i}")))
             .collect();
@@ -93,7 +98,12 @@ impl RedisPeers {
     }
 
     /// Sets a marker, retrying transient failures until the wait runs out.
-    async fn set_marker(&self, admin: &RedisStore, key: &str, value: &str) -> Result<(), PeersError> {
+    async fn set_marker(
+        &self,
+        admin: &RedisStore,
+        key: &str,
+        value: &str,
+    ) -> Result<(), PeersError> {
         let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             match admin.set(key, value.as_bytes(), Some(self.ttl())).await {
@@ -220,7 +230,10 @@ impl Peers for RedisPeers {
             if self.shard.index != 0 {
                 let done = Self::marker(run_prefix, &format!("done:{}", self.shard.index));
                 if let Err(e) = admin.set(&done, b"1", Some(self.ttl())).await {
-                    eprintln!("warning: shard {}: cannot tell shard 0 it is done: {e}", self.shard);
+                    eprintln!(
+                        "warning: shard {}: cannot tell shard 0 it is done: {e}",
+                        self.shard
+                    );
                 }
                 return;
             }

@@ -86,7 +86,11 @@ impl LiveMetrics {
             "Operations completed (one application call each), warmup included",
             m.ops.clone(),
         );
-        r.register("commands", "Commands the operations consisted of", m.commands.clone());
+        r.register(
+            "commands",
+            "Commands the operations consisted of",
+            m.commands.clone(),
+        );
         r.register("hits", "Keys read and found in the cache", m.hits.clone());
         r.register("misses", "Keys read and not found", m.misses.clone());
         r.register(
@@ -99,7 +103,11 @@ impl LiveMetrics {
             "Redis commands that failed, the ones the fallback absorbed included",
             m.redis_errors.clone(),
         );
-        r.register("origin_calls", "Loads from the origin after a miss", m.origin_calls.clone());
+        r.register(
+            "origin_calls",
+            "Loads from the origin after a miss",
+            m.origin_calls.clone(),
+        );
         r.register(
             "fallback_operations",
             "Operations the in-memory fallback served",
@@ -143,7 +151,9 @@ impl LiveMetrics {
         );
         // Every error kind is a series from the start, so rate() sees the first error.
         for kind in ErrorKind::ALL {
-            m.errors.get_or_create(&vec![("kind", kind.name())]).inc_by(0);
+            m.errors
+                .get_or_create(&vec![("kind", kind.name())])
+                .inc_by(0);
         }
         LiveMetrics { registry, ..m }
     }
@@ -161,13 +171,16 @@ impl LiveMetrics {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let metrics = Arc::clone(self);
-        let app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let metrics = Arc::clone(&metrics);
-                async move { ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render()).into_response() }
-            }),
-        );
+        let app =
+            axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let metrics = Arc::clone(&metrics);
+                    async move {
+                        ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render()).into_response()
+                    }
+                }),
+            );
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::warn!("the metrics endpoint stopped: {e}");
@@ -210,7 +223,9 @@ impl Observer for LiveMetrics {
         for kind in ErrorKind::ALL {
             let n = interval.error_count(kind);
             if n > 0 {
-                self.errors.get_or_create(&vec![("kind", kind.name())]).inc_by(n);
+                self.errors
+                    .get_or_create(&vec![("kind", kind.name())])
+                    .inc_by(n);
             }
         }
         self.redis_errors.inc_by(point.redis_errors);
@@ -218,12 +233,22 @@ impl Observer for LiveMetrics {
         self.fallback_ops.inc_by(point.fallback_ops);
         self.dropped.inc_by(point.backlog.dropped);
         self.throughput.set(point.throughput);
-        for (q, v) in [("0.5", point.p50_us), ("0.95", point.p95_us), ("0.99", point.p99_us)] {
-            self.latency.get_or_create(&vec![("quantile", q)]).set(seconds(v));
+        for (q, v) in [
+            ("0.5", point.p50_us),
+            ("0.95", point.p95_us),
+            ("0.99", point.p99_us),
+        ] {
+            self.latency
+                .get_or_create(&vec![("quantile", q)])
+                .set(seconds(v));
         }
         self.lag_p99.set(seconds(point.lag_p99_us));
         if let Some(state) = point.breaker {
-            for s in [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen] {
+            for s in [
+                BreakerState::Closed,
+                BreakerState::Open,
+                BreakerState::HalfOpen,
+            ] {
                 let g = self.breaker.get_or_create(&vec![("state", s.name())]);
                 g.set(i64::from(s == state));
             }
@@ -270,9 +295,15 @@ mod tests {
         assert!(line("redline_operations_total").ends_with(" 200"), "{text}");
         assert!(line("redline_hits_total").ends_with(" 120"));
         assert!(line("redline_errors_total{").contains("run_id=\"1a2b\""));
-        assert!(text.contains("kind=\"timeout\",scenario=\"smoke\",run_id=\"1a2b\",shard=\"0/1\"} 2")
-            || text.contains("kind=\"timeout\"") && text.contains("} 2"), "{text}");
-        assert!(line("redline_response_time_seconds{quantile=\"0.99\"").ends_with(" 0.99"), "{text}");
+        assert!(
+            text.contains("kind=\"timeout\",scenario=\"smoke\",run_id=\"1a2b\",shard=\"0/1\"} 2")
+                || text.contains("kind=\"timeout\"") && text.contains("} 2"),
+            "{text}"
+        );
+        assert!(
+            line("redline_response_time_seconds{quantile=\"0.99\"").ends_with(" 0.99"),
+            "{text}"
+        );
         assert!(line("redline_breaker_state{state=\"OPEN\"").ends_with(" 1"));
         assert!(line("redline_breaker_state{state=\"CLOSED\"").ends_with(" 0"));
         assert!(text.ends_with("# EOF\n"));

@@ -49,7 +49,11 @@ pub struct PlanError(pub String);
 impl ScalePlan {
     /// Checks the options; the shard comes from `--shard`, else from the Indexed Job's
     /// `JOB_COMPLETION_INDEX` and `REDLINE_SHARD_COUNT` in `env`.
-    pub fn new(args: &ScaleArgs<'_>, env: Lookup<'_>, now: DateTime<Utc>) -> Result<ScalePlan, PlanError> {
+    pub fn new(
+        args: &ScaleArgs<'_>,
+        env: Lookup<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ScalePlan, PlanError> {
         let shard = match args.shard {
             Some(text) => Some(text.parse::<Shard>().map_err(|e| PlanError(e.0))?),
             None => Shard::from_env(env).map_err(|e| PlanError(e.0))?,
@@ -78,7 +82,9 @@ impl ScalePlan {
             None => DEFAULT_WAIT,
             Some(text) => {
                 let wait = humantime::parse_duration(text.trim()).map_err(|e| {
-                    PlanError(format!("--shard-wait must be a duration like 10m ({e}): {text:?}"))
+                    PlanError(format!(
+                        "--shard-wait must be a duration like 10m ({e}): {text:?}"
+                    ))
                 })?;
                 if wait.is_zero() || wait > MAX_WAIT {
                     return Err(PlanError(format!(
@@ -130,7 +136,9 @@ impl ScalePlan {
 
     /// The shard as the metrics label it: `INDEX/COUNT`, `0/1` for a lone generator.
     pub fn label(&self) -> String {
-        self.shard.unwrap_or(Shard { index: 0, count: 1 }).to_string()
+        self.shard
+            .unwrap_or(Shard { index: 0, count: 1 })
+            .to_string()
     }
 }
 
@@ -146,17 +154,37 @@ mod tests {
     fn a_sharded_run_needs_a_run_id_and_checks_every_option() {
         let now = Utc::now();
         let plan = |a: ScaleArgs<'_>| ScalePlan::new(&a, &none, now);
-        let e = plan(ScaleArgs { shard: Some("0/3"), ..Default::default() }).unwrap_err();
+        let e = plan(ScaleArgs {
+            shard: Some("0/3"),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.0.contains("--run-id"), "{e}");
-        let ok = plan(ScaleArgs { shard: Some("1/3"), run_id: Some("r1"), ..Default::default() })
-            .expect("valid");
+        let ok = plan(ScaleArgs {
+            shard: Some("1/3"),
+            run_id: Some("r1"),
+            ..Default::default()
+        })
+        .expect("valid");
         assert!(ok.sharded());
         assert_eq!(ok.label(), "1/3");
-        let e = plan(ScaleArgs { run_id: Some("a b"), ..Default::default() }).unwrap_err();
+        let e = plan(ScaleArgs {
+            run_id: Some("a b"),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.0.contains("--run-id"), "{e}");
-        let e = plan(ScaleArgs { wait: Some("2h"), ..Default::default() }).unwrap_err();
+        let e = plan(ScaleArgs {
+            wait: Some("2h"),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.0.contains("--shard-wait"), "{e}");
-        let e = plan(ScaleArgs { start_at: Some("yesterday"), ..Default::default() }).unwrap_err();
+        let e = plan(ScaleArgs {
+            start_at: Some("yesterday"),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.0.contains("--start-at"), "{e}");
         let lone = plan(ScaleArgs::default()).expect("valid");
         assert!(lone.peers().is_none() && lone.label() == "0/1");

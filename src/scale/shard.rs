@@ -79,9 +79,9 @@ impl Shard {
             (Some(i), Some(n)) => (i, n),
         };
         let number = |name: &str, v: &str| {
-            v.trim().parse::<u32>().map_err(|_| {
-                ShardError(format!("{name} must be a whole number (got {v:?})"))
-            })
+            v.trim()
+                .parse::<u32>()
+                .map_err(|_| ShardError(format!("{name} must be a whole number (got {v:?})")))
         };
         Shard::new(number(INDEX_VAR, &index)?, number(COUNT_VAR, &count)?).map(Some)
     }
@@ -187,7 +187,10 @@ mod tests {
             }
         };
         let both = env(&[(INDEX_VAR, "2"), (COUNT_VAR, "4")]);
-        assert_eq!(Shard::from_env(&both), Ok(Some(Shard { index: 2, count: 4 })));
+        assert_eq!(
+            Shard::from_env(&both),
+            Ok(Some(Shard { index: 2, count: 4 }))
+        );
         assert_eq!(Shard::from_env(&env(&[])), Ok(None));
         let e = Shard::from_env(&env(&[(INDEX_VAR, "1")])).unwrap_err();
         assert!(e.0.contains(COUNT_VAR), "{e}");
@@ -199,10 +202,14 @@ mod tests {
 
     #[test]
     fn shares_add_up_and_the_remainder_goes_to_the_lowest_indices() {
-        let shares: Vec<u64> = (0..3).map(|i| Shard { index: i, count: 3 }.share(10)).collect();
+        let shares: Vec<u64> = (0..3)
+            .map(|i| Shard { index: i, count: 3 }.share(10))
+            .collect();
         assert_eq!(shares, [4, 3, 3]);
         for total in [0, 1, 7, 99, 1_000] {
-            let sum: u64 = (0..7).map(|i| Shard { index: i, count: 7 }.share(total)).sum();
+            let sum: u64 = (0..7)
+                .map(|i| Shard { index: i, count: 7 }.share(total))
+                .sum();
             assert_eq!(sum, total);
         }
     }
@@ -230,10 +237,15 @@ mod tests {
         let whole = scenario("model = \"closed\"\nclients = 50\nconnections = 50");
         let mut s = whole.clone();
         Shard { index: 2, count: 3 }.split(&mut s).expect("split");
-        assert!(matches!(s.load.arrival, Arrival::Closed { clients: 16, .. }));
+        assert!(matches!(
+            s.load.arrival,
+            Arrival::Closed { clients: 16, .. }
+        ));
         assert_eq!(s.load.connections, 16);
         let few = scenario("model = \"closed\"\nclients = 2");
-        let e = Shard { index: 0, count: 3 }.split(&mut few.clone()).unwrap_err();
+        let e = Shard { index: 0, count: 3 }
+            .split(&mut few.clone())
+            .unwrap_err();
         assert!(e.0.contains("load.clients = 2"), "{e}");
     }
 }

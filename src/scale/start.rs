@@ -86,6 +86,9 @@ mod tests {
         assert!(e.0.contains("in the past"), "{e}");
         let e = parse("1999999999", now()).unwrap_err();
         assert!(e.0.contains("ahead"), "{e}");
-        assert!(parse("1899999990", now()).is_ok(), "ten seconds late still joins");
+        assert!(
+            parse("1899999990", now()).is_ok(),
+            "ten seconds late still joins"
+        );
     }
 }

@@ -55,7 +55,10 @@ pub fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
         (Value::Object(x), Value::Object(y)) => {
             let keys = x.keys().chain(y.keys().filter(|k| !x.contains_key(*k)));
             for k in keys {
-                let (va, vb) = (x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null));
+                let (va, vb) = (
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                );
                 if let Some(d) = first_difference(va, vb, &here(k)) {
                     return Some(d);
                 }
@@ -68,13 +71,19 @@ pub fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
             .enumerate()
             .find_map(|(i, (va, vb))| first_difference(va, vb, &format!("{path}[{i}]"))),
         _ if a == b => None,
-        _ => Some(if path.is_empty() { "(the whole scenario)".into() } else { path.into() }),
+        _ => Some(if path.is_empty() {
+            "(the whole scenario)".into()
+        } else {
+            path.into()
+        }),
     }
 }
 
 /// Checks that `inputs` are every shard of one run; returns the shard count.
 pub fn compatible(inputs: &[Input<'_>]) -> Result<u32, MergeError> {
-    let first = inputs.first().ok_or_else(|| MergeError::Mismatch("no reports to merge".into()))?;
+    let first = inputs
+        .first()
+        .ok_or_else(|| MergeError::Mismatch("no reports to merge".into()))?;
     let first_shard = shard_of(first)?;
     let first_config = whole_scenario(first.report, first_shard);
     let count = first_shard.count;
@@ -145,7 +154,10 @@ mod tests {
         let b = json!({"load": {"rate": 2, "stages": [1, 2]}, "name": "x"});
         assert_eq!(first_difference(&a, &b, "").as_deref(), Some("load.rate"));
         let c = json!({"load": {"rate": 1, "stages": [1, 3]}, "name": "x"});
-        assert_eq!(first_difference(&a, &c, "").as_deref(), Some("load.stages[1]"));
+        assert_eq!(
+            first_difference(&a, &c, "").as_deref(),
+            Some("load.stages[1]")
+        );
         let d = json!({"load": {"rate": 1, "stages": [1, 2]}, "name": "x", "extra": true});
         assert_eq!(first_difference(&a, &d, "").as_deref(), Some("extra"));
     }

@@ -23,8 +23,8 @@ pub mod series;
 use crate::op::OpKind;
 use crate::report::hdr::{add_histogram, decode_histogram, encode_histogram, new_histogram};
 use crate::report::summary::{
-    round_to, BacklogReport, CacheEffect, CompressionRow, GeneratorReport, MergeInfo,
-    MergedShard, OriginReport, RedisCalls, Totals, Window, RATE_DECIMALS,
+    round_to, BacklogReport, CacheEffect, CompressionRow, GeneratorReport, MergeInfo, MergedShard,
+    OriginReport, RedisCalls, Totals, Window, RATE_DECIMALS,
 };
 use crate::report::verdict::{self, Verdict};
 use crate::report::{
@@ -79,10 +79,17 @@ pub fn merge(reports: &[(String, RunSummary)]) -> Result<RunSummary, MergeError>
     let mut shards: Vec<&(String, RunSummary)> = reports.iter().collect();
     shards.sort_by_key(|(_, r)| r.shard.as_ref().map_or(0, |s| s.index));
     let first = &shards[0].1;
-    let earliest = shards.iter().map(|(_, r)| r.started_at).min().unwrap_or(first.started_at);
+    let earliest = shards
+        .iter()
+        .map(|(_, r)| r.started_at)
+        .min()
+        .unwrap_or(first.started_at);
     let offset = |r: &RunSummary| round_to((r.started_at - earliest).as_seconds_f64(), 3);
 
-    let (response, service) = (add_all(&shards, |h| &h.response)?, add_all(&shards, |h| &h.service)?);
+    let (response, service) = (
+        add_all(&shards, |h| &h.response)?,
+        add_all(&shards, |h| &h.service)?,
+    );
     let mut totals = sum_totals(shards.iter().map(|(_, r)| &r.totals));
     totals.throughput = round_to(shards.iter().map(|(_, r)| r.totals.throughput).sum(), 3);
 
@@ -215,7 +222,10 @@ fn encode_all(
 }
 
 fn percentiles(m: &BTreeMap<String, Histogram<u64>>, name: &str) -> Percentiles {
-    m.get(name).map_or_else(|| Percentiles::from_histogram(&new_histogram()), Percentiles::from_histogram)
+    m.get(name).map_or_else(
+        || Percentiles::from_histogram(&new_histogram()),
+        Percentiles::from_histogram,
+    )
 }
 
 fn latency(
@@ -273,7 +283,11 @@ fn sum_totals<'a>(all: impl Iterator<Item = &'a Totals>) -> Totals {
         (whole > 0).then(|| round_to(part as f64 / whole as f64, RATE_DECIMALS))
     };
     t.hit_rate = rate(t.hits, t.hits + t.misses);
-    let dropped = t.errors.get(&crate::op::ErrorKind::Dropped).copied().unwrap_or(0);
+    let dropped = t
+        .errors
+        .get(&crate::op::ErrorKind::Dropped)
+        .copied()
+        .unwrap_or(0);
     t.error_rate = rate(t.errors_total, t.ops + dropped);
     t
 }
@@ -344,8 +358,16 @@ fn generator(shards: &Shards<'_>) -> GeneratorReport {
     GeneratorReport {
         saturated: gens.iter().any(|g| g.saturated),
         open_model: gens.iter().any(|g| g.open_model),
-        schedule_lag_p99_us: gens.iter().map(|g| g.schedule_lag_p99_us).max().unwrap_or(0),
-        schedule_lag_max_us: gens.iter().map(|g| g.schedule_lag_max_us).max().unwrap_or(0),
+        schedule_lag_p99_us: gens
+            .iter()
+            .map(|g| g.schedule_lag_p99_us)
+            .max()
+            .unwrap_or(0),
+        schedule_lag_max_us: gens
+            .iter()
+            .map(|g| g.schedule_lag_max_us)
+            .max()
+            .unwrap_or(0),
         cpu_s: round_to(cpu_s, 3),
         cpu_share: gens.iter().map(|g| g.cpu_share).fold(0.0, f64::max),
         cpu_us_per_op: (ops_all > 0.0).then(|| round_to(cpu_s * 1e6 / ops_all, 2)),
@@ -371,7 +393,10 @@ fn backlog(shards: &Shards<'_>) -> BacklogReport {
         b.graceful_stop_s = b.graceful_stop_s.max(s.graceful_stop_s);
         if b.bottleneck.is_none() {
             let index = r.shard.as_ref().map_or(0, |s| s.index);
-            b.bottleneck = s.bottleneck.as_ref().map(|text| format!("shard {index}: {text}"));
+            b.bottleneck = s
+                .bottleneck
+                .as_ref()
+                .map(|text| format!("shard {index}: {text}"));
         }
     }
     b

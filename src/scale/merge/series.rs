@@ -145,12 +145,25 @@ mod tests {
         open.breaker = Some(BreakerState::Open);
         let b = [open, point(1.997, 50, 300)];
         let merged = merge(&[
-            ShardSeries { offset_s: 0.0, points: &a },
-            ShardSeries { offset_s: 0.004, points: &b },
+            ShardSeries {
+                offset_s: 0.0,
+                points: &a,
+            },
+            ShardSeries {
+                offset_s: 0.004,
+                points: &b,
+            },
         ]);
         assert_eq!(merged.len(), 2);
-        assert_eq!((merged[0].t_s, merged[0].ops, merged[0].errors), (1.0, 150, 2));
-        assert_eq!(merged[0].p99_us, Some(900), "the slowest shard's, an upper bound");
+        assert_eq!(
+            (merged[0].t_s, merged[0].ops, merged[0].errors),
+            (1.0, 150, 2)
+        );
+        assert_eq!(
+            merged[0].p99_us,
+            Some(900),
+            "the slowest shard's, an upper bound"
+        );
         assert_eq!(merged[0].breaker, Some(BreakerState::Open));
         assert_eq!(merged[1].p99_us, Some(700));
         let r = merged[0].throughput;
@@ -160,7 +173,10 @@ mod tests {
     #[test]
     fn a_short_last_interval_joins_its_second() {
         let a = [point(1.0, 100, 500), point(1.002, 1, 500)];
-        let merged = merge(&[ShardSeries { offset_s: 0.0, points: &a }]);
+        let merged = merge(&[ShardSeries {
+            offset_s: 0.0,
+            points: &a,
+        }]);
         assert_eq!(merged.len(), 1);
         assert_eq!(merged[0].ops, 101);
         assert!((merged[0].throughput - 101.0 / 1.002).abs() < 0.01);
