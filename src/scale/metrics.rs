@@ -286,26 +286,28 @@ mod tests {
             m.interval(point, agg.last_interval());
         }
         let text = m.render();
-        let line = |name: &str| {
+        // The value of the series `name` whose labels include `label`.
+        let value = |name: &str, label: &str| {
             text.lines()
-                .find(|l| l.starts_with(name))
-                .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+                .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+                .and_then(|l| l.rsplit(' ').next())
+                .unwrap_or_else(|| panic!("{name} with {label} missing from:\n{text}"))
                 .to_string()
         };
-        assert!(line("redline_operations_total").ends_with(" 200"), "{text}");
-        assert!(line("redline_hits_total").ends_with(" 120"));
-        assert!(line("redline_errors_total{").contains("run_id=\"1a2b\""));
-        assert!(
-            text.contains("kind=\"timeout\",scenario=\"smoke\",run_id=\"1a2b\",shard=\"0/1\"} 2")
-                || text.contains("kind=\"timeout\"") && text.contains("} 2"),
-            "{text}"
+        let run = "scenario=\"smoke\",run_id=\"1a2b\",shard=\"0/1\"";
+        assert_eq!(value("redline_operations_total", run), "200");
+        assert_eq!(value("redline_commands_total", run), "200");
+        assert_eq!(value("redline_hits_total", run), "120");
+        assert_eq!(value("redline_errors_total", "kind=\"timeout\""), "2");
+        assert_eq!(value("redline_errors_total", "kind=\"dropped\""), "0");
+        assert_eq!(value("redline_throughput", run), "100.0");
+        assert_eq!(
+            value("redline_response_time_seconds", "quantile=\"0.99\""),
+            "0.00099"
         );
-        assert!(
-            line("redline_response_time_seconds{quantile=\"0.99\"").ends_with(" 0.99"),
-            "{text}"
-        );
-        assert!(line("redline_breaker_state{state=\"OPEN\"").ends_with(" 1"));
-        assert!(line("redline_breaker_state{state=\"CLOSED\"").ends_with(" 0"));
+        assert_eq!(value("redline_breaker_state", "state=\"OPEN\""), "1");
+        assert_eq!(value("redline_breaker_state", "state=\"CLOSED\""), "0");
+        assert_eq!(value("redline_elapsed_seconds", run), "2.0");
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -247,6 +247,69 @@ fn refuses_mismatched_reports(tmp: &Path, dirs: &[PathBuf]) {
     }
 }
 
+#[test]
+fn a_shard_that_never_comes_is_an_error_and_bad_options_are_refused() {
+    let server = redis();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let scenario = write_scenario(tmp.path(), "2s");
+    let run = |extra: &[&str], redis_url: Option<&str>| {
+        let mut cmd = redline_bin();
+        cmd.arg("run").arg(&scenario).arg("--quiet").args(extra);
+        if let Some(url) = redis_url {
+            cmd.args(["--redis", url]);
+        }
+        cmd.arg("--out").arg(
+            tmp.path()
+                .join(format!("out-{}", extra.join("_").replace('/', "-"))),
+        );
+        finished_within(cmd, Duration::from_secs(60))
+    };
+    let url = server.url();
+    // Shard 0 preloads, waits a second for shard 1, gives up and removes what it wrote.
+    let f = run(
+        &["--shard", "0/2", "--run-id", "alone", "--shard-wait", "1s"],
+        Some(&url),
+    );
+    assert_eq!(f.code(), Some(2), "{}", f.describe());
+    assert!(
+        f.error_line()
+            .is_some_and(|l| l.contains("shard(s) 1 of 2 did not get ready")),
+        "{}",
+        f.describe()
+    );
+    assert_eq!(
+        dbsize(&mut connection(&server)),
+        0,
+        "the preload is removed"
+    );
+
+    let refused: [(&[&str], Option<&str>, &str); 5] = [
+        (&["--shard", "0/2"], Some(&url), "--run-id"),
+        (
+            &["--shard", "2/2", "--run-id", "x"],
+            Some(&url),
+            "out of range",
+        ),
+        (&["--start-at", "yesterday"], Some(&url), "RFC 3339"),
+        (&["--start-at", "1000000000"], Some(&url), "in the past"),
+        // An embedded server would be each generator's own.
+        (
+            &["--shard", "0/2", "--run-id", "x"],
+            None,
+            "needs one Redis server",
+        ),
+    ];
+    for (args, url, why) in refused {
+        let f = run(args, url);
+        assert_eq!(f.code(), Some(2), "{args:?}: {}", f.describe());
+        assert!(
+            f.error_line().is_some_and(|l| l.contains(why)),
+            "{args:?}: {}",
+            f.describe()
+        );
+    }
+}
+
 /// A free loopback port (bound then released).
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
