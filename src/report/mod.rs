@@ -42,7 +42,7 @@ pub mod thresholds;
 pub mod verdict;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 
 pub use aggregate::{Aggregator, LiveLine, Measured, TimePoint};
 pub use assemble::SummaryInputs;

@@ -456,3 +456,6 @@ fn cache_effect(
         totals.origin_calls,
     ))
 }
+
+#[cfg(test)]
+mod tests;
