@@ -99,7 +99,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         );
     }
     let opts = RunOptions {
-        run_id: Some(run_id),
+        run_id: Some(run_id.clone()),
         keep_keys: args.keep_keys,
         peers: plan.peers(),
         observer: metrics.as_ref().map(|(m, _)| m.clone() as _),
@@ -127,7 +127,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             drop(target);
             summary
         }
-        Err(phase) => engine::aborted_before_load(&scenario, phase, unopened(&scenario)),
+        Err(phase) => engine::aborted_before_load(&scenario, phase, unopened(&scenario, &run_id)),
     };
     let mut summary = summary;
     summary.shard = shard_info;
@@ -167,14 +167,14 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<u8> {
 
 /// What a report says about a target that was never opened (the run was interrupted while
 /// its server started or while connecting).
-fn unopened(scenario: &scenario::Scenario) -> report::summary::TargetInfo {
+fn unopened(scenario: &scenario::Scenario, run_id: &str) -> report::summary::TargetInfo {
     report::summary::TargetInfo {
         kind: scenario.target.kind,
         provider: report::summary::Provider::Redis,
         server_version: None,
         url: None,
         warning: None,
-        run_id: String::new(),
+        run_id: run_id.to_string(),
         key_prefix: None,
     }
 }

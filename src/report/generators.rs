@@ -56,3 +56,39 @@ pub struct MergedShard {
     /// Its load generator's schedule keeping and CPU.
     pub generator: GeneratorReport,
 }
+
+/// One line naming the generators a report covers, for the terminal and summary.md:
+/// `shard 1/3 (this generator's share of the load)` or `3 shards merged: 0/3 12,034 ops/s
+/// pass · 1/3 11,998 ops/s inconclusive (saturated) · …`; `None` for a lone generator.
+pub fn describe(s: &super::RunSummary) -> Option<String> {
+    if let Some(shard) = &s.shard {
+        return Some(format!(
+            "shard {}/{} — this generator's share of the load; merge the shards' reports \
+             with `redline merge`",
+            shard.index, shard.count
+        ));
+    }
+    let merged = s.merged.as_ref()?;
+    let shards: Vec<String> = merged
+        .shards
+        .iter()
+        .map(|m| {
+            let mut text = format!(
+                "{}/{} {} {}",
+                m.index,
+                merged.count,
+                super::format::per_second(m.throughput),
+                m.verdict.name()
+            );
+            if m.generator.saturated {
+                text.push_str(" (generator saturated)");
+            }
+            text
+        })
+        .collect();
+    Some(format!(
+        "{} shards merged: {}",
+        merged.count,
+        shards.join(" · ")
+    ))
+}

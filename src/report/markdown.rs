@@ -66,6 +66,10 @@ fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         None => writeln!(w, "Run id: `{}`", t.run_id)?,
     }
     writeln!(w)?;
+    if let Some(line) = super::generators::describe(s) {
+        writeln!(w, "Generators: {line}")?;
+        writeln!(w)?;
+    }
     if let Some(load) = load_line::describe(&s.scenario.config) {
         writeln!(w, "Load: {load}")?;
         writeln!(w)?;
