@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Command::Validate(args) => redline::commands::validate(args),
             Command::Clean(args) => redline::commands::clean(args).await,
             Command::Merge(args) => redline::commands::merge(args),
+            Command::Size(args) => redline::size::command::command(args).await,
         }
     });
     match result {

@@ -9,6 +9,7 @@
 //! - [`origin`]: the simulated database behind `get_or_set`.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
+//! - [`preload`]: writing every key once before the load, pipelined.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
 //! - [`peers`]: the other generators of a sharded run, and an observer of every interval.
 //!
@@ -25,11 +26,13 @@
 pub mod backend;
 pub mod cleanup;
 pub mod driver;
+mod lanes;
 pub mod layer;
 pub mod ops;
 pub mod origin;
 mod outcome;
 pub mod peers;
+pub mod preload;
 pub mod queueing;
 pub mod schedule;
 pub mod wire;
@@ -151,9 +154,10 @@ pub async fn run(
     let mut aggregator = Aggregator::new();
     let recorders = RecorderShards::register(&mut aggregator, SHARDS);
     let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
+    let mut preloaded = None;
     if scenario.load.preload && aborted_in.is_none() {
         Phase::Preload.enter();
-        driver::preload(&workload, scenario, &shutdown).await;
+        preloaded = Some(preload::preload(&workload, scenario, &shutdown).await);
         note_stop(Phase::Preload, &mut aborted_in);
     }
     if let (Some(peers), None) = (&opts.peers, aborted_in) {
@@ -373,7 +377,7 @@ pub async fn run(
         final_state: breaker_state(),
     };
     let scenario_value = redacted_config(scenario);
-    Ok(RunSummary::build(SummaryInputs {
+    let mut summary = RunSummary::build(SummaryInputs {
         measured,
         thresholds: scenario.thresholds.clone(),
         scenario: ScenarioInfo {
@@ -390,7 +394,9 @@ pub async fn run(
         cleanup,
         started_at,
         duration: elapsed,
-    }))
+    });
+    summary.preload = preloaded;
+    Ok(summary)
 }
 
 /// Server INFO counters at one instant, with the client's own count of keys written.

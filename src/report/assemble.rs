@@ -135,6 +135,7 @@ impl RunSummary {
             histograms: histograms(t),
             shard: None,
             merged: None,
+            preload: None,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

@@ -8,7 +8,7 @@
 //!   error its line). The `_all` variants report every problem, not just the first.
 //! - `print`: a resolved scenario written back as a scenario file (`validate --print`).
 //! - The model, one module per table: [`target`], [`keyspace`], [`workload`] (`[[ops]]`),
-//!   [`origin`], [`load`], [`threshold`].
+//!   [`origin`], [`load`], [`threshold`], [`sizing`] (`redline size` only).
 //! - [`units`]: durations, sizes, fractions and counts as written in files.
 //! - [`dist`]: [`KeyChooser`], [`ValueGen`], [`OpMix`], [`OriginLatency`] — allocation-free
 //!   samplers for the engine.
@@ -26,6 +26,7 @@ pub mod origin;
 mod overrides;
 mod print;
 mod sections;
+pub mod sizing;
 mod source;
 pub mod target;
 pub mod threshold;
@@ -68,6 +69,10 @@ pub struct Scenario {
     pub load: LoadSpec,
     /// Pass/fail criteria; the guide's targets when the file gives none.
     pub thresholds: Vec<Threshold>,
+    /// How `redline size` sizes this workload (`[sizing]`); `None` when the file has no
+    /// such table (`redline size` then uses the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizing: Option<sizing::SizingSpec>,
 }
 
 /// The syntax of a scenario text.

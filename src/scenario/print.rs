@@ -19,6 +19,8 @@ struct Printed {
     ops: Value,
     origin: Value,
     load: Value,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    sizing: Value,
 }
 
 impl Scenario {
@@ -72,6 +74,13 @@ impl Scenario {
             ops: Value::Array(ops),
             origin: json(&self.origin),
             load: load_file_form(json(&self.load)),
+            sizing: self.sizing.as_ref().map_or(Value::Null, |s| {
+                let mut v = json(s);
+                if let Some(Value::Array(sizes)) = v.get_mut("instance_sizes") {
+                    sizes.iter_mut().for_each(|b| readable_size_at(b, &[]));
+                }
+                v
+            }),
         }
     }
 }

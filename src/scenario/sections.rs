@@ -1,5 +1,5 @@
 //! The document tree typed one section at a time (`target`, `keyspace`, each `[[ops]]`
-//! entry, `origin`, `load`, `thresholds`), so one mistyped table does not hide the mistakes
+//! entry, `origin`, `load`, `thresholds`, `sizing`), so one mistyped table does not hide the mistakes
 //! in the others: `redline validate` reports them all at once. Within one section serde
 //! stops at the first error, which is as far as parsing allows.
 
@@ -8,13 +8,14 @@ use super::keyspace::Keyspace;
 use super::lines::join;
 use super::load::LoadFile;
 use super::origin::OriginSpec;
+use super::sizing::SizingSpec;
 use super::target::TargetSpec;
 use super::workload::OpFile;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The top-level fields of a scenario file, in the order errors about them are listed.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "name",
     "description",
     "target",
@@ -23,6 +24,7 @@ const FIELDS: [&str; 8] = [
     "origin",
     "load",
     "thresholds",
+    "sizing",
 ];
 
 /// A scenario file as written, each section typed on its own. A section that failed to type
@@ -40,6 +42,8 @@ pub(crate) struct Sections {
     pub thresholds: Option<Vec<String>>,
     /// Whether `thresholds` typed (an absent list counts as typed).
     pub thresholds_ok: bool,
+    /// `[sizing]`: `Some(None)` when absent, `None` when it failed to type.
+    pub sizing: Option<Option<SizingSpec>>,
     /// Every typing problem found.
     pub problems: Vec<Problem>,
 }
@@ -93,6 +97,7 @@ impl Sections {
         let thresholds =
             optional::<Vec<String>>(field("thresholds"), "thresholds", &mut problems).flatten();
         let thresholds_ok = problems.len() == before;
+        let sizing = optional(field("sizing"), "sizing", &mut problems);
         Sections {
             name,
             description,
@@ -103,6 +108,7 @@ impl Sections {
             load,
             thresholds,
             thresholds_ok,
+            sizing,
             problems,
         }
     }

@@ -73,6 +73,9 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         },
     };
 
+    if let Some(Some(s)) = &file.sizing {
+        super::sizing::check(s, &mut problems);
+    }
     let mut bounds = Bounds::new(&mut problems);
     bounds.name(&name);
     if let Some(t) = &target {
@@ -91,21 +94,34 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         bounds.load(l);
     }
 
-    match (target, file.keyspace, ops, file.origin, load, thresholds) {
-        (Some(target), Some(keyspace), Some(ops), Some(origin), Some(load), Some(thresholds))
-            if problems.is_empty() =>
-        {
-            Ok(Scenario {
-                name,
-                description: file.description,
-                target,
-                keyspace,
-                ops,
-                origin,
-                load,
-                thresholds,
-            })
-        }
+    match (
+        target,
+        file.keyspace,
+        ops,
+        file.origin,
+        load,
+        thresholds,
+        file.sizing,
+    ) {
+        (
+            Some(target),
+            Some(keyspace),
+            Some(ops),
+            Some(origin),
+            Some(load),
+            Some(thresholds),
+            Some(sizing),
+        ) if problems.is_empty() => Ok(Scenario {
+            name,
+            description: file.description,
+            target,
+            keyspace,
+            ops,
+            origin,
+            load,
+            thresholds,
+            sizing,
+        }),
         _ => Err(problems),
     }
 }

@@ -139,6 +139,8 @@ pub fn merge(reports: &[(String, RunSummary)]) -> Result<RunSummary, MergeError>
         cache_effect: None,
         compression: compression(&shards),
         histograms: encode_all(&response, &service),
+        // Only shard 0 preloads.
+        preload: first.preload,
         shard: None,
         merged: Some(MergeInfo {
             count,
