@@ -12,7 +12,9 @@
 //!   the engine knows about target, server and breaker).
 //! - [`generators`]: which generators a report covers (one shard, or the merged shards).
 //! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
-//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable.
+//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable;
+//!   [`expectations`] measures the drills' breaker expectations per fault.
+//! - [`faults`]: the drill's faults as they happened, and the time series marked with them.
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
@@ -26,6 +28,8 @@
 pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
+pub mod expectations;
+pub mod faults;
 pub mod format;
 pub mod generators;
 pub mod hdr;

@@ -4,6 +4,7 @@
 //! stops at the first error, which is as far as parsing allows.
 
 use super::error::Problem;
+use super::faults::FaultFile;
 use super::keyspace::Keyspace;
 use super::lines::join;
 use super::load::LoadFile;
@@ -15,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The top-level fields of a scenario file, in the order errors about them are listed.
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "name",
     "description",
     "target",
@@ -24,6 +25,7 @@ const FIELDS: [&str; 9] = [
     "origin",
     "load",
     "thresholds",
+    "faults",
     "sizing",
 ];
 
@@ -42,6 +44,8 @@ pub(crate) struct Sections {
     pub thresholds: Option<Vec<String>>,
     /// Whether `thresholds` typed (an absent list counts as typed).
     pub thresholds_ok: bool,
+    /// Every `[[faults]]` entry, `None` where an entry failed to type.
+    pub faults: Vec<Option<FaultFile>>,
     /// `[sizing]`: `Some(None)` when absent, `None` when it failed to type.
     pub sizing: Option<Option<SizingSpec>>,
     /// Every typing problem found.
@@ -97,6 +101,18 @@ impl Sections {
         let thresholds =
             optional::<Vec<String>>(field("thresholds"), "thresholds", &mut problems).flatten();
         let thresholds_ok = problems.len() == before;
+        let faults = match field("faults") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| typed(item, &format!("faults[{i}]"), &mut problems))
+                .collect(),
+            Some(other) => {
+                typed::<Vec<FaultFile>>(other, "faults", &mut problems);
+                vec![None]
+            }
+        };
         let sizing = optional(field("sizing"), "sizing", &mut problems);
         Sections {
             name,
@@ -108,6 +124,7 @@ impl Sections {
             load,
             thresholds,
             thresholds_ok,
+            faults,
             sizing,
             problems,
         }

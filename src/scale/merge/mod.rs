@@ -13,6 +13,10 @@
 //!   Thresholds and the verdict are then recomputed by the code a run uses
 //!   ([`report::verdict`](crate::report::verdict)).
 //!
+//! Fault windows are shard 0's (every shard runs the same timeline and per-fault
+//! expectations name the faults); commands seen while a breaker was open are every
+//! shard's.
+//!
 //! Figures per Redis node (a Cluster target) would merge like `server` does here: the
 //! server-side figures of each node from one shard, the client-side counts per node summed
 //! across shards, keyed by node.
@@ -141,6 +145,7 @@ pub fn merge(reports: &[(String, RunSummary)]) -> Result<RunSummary, MergeError>
         histograms: encode_all(&response, &service),
         // Only shard 0 preloads.
         preload: first.preload,
+        faults: faults(first, offset(first)),
         shard: None,
         merged: Some(MergeInfo {
             count,
@@ -167,6 +172,7 @@ pub fn merge(reports: &[(String, RunSummary)]) -> Result<RunSummary, MergeError>
             metric: t.metric,
             cmp: t.cmp,
             limit: t.limit,
+            fault: t.fault.clone(),
         })
         .collect();
     summary.thresholds = verdict::evaluate(&summary, &thresholds);
@@ -343,10 +349,42 @@ fn breaker(shards: &Shards<'_>, offset: &dyn Fn(&RunSummary) -> f64) -> BreakerR
         final_state = series::worse(final_state, r.breaker.final_state);
     }
     transitions.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    let mut calls_while_open: Option<Vec<_>> = None;
+    for (_, r) in shards {
+        for c in r.breaker.calls_while_open.iter().flatten() {
+            let mut c = *c;
+            c.t_s = round_to(c.t_s + offset(r), 3);
+            calls_while_open.get_or_insert_with(Vec::new).push(c);
+        }
+        if r.breaker.calls_while_open.is_some() {
+            calls_while_open.get_or_insert_with(Vec::new);
+        }
+    }
+    if let Some(calls) = &mut calls_while_open {
+        calls.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    }
     BreakerReport {
         transitions,
         final_state,
+        calls_while_open,
     }
+}
+
+/// The fault windows of shard 0 on the merged clock: every shard runs the same timeline,
+/// and per-fault expectations name the faults, so they are kept once, by name.
+fn faults(first: &RunSummary, offset_s: f64) -> Vec<crate::report::summary::FaultRecord> {
+    let shift = |t: Option<f64>| t.map(|t| round_to(t + offset_s, 3));
+    first
+        .faults
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f.planned_at_s = round_to(f.planned_at_s + offset_s, 3);
+            f.started_s = shift(f.started_s);
+            f.ended_s = shift(f.ended_s);
+            f
+        })
+        .collect()
 }
 
 /// Saturated when any shard was; lag is the worst shard's (saturation is a generator's
