@@ -4,7 +4,7 @@
 //!
 //! Counts (operations, hits, misses, errors, origin calls, fallback operations, Redis
 //! errors, dropped) are summed; the throughput is the sum of each shard's rate over the
-//! second. Per-second percentiles cannot be exact: report.json keeps each second's
+//! second; the faults active in a second are every shard's. Per-second percentiles cannot be exact: report.json keeps each second's
 //! percentiles, not its histogram. The merged point takes the slowest shard's (the
 //! percentile of a mixture never exceeds the largest of its parts'), an upper bound, never
 //! an average. The whole run's percentiles are exact: they come from the added histograms.
@@ -94,6 +94,11 @@ pub fn merge(shards: &[ShardSeries<'_>]) -> Vec<TimePoint> {
                     m.lag_p99_us = max_opt(m.lag_p99_us, p.lag_p99_us);
                     add_backlog(&mut m.backlog, &p.backlog);
                     m.redis_errors += p.redis_errors;
+                    for fault in &p.faults {
+                        if !m.faults.contains(fault) {
+                            m.faults.push(fault.clone());
+                        }
+                    }
                 }
             }
         }
@@ -135,6 +140,7 @@ mod tests {
             lag_p99_us: None,
             backlog: BacklogPoint::default(),
             redis_errors: 0,
+            faults: Vec::new(),
         }
     }
 

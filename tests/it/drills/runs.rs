@@ -33,6 +33,7 @@ fn opts() -> RunOptions {
         run_id: Some("drill0001".into()),
         keep_keys: false,
         seed: Some(7),
+        ..RunOptions::default()
     }
 }
 
