@@ -140,6 +140,7 @@ pub fn merge(reports: &[(String, RunSummary)]) -> Result<RunSummary, MergeError>
         generator: generator(&shards),
         backlog: backlog(&shards),
         origin: origin(&shards),
+        consistency: consistency(&shards),
         cache_effect: None,
         compression: compression(&shards),
         histograms: encode_all(&response, &service),
@@ -368,6 +369,23 @@ fn breaker(shards: &Shards<'_>, offset: &dyn Fn(&RunSummary) -> f64) -> BreakerR
         final_state,
         calls_while_open,
     }
+}
+
+/// Each shard's stale-read checker judged its own reads: the counts add up.
+fn consistency(shards: &Shards<'_>) -> Option<crate::report::consistency::ConsistencyReport> {
+    let mut out: Option<crate::report::consistency::ConsistencyReport> = None;
+    for c in shards.iter().filter_map(|(_, r)| r.consistency.as_ref()) {
+        match &mut out {
+            None => out = Some(c.clone()),
+            Some(o) => {
+                o.checked_reads += c.checked_reads;
+                o.stale_reads += c.stale_reads;
+                o.stale_reads_within_ttl += c.stale_reads_within_ttl;
+                o.lost_invalidations += c.lost_invalidations;
+            }
+        }
+    }
+    out
 }
 
 /// The fault windows of shard 0 on the merged clock: every shard runs the same timeline,

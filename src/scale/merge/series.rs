@@ -94,6 +94,7 @@ pub fn merge(shards: &[ShardSeries<'_>]) -> Vec<TimePoint> {
                     m.lag_p99_us = max_opt(m.lag_p99_us, p.lag_p99_us);
                     add_backlog(&mut m.backlog, &p.backlog);
                     m.redis_errors += p.redis_errors;
+                    m.stale_reads += p.stale_reads;
                     for fault in &p.faults {
                         if !m.faults.contains(fault) {
                             m.faults.push(fault.clone());
@@ -141,6 +142,7 @@ mod tests {
             backlog: BacklogPoint::default(),
             redis_errors: 0,
             faults: Vec::new(),
+            stale_reads: 0,
         }
     }
 
