@@ -8,7 +8,8 @@
 //! 300 of them).
 
 use super::backlog::BacklogPoint;
-use super::hdr::new_histogram;
+use super::hdr::{encode_compressed, new_histogram};
+use super::hlog::IntervalHistogram;
 use super::recorder::Recorder;
 use crate::cache::BreakerState;
 use hdrhistogram::Histogram;
@@ -91,6 +92,9 @@ pub struct Measured {
     /// Those that completed during the graceful stop count in `totals` but not here, or
     /// a run that drained a backlog would claim a rate it never sustained.
     pub timed_ops: u64,
+    /// The response-time histogram of every point of `timeseries`, in the same order: the
+    /// interval log (`.hlog`).
+    pub intervals: Vec<IntervalHistogram>,
     /// Elapsed time at the last tick.
     pub elapsed: Duration,
     /// When the intervals counted in `totals` began and ended: from the end of warmup to
@@ -117,6 +121,9 @@ pub struct Aggregator {
     /// Sum of the measured intervals.
     totals: Recorder,
     timeseries: Vec<TimePoint>,
+    /// One encoded response-time histogram per point of `timeseries` (a few hundred bytes
+    /// each, compressed), for the interval log.
+    intervals: Vec<IntervalHistogram>,
     /// Elapsed time at the previous tick: the start of the next interval.
     last_elapsed: Duration,
     measured: Duration,
@@ -150,6 +157,7 @@ impl Aggregator {
             interval_overall: new_histogram(),
             totals: Recorder::new(),
             timeseries: Vec::new(),
+            intervals: Vec::new(),
             last_elapsed: Duration::ZERO,
             measured: Duration::ZERO,
             counted: None,
@@ -226,6 +234,7 @@ impl Aggregator {
             let from = self.counted.map_or(self.last_elapsed, |(from, _)| from);
             self.counted = Some((from, elapsed.max(from)));
         }
+        let interval_start = self.last_elapsed;
         self.last_elapsed = self.last_elapsed.max(elapsed);
         let iv = &self.interval;
         if measuring && timed {
@@ -258,6 +267,17 @@ impl Aggregator {
             backlog: iv.queueing().map(|q| q.point()).unwrap_or_default(),
             redis_errors: iv.redis_calls().failures(),
         });
+        match encode_compressed(h) {
+            Ok(histogram) => self.intervals.push(IntervalHistogram {
+                start_s: super::summary::round_to(interval_start.as_secs_f64(), 3),
+                length_s: super::summary::round_to(length.as_secs_f64(), 3),
+                max_us: if h.is_empty() { 0 } else { h.max() },
+                warmup: !measuring,
+                histogram,
+            }),
+            // Only a counter beyond i64 can fail to encode; the log is then one second short.
+            Err(e) => tracing::warn!("interval at {elapsed:?} left out of the interval log: {e}"),
+        }
         self.errors_seen += errors;
         if measuring {
             self.totals.merge(&self.interval);
@@ -306,6 +326,7 @@ impl Aggregator {
         Measured {
             totals: self.totals,
             timeseries: self.timeseries,
+            intervals: self.intervals,
             measured: self.measured,
             elapsed: self.last_elapsed,
             counted: self.counted,

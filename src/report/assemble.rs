@@ -74,6 +74,7 @@ impl RunSummary {
         let Measured {
             totals: ref t,
             timeseries,
+            intervals,
             measured,
             elapsed,
             counted,
@@ -132,7 +133,10 @@ impl RunSummary {
                 ))
             }),
             compression: compression(t),
-            histograms: histograms(t),
+            histograms: Histograms {
+                intervals,
+                ..histograms(t)
+            },
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

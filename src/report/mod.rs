@@ -15,6 +15,7 @@
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
+//! - [`hlog`]: the HdrHistogram interval log (`latency.hlog`), one histogram per second.
 //! - [`format`]: the one place numbers become text (`950µs`, `48,950 ops/s`, `82.4%`).
 //! - [`sentences`]: wording both summaries share (cache effect, windows); [`load_line`]: the
 //!   load a run ran, in one line, from the resolved scenario.
@@ -27,6 +28,7 @@ pub mod assemble;
 pub mod backlog;
 pub mod format;
 pub mod hdr;
+pub mod hlog;
 pub mod json;
 pub mod load_line;
 pub mod markdown;
@@ -62,10 +64,11 @@ pub const REPORT_JSON: &str = "report.json";
 /// File name of the Markdown summary inside a run directory.
 pub const SUMMARY_MD: &str = "summary.md";
 
-/// Writes report.json and summary.md into `dir`, creating it (and its parents) if needed.
+/// Writes report.json, latency.hlog and summary.md into `dir`, creating it (and its parents) if needed.
 pub fn write_run_dir(summary: &RunSummary, dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     write_file(&dir.join(REPORT_JSON), |w| json::write(summary, w))?;
+    write_file(&dir.join(hlog::LATENCY_HLOG), |w| hlog::write(summary, w))?;
     write_file(&dir.join(SUMMARY_MD), |w| markdown::write(summary, w))
 }
 

@@ -408,6 +408,10 @@ pub struct Histograms {
     pub response: BTreeMap<String, String>,
     /// Service-time histograms.
     pub service: BTreeMap<String, String>,
+    /// The response-time histogram of every point of `timeseries` (warmup included), V2
+    /// compressed: the run's interval log, written as `latency.hlog`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<super::hlog::IntervalHistogram>,
 }
 
 /// Decimal places kept for fractions (rates, ratios) in the report: enough to show one error
