@@ -15,6 +15,7 @@
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
+//! - [`compare`]: baseline comparison with a significance test, as a Markdown table.
 //! - [`hlog`]: the HdrHistogram interval log (`latency.hlog`), one histogram per second.
 //! - [`format`]: the one place numbers become text (`950µs`, `48,950 ops/s`, `82.4%`).
 //! - [`sentences`]: wording both summaries share (cache effect, windows); [`load_line`]: the
@@ -26,6 +27,7 @@
 pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
+pub mod compare;
 pub mod format;
 pub mod hdr;
 pub mod hlog;
