@@ -16,6 +16,7 @@
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
 //! - [`compare`]: baseline comparison with a significance test, as a Markdown table.
+//! - [`junit`]: JUnit XML, one testcase per threshold and per compared metric.
 //! - [`hlog`]: the HdrHistogram interval log (`latency.hlog`), one histogram per second.
 //! - [`format`]: the one place numbers become text (`950µs`, `48,950 ops/s`, `82.4%`).
 //! - [`sentences`]: wording both summaries share (cache effect, windows); [`load_line`]: the
@@ -32,6 +33,7 @@ pub mod format;
 pub mod hdr;
 pub mod hlog;
 pub mod json;
+pub mod junit;
 pub mod load_line;
 pub mod markdown;
 pub mod phase;

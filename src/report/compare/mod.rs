@@ -358,4 +358,4 @@ fn config_changes(baseline: &serde_json::Value, current: &serde_json::Value) -> 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

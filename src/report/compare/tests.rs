@@ -10,19 +10,19 @@ use rand_distr::{Distribution, Normal};
 
 /// What a synthetic run looks like per second, before noise.
 #[derive(Clone, Copy)]
-struct Shape {
-    p50_us: f64,
-    p95_us: f64,
-    p99_us: f64,
-    ops_per_s: f64,
-    hit_rate: f64,
-    error_rate: f64,
+pub(crate) struct Shape {
+    pub(crate) p50_us: f64,
+    pub(crate) p95_us: f64,
+    pub(crate) p99_us: f64,
+    pub(crate) ops_per_s: f64,
+    pub(crate) hit_rate: f64,
+    pub(crate) error_rate: f64,
     /// Relative standard deviation of every per-second value.
-    noise: f64,
-    seconds: u32,
+    pub(crate) noise: f64,
+    pub(crate) seconds: u32,
 }
 
-const SHAPE: Shape = Shape {
+pub(crate) const SHAPE: Shape = Shape {
     p50_us: 500.0,
     p95_us: 1_200.0,
     p99_us: 3_000.0,
@@ -35,7 +35,7 @@ const SHAPE: Shape = Shape {
 
 /// A report whose time series draws every per-second value around `shape` and whose
 /// run-wide figures follow from that series (latency: the median second; rates: the sums).
-fn synthetic(shape: Shape, seed: u64) -> RunSummary {
+pub(crate) fn synthetic(shape: Shape, seed: u64) -> RunSummary {
     let mut rng = SmallRng::seed_from_u64(seed);
     let normal = Normal::new(1.0, shape.noise).expect("valid");
     let mut jitter = |x: f64| (x * normal.sample(&mut rng)).max(0.0);
