@@ -16,11 +16,20 @@ pub enum ReadError {
         /// The I/O failure.
         source: io::Error,
     },
-    /// The file is not JSON, or not a redline report (the message names the field).
-    #[error("{} is not a valid redline report: {source}", path.display())]
+    /// The file is not JSON, or not a redline report: the message names the field (`at`,
+    /// e.g. `timeseries[3].p50_us`), the line and column, and says when the file looks
+    /// truncated.
+    #[error(
+        "{} is not a valid redline report: {}{source}{}",
+        path.display(),
+        if at.is_empty() || at == "." { String::new() } else { format!("at `{at}`: ") },
+        if source.is_eof() { " (the file looks truncated)" } else { "" }
+    )]
     Json {
         /// The file.
         path: PathBuf,
+        /// Where in the document it failed, as a field path; empty for the top level.
+        at: String,
         /// What did not parse.
         source: serde_json::Error,
     },
@@ -54,7 +63,25 @@ pub fn read(path: &Path) -> Result<RunSummary, ReadError> {
 }
 
 /// Reads a report from any reader; `path` only names it in errors.
-pub fn read_from(mut r: impl Read, path: &Path) -> Result<RunSummary, ReadError> {
+pub fn read_from(r: impl Read, path: &Path) -> Result<RunSummary, ReadError> {
+    read_checked(r, path, true)
+}
+
+/// Reads a report.json file whatever schema it declares (`compare --allow-mismatch`): it
+/// still has to have every field this version reads.
+pub fn read_any_schema(path: &Path) -> Result<RunSummary, ReadError> {
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_checked(io::BufReader::new(file), path, false)
+}
+
+fn read_checked(
+    mut r: impl Read,
+    path: &Path,
+    check_schema: bool,
+) -> Result<RunSummary, ReadError> {
     let mut text = String::new();
     r.read_to_string(&mut text)
         .map_err(|source| ReadError::Io {
@@ -67,13 +94,16 @@ pub fn read_from(mut r: impl Read, path: &Path) -> Result<RunSummary, ReadError>
     struct Header {
         schema: Option<String>,
     }
-    let json_err = |source| ReadError::Json {
+    let json_err = |e: serde_path_to_error::Error<serde_json::Error>| ReadError::Json {
         path: path.to_path_buf(),
-        source,
+        at: e.path().to_string(),
+        source: e.into_inner(),
     };
-    let header: Header = serde_json::from_str(&text).map_err(json_err)?;
+
+    let header: Header = parse_at(&text).map_err(json_err)?;
     match header.schema {
         Some(s) if s == SCHEMA => {}
+        _ if !check_schema => {}
         found => {
             return Err(ReadError::Schema {
                 path: path.to_path_buf(),
@@ -81,7 +111,14 @@ pub fn read_from(mut r: impl Read, path: &Path) -> Result<RunSummary, ReadError>
             })
         }
     }
-    serde_json::from_str(&text).map_err(json_err)
+    parse_at(&text).map_err(json_err)
+}
+
+/// Parses JSON, remembering the field path where it failed.
+fn parse_at<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
 }
 
 #[cfg(test)]
@@ -268,5 +305,50 @@ mod tests {
         assert!(matches!(err, ReadError::Json { .. }));
         let err = read(Path::new("/nonexistent/report.json")).unwrap_err();
         assert!(matches!(err, ReadError::Io { .. }));
+    }
+
+    #[test]
+    fn a_truncated_or_edited_report_names_what_is_wrong_and_where() {
+        let mut out = Vec::new();
+        write(&fixture::summary(), &mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        let p = Path::new("r.json");
+
+        let cut = &text[..text.find("\"timeseries\"").expect("timeseries") + 40];
+        let err = read_from(cut.as_bytes(), p).unwrap_err().to_string();
+        assert!(
+            err.starts_with("r.json is not a valid redline report: at `timeseries"),
+            "{err}"
+        );
+        assert!(err.ends_with("(the file looks truncated)"), "{err}");
+
+        let edited = text.replacen("\"p99_us\": ", "\"p99_us\": \"fast\", \"x\": ", 1);
+        let err = read_from(edited.as_bytes(), p).unwrap_err().to_string();
+        assert!(
+            err.contains("at `latency.overall.response.p99_us`: invalid type: string \"fast\""),
+            "{err}"
+        );
+        assert!(err.contains(" line "), "{err}");
+
+        let missing = text.replacen("\"throughput\": ", "\"throughput_renamed\": ", 1);
+        let err = read_from(missing.as_bytes(), p).unwrap_err().to_string();
+        assert!(err.contains("missing field `throughput`"), "{err}");
+    }
+
+    #[test]
+    fn another_schema_reads_when_the_caller_allows_it() {
+        let mut out = Vec::new();
+        write(&fixture::summary(), &mut out).expect("write");
+        let text = String::from_utf8(out)
+            .expect("utf-8")
+            .replace(SCHEMA, "redline.report/v3");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, text).expect("write");
+        assert!(matches!(read(&path), Err(ReadError::Schema { .. })));
+        assert_eq!(
+            read_any_schema(&path).expect("read").schema,
+            "redline.report/v3"
+        );
     }
 }
