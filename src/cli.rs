@@ -23,6 +23,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Remove the keys a run left behind (SCAN + UNLINK under one prefix, nothing else).
     Clean(CleanArgs),
+    /// Compare a run with a baseline: per metric change, significance and verdict (exit 1 on
+    /// a regression).
+    Compare(CompareArgs),
 }
 
 /// `redline run`.
@@ -50,6 +53,48 @@ pub struct RunArgs {
     /// Keep the keys the run wrote (default: removed at the end).
     #[arg(long)]
     pub keep_keys: bool,
+    /// Baseline comparison and JUnit output.
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// The CI-gate flags of `redline run`.
+#[derive(Debug, Args, Default)]
+pub struct GateArgs {
+    /// Compare the run with this report (a report.json or the run folder holding it); a
+    /// regression makes the exit code 1.
+    #[arg(long, value_name = "REPORT")]
+    pub baseline: Option<PathBuf>,
+    /// Write a JUnit XML report: one testcase per threshold (and per compared metric).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Regression limits, e.g. p95=10%,throughput=5%,hit_rate=1pt (defaults: p50=10%,
+    /// p95=10%, p99=20%, throughput=5%, hit_rate=1pt, error_rate=0.1pt).
+    #[arg(long, value_name = "LIMITS", requires = "baseline")]
+    pub max_regression: Option<String>,
+    /// Compare with a baseline of another scenario or schema, with a warning.
+    #[arg(long, requires = "baseline")]
+    pub allow_mismatch: bool,
+}
+
+/// `redline compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline report (report.json or its run folder).
+    pub baseline: PathBuf,
+    /// The current report.
+    pub current: PathBuf,
+    /// Regression limits, e.g. p95=10%,throughput=5%,hit_rate=1pt (defaults: p50=10%,
+    /// p95=10%, p99=20%, throughput=5%, hit_rate=1pt, error_rate=0.1pt).
+    #[arg(long, value_name = "LIMITS")]
+    pub max_regression: Option<String>,
+    /// Write a JUnit XML report: one testcase per threshold of the current run and per
+    /// compared metric.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Compare reports of different scenarios or schema versions, with a warning.
+    #[arg(long)]
+    pub allow_mismatch: bool,
 }
 
 /// `redline check`.
@@ -129,6 +174,48 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["redline", "clean", "app:1a:"]).is_err());
         assert!(Cli::try_parse_from(["redline", "clean", "--redis", "redis://h:1"]).is_err());
+    }
+
+    #[test]
+    fn compare_takes_two_reports_and_run_a_baseline() {
+        let cli = Cli::try_parse_from([
+            "redline",
+            "compare",
+            "a/report.json",
+            "b",
+            "--max-regression",
+            "p95=5%",
+            "--junit",
+            "j.xml",
+            "--allow-mismatch",
+        ])
+        .unwrap();
+        let Command::Compare(a) = cli.command else {
+            panic!("not compare")
+        };
+        assert_eq!(a.max_regression.as_deref(), Some("p95=5%"));
+        assert!(a.allow_mismatch);
+        assert!(Cli::try_parse_from(["redline", "compare", "a"]).is_err());
+
+        let cli = Cli::try_parse_from([
+            "redline",
+            "run",
+            "s.toml",
+            "--baseline",
+            "b",
+            "--junit",
+            "j.xml",
+        ])
+        .unwrap();
+        let Command::Run(a) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(a.gate.baseline.as_deref(), Some(std::path::Path::new("b")));
+        // Limits without a baseline would silently do nothing.
+        assert!(
+            Cli::try_parse_from(["redline", "run", "s.toml", "--max-regression", "p95=5%"])
+                .is_err()
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         Ok(s) => s,
         Err(errors) => return Ok(print_errors(&errors)),
     };
+    // A bad baseline is refused before any load.
+    let gate = crate::gate::RunGate::prepare(&args.gate, &scenario.name)?;
     // The report folder is settled before any load, so a bad --out loses no results.
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
     let existed = args.out.as_deref().is_some_and(|p| p.exists());
@@ -106,7 +108,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         terminal::write_summary(&summary, &mut out)?;
         writeln!(out, "report: {}", dir.display())?;
     }
-    Ok(verdict::exit_code(summary.verdict) as u8)
+    let code = verdict::exit_code(summary.verdict) as u8;
+    gate.finish(&summary, &dir, code, args.quiet)
 }
 
 /// What a report says about a target that was never opened (the run was interrupted while

@@ -13,12 +13,14 @@
 //!   of a run waits on.
 //! - [`op`]: operation and error vocabulary shared by all of the above.
 //! - [`out_dir`]: the report folder of a run, chosen and checked before any load.
+//! - [`gate`]: `redline compare` and `run --baseline/--junit`: the CI regression gate.
 
 pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod gate;
 pub mod op;
 pub mod out_dir;
 pub mod report;

@@ -9,29 +9,30 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The file could not be opened or read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O failure.
-        source: io::Error,
+        error: io::Error,
     },
     /// The file is not JSON, or not a redline report: the message names the field (`at`,
     /// e.g. `timeseries[3].p50_us`), the line and column, and says when the file looks
     /// truncated.
     #[error(
-        "{} is not a valid redline report: {}{source}{}",
+        "{} is not a valid redline report: {}{error}{}",
         path.display(),
         if at.is_empty() || at == "." { String::new() } else { format!("at `{at}`: ") },
-        if source.is_eof() { " (the file looks truncated)" } else { "" }
+        if error.is_eof() { " (the file looks truncated)" } else { "" }
     )]
     Json {
         /// The file.
         path: PathBuf,
         /// Where in the document it failed, as a field path; empty for the top level.
         at: String,
-        /// What did not parse.
-        source: serde_json::Error,
+        /// What did not parse (in the message already, so not a `source` that `{:#}` would
+        /// print a second time).
+        error: serde_json::Error,
     },
     /// The report was written by a redline with another report schema.
     #[error(
@@ -55,9 +56,9 @@ pub fn write(summary: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
 
 /// Reads a report.json file.
 pub fn read(path: &Path) -> Result<RunSummary, ReadError> {
-    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+    let file = std::fs::File::open(path).map_err(|error| ReadError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     read_from(io::BufReader::new(file), path)
 }
@@ -70,9 +71,9 @@ pub fn read_from(r: impl Read, path: &Path) -> Result<RunSummary, ReadError> {
 /// Reads a report.json file whatever schema it declares (`compare --allow-mismatch`): it
 /// still has to have every field this version reads.
 pub fn read_any_schema(path: &Path) -> Result<RunSummary, ReadError> {
-    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+    let file = std::fs::File::open(path).map_err(|error| ReadError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     read_checked(io::BufReader::new(file), path, false)
 }
@@ -83,11 +84,10 @@ fn read_checked(
     check_schema: bool,
 ) -> Result<RunSummary, ReadError> {
     let mut text = String::new();
-    r.read_to_string(&mut text)
-        .map_err(|source| ReadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    r.read_to_string(&mut text).map_err(|error| ReadError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
     // Check the schema first: a v2 report would otherwise fail on some renamed field with a
     // confusing message.
     #[derive(serde::Deserialize)]
@@ -97,7 +97,7 @@ fn read_checked(
     let json_err = |e: serde_path_to_error::Error<serde_json::Error>| ReadError::Json {
         path: path.to_path_buf(),
         at: e.path().to_string(),
-        source: e.into_inner(),
+        error: e.into_inner(),
     };
 
     let header: Header = parse_at(&text).map_err(json_err)?;
