@@ -137,7 +137,7 @@ impl MetricComparison {
             }
         };
         match self.limit {
-            Limit::Percent(max) => self.change_percent().map_or(true, |p| worse(p) > max),
+            Limit::Percent(max) => self.change_percent().is_none_or(|p| worse(p) > max),
             Limit::Points(max) => self.change_points().is_some_and(|p| worse(p) > max),
         }
     }
