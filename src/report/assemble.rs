@@ -133,6 +133,7 @@ impl RunSummary {
             }),
             compression: compression(t),
             histograms: histograms(t),
+            faults: Vec::new(),
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

@@ -31,6 +31,7 @@ pub mod json;
 pub mod load_line;
 pub mod markdown;
 pub mod phase;
+pub mod plot;
 pub mod recorder;
 pub mod sentences;
 pub mod shards;
@@ -48,9 +49,9 @@ pub use hdr::{decode_histogram, encode_histogram, HistogramDecodeError};
 pub use recorder::Recorder;
 pub use shards::RecorderShards;
 pub use summary::{
-    BreakerReport, BreakerTransition, CacheEffect, CompressionRow, GeneratorReport, Histograms,
-    Latency, OpLatency, Percentiles, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
-    TargetKind, Totals, Window, SCHEMA,
+    BreakerReport, BreakerTransition, CacheEffect, CompressionRow, FaultWindow, GeneratorReport,
+    Histograms, Latency, OpLatency, Percentiles, Provider, RunSummary, ScenarioInfo, ServerStats,
+    TargetInfo, TargetKind, Totals, Window, SCHEMA,
 };
 pub use verdict::{exit_code, ThresholdResult, ThresholdStatus, ThresholdUnit, Verdict};
 
