@@ -16,12 +16,15 @@ pub enum ReadError {
         /// The I/O failure.
         source: io::Error,
     },
-    /// The file is not JSON, or not a redline report (the message names the field).
-    #[error("{} is not a valid redline report: {source}", path.display())]
+    /// The file is not JSON (e.g. truncated), or not a redline report (a field missing or
+    /// of the wrong type): the message names the field and the line and column.
+    #[error("{} is not a valid redline report: {}{source}", path.display(), at(field))]
     Json {
         /// The file.
         path: PathBuf,
-        /// What did not parse.
+        /// Where in the document it went wrong, e.g. `timeseries[3].p99_us`; empty at the top.
+        field: String,
+        /// What did not parse, with its line and column.
         source: serde_json::Error,
     },
     /// The report was written by a redline with another report schema.
@@ -36,6 +39,31 @@ pub enum ReadError {
         /// The schema it declares.
         found: String,
     },
+}
+
+fn at(field: &str) -> String {
+    if field.is_empty() || field == "." {
+        String::new()
+    } else {
+        format!("field `{field}`: ")
+    }
+}
+
+/// Parses `text` as `T`, naming the field where it fails.
+fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ReadError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| ReadError::Json {
+        path: path.to_path_buf(),
+        field: e.path().to_string(),
+        source: e.into_inner(),
+    })?;
+    // Trailing characters after the report (a botched edit) are an error too.
+    de.end().map_err(|source| ReadError::Json {
+        path: path.to_path_buf(),
+        field: String::new(),
+        source,
+    })?;
+    Ok(value)
 }
 
 /// Writes `summary` as pretty JSON followed by a newline.
@@ -67,11 +95,7 @@ pub fn read_from(mut r: impl Read, path: &Path) -> Result<RunSummary, ReadError>
     struct Header {
         schema: Option<String>,
     }
-    let json_err = |source| ReadError::Json {
-        path: path.to_path_buf(),
-        source,
-    };
-    let header: Header = serde_json::from_str(&text).map_err(json_err)?;
+    let header: Header = parse(&text, path)?;
     match header.schema {
         Some(s) if s == SCHEMA => {}
         found => {
@@ -81,7 +105,7 @@ pub fn read_from(mut r: impl Read, path: &Path) -> Result<RunSummary, ReadError>
             })
         }
     }
-    serde_json::from_str(&text).map_err(json_err)
+    parse(&text, path)
 }
 
 #[cfg(test)]
@@ -268,5 +292,50 @@ mod tests {
         assert!(matches!(err, ReadError::Json { .. }));
         let err = read(Path::new("/nonexistent/report.json")).unwrap_err();
         assert!(matches!(err, ReadError::Io { .. }));
+    }
+
+    fn fixture_text() -> String {
+        let mut out = Vec::new();
+        write(&fixture::summary(), &mut out).expect("write");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn a_truncated_report_names_the_line_where_it_ends() {
+        let text = fixture_text();
+        let cut = &text[..text.len() / 2];
+        let err = read_from(cut.as_bytes(), Path::new("run/report.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("run/report.json is not a valid redline report"), "{msg}");
+        assert!(msg.contains("EOF while parsing"), "{msg}");
+        assert!(msg.contains(&format!("line {}", cut.lines().count())), "{msg}");
+    }
+
+    #[test]
+    fn a_hand_edited_field_is_named_by_its_path() {
+        let mut v: serde_json::Value = serde_json::from_str(&fixture_text()).expect("json");
+        v["timeseries"][1]["p99_us"] = "fast".into();
+        let err = read_from(v.to_string().as_bytes(), Path::new("r.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("field `timeseries[1].p99_us`"), "{msg}");
+        assert!(msg.contains("invalid type: string \"fast\""), "{msg}");
+
+        let mut v: serde_json::Value = serde_json::from_str(&fixture_text()).expect("json");
+        v["totals"].as_object_mut().expect("totals").remove("ops");
+        let err = read_from(v.to_string().as_bytes(), Path::new("r.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("field `totals`") && msg.contains("missing field `ops`"), "{msg}");
+
+        let text = format!("{}garbage", fixture_text());
+        let msg = read_from(text.as_bytes(), Path::new("r.json")).unwrap_err().to_string();
+        assert!(msg.contains("trailing characters"), "{msg}");
+    }
+
+    #[test]
+    fn reports_without_faults_still_read() {
+        let mut v: serde_json::Value = serde_json::from_str(&fixture_text()).expect("json");
+        v.as_object_mut().expect("object").remove("faults");
+        let back = read_from(v.to_string().as_bytes(), Path::new("r.json")).expect("read");
+        assert!(back.faults.is_empty());
     }
 }

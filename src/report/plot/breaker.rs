@@ -67,7 +67,7 @@ const FAULT_ROW: f64 = 0.5;
 /// The band chart.
 pub fn band(s: &RunSummary, spans: &Spans) -> std::io::Result<String> {
     let segs = segments(s, spans.end);
-    new_svg(|root| {
+    new_svg(super::BAND_HEIGHT, |root| {
         let mut chart = frame(root, "Circuit breaker state and fault windows")
             .x_label_area_size(40)
             .y_label_area_size(70)

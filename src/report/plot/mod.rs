@@ -13,6 +13,7 @@
 
 pub mod breaker;
 pub mod percentile;
+pub mod png;
 pub mod theme;
 pub mod timeline;
 
@@ -27,8 +28,10 @@ use theme::{BG, FG, FONT};
 
 /// Width of every chart, pixels.
 pub const WIDTH: u32 = 900;
-/// Height of every chart, pixels.
+/// Height of every chart but the breaker band, pixels.
 pub const HEIGHT: u32 = 340;
+/// Height of the breaker band chart, pixels: two rows need less room.
+pub const BAND_HEIGHT: u32 = 230;
 
 /// A plotters result whose error is the backend's.
 pub(crate) type DrawResult<T, DB> =
@@ -171,11 +174,12 @@ fn last_warmup_end(s: &RunSummary) -> f64 {
 
 /// Draws a chart into a fresh SVG string; `draw` gets the whole drawing area.
 pub(crate) fn new_svg(
+    height: u32,
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> SvgResult,
 ) -> io::Result<String> {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
         root.fill(&BG).map_err(io::Error::other)?;
         draw(&root).map_err(|e| io::Error::other(format!("cannot draw a chart: {e}")))?;
         root.present()
@@ -191,7 +195,7 @@ pub(crate) fn frame<'a, 'b, DB: DrawingBackend>(
 ) -> ChartBuilder<'a, 'b, DB> {
     let mut b = ChartBuilder::on(root);
     b.margin(12)
-        .margin_right(20)
+        .margin_right(36)
         .caption(caption, (FONT, 17).into_font().color(&FG));
     b
 }
@@ -266,4 +270,4 @@ fn trim(s: String) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -106,7 +106,7 @@ pub fn curve(s: &RunSummary, baseline: Option<&RunSummary>) -> io::Result<String
     } else {
         (0.01, 10.0)
     };
-    new_svg(|root| {
+    new_svg(super::HEIGHT, |root| {
         let mut chart = frame(root, "Response time by percentile")
             .x_label_area_size(40)
             .y_label_area_size(70)

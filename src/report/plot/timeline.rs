@@ -121,7 +121,7 @@ pub fn latency(s: &RunSummary, spans: &Spans) -> std::io::Result<String> {
     } else {
         (0.01, 10.0)
     };
-    new_svg(|root| {
+    new_svg(super::HEIGHT, |root| {
         let mut chart = time_chart(
             root,
             "Response time per second",
@@ -147,7 +147,7 @@ pub fn throughput(s: &RunSummary, spans: &Spans) -> std::io::Result<String> {
     let ops = series(&s.timeseries, |p| Some(p.throughput));
     let hit = series(&s.timeseries, |p| percent(p.hits, p.hits + p.misses));
     let top = ops.iter().filter_map(|p| p.1).fold(0.0, f64::max).max(1.0) * 1.15;
-    new_svg(|root| {
+    new_svg(super::HEIGHT, |root| {
         let mut chart = frame(root, "Throughput and hit rate per second")
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -163,6 +163,7 @@ pub fn throughput(s: &RunSummary, spans: &Spans) -> std::io::Result<String> {
         chart
             .configure_secondary_axes()
             .y_desc("hit rate (%)")
+            .y_label_formatter(&|v| super::short_number(*v))
             .axis_style(FG)
             .label_style(super::label_font())
             .axis_desc_style(super::label_font())
@@ -195,7 +196,7 @@ pub fn errors(s: &RunSummary, spans: &Spans) -> std::io::Result<String> {
     } else {
         1.0
     };
-    new_svg(|root| {
+    new_svg(super::HEIGHT, |root| {
         let mut chart = time_chart(root, "Errors and fallback per second", spans, 0.0..top)?;
         super::mesh(
             &mut chart,
