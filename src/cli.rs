@@ -154,8 +154,15 @@ mod tests {
 
     #[test]
     fn report_takes_a_folder_and_an_optional_baseline() {
-        let cli = Cli::try_parse_from(["redline", "report", "runs/a", "--baseline", "b.json", "--png"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "redline",
+            "report",
+            "runs/a",
+            "--baseline",
+            "b.json",
+            "--png",
+        ])
+        .unwrap();
         let Command::Report(a) = cli.command else {
             panic!("not report")
         };

@@ -7,8 +7,8 @@ use crate::check::{self, CheckOptions};
 use crate::cli::{CheckArgs, CleanArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
 use crate::out_dir;
-use crate::report::summary::CleanupOutcome;
 use crate::report::live::{LiveMode, LiveView};
+use crate::report::summary::CleanupOutcome;
 use crate::report::{self, terminal, verdict, RenderOptions};
 use crate::scenario;
 use crate::shutdown::Shutdown;
@@ -87,7 +87,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         Err(phase) => engine::aborted_before_load(&scenario, phase, unopened(&scenario)),
     };
-    drop(on_tick);
     view.finish();
     // Said on stderr even with --quiet: someone has to remove those keys.
     let left = summary

@@ -78,12 +78,18 @@ fn page(
     h: &mut String,
 ) -> std::fmt::Result {
     let name = escape(&s.scenario.name);
-    writeln!(h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">")?;
+    writeln!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">"
+    )?;
     writeln!(
         h,
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
     )?;
-    writeln!(h, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")?;
+    writeln!(
+        h,
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    )?;
     writeln!(h, "<meta name=\"color-scheme\" content=\"light dark\">")?;
     writeln!(h, "<title>redline: {name} — {}</title>", s.verdict.name())?;
     writeln!(h, "<style>\n{}\n</style>\n</head>\n<body>\n<main>", style())?;
@@ -97,13 +103,21 @@ fn page(
             "<p class=\"muted\">Baseline: {} started {} (its response-time curve is grey in the \
              percentile chart).</p>",
             escape(&b.scenario.name),
-            escape(&b.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            escape(
+                &b.started_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
         )?;
     }
     for c in charts {
         writeln!(h, "<figure id=\"chart-{}\">", c.name)?;
         h.push_str(&c.inline_svg());
-        writeln!(h, "<figcaption>{} ({}.svg)</figcaption>\n</figure>", escape(c.title), c.name)?;
+        writeln!(
+            h,
+            "<figcaption>{} ({}.svg)</figcaption>\n</figure>",
+            escape(c.title),
+            c.name
+        )?;
     }
     key_numbers(s, h)?;
     per_op(s, h)?;
@@ -132,7 +146,10 @@ fn header(s: &RunSummary, h: &mut String) -> std::fmt::Result {
     writeln!(
         h,
         "<p class=\"muted\">started {} · {:.1} s ({:.1} s measured) · run id <code>{}</code></p>",
-        escape(&s.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        escape(
+            &s.started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
         s.duration_s,
         s.measured_s,
         escape(&s.target.run_id),
@@ -200,11 +217,21 @@ fn thresholds(s: &RunSummary, h: &mut String) -> std::fmt::Result {
 }
 
 fn row(h: &mut String, key: &str, value: &str) -> std::fmt::Result {
-    writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(key), escape(value))
+    writeln!(
+        h,
+        "<tr><th>{}</th><td>{}</td></tr>",
+        escape(key),
+        escape(value)
+    )
 }
 
 fn trio(p: &Percentiles) -> String {
-    format!("{} / {} / {}", format::us(p.p50_us), format::us(p.p95_us), format::us(p.p99_us))
+    format!(
+        "{} / {} / {}",
+        format::us(p.p50_us),
+        format::us(p.p95_us),
+        format::us(p.p99_us)
+    )
 }
 
 fn key_numbers(s: &RunSummary, h: &mut String) -> std::fmt::Result {
@@ -217,9 +244,25 @@ fn key_numbers(s: &RunSummary, h: &mut String) -> std::fmt::Result {
     )?;
     writeln!(h, "<table id=\"key-numbers\">")?;
     row(h, "Throughput", &format::per_second(t.throughput))?;
-    row(h, "Operations", &format!("{} ({})", format::count(t.ops), format::plural(t.commands as usize, "command")))?;
-    row(h, "Response p50 / p95 / p99", &trio(&s.latency.overall.response))?;
-    row(h, "Service p50 / p95 / p99", &trio(&s.latency.overall.service))?;
+    row(
+        h,
+        "Operations",
+        &format!(
+            "{} ({})",
+            format::count(t.ops),
+            format::plural(t.commands as usize, "command")
+        ),
+    )?;
+    row(
+        h,
+        "Response p50 / p95 / p99",
+        &trio(&s.latency.overall.response),
+    )?;
+    row(
+        h,
+        "Service p50 / p95 / p99",
+        &trio(&s.latency.overall.service),
+    )?;
     row(
         h,
         "Hit rate",
@@ -234,10 +277,18 @@ fn key_numbers(s: &RunSummary, h: &mut String) -> std::fmt::Result {
     row(
         h,
         "Errors",
-        &format!("{} ({}){kinds}", format::count(t.errors_total), format::percent_opt(t.error_rate, 3)),
+        &format!(
+            "{} ({}){kinds}",
+            format::count(t.errors_total),
+            format::percent_opt(t.error_rate, 3)
+        ),
     )?;
     if let Some(line) = redis_failures(s) {
-        row(h, "Redis failures (absorbed by the fallback included)", &line)?;
+        row(
+            h,
+            "Redis failures (absorbed by the fallback included)",
+            &line,
+        )?;
     }
     row(h, "Origin calls", &format::count(t.origin_calls))?;
     row(h, "Served by the fallback", &format::count(t.fallback_ops))?;
@@ -316,7 +367,10 @@ fn faults_and_breaker(s: &RunSummary, h: &mut String) -> std::fmt::Result {
     if b.transitions.is_empty() {
         return Ok(());
     }
-    writeln!(h, "<table id=\"transitions\"><tr><th>At</th><th>From</th><th>To</th><th>Cause</th></tr>")?;
+    writeln!(
+        h,
+        "<table id=\"transitions\"><tr><th>At</th><th>From</th><th>To</th><th>Cause</th></tr>"
+    )?;
     for t in &b.transitions {
         writeln!(
             h,
@@ -334,7 +388,10 @@ fn load_target_environment(s: &RunSummary, h: &mut String) -> std::fmt::Result {
     writeln!(h, "<h2>Load</h2>")?;
     match load_line::describe(&s.scenario.config) {
         Some(load) => writeln!(h, "<p id=\"load\">{}</p>", escape(&load))?,
-        None => writeln!(h, "<p id=\"load\" class=\"muted\">The report holds no load settings.</p>")?,
+        None => writeln!(
+            h,
+            "<p id=\"load\" class=\"muted\">The report holds no load settings.</p>"
+        )?,
     }
     writeln!(h, "<h2>Target</h2>\n<dl id=\"target\">")?;
     let t = &s.target;
@@ -350,8 +407,16 @@ fn load_target_environment(s: &RunSummary, h: &mut String) -> std::fmt::Result {
             Provider::Memory => "in-memory fallback",
         },
     )?;
-    dd(h, "server version", t.server_version.as_deref().unwrap_or("—"))?;
-    dd(h, "URL (password redacted)", t.url.as_deref().unwrap_or("—"))?;
+    dd(
+        h,
+        "server version",
+        t.server_version.as_deref().unwrap_or("—"),
+    )?;
+    dd(
+        h,
+        "URL (password redacted)",
+        t.url.as_deref().unwrap_or("—"),
+    )?;
     dd(h, "key prefix", t.key_prefix.as_deref().unwrap_or("—"))?;
     writeln!(h, "</dl>")?;
     writeln!(h, "<h2>Environment</h2>\n<dl id=\"environment\">")?;
@@ -412,16 +477,38 @@ mod tests {
     fn page_is_self_contained_with_every_section_and_chart() {
         let s = crate::report::plot::tests::synthetic();
         let html = render(&s, None);
-        for bad in ["src=\"http", "href=\"http", "src='http", "href='http", "@import", "url("] {
+        for bad in [
+            "src=\"http",
+            "href=\"http",
+            "src='http",
+            "href='http",
+            "@import",
+            "url(",
+        ] {
             assert!(!html.contains(bad), "page refers outside itself: {bad}");
         }
-        assert!(!html.contains("<script"), "no script needed to read the report");
+        assert!(
+            !html.contains("<script"),
+            "no script needed to read the report"
+        );
         assert_eq!(html.matches("<svg").count(), CHART_NAMES.len());
         for name in CHART_NAMES {
             assert!(html.contains(&format!("id=\"chart-{name}\"")), "{name}");
         }
-        for id in ["verdict", "thresholds", "key-numbers", "load", "target", "environment", "faults", "transitions"] {
-            assert!(html.contains(&format!("id=\"{id}\"")), "section {id} missing");
+        for id in [
+            "verdict",
+            "thresholds",
+            "key-numbers",
+            "load",
+            "target",
+            "environment",
+            "faults",
+            "transitions",
+        ] {
+            assert!(
+                html.contains(&format!("id=\"{id}\"")),
+                "section {id} missing"
+            );
         }
         assert!(html.contains("prefers-color-scheme: dark"));
         assert!(html.contains("default-src 'none'"));

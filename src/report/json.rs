@@ -306,9 +306,15 @@ mod tests {
         let cut = &text[..text.len() / 2];
         let err = read_from(cut.as_bytes(), Path::new("run/report.json")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("run/report.json is not a valid redline report"), "{msg}");
+        assert!(
+            msg.starts_with("run/report.json is not a valid redline report"),
+            "{msg}"
+        );
         assert!(msg.contains("EOF while parsing"), "{msg}");
-        assert!(msg.contains(&format!("line {}", cut.lines().count())), "{msg}");
+        assert!(
+            msg.contains(&format!("line {}", cut.lines().count())),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -324,10 +330,15 @@ mod tests {
         v["totals"].as_object_mut().expect("totals").remove("ops");
         let err = read_from(v.to_string().as_bytes(), Path::new("r.json")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("field `totals`") && msg.contains("missing field `ops`"), "{msg}");
+        assert!(
+            msg.contains("field `totals`") && msg.contains("missing field `ops`"),
+            "{msg}"
+        );
 
         let text = format!("{}garbage", fixture_text());
-        let msg = read_from(text.as_bytes(), Path::new("r.json")).unwrap_err().to_string();
+        let msg = read_from(text.as_bytes(), Path::new("r.json"))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("trailing characters"), "{msg}");
     }
 

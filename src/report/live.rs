@@ -117,7 +117,12 @@ impl LiveView {
                     bar.set_position(l.elapsed.as_secs());
                     let left = self
                         .planned
-                        .map(|p| format!("{}s left  ", p.as_secs().saturating_sub(l.elapsed.as_secs())))
+                        .map(|p| {
+                            format!(
+                                "{}s left  ",
+                                p.as_secs().saturating_sub(l.elapsed.as_secs())
+                            )
+                        })
                         .unwrap_or_default();
                     bar.set_message(format!("{left}{}", numbers(l)));
                 }
@@ -155,9 +160,9 @@ fn bar(planned: Option<Duration>) -> ProgressBar {
     match planned {
         Some(p) => {
             let bar = ProgressBar::with_draw_target(Some(p.as_secs().max(1)), target);
-            if let Ok(style) =
-                ProgressStyle::with_template("{elapsed:>4} [{bar:30.cyan/blue}] {pos}/{len}s  {msg}")
-            {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed:>4} [{bar:30.cyan/blue}] {pos}/{len}s  {msg}",
+            ) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar
@@ -220,9 +225,18 @@ mod tests {
 
     #[test]
     fn line_period_spreads_about_twenty_lines_over_a_run() {
-        assert_eq!(line_period(Some(Duration::from_secs(2))), Duration::from_secs(1));
-        assert_eq!(line_period(Some(Duration::from_secs(300))), Duration::from_secs(15));
-        assert_eq!(line_period(Some(Duration::from_secs(36_000))), MAX_LINE_PERIOD);
+        assert_eq!(
+            line_period(Some(Duration::from_secs(2))),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            line_period(Some(Duration::from_secs(300))),
+            Duration::from_secs(15)
+        );
+        assert_eq!(
+            line_period(Some(Duration::from_secs(36_000))),
+            MAX_LINE_PERIOD
+        );
         assert_eq!(line_period(None), Duration::from_secs(10));
     }
 

@@ -111,7 +111,9 @@ pub fn render_all(
         })?;
         if opts.png {
             let png = plot::png::render(&chart.light_svg())?;
-            write_file(&plots.join(format!("{}.png", chart.name)), |w| w.write_all(&png))?;
+            write_file(&plots.join(format!("{}.png", chart.name)), |w| {
+                w.write_all(&png)
+            })?;
         }
     }
     write_file(&dir.join(REPORT_HTML), |w| {
@@ -143,8 +145,14 @@ mod tests {
         assert_eq!(json::read(&dir.join(REPORT_JSON)).expect("read"), summary);
         assert!(dir.join(REPORT_HTML).is_file());
         for name in plot::CHART_NAMES {
-            assert!(dir.join(PLOTS_DIR).join(format!("{name}.svg")).is_file(), "{name}");
-            assert!(!dir.join(PLOTS_DIR).join(format!("{name}.png")).exists(), "{name}");
+            assert!(
+                dir.join(PLOTS_DIR).join(format!("{name}.svg")).is_file(),
+                "{name}"
+            );
+            assert!(
+                !dir.join(PLOTS_DIR).join(format!("{name}.png")).exists(),
+                "{name}"
+            );
         }
     }
 }

@@ -22,7 +22,12 @@ fn chromium() -> PathBuf {
         );
         return path;
     }
-    let names = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
+    let names = [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ];
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {
         for name in names {
@@ -173,7 +178,11 @@ fn report_html_renders_in_chromium_with_every_chart_visible_in_light_and_dark() 
         let (id, rest) = entry.split_once('=').expect("id=WxH:N");
         let (size, lines) = rest.split_once(':').expect("WxH:N");
         let (w, h) = size.split_once('x').expect("WxH");
-        let (w, h, lines): (u32, u32, u32) = (w.parse().unwrap(), h.parse().unwrap(), lines.parse().unwrap());
+        let (w, h, lines): (u32, u32, u32) = (
+            w.parse().unwrap(),
+            h.parse().unwrap(),
+            lines.parse().unwrap(),
+        );
         assert!(w > 300 && h > 100, "{id} laid out at {w}x{h}");
         assert!(lines > 0, "{id} has no lines");
         seen.push(id.trim_start_matches("chart-").to_string());
@@ -183,17 +192,38 @@ fn report_html_renders_in_chromium_with_every_chart_visible_in_light_and_dark() 
     // Seen: not blank, with the verdict and the first charts' series colours on screen.
     let light = screenshot(tmp.path(), &page, "light.png", false);
     let background = light.pixel(2, 2);
-    assert!(luminance(background) > 200.0, "light background {background:?}");
+    assert!(
+        luminance(background) > 200.0,
+        "light background {background:?}"
+    );
     let painted = light.all().filter(|p| *p != background).count();
-    assert!(painted * 20 > light.pixels.len() / light.px, "light page is nearly blank: {painted} painted pixels");
+    assert!(
+        painted * 20 > light.pixels.len() / light.px,
+        "light page is nearly blank: {painted} painted pixels"
+    );
     // p50 (blue, latency chart) and throughput (green) lines, tolerant of anti-aliasing.
-    assert!(light.near([0x3B, 0x82, 0xF6], 40) > 150, "no p50 line visible in the light page");
-    assert!(light.near([0x10, 0xB9, 0x81], 40) > 150, "no throughput line visible in the light page");
+    assert!(
+        light.near([0x3B, 0x82, 0xF6], 40) > 150,
+        "no p50 line visible in the light page"
+    );
+    assert!(
+        light.near([0x10, 0xB9, 0x81], 40) > 150,
+        "no throughput line visible in the light page"
+    );
 
     let dark = screenshot(tmp.path(), &page, "dark.png", true);
     let background = dark.pixel(2, 2);
-    assert!(luminance(background) < 50.0, "dark background {background:?}");
+    assert!(
+        luminance(background) < 50.0,
+        "dark background {background:?}"
+    );
     // Text and axes follow the scheme: light pixels exist on the dark page.
-    assert!(dark.all().filter(|p| luminance(*p) > 180.0).count() > 2_000, "no light text on the dark page");
-    assert!(dark.near([0x3B, 0x82, 0xF6], 40) > 150, "no p50 line visible in the dark page");
+    assert!(
+        dark.all().filter(|p| luminance(*p) > 180.0).count() > 2_000,
+        "no light text on the dark page"
+    );
+    assert!(
+        dark.near([0x3B, 0x82, 0xF6], 40) > 150,
+        "no p50 line visible in the dark page"
+    );
 }

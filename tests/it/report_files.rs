@@ -53,11 +53,18 @@ fn run_writes_charts_and_html_and_prints_plain_progress_lines_to_a_pipe() {
     assert!(!lines.is_empty(), "no progress lines: {}", done.describe());
     for line in &lines {
         assert!(
-            line.contains(" / 3s, ") && line.contains("s left]") && line.contains("p99 ") && line.contains("hit "),
+            line.contains(" / 3s, ")
+                && line.contains("s left]")
+                && line.contains("p99 ")
+                && line.contains("hit "),
             "progress line {line:?}"
         );
     }
-    assert!(!done.stderr.contains('\r') && !done.stderr.contains('\x1b'), "{}", done.describe());
+    assert!(
+        !done.stderr.contains('\r') && !done.stderr.contains('\x1b'),
+        "{}",
+        done.describe()
+    );
     assert!(done.stdout.contains("report: "), "{}", done.describe());
     for name in CHARTS {
         let svg = read(&dir.join("plots").join(format!("{name}.svg")));
@@ -71,14 +78,20 @@ fn run_writes_charts_and_html_and_prints_plain_progress_lines_to_a_pipe() {
     let long_lines = doc
         .descendants()
         .filter(|n| n.has_tag_name("polyline"))
-        .filter(|n| n.attribute("points").is_some_and(|p| p.split_whitespace().count() >= 3))
+        .filter(|n| {
+            n.attribute("points")
+                .is_some_and(|p| p.split_whitespace().count() >= 3)
+        })
         .count();
     assert!(long_lines >= 3, "{long_lines} series in latency.svg");
     let html = read(&dir.join("report.html"));
     assert_eq!(html.matches("<svg").count(), CHARTS.len());
     for attr in ["src=", "href="] {
         for scheme in ["\"http", "'http", "\"//", "'//"] {
-            assert!(!html.contains(&format!("{attr}{scheme}")), "report.html refers outside itself");
+            assert!(
+                !html.contains(&format!("{attr}{scheme}")),
+                "report.html refers outside itself"
+            );
         }
     }
 }
@@ -107,7 +120,10 @@ fn report_rerenders_a_run_folder_from_report_json_alone() {
     assert_eq!(read(&dir.join("summary.md")), summary_before);
     assert_eq!(read(&dir.join("report.html")), html_before);
     for name in CHARTS {
-        assert!(dir.join("plots").join(format!("{name}.svg")).is_file(), "{name}");
+        assert!(
+            dir.join("plots").join(format!("{name}.svg")).is_file(),
+            "{name}"
+        );
     }
 
     // The report.json path works as well, with a baseline and PNGs.
@@ -140,9 +156,18 @@ fn report_refuses_a_truncated_or_edited_report_json_naming_where() {
     std::fs::write(&bad_report, cut).unwrap();
     let done = redline(&["report", bad.to_str().unwrap()]);
     assert_eq!(done.code(), Some(2), "{}", done.describe());
-    let line = done.error_line().unwrap_or_else(|| panic!("{}", done.describe()));
-    assert!(line.contains("report.json is not a valid redline report"), "{line}");
-    assert!(line.contains("EOF while parsing") && line.contains(&format!("line {}", cut.lines().count())), "{line}");
+    let line = done
+        .error_line()
+        .unwrap_or_else(|| panic!("{}", done.describe()));
+    assert!(
+        line.contains("report.json is not a valid redline report"),
+        "{line}"
+    );
+    assert!(
+        line.contains("EOF while parsing")
+            && line.contains(&format!("line {}", cut.lines().count())),
+        "{line}"
+    );
 
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["timeseries"][1]["p99_us"] = "slow".into();
@@ -150,14 +175,21 @@ fn report_refuses_a_truncated_or_edited_report_json_naming_where() {
     let done = redline(&["report", bad.to_str().unwrap()]);
     assert_eq!(done.code(), Some(2), "{}", done.describe());
     let line = done.error_line().unwrap_or_default();
-    assert!(line.contains("field `timeseries[1].p99_us`") && line.contains("line "), "{line}");
+    assert!(
+        line.contains("field `timeseries[1].p99_us`") && line.contains("line "),
+        "{line}"
+    );
 
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["histograms"]["response"]["overall"] = "bm90IGEgaGlzdG9ncmFt".into();
     std::fs::write(&bad_report, serde_json::to_string_pretty(&v).unwrap()).unwrap();
     let done = redline(&["report", bad.to_str().unwrap()]);
     assert_eq!(done.code(), Some(2), "{}", done.describe());
-    assert!(done.stderr.contains("histograms.response.overall"), "{}", done.describe());
+    assert!(
+        done.stderr.contains("histograms.response.overall"),
+        "{}",
+        done.describe()
+    );
 
     let done = redline(&["report", tmp.path().join("nowhere").to_str().unwrap()]);
     assert_eq!(done.code(), Some(2), "{}", done.describe());

@@ -11,7 +11,13 @@ use std::sync::{Arc, OnceLock};
 pub const SCALE: f32 = 2.0;
 
 /// Families tried for `sans-serif`, in order.
-const SANS: [&str; 5] = ["DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica"];
+const SANS: [&str; 5] = [
+    "DejaVu Sans",
+    "Liberation Sans",
+    "Noto Sans",
+    "Arial",
+    "Helvetica",
+];
 
 /// The system's fonts, loaded once per process (loading reads every font file's header).
 fn fonts() -> Arc<usvg::fontdb::Database> {
@@ -50,9 +56,11 @@ pub fn render(svg: &str) -> io::Result<Vec<u8>> {
     };
     let tree = usvg::Tree::from_str(svg, &options)
         .map_err(|e| io::Error::other(format!("cannot rasterize a chart: {e}")))?;
-    let size = tree.size().to_int_size().scale_by(SCALE).ok_or_else(|| {
-        io::Error::other("cannot rasterize a chart: its size overflows")
-    })?;
+    let size = tree
+        .size()
+        .to_int_size()
+        .scale_by(SCALE)
+        .ok_or_else(|| io::Error::other("cannot rasterize a chart: its size overflows"))?;
     let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
         .ok_or_else(|| io::Error::other("cannot rasterize a chart: empty size"))?;
     resvg::render(
@@ -68,7 +76,7 @@ pub fn render(svg: &str) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::plot::{charts, theme, WIDTH, HEIGHT};
+    use crate::report::plot::{charts, theme, HEIGHT, WIDTH};
 
     #[test]
     fn png_has_twice_the_svg_size_and_draws_the_series() {
