@@ -26,6 +26,8 @@ pub enum Command {
     /// Compare a run with a baseline: per metric change, significance and verdict (exit 1 on
     /// a regression).
     Compare(CompareArgs),
+    /// Re-render summary.md, the charts and report.html of a run from its report.json.
+    Report(ReportArgs),
 }
 
 /// `redline run`.
@@ -47,9 +49,12 @@ pub struct RunArgs {
     /// Override a scenario field, e.g. --set load.rate=5000 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub overrides: Vec<String>,
-    /// No live progress line and no terminal summary.
+    /// No live progress view and no terminal summary (warnings and errors still print).
     #[arg(long)]
     pub quiet: bool,
+    /// Also write each chart as PNG (plots/*.png) beside the SVGs.
+    #[arg(long)]
+    pub png: bool,
     /// Keep the keys the run wrote (default: removed at the end).
     #[arg(long)]
     pub keep_keys: bool,
@@ -95,6 +100,22 @@ pub struct CompareArgs {
     /// Compare reports of different scenarios or schema versions, with a warning.
     #[arg(long)]
     pub allow_mismatch: bool,
+}
+
+/// `redline report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run's folder (holding report.json), or the report.json file itself. The files
+    /// are written beside it.
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// A report (run folder or report.json) whose latency-by-percentile curve is drawn
+    /// behind this run's.
+    #[arg(long, value_name = "REPORT")]
+    pub baseline: Option<PathBuf>,
+    /// Also write each chart as PNG (plots/*.png) beside the SVGs.
+    #[arg(long)]
+    pub png: bool,
 }
 
 /// `redline check`.
@@ -216,6 +237,26 @@ mod tests {
             Cli::try_parse_from(["redline", "run", "s.toml", "--max-regression", "p95=5%"])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn report_takes_a_folder_and_an_optional_baseline() {
+        let cli = Cli::try_parse_from([
+            "redline",
+            "report",
+            "runs/a",
+            "--baseline",
+            "b.json",
+            "--png",
+        ])
+        .unwrap();
+        let Command::Report(a) = cli.command else {
+            panic!("not report")
+        };
+        assert_eq!(a.run_dir, PathBuf::from("runs/a"));
+        assert_eq!(a.baseline, Some(PathBuf::from("b.json")));
+        assert!(a.png);
+        assert!(Cli::try_parse_from(["redline", "report"]).is_err());
     }
 
     #[test]

@@ -7,8 +7,9 @@ use crate::check::{self, CheckOptions};
 use crate::cli::{CheckArgs, CleanArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
 use crate::out_dir;
+use crate::report::live::{LiveMode, LiveView};
 use crate::report::summary::CleanupOutcome;
-use crate::report::{self, terminal, verdict};
+use crate::report::{self, terminal, verdict, RenderOptions};
 use crate::scenario;
 use crate::shutdown::Shutdown;
 use crate::target::{self, Target, TargetError, TargetRequest};
@@ -66,14 +67,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         keep_keys: args.keep_keys,
         seed: None,
     };
-    let live = !args.quiet && std::io::stdout().is_terminal();
-    let mut on_tick = move |line: &report::aggregate::LiveLine| {
-        if live {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r{}\x1b[K", terminal::live_line(line));
-            let _ = err.flush();
-        }
-    };
+    // Warmup plus the measured phase: the live view's "left"; unknown for a run stopped by
+    // operation count alone.
+    let planned = scenario.load.duration.map(|d| d + scenario.load.warmup);
+    let mode = LiveMode::choose(args.quiet, std::io::stderr().is_terminal());
+    let mut view = LiveView::stderr(mode, planned);
+    let mut on_tick = |line: &report::aggregate::LiveLine| view.tick(line);
     let summary = match opened {
         Ok(target) => {
             let summary = match engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await
@@ -90,9 +89,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         Err(phase) => engine::aborted_before_load(&scenario, phase, unopened(&scenario)),
     };
-    if live {
-        eprintln!();
-    }
+    view.finish();
     // Said on stderr even with --quiet: someone has to remove those keys.
     let left = summary
         .cleanup
@@ -101,7 +98,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(sentence) = left.and_then(|c| c.sentence()) {
         eprintln!("warning: {sentence}");
     }
-    report::write_run_dir(&summary, &dir)
+    report::write_report_json(&summary, &dir)
+        .with_context(|| format!("cannot write the report to {}", dir.display()))?;
+    let render = RenderOptions { png: args.png };
+    report::render_all(&summary, gate.baseline(), &dir, &render)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
     if !args.quiet {
         let mut out = std::io::stdout().lock();

@@ -73,6 +73,11 @@ impl RunGate {
         })
     }
 
+    /// The baseline, for the charts' percentile overlay.
+    pub fn baseline(&self) -> Option<&RunSummary> {
+        self.baseline.as_ref().map(|(_, s)| s)
+    }
+
     /// After the run's report is written to `dir`: compares it with the baseline (table on
     /// stdout unless `quiet`, in `dir/comparison.md` and in the job summary), writes the
     /// JUnit file, and returns the exit code: the run's own (`run_code`), or 1 for a

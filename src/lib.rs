@@ -8,7 +8,9 @@
 //! - [`target`]: resolving and opening what a run drives (URL and REDIS_* variables,
 //!   embedded server, in-memory store), handed to the engine as a value.
 //! - [`engine`]: the load engine that drives a scenario through the cache layer.
-//! - [`report`]: HDR recording, thresholds, verdict and the report writers.
+//! - [`report`]: HDR recording, thresholds, verdict, the report writers, charts and the
+//!   live view.
+//! - [`rerender`]: `redline report`, re-rendering a run's files from its report.json.
 //! - [`shutdown`]: the stop request (first signal stops, second skips cleanup) every phase
 //!   of a run waits on.
 //! - [`op`]: operation and error vocabulary shared by all of the above.
@@ -24,6 +26,7 @@ pub mod gate;
 pub mod op;
 pub mod out_dir;
 pub mod report;
+pub mod rerender;
 pub mod scenario;
 pub mod server;
 pub mod shutdown;

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Command::Validate(args) => redline::commands::validate(args),
             Command::Clean(args) => redline::commands::clean(args).await,
             Command::Compare(args) => redline::gate::compare_reports(args),
+            Command::Report(args) => redline::rerender::run(args),
         }
     });
     match result {

@@ -68,6 +68,8 @@ pub struct LiveLine {
     pub ops_per_s: f64,
     /// p95 response time of the last interval, µs.
     pub p95_us: Option<u64>,
+    /// p99 response time of the last interval, µs.
+    pub p99_us: Option<u64>,
     /// Hit rate of the last interval; `None` without reads.
     pub hit_rate: Option<f64>,
     /// Errors since the start of the run, warmup included: an operator watching the line
@@ -294,6 +296,7 @@ impl Aggregator {
                 elapsed: self.last_elapsed,
                 ops_per_s: p.throughput,
                 p95_us: p.p95_us,
+                p99_us: p.p99_us,
                 hit_rate: ratio(p.hits, p.hits + p.misses),
                 errors: self.errors_seen,
                 breaker: p.breaker,
@@ -303,6 +306,7 @@ impl Aggregator {
                 elapsed: Duration::ZERO,
                 ops_per_s: 0.0,
                 p95_us: None,
+                p99_us: None,
                 hit_rate: None,
                 errors: 0,
                 breaker: None,

@@ -137,6 +137,7 @@ impl RunSummary {
                 intervals,
                 ..histograms(t)
             },
+            faults: Vec::new(),
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

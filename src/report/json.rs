@@ -16,22 +16,22 @@ pub enum ReadError {
         /// The I/O failure.
         error: io::Error,
     },
-    /// The file is not JSON, or not a redline report: the message names the field (`at`,
-    /// e.g. `timeseries[3].p50_us`), the line and column, and says when the file looks
-    /// truncated.
+    /// The file is not JSON (e.g. truncated), or not a redline report (a field missing or
+    /// of the wrong type): the message names the field and the line and column, and says
+    /// when the file looks truncated.
     #[error(
         "{} is not a valid redline report: {}{error}{}",
         path.display(),
-        if at.is_empty() || at == "." { String::new() } else { format!("at `{at}`: ") },
+        at(field),
         if error.is_eof() { " (the file looks truncated)" } else { "" }
     )]
     Json {
         /// The file.
         path: PathBuf,
-        /// Where in the document it failed, as a field path; empty for the top level.
-        at: String,
-        /// What did not parse (in the message already, so not a `source` that `{:#}` would
-        /// print a second time).
+        /// Where in the document it went wrong, e.g. `timeseries[3].p99_us`; empty at the top.
+        field: String,
+        /// What did not parse, with its line and column (in the message already, so not a
+        /// `source` that `{:#}` would print a second time).
         error: serde_json::Error,
     },
     /// The report was written by a redline with another report schema.
@@ -46,6 +46,31 @@ pub enum ReadError {
         /// The schema it declares.
         found: String,
     },
+}
+
+fn at(field: &str) -> String {
+    if field.is_empty() || field == "." {
+        String::new()
+    } else {
+        format!("field `{field}`: ")
+    }
+}
+
+/// Parses `text` as `T`, naming the field where it fails.
+fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ReadError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| ReadError::Json {
+        path: path.to_path_buf(),
+        field: e.path().to_string(),
+        error: e.into_inner(),
+    })?;
+    // Trailing characters after the report (a botched edit) are an error too.
+    de.end().map_err(|error| ReadError::Json {
+        path: path.to_path_buf(),
+        field: String::new(),
+        error,
+    })?;
+    Ok(value)
 }
 
 /// Writes `summary` as pretty JSON followed by a newline.
@@ -94,13 +119,7 @@ fn read_checked(
     struct Header {
         schema: Option<String>,
     }
-    let json_err = |e: serde_path_to_error::Error<serde_json::Error>| ReadError::Json {
-        path: path.to_path_buf(),
-        at: e.path().to_string(),
-        error: e.into_inner(),
-    };
-
-    let header: Header = parse_at(&text).map_err(json_err)?;
+    let header: Header = parse(&text, path)?;
     match header.schema {
         Some(s) if s == SCHEMA => {}
         _ if !check_schema => {}
@@ -111,14 +130,7 @@ fn read_checked(
             })
         }
     }
-    parse_at(&text).map_err(json_err)
-}
-
-/// Parses JSON, remembering the field path where it failed.
-fn parse_at<T: serde::de::DeserializeOwned>(
-    text: &str,
-) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+    parse(&text, path)
 }
 
 #[cfg(test)]
@@ -317,7 +329,7 @@ mod tests {
         let cut = &text[..text.find("\"timeseries\"").expect("timeseries") + 40];
         let err = read_from(cut.as_bytes(), p).unwrap_err().to_string();
         assert!(
-            err.starts_with("r.json is not a valid redline report: at `timeseries"),
+            err.starts_with("r.json is not a valid redline report: field `timeseries"),
             "{err}"
         );
         assert!(err.ends_with("(the file looks truncated)"), "{err}");
@@ -325,7 +337,7 @@ mod tests {
         let edited = text.replacen("\"p99_us\": ", "\"p99_us\": \"fast\", \"x\": ", 1);
         let err = read_from(edited.as_bytes(), p).unwrap_err().to_string();
         assert!(
-            err.contains("at `latency.overall.response.p99_us`: invalid type: string \"fast\""),
+            err.contains("field `latency.overall.response.p99_us`: invalid type: string \"fast\""),
             "{err}"
         );
         assert!(err.contains(" line "), "{err}");
@@ -350,5 +362,60 @@ mod tests {
             read_any_schema(&path).expect("read").schema,
             "redline.report/v3"
         );
+    }
+    fn fixture_text() -> String {
+        let mut out = Vec::new();
+        write(&fixture::summary(), &mut out).expect("write");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn a_truncated_report_names_the_line_where_it_ends() {
+        let text = fixture_text();
+        let cut = &text[..text.len() / 2];
+        let err = read_from(cut.as_bytes(), Path::new("run/report.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("run/report.json is not a valid redline report"),
+            "{msg}"
+        );
+        assert!(msg.contains("EOF while parsing"), "{msg}");
+        assert!(
+            msg.contains(&format!("line {}", cut.lines().count())),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_hand_edited_field_is_named_by_its_path() {
+        let mut v: serde_json::Value = serde_json::from_str(&fixture_text()).expect("json");
+        v["timeseries"][1]["p99_us"] = "fast".into();
+        let err = read_from(v.to_string().as_bytes(), Path::new("r.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("field `timeseries[1].p99_us`"), "{msg}");
+        assert!(msg.contains("invalid type: string \"fast\""), "{msg}");
+
+        let mut v: serde_json::Value = serde_json::from_str(&fixture_text()).expect("json");
+        v["totals"].as_object_mut().expect("totals").remove("ops");
+        let err = read_from(v.to_string().as_bytes(), Path::new("r.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("field `totals`") && msg.contains("missing field `ops`"),
+            "{msg}"
+        );
+
+        let text = format!("{}garbage", fixture_text());
+        let msg = read_from(text.as_bytes(), Path::new("r.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("trailing characters"), "{msg}");
+    }
+
+    #[test]
+    fn reports_without_faults_still_read() {
+        let mut v: serde_json::Value = serde_json::from_str(&fixture_text()).expect("json");
+        v.as_object_mut().expect("object").remove("faults");
+        let back = read_from(v.to_string().as_bytes(), Path::new("r.json")).expect("read");
+        assert!(back.faults.is_empty());
     }
 }

@@ -87,6 +87,37 @@ pub struct RunSummary {
     pub compression: Vec<CompressionRow>,
     /// The measured histograms, so a report can be re-analysed or merged.
     pub histograms: Histograms,
+    /// Faults injected during the run (drills), on the clock of `timeseries[].t_s`; empty
+    /// when none were.
+    #[serde(default)]
+    pub faults: Vec<FaultWindow>,
+}
+
+/// One injected fault as it was planned and as it happened, on the clock of
+/// `timeseries[].t_s` (seconds since the load started). Plots shade `started_s`–`ended_s`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    /// The fault's name in the scenario.
+    pub name: String,
+    /// Its kind (`latency`, `kill`, `pause`, ...).
+    pub kind: String,
+    /// When the scenario asked for it, s.
+    pub planned_at_s: f64,
+    /// How long the scenario asked it to last, s; `None` for a fault without a duration.
+    #[serde(default)]
+    pub planned_for_s: Option<f64>,
+    /// When it was actually in force, s; `None` when it never started (run ended first).
+    #[serde(default)]
+    pub started_s: Option<f64>,
+    /// When it was undone, s; `None` while it was still in force at the end.
+    #[serde(default)]
+    pub ended_s: Option<f64>,
+    /// Whether redline undid it (a server restarted, a proxy toxic removed).
+    #[serde(default)]
+    pub undone: bool,
+    /// Anything else worth saying (e.g. the toxic's settings).
+    #[serde(default)]
+    pub detail: String,
 }
 
 /// The scenario that was run.

@@ -252,7 +252,7 @@ fn compare_refuses_mismatched_and_damaged_reports() {
     assert_eq!(out.code(), Some(2), "{}", out.describe());
     let line = out.error_line().unwrap_or_default();
     assert!(
-        line.contains("cut.json is not a valid redline report: at `"),
+        line.contains("cut.json is not a valid redline report: field `"),
         "{line}"
     );
     assert!(line.ends_with("(the file looks truncated)"), "{line}");

@@ -10,6 +10,8 @@ mod gate;
 mod overload;
 mod pipeline_batches;
 mod redis_errors;
+mod report_browser;
+mod report_files;
 mod report_verdicts;
 mod report_windows;
 mod run_process;
