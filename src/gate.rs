@@ -189,6 +189,11 @@ fn write_junit(
 ) -> anyhow::Result<()> {
     let mut out = Vec::new();
     junit::write(current, comparison, &mut out)?;
+    // Like --out, a folder that does not exist yet is created.
+    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
     std::fs::write(file, out)
         .with_context(|| format!("cannot write the JUnit report to {}", file.display()))
 }

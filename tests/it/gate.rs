@@ -273,8 +273,9 @@ fn compare_refuses_mismatched_and_damaged_reports() {
 fn run_with_a_baseline_and_junit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    // Thresholds alone give the testcases when there is no baseline.
-    let junit = d.join("run.xml");
+    // Thresholds alone give the testcases when there is no baseline; the JUnit file's
+    // folder is created.
+    let junit = d.join("ci").join("run.xml");
     let (first, run) = memory_run(d, "first", &["--junit", junit.to_str().expect("utf-8")]);
     assert_eq!(run.code(), Some(0), "{}", run.describe());
     let text = std::fs::read_to_string(&junit).expect("junit");
@@ -319,6 +320,14 @@ fn run_with_a_baseline_and_junit() {
     let text = std::fs::read_to_string(&junit).expect("junit");
     let doc = roxmltree::Document::parse(&text).expect("well-formed");
     assert_eq!(doc.root_element().attribute("tests"), Some("8"), "{text}");
+    // The baseline's latency-by-percentile curve is drawn behind the run's.
+    let curve = std::fs::read_to_string(second.join("plots/percentiles.svg")).expect("chart");
+    assert!(
+        curve.contains("baseline response time"),
+        "no baseline curve"
+    );
+    let first_curve = std::fs::read_to_string(first.join("plots/percentiles.svg")).expect("chart");
+    assert!(!first_curve.contains("baseline response time"));
 
     // A baseline of another scenario is refused before any load: no run folder.
     let mut other = read_report(&first);
