@@ -28,6 +28,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Re-render summary.md, the charts and report.html of a run from its report.json.
     Report(ReportArgs),
+    /// Capacity sizing: memory per key, the throughput knee and hit rate against memory.
+    Size(SizeArgs),
 }
 
 /// `redline run`.
@@ -116,6 +118,29 @@ pub struct ReportArgs {
     /// Also write each chart as PNG (plots/*.png) beside the SVGs.
     #[arg(long)]
     pub png: bool,
+}
+
+/// `redline size`.
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    /// Scenario file (.toml or .json); its `[sizing]` table tunes the sizing.
+    pub scenario: PathBuf,
+    /// Redis URL; default: REDIS_URL, else an embedded redis-server (the only kind whose
+    /// maxmemory the hit-rate study may change).
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// Output folder (default: reports/<scenario>-size-<timestamp>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace the sizing already in --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Override a scenario field, e.g. --set sizing.step=2s (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub overrides: Vec<String>,
+    /// No progress lines and no summary.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `redline check`.

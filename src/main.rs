@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             Command::Clean(args) => redline::commands::clean(args).await,
             Command::Compare(args) => redline::gate::compare_reports(args),
             Command::Report(args) => redline::rerender::run(args),
+            Command::Size(args) => redline::size::command::command(args).await,
         }
     });
     match result {

@@ -9,6 +9,7 @@
 //! - [`origin`]: the simulated database behind `get_or_set`.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
+//! - [`preload`]: writing every key once before the load, pipelined.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
 //!
 //! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
@@ -24,15 +25,19 @@
 pub mod backend;
 pub mod cleanup;
 pub mod driver;
+mod lanes;
 pub mod layer;
 pub mod ops;
 pub mod origin;
 mod outcome;
+pub mod preload;
 pub mod queueing;
 pub mod schedule;
 pub mod wire;
 
 use crate::cache::RedisStore;
+use crate::chaos::open_calls::{self, OpenCallsWatch};
+use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
@@ -59,6 +64,9 @@ pub enum EngineError {
     /// The run's cache store could not connect (unreachable, wrong password, not Redis).
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// A fault of the scenario cannot apply to the target (checked before any load).
+    #[error(transparent)]
+    Fault(#[from] crate::chaos::FaultError),
     /// The run id cannot be part of a key prefix.
     #[error("run id {0:?} must not contain whitespace or * ? [ ] \\ (it becomes part of the key prefix)")]
     RunId(String),
@@ -103,6 +111,7 @@ pub async fn run(
         target.key_prefix(),
         scenario.keyspace.prefix
     );
+    crate::chaos::check_target(&scenario.faults, target)?;
     let opened_at = Instant::now();
     let target_info = |provider: Provider| TargetInfo {
         kind: scenario.target.kind,
@@ -141,9 +150,10 @@ pub async fn run(
     let mut aggregator = Aggregator::new();
     let recorders = RecorderShards::register(&mut aggregator, SHARDS);
     let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
+    let mut preloaded = None;
     if scenario.load.preload && aborted_in.is_none() {
         Phase::Preload.enter();
-        driver::preload(&workload, scenario, &shutdown).await;
+        preloaded = Some(preload::preload(&workload, scenario, &shutdown).await);
         note_stop(Phase::Preload, &mut aborted_in);
     }
 
@@ -164,6 +174,13 @@ pub async fn run(
 
     let started_at = chrono::Utc::now();
     let start = Instant::now();
+    // The breaker's clock at the load's start: transitions go on the time series' clock
+    // exactly (the breaker's clock began when the layer was built, after connecting), as
+    // drills measure them against fault times to the millisecond.
+    let breaker_at_start = workload
+        .backend
+        .manager()
+        .map(|m| m.breaker().clock_now().as_secs_f64());
     let breaker_state = || {
         workload
             .backend
@@ -197,6 +214,33 @@ pub async fn run(
         phase.enter();
     }
     let cpu_before = driver::process_cpu();
+    let timeline = (!scenario.faults.is_empty() && aborted_in.is_none()).then(|| {
+        let injectors = Injectors {
+            server: target.server_process().cloned(),
+            admin: admin.cloned(),
+            proxy: target.fault_proxy().cloned(),
+        };
+        let w = workload.clone();
+        let failures: FailureCount = Arc::new(move || {
+            let m = w.backend.manager().filter(|m| m.redis().is_some())?;
+            Some(m.breaker().counters().failures)
+        });
+        Timeline::start(scenario.faults.clone(), injectors, start, failures)
+    });
+    let has_breaker = breaker_state().is_some();
+    let open_calls = target.fault_proxy().filter(|_| has_breaker).map(|proxy| {
+        let w = workload.clone();
+        let probe = open_calls::probe_of(move || {
+            let m = w.backend.manager().filter(|m| m.redis().is_some())?;
+            Some(open_calls::sample(m.breaker()))
+        });
+        OpenCallsWatch::start(
+            proxy.clone(),
+            probe,
+            start,
+            scenario.target.response_timeout,
+        )
+    });
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
     // Intervals close once a second and once exactly when warmup ends and when the measured
     // phase ends, so an interval is all warmup, all measured or all grace: it counts when it
@@ -266,6 +310,16 @@ pub async fn run(
             }
         }
     };
+    // Every fault is undone before the last interval closes and before INFO and cleanup,
+    // which need the server as it was.
+    let faults = match timeline {
+        Some(t) => t.finish(&shutdown).await,
+        None => Vec::new(),
+    };
+    let calls_while_open = match open_calls {
+        Some(w) => Some(w.finish().await),
+        None => None,
+    };
     close_interval(&mut aggregator, &mut interval_start);
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
@@ -308,7 +362,8 @@ pub async fn run(
     };
 
     let manager = workload.backend.manager().filter(|m| m.redis().is_some());
-    let clock_offset = start.saturating_duration_since(opened_at).as_secs_f64();
+    let clock_offset = breaker_at_start
+        .unwrap_or_else(|| start.saturating_duration_since(opened_at).as_secs_f64());
     let breaker = BreakerReport {
         transitions: manager
             .map(|m| m.breaker().transitions())
@@ -319,12 +374,14 @@ pub async fn run(
                 from: t.from,
                 to: t.to,
                 cause: t.cause,
+                failures: t.failures,
             })
             .collect(),
         final_state: breaker_state(),
+        calls_while_open,
     };
     let scenario_value = redacted_config(scenario);
-    Ok(RunSummary::build(SummaryInputs {
+    let mut summary = RunSummary::build(SummaryInputs {
         measured,
         thresholds: scenario.thresholds.clone(),
         scenario: ScenarioInfo {
@@ -341,7 +398,10 @@ pub async fn run(
         cleanup,
         started_at,
         duration: elapsed,
-    }))
+        faults,
+    });
+    summary.preload = preloaded;
+    Ok(summary)
 }
 
 /// Server INFO counters at one instant, with the client's own count of keys written.
@@ -403,9 +463,11 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
         },
         target,
         server: None,
+        faults: Vec::new(),
         breaker: BreakerReport {
             transitions: Vec::new(),
             final_state: None,
+            calls_while_open: None,
         },
         generator: GeneratorInputs {
             open_model: false,

@@ -52,6 +52,8 @@ pub struct SummaryInputs {
     pub started_at: DateTime<Utc>,
     /// Wall-clock length of the run, warmup included.
     pub duration: Duration,
+    /// The drill's faults as they happened; empty without faults.
+    pub faults: Vec<super::faults::FaultRecord>,
 }
 
 /// The load generator's own measurements, from the engine.
@@ -85,6 +87,8 @@ impl RunSummary {
         let reads = t.hit_count() + t.miss_count();
         let has_redis = inputs.target.provider == Provider::Redis;
 
+        let mut timeseries = timeseries;
+        super::faults::mark_timeseries(&mut timeseries, &inputs.faults);
         let mut summary = RunSummary {
             schema: SCHEMA.to_string(),
             redline_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -119,6 +123,7 @@ impl RunSummary {
                     })
                     .collect(),
                 final_state: inputs.breaker.final_state,
+                calls_while_open: inputs.breaker.calls_while_open,
             },
             generator: generator(t, &inputs.generator, ops_all),
             backlog: Default::default(),
@@ -137,7 +142,8 @@ impl RunSummary {
                 intervals,
                 ..histograms(t)
             },
-            faults: Vec::new(),
+            faults: inputs.faults,
+            preload: None,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

@@ -344,7 +344,7 @@ fn faults_and_breaker(s: &RunSummary, h: &mut String) -> std::fmt::Result {
                 escape(&f.name),
                 escape(&f.kind),
                 f.planned_at_s,
-                seconds(f.planned_for_s),
+                seconds(Some(f.planned_for_s)),
                 seconds(f.started_s),
                 seconds(f.ended_s),
                 if f.undone { "yes" } else { "no" },

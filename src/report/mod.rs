@@ -11,7 +11,9 @@
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).
 //! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
-//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable.
+//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable;
+//!   [`expectations`] measures the drills' breaker expectations per fault.
+//! - [`faults`]: the drill's faults as they happened, and the time series marked with them.
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`], [`html`]: the writers, each to any `io::Write`;
@@ -30,6 +32,8 @@ pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
 pub mod compare;
+pub mod expectations;
+pub mod faults;
 pub mod format;
 pub mod hdr;
 pub mod hlog;
@@ -58,9 +62,9 @@ pub use hdr::{decode_histogram, encode_histogram, HistogramDecodeError};
 pub use recorder::Recorder;
 pub use shards::RecorderShards;
 pub use summary::{
-    BreakerReport, BreakerTransition, CacheEffect, CompressionRow, FaultWindow, GeneratorReport,
-    Histograms, Latency, OpLatency, Percentiles, Provider, RunSummary, ScenarioInfo, ServerStats,
-    TargetInfo, TargetKind, Totals, Window, SCHEMA,
+    BreakerReport, BreakerTransition, CacheEffect, CompressionRow, GeneratorReport, Histograms,
+    Latency, OpLatency, Percentiles, Provider, RunSummary, ScenarioInfo, ServerStats, TargetInfo,
+    TargetKind, Totals, Window, SCHEMA,
 };
 pub use verdict::{exit_code, ThresholdResult, ThresholdStatus, ThresholdUnit, Verdict};
 

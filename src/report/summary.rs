@@ -6,6 +6,7 @@
 
 use super::aggregate::{ratio, TimePoint};
 pub use super::backlog::{BacklogReport, OriginReport};
+pub use super::faults::{CallsWhileOpen, FaultRecord};
 pub use super::phase::{Cleanup, CleanupOutcome, Phase};
 use super::verdict::{ThresholdResult, Verdict};
 use crate::cache::BreakerState;
@@ -87,37 +88,27 @@ pub struct RunSummary {
     pub compression: Vec<CompressionRow>,
     /// The measured histograms, so a report can be re-analysed or merged.
     pub histograms: Histograms,
-    /// Faults injected during the run (drills), on the clock of `timeseries[].t_s`; empty
-    /// when none were.
+    /// The drill's faults with their planned and actual windows; empty without faults.
     #[serde(default)]
-    pub faults: Vec<FaultWindow>,
+    pub faults: Vec<FaultRecord>,
+    /// How the preload went (`load.preload`); `None` when there was none.
+    #[serde(default)]
+    pub preload: Option<PreloadStats>,
 }
 
-/// One injected fault as it was planned and as it happened, on the clock of
-/// `timeseries[].t_s` (seconds since the load started). Plots shade `started_s`–`ended_s`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaultWindow {
-    /// The fault's name in the scenario.
-    pub name: String,
-    /// Its kind (`latency`, `kill`, `pause`, ...).
-    pub kind: String,
-    /// When the scenario asked for it, s.
-    pub planned_at_s: f64,
-    /// How long the scenario asked it to last, s; `None` for a fault without a duration.
-    #[serde(default)]
-    pub planned_for_s: Option<f64>,
-    /// When it was actually in force, s; `None` when it never started (run ended first).
-    #[serde(default)]
-    pub started_s: Option<f64>,
-    /// When it was undone, s; `None` while it was still in force at the end.
-    #[serde(default)]
-    pub ended_s: Option<f64>,
-    /// Whether redline undid it (a server restarted, a proxy toxic removed).
-    #[serde(default)]
-    pub undone: bool,
-    /// Anything else worth saying (e.g. the toxic's settings).
-    #[serde(default)]
-    pub detail: String,
+/// How a preload went: report.json `preload`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreloadStats {
+    /// Keys written (all of them unless stopped or failed).
+    pub keys: u64,
+    /// Value bytes written, as stored (after the codec).
+    pub bytes: u64,
+    /// Wall-clock time, seconds.
+    pub elapsed_s: f64,
+    /// keys / elapsed_s.
+    pub keys_per_s: f64,
+    /// True when every key was written.
+    pub complete: bool,
 }
 
 /// The scenario that was run.
@@ -345,6 +336,10 @@ pub struct BreakerTransition {
     pub to: BreakerState,
     /// What caused it (e.g. "5 consecutive failures", "reset timeout elapsed").
     pub cause: String,
+    /// Failures the breaker had counted since the run began, at this change: with the
+    /// count when a fault started, how many failures it took to open.
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// Circuit breaker history, filled by the engine.
@@ -355,6 +350,11 @@ pub struct BreakerReport {
     /// State at the end of the run; `None` when the target has no breaker (raw Redis,
     /// memory).
     pub final_state: Option<BreakerState>,
+    /// Commands the fault proxy forwarded to Redis while the breaker was OPEN (an open
+    /// breaker must touch nothing), each observation with its time; empty when none was,
+    /// `None` when the run had no fault proxy to count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls_while_open: Option<Vec<CallsWhileOpen>>,
 }
 
 /// Whether the load generator kept its schedule, and the CPU it used. Saturation is judged

@@ -19,6 +19,10 @@ struct Printed {
     ops: Value,
     origin: Value,
     load: Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    faults: Vec<Value>,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    sizing: Value,
 }
 
 impl Scenario {
@@ -72,6 +76,14 @@ impl Scenario {
             ops: Value::Array(ops),
             origin: json(&self.origin),
             load: load_file_form(json(&self.load)),
+            faults: self.faults.iter().map(json).collect(),
+            sizing: self.sizing.as_ref().map_or(Value::Null, |s| {
+                let mut v = json(s);
+                if let Some(Value::Array(sizes)) = v.get_mut("instance_sizes") {
+                    sizes.iter_mut().for_each(|b| readable_size_at(b, &[]));
+                }
+                v
+            }),
         }
     }
 }

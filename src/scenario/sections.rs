@@ -1,20 +1,22 @@
 //! The document tree typed one section at a time (`target`, `keyspace`, each `[[ops]]`
-//! entry, `origin`, `load`, `thresholds`), so one mistyped table does not hide the mistakes
+//! entry, `origin`, `load`, `thresholds`, `sizing`), so one mistyped table does not hide the mistakes
 //! in the others: `redline validate` reports them all at once. Within one section serde
 //! stops at the first error, which is as far as parsing allows.
 
 use super::error::Problem;
+use super::faults::FaultFile;
 use super::keyspace::Keyspace;
 use super::lines::join;
 use super::load::LoadFile;
 use super::origin::OriginSpec;
+use super::sizing::SizingSpec;
 use super::target::TargetSpec;
 use super::workload::OpFile;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The top-level fields of a scenario file, in the order errors about them are listed.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 10] = [
     "name",
     "description",
     "target",
@@ -23,6 +25,8 @@ const FIELDS: [&str; 8] = [
     "origin",
     "load",
     "thresholds",
+    "faults",
+    "sizing",
 ];
 
 /// A scenario file as written, each section typed on its own. A section that failed to type
@@ -40,6 +44,10 @@ pub(crate) struct Sections {
     pub thresholds: Option<Vec<String>>,
     /// Whether `thresholds` typed (an absent list counts as typed).
     pub thresholds_ok: bool,
+    /// Every `[[faults]]` entry, `None` where an entry failed to type.
+    pub faults: Vec<Option<FaultFile>>,
+    /// `[sizing]`: `Some(None)` when absent, `None` when it failed to type.
+    pub sizing: Option<Option<SizingSpec>>,
     /// Every typing problem found.
     pub problems: Vec<Problem>,
 }
@@ -93,6 +101,19 @@ impl Sections {
         let thresholds =
             optional::<Vec<String>>(field("thresholds"), "thresholds", &mut problems).flatten();
         let thresholds_ok = problems.len() == before;
+        let faults = match field("faults") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| typed(item, &format!("faults[{i}]"), &mut problems))
+                .collect(),
+            Some(other) => {
+                typed::<Vec<FaultFile>>(other, "faults", &mut problems);
+                vec![None]
+            }
+        };
+        let sizing = optional(field("sizing"), "sizing", &mut problems);
         Sections {
             name,
             description,
@@ -103,6 +124,8 @@ impl Sections {
             load,
             thresholds,
             thresholds_ok,
+            faults,
+            sizing,
             problems,
         }
     }

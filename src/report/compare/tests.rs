@@ -62,6 +62,7 @@ pub(crate) fn synthetic(shape: Shape, seed: u64) -> RunSummary {
             lag_p99_us: None,
             backlog: Default::default(),
             redis_errors: 0,
+            faults: Vec::new(),
         });
     }
     let median = |f: fn(&TimePoint) -> Option<u64>| {

@@ -178,6 +178,7 @@ mod tests {
             from,
             to,
             cause: String::new(),
+            failures: Default::default(),
         }
     }
 

@@ -146,7 +146,7 @@ impl Spans {
                 let start = f.started_s?;
                 let end = f
                     .ended_s
-                    .or(f.planned_for_s.map(|d| start + d))
+                    .or(Some(start + f.planned_for_s))
                     .unwrap_or(end)
                     .clamp(start, end);
                 Some(FaultSpan {

@@ -4,8 +4,8 @@
 use super::theme::{AMBER, BLUE, FAULT, GREEN, GREY, PURPLE, RED};
 use super::*;
 use crate::cache::BreakerState;
+use crate::report::faults::FaultRecord;
 use crate::report::fixture;
-use crate::report::summary::FaultWindow;
 use crate::report::{BreakerTransition, TimePoint};
 
 /// Seconds in the synthetic report.
@@ -48,6 +48,7 @@ pub(crate) fn synthetic() -> RunSummary {
         from,
         to,
         cause: "test".into(),
+        failures: Default::default(),
     };
     s.breaker.transitions = vec![
         tr(6.4, BreakerState::Closed, BreakerState::Open),
@@ -55,15 +56,17 @@ pub(crate) fn synthetic() -> RunSummary {
         tr(11.2, BreakerState::HalfOpen, BreakerState::Closed),
     ];
     s.breaker.final_state = Some(BreakerState::Closed);
-    s.faults = vec![FaultWindow {
+    s.faults = vec![FaultRecord {
         name: "cut-redis".into(),
         kind: "blackhole".into(),
         planned_at_s: 6.0,
-        planned_for_s: Some(5.0),
+        planned_for_s: 5.0,
         started_s: Some(6.0),
         ended_s: Some(11.0),
         undone: true,
         detail: String::new(),
+        error: None,
+        breaker_failures_at_start: None,
     }];
     s
 }
@@ -248,8 +251,9 @@ fn a_corrupt_histogram_is_named() {
 fn spans_cover_warmup_and_clip_faults_to_the_run() {
     let mut s = synthetic();
     s.faults[0].ended_s = None;
-    s.faults[0].planned_for_s = None;
-    s.faults.push(FaultWindow {
+    // Planned to last past the run's end.
+    s.faults[0].planned_for_s = 1e9;
+    s.faults.push(FaultRecord {
         started_s: None,
         ..s.faults[0].clone()
     });
