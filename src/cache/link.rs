@@ -3,6 +3,9 @@
 //! to the crate's `MultiplexedConnection`, which does the handshake (AUTH, SELECT, HELLO) and
 //! the multiplexing.
 //!
+//! For a `redis+sentinel://` URL each connection first asks the sentinels for the primary
+//! ([`SentinelResolver`]), so a reconnect after a failover reaches the new primary.
+//!
 //! Opening connections ourselves also gives the store full control of reconnecting: a link
 //! that failed is dropped and the next call opens a fresh one, so the first call after Redis
 //! comes back reaches it (the crate's `ConnectionManager` kept replaying a stale
@@ -10,6 +13,7 @@
 
 use super::config::{ConfigError, RedisConfig};
 use super::reply_cap::{CappedStream, Violation};
+use super::sentinel::SentinelResolver;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr};
 use std::sync::Arc;
@@ -37,6 +41,9 @@ pub struct Connector {
     /// The crate's own per-command deadline; `None` for the store, which bounds every
     /// call itself.
     response_timeout: Option<Duration>,
+    /// For `redis+sentinel://`: where each connection learns the primary's address
+    /// (`host`/`port` are then only the first sentinel's, for messages).
+    sentinel: Option<Arc<SentinelResolver>>,
 }
 
 impl Connector {
@@ -47,6 +54,13 @@ impl Connector {
         let malformed = |reason: String| ConfigError::MalformedUrl {
             url: config.redacted_url(),
             reason,
+        };
+        let sentinel = match config.sentinel()? {
+            Some(url) => Some(Arc::new(
+                SentinelResolver::new(&url, info.redis_settings().clone())
+                    .map_err(|e| malformed(super::config::redact_text(&e.to_string())))?,
+            )),
+            None => None,
         };
         let (host, port, tls) = match info.addr() {
             ConnectionAddr::Tcp(host, port) => (host.clone(), *port, None),
@@ -76,6 +90,7 @@ impl Connector {
             max_reply_bytes: config.max_reply_bytes,
             connect_timeout: config.connect_timeout,
             response_timeout: None,
+            sentinel,
         })
     }
 
@@ -113,8 +128,19 @@ impl Connector {
         }
     }
 
+    /// True when every connection asks Sentinel for the primary first.
+    pub fn follows_sentinel(&self) -> bool {
+        self.sentinel.is_some()
+    }
+
     async fn open_unbounded(&self, violation: Violation) -> redis::RedisResult<Link> {
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?;
+        let tcp = match &self.sentinel {
+            Some(sentinel) => {
+                let (host, port) = sentinel.primary().await?;
+                tokio::net::TcpStream::connect((host.as_str(), port)).await?
+            }
+            None => tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?,
+        };
         tcp.set_nodelay(true)?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(None)

@@ -247,8 +247,13 @@ impl RedisStore {
             Some(reason) => OpError::Protocol(reason),
             None => OpError::from_redis(&err, limit),
         };
+        // Behind Sentinel, READONLY means the link still reaches a demoted primary: drop it
+        // so the next call asks the sentinels again.
+        let demoted = self.inner.connector.follows_sentinel()
+            && matches!(&classified, OpError::Server { code, .. } if code == "READONLY");
         let broken = matches!(classified, OpError::Connection(_) | OpError::Protocol(_))
-            || err.is_unrecoverable_error();
+            || err.is_unrecoverable_error()
+            || demoted;
         if let (Some(link), true) = (link, broken) {
             // Only the link that failed: another caller may already have opened a new one.
             let current = s.link.load();

@@ -38,7 +38,9 @@ pub use error::{ScenarioError, ScenarioErrors};
 pub use keyspace::{Distribution, Keyspace, ValueContent, ValueSize, WeightedSize};
 pub use load::{Arrival, LoadSpec, Pacing, Stage};
 pub use origin::{Latency, OriginSpec};
-pub use target::{BreakerSpec, FallbackSpec, MaxmemoryPolicy, ServerSpec, TargetKind, TargetSpec};
+pub use target::{
+    BreakerSpec, FallbackSpec, MaxmemoryPolicy, ServerSpec, TargetKind, TargetSpec, Topology,
+};
 pub use threshold::{Cmp, Metric, Stat, Threshold};
 pub use validate::MAX_VALUE_SIZE;
 pub use workload::{Batch, Codec, OpSpec};

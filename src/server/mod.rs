@@ -24,6 +24,7 @@ pub mod docker;
 mod error;
 mod probe;
 mod process;
+mod topology;
 
 use std::fs::{self, OpenOptions};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -35,11 +36,12 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 pub use error::ServerError;
-pub use process::{free_port, redis_server_binary, redis_server_binary_in};
+pub use process::{free_port, redis_sentinel_binary, redis_server_binary, redis_server_binary_in};
+pub use topology::{SentinelTimings, SentinelTopology, MASTER_NAME};
 
 use probe::Probe;
 use process::{
-    is_executable, lock_owner, percent_encode, remove_orphaned_dirs, send_signal,
+    is_executable, is_sentinel_binary, lock_owner, percent_encode, remove_orphaned_dirs, send_signal,
     spawn_tied_to_process, try_free_port, wait_for_stop_state, write_private, OwnerLock,
     TEMP_DIR_PREFIX,
 };
@@ -71,6 +73,10 @@ pub struct ServerOptions {
     pub persistence: bool,
     /// Serve TLS only on the port (`tls-port N`, `port 0`).
     pub tls: Option<TlsFiles>,
+    /// Run as `redis-sentinel` (the executable must be one, or `redis-server`, which is
+    /// then given `--sentinel`): only the port, logging and `extra_config` are written, and
+    /// the config file is kept because Sentinel rewrites it.
+    pub sentinel_mode: bool,
     /// Any other redis.conf directive, written last and verbatim (so it overrides the
     /// defaults above and may carry several arguments, e.g. `("rename-command", "KEYS \"\"")`).
     pub extra_config: Vec<(String, String)>,
@@ -84,6 +90,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("maxmemory_policy", &self.maxmemory_policy)
             .field("persistence", &self.persistence)
             .field("tls", &self.tls)
+            .field("sentinel_mode", &self.sentinel_mode)
             .field("extra_config", &self.extra_config)
             .finish()
     }
@@ -390,8 +397,11 @@ impl EmbeddedRedis {
             .try_clone()
             .map_err(|e| ServerError::io("cannot open the redis-server log", e))?;
         let mut command = Command::new(&self.binary);
+        command.arg(&conf_path);
+        if self.opts.sentinel_mode && !is_sentinel_binary(&self.binary) {
+            command.arg("--sentinel");
+        }
         command
-            .arg(&conf_path)
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(log)
@@ -415,8 +425,10 @@ impl EmbeddedRedis {
             let _ = self.kill();
         }
         // The server has read its config; the password in it need not outlive this moment
-        // (restarts write it again).
-        let _ = fs::remove_file(&conf_path);
+        // (restarts write it again). Sentinel keeps its file: it rewrites it as it learns.
+        if !self.opts.sentinel_mode {
+            let _ = fs::remove_file(&conf_path);
+        }
         result
     }
 
