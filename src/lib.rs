@@ -15,6 +15,7 @@
 //! - [`out_dir`]: the report folder of a run, chosen and checked before any load.
 
 pub mod cache;
+pub mod chaos;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -11,6 +11,8 @@
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).
 //! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
+//! - [`failover`]: the `failover` section (acknowledged writes lost, writes resuming, the
+//!   breaker's path through each failover).
 //! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable.
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
@@ -25,6 +27,7 @@
 pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
+pub mod failover;
 pub mod format;
 pub mod hdr;
 pub mod json;

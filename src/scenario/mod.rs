@@ -19,6 +19,7 @@
 pub mod bounds;
 pub mod dist;
 mod error;
+pub mod failover;
 pub mod keyspace;
 mod lines;
 pub mod load;
@@ -35,6 +36,7 @@ pub mod workload;
 
 pub use dist::{KeyChooser, OpMix, OriginLatency, ValueGen};
 pub use error::{ScenarioError, ScenarioErrors};
+pub use failover::FailoverMethod;
 pub use keyspace::{Distribution, Keyspace, ValueContent, ValueSize, WeightedSize};
 pub use load::{Arrival, LoadSpec, Pacing, Stage};
 pub use origin::{Latency, OriginSpec};

@@ -37,7 +37,9 @@ use std::time::{Duration, Instant};
 
 pub use error::ServerError;
 pub use process::{free_port, redis_sentinel_binary, redis_server_binary, redis_server_binary_in};
-pub use topology::{SentinelTimings, SentinelTopology, MASTER_NAME};
+pub use topology::{
+    ask_failover, ask_primary, SentinelTimings, SentinelTopology, MASTER_NAME, SETTLE_TIMEOUT,
+};
 
 use probe::Probe;
 use process::{

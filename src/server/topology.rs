@@ -179,39 +179,20 @@ impl SentinelTopology {
 
     /// The primary a majority of the sentinels name right now.
     pub fn current_primary(&self) -> Result<SocketAddr, ServerError> {
-        let named: Vec<SocketAddr> = self
-            .sentinels
-            .iter()
-            .filter_map(|s| master_addr(s).ok())
-            .collect();
-        let mut counts: HashMap<SocketAddr, usize> = HashMap::new();
-        for addr in &named {
-            *counts.entry(*addr).or_default() += 1;
-        }
-        counts
-            .into_iter()
-            .find(|(_, n)| *n >= QUORUM)
-            .map(|(addr, _)| addr)
-            .ok_or_else(|| ServerError::Topology(format!("the sentinels disagree: {named:?}")))
+        let named = ask_primary(&self.sentinel_urls(), MASTER_NAME).map_err(ServerError::Topology)?;
+        named
+            .parse()
+            .map_err(|_| ServerError::Topology(format!("the sentinels name {named}, not an address")))
     }
 
     /// Asks the sentinels for a failover (`SENTINEL FAILOVER`), which promotes the replica
     /// without waiting for the primary to fail. The first sentinel that accepts wins.
     pub fn sentinel_failover(&self) -> Result<(), ServerError> {
-        let mut last = String::from("no sentinel running");
-        for s in &self.sentinels {
-            let result = query::<String>(
-                &s.url(),
-                redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER_NAME),
-            );
-            match result {
-                Ok(_) => return Ok(()),
-                Err(e) => last = e,
-            }
-        }
-        Err(ServerError::Topology(format!(
-            "SENTINEL FAILOVER was refused: {last}"
-        )))
+        ask_failover(&self.sentinel_urls(), MASTER_NAME).map_err(ServerError::Topology)
+    }
+
+    fn sentinel_urls(&self) -> Vec<String> {
+        self.sentinels.iter().map(EmbeddedRedis::url).collect()
     }
 
     /// Waits until the topology is settled (see the module docs), on `expected` when given,
@@ -333,13 +314,8 @@ fn sentinel_config(
 
 /// The primary `sentinel` names (`SENTINEL GET-MASTER-ADDR-BY-NAME`).
 fn master_addr(sentinel: &EmbeddedRedis) -> Result<SocketAddr, String> {
-    let reply: Option<(String, String)> = query(
-        &sentinel.url(),
-        redis::cmd("SENTINEL")
-            .arg("GET-MASTER-ADDR-BY-NAME")
-            .arg(MASTER_NAME),
-    )?;
-    let (ip, port) = reply.ok_or("it monitors no primary")?;
+    let named = named_primary(&sentinel.url(), MASTER_NAME)?;
+    let (ip, port) = named.rsplit_once(':').ok_or("it names no port")?;
     let ip: Ipv4Addr = ip
         .parse()
         .map_err(|_| format!("it names a non-IPv4 host {ip:?}"))?;
@@ -347,6 +323,46 @@ fn master_addr(sentinel: &EmbeddedRedis) -> Result<SocketAddr, String> {
         .parse()
         .map_err(|_| format!("it names a bad port {port:?}"))?;
     Ok(SocketAddr::from((ip, port)))
+}
+
+/// `host:port` of the primary the sentinel at `url` names for `master_name`.
+fn named_primary(url: &str, master_name: &str) -> Result<String, String> {
+    let reply: Option<(String, String)> = query(
+        url,
+        redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg(master_name),
+    )?;
+    let (host, port) = reply.ok_or("it monitors no primary of that name")?;
+    Ok(format!("{host}:{port}"))
+}
+
+/// The primary (`host:port`) a majority of the sentinels at `urls` name for `master_name`
+/// (blocking; each sentinel is given half a second).
+pub fn ask_primary(urls: &[String], master_name: &str) -> Result<String, String> {
+    let named: Vec<String> = urls
+        .iter()
+        .filter_map(|u| named_primary(u, master_name).ok())
+        .collect();
+    let majority = urls.len() / 2 + 1;
+    named
+        .iter()
+        .find(|a| named.iter().filter(|b| b == a).count() >= majority)
+        .cloned()
+        .ok_or_else(|| format!("no majority of the sentinels names one primary: {named:?}"))
+}
+
+/// `SENTINEL FAILOVER master_name` on the first of the sentinels at `urls` that accepts
+/// (blocking).
+pub fn ask_failover(urls: &[String], master_name: &str) -> Result<(), String> {
+    let mut last = String::from("no sentinel given");
+    for url in urls {
+        match query::<String>(url, redis::cmd("SENTINEL").arg("FAILOVER").arg(master_name)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(format!("SENTINEL FAILOVER was refused: {last}"))
 }
 
 /// One command on a fresh connection to `url`, within [`QUERY_TIMEOUT`]. Errors are
