@@ -263,24 +263,24 @@ impl FailoverFault {
             .await
             .map_err(|e| format!("the failover watch failed: {e}"))??;
         let mut detail = format!("{promoted} promoted");
+        let promoted_addr = promoted.clone();
         if let (Some(old), Sentinels::Embedded(t)) = (self.killed, &self.injector.sentinels) {
             let t = t.clone();
             let rejoined = tokio::task::spawn_blocking(move || -> Result<(), String> {
-                let addr: SocketAddr = old.parse().map_err(|_| format!("bad address {old}"))?;
+                let bad = |a: &str| format!("bad address {a}");
+                let addr: SocketAddr = old.parse().map_err(|_| bad(&old))?;
+                let new: SocketAddr = promoted_addr.parse().map_err(|_| bad(&promoted_addr))?;
                 lock(&t)
                     .node_at_mut(addr)
                     .ok_or_else(|| format!("{old} is not a node redline started"))?
-                    .restart()
+                    .restart_as_replica_of(new)
                     .map_err(|e| format!("cannot restart {old}: {e}"))?;
-                let never = std::sync::atomic::AtomicBool::new(false);
-                // Polled in short locks, so the checker and a watcher are not held up.
+                // Polled in short locks, so that a watcher is not held up.
                 let deadline = Instant::now() + REJOIN_TIMEOUT;
                 loop {
-                    let settled =
-                        lock(&t).wait_settled(None, Duration::ZERO, &never);
-                    match settled {
-                        Ok(_) => return Ok(()),
-                        Err(e) if Instant::now() >= deadline => return Err(e.to_string()),
+                    match lock(&t).replica_in_sync(new) {
+                        Ok(()) => return Ok(()),
+                        Err(e) if Instant::now() >= deadline => return Err(e),
                         Err(_) => std::thread::sleep(POLL_INTERVAL),
                     }
                 }

@@ -352,6 +352,16 @@ impl EmbeddedRedis {
         }
     }
 
+    /// [`restart`](Self::restart) as a replica of `primary` (`replicaof` replaced in the
+    /// options, so later restarts keep it): how a killed primary rejoins its topology.
+    pub fn restart_as_replica_of(&mut self, primary: SocketAddr) -> Result<(), ServerError> {
+        self.opts.extra_config.retain(|(d, _)| d != "replicaof");
+        self.opts
+            .extra_config
+            .push(("replicaof".into(), format!("{} {}", primary.ip(), primary.port())));
+        self.restart()
+    }
+
     fn scheme(&self) -> &'static str {
         if self.opts.tls.is_some() {
             "rediss"

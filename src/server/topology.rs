@@ -222,6 +222,26 @@ impl SentinelTopology {
         }
     }
 
+    /// Ok once `primary` is a primary with a replica online (its initial sync done); else
+    /// what is missing. Asks the node, not the sentinels, which learn of a rejoined replica
+    /// only at their next INFO (up to 10 s later).
+    pub fn replica_in_sync(&self, primary: SocketAddr) -> Result<(), String> {
+        let node = self
+            .node_at(primary)
+            .ok_or_else(|| format!("{primary} is not a node of this topology"))?;
+        let info: String = query(&node.url(), redis::cmd("INFO").arg("replication"))?;
+        if !info.lines().any(|l| l.trim_end() == "role:master") {
+            return Err(format!("{primary} is not a primary"));
+        }
+        if !info
+            .lines()
+            .any(|l| l.starts_with("slave") && l.contains("state=online"))
+        {
+            return Err(format!("{primary} has no replica in sync yet"));
+        }
+        Ok(())
+    }
+
     /// The primary when the topology is settled, else what is still missing.
     fn settled(&self) -> Result<SocketAddr, String> {
         let mut primary = None;
@@ -256,19 +276,7 @@ impl SentinelTopology {
             }
         }
         let primary = primary.ok_or("no sentinel")?;
-        let node = self
-            .node_at(primary)
-            .ok_or_else(|| format!("the sentinels name {primary}, which is not ours"))?;
-        let info: String = query(&node.url(), redis::cmd("INFO").arg("replication"))?;
-        if !info.lines().any(|l| l.trim_end() == "role:master") {
-            return Err(format!("{primary} is not a primary yet"));
-        }
-        if !info
-            .lines()
-            .any(|l| l.starts_with("slave") && l.contains("state=online"))
-        {
-            return Err(format!("{primary} has no replica in sync yet"));
-        }
+        self.replica_in_sync(primary)?;
         Ok(primary)
     }
 }

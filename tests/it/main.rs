@@ -6,6 +6,7 @@ mod cache;
 mod check;
 mod doc_commands;
 mod engine;
+mod failover;
 mod overload;
 mod pipeline_batches;
 mod redis_errors;

@@ -1,0 +1,161 @@
+//! Sentinel: redline's own topology (primary, replica, three sentinels) comes up, a run
+//! goes through it, a failover moves the cache layer to the new primary, and the
+//! acknowledged-writes checker's lost count matches one the test takes itself from the
+//! promoted replica. Every process is real and dies with the target.
+
+use crate::engine::scenario;
+use redline::chaos::acked_writes::WriteChecker;
+use redline::chaos::failover::FailoverInjector;
+use redline::engine::{self, RunOptions};
+use redline::scenario::{FailoverMethod, Scenario};
+use redline::target::{Target, TargetRequest};
+use std::time::{Duration, Instant};
+
+/// A short closed-model run against redline's own Sentinel topology.
+pub(crate) fn sentinel_scenario(extra: &str) -> Scenario {
+    scenario(&format!(
+        r#"
+        name = "sentinel"
+        [target]
+        kind = "managed"
+        response_timeout = "300ms"
+        [target.server]
+        topology = "sentinel"
+        [keyspace]
+        keys = 200
+        value_size = "64B"
+        [load]
+        model = "closed"
+        clients = 4
+        duration = "2s"
+        warmup = "0s"
+        [[ops]]
+        kind = "get_or_set"
+        weight = 80
+        [[ops]]
+        kind = "set"
+        weight = 20
+        {extra}
+        "#
+    ))
+}
+
+/// Opens the scenario's target with only PATH and REDLINE_REDIS_SERVER from the
+/// environment, so redline finds redis-server and redis-sentinel and nothing else leaks in.
+pub(crate) async fn open_topology(scenario: &Scenario) -> Target {
+    let env = |name: &str| match name {
+        "PATH" | "REDLINE_REDIS_SERVER" => std::env::var(name).ok(),
+        _ => None,
+    };
+    let request = TargetRequest {
+        flag_url: None,
+        spec: &scenario.target,
+    };
+    Target::open(&request, &env)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the Sentinel topology: {e}"))
+}
+
+pub(crate) fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sentinel_topology_comes_up_and_a_run_goes_through_it() {
+    let scenario = sentinel_scenario("");
+    let target = open_topology(&scenario).await;
+    assert!(target.is_sentinel());
+    let url = target.redacted_url().unwrap();
+    assert!(url.starts_with("redis+sentinel://127.0.0.1:"), "{url}");
+    let pids = target.topology().unwrap().lock().unwrap().pids();
+    assert_eq!(pids.len(), 5, "a primary, a replica and three sentinels");
+    let summary = engine::run(
+        &scenario,
+        &target,
+        &RunOptions::default(),
+        redline::shutdown::Shutdown::never(),
+        &mut |_| {},
+    )
+    .await
+    .expect("the run");
+    assert!(summary.totals.ops > 100, "{:?}", summary.totals);
+    let redis = summary.redis.as_ref().expect("redis calls");
+    assert!(redis.calls > 0 && redis.failures_total == 0, "{redis:?}");
+    assert!(summary.target.url.as_deref().unwrap().starts_with("redis+sentinel://"));
+    drop(target);
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} outlived its topology");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_writes_match_a_count_taken_from_the_promoted_replica() {
+    let scenario = sentinel_scenario("");
+    let target = open_topology(&scenario).await;
+    let prefix = "redline:failover-test:acked:";
+    let store = target
+        .connect_cache(prefix, 1, 1 << 20)
+        .await
+        .unwrap()
+        .expect("a Redis store");
+    let start = Instant::now();
+    let checker = WriteChecker::start(store, start);
+    let injector = FailoverInjector::for_target(&target, start).expect("Sentinel target");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (fault, detail) = injector
+        .inject("failover", FailoverMethod::Kill)
+        .await
+        .expect("inject");
+    assert!(detail.contains("killed the primary"), "{detail}");
+    let undone = fault.undo().await.expect("the failover completes");
+    assert!(undone.contains("promoted"), "{undone}");
+    // Writes go on against the new primary for a moment before the check.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let writes = checker.finish(std::future::pending()).await;
+    let events = injector.events();
+    let event = &events[0];
+    assert!(writes.checked, "{writes:?}");
+    assert!(writes.acknowledged > 0 && writes.failed > 0, "{writes:?}");
+    assert!(!writes.outages.is_empty() && writes.outages[0].resumed_s.is_some());
+    let (old, new) = (
+        event.old_primary.clone().unwrap(),
+        event.new_primary.clone().unwrap(),
+    );
+    assert_ne!(old, new);
+    assert!(event.promoted_s.unwrap() > event.started_s.unwrap());
+
+    // The independent count: every acknowledged key, read by the test from the node the
+    // sentinels promoted (the former replica).
+    let primary = target
+        .topology()
+        .unwrap()
+        .lock()
+        .unwrap()
+        .current_primary()
+        .unwrap();
+    assert_eq!(primary.to_string(), new);
+    let client = redis::Client::open(format!("redis://{primary}")).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let mut missing = 0u64;
+    let mut acknowledged = 0u64;
+    for [first, last] in &writes.acknowledged_ranges {
+        for n in *first..=*last {
+            acknowledged += 1;
+            let v: Option<String> = redis::cmd("GET")
+                .arg(format!("{prefix}{n}"))
+                .query(&mut con)
+                .unwrap();
+            if v.as_deref() != Some(n.to_string().as_str()) {
+                missing += 1;
+            }
+        }
+    }
+    assert_eq!(acknowledged, writes.acknowledged, "all ranges are listed");
+    assert_eq!(missing, writes.lost, "{writes:?}");
+    eprintln!(
+        "failover: {} acknowledged, {} failed, {} lost, writes resumed after {:?}",
+        writes.acknowledged, writes.failed, writes.lost, writes.outages[0]
+    );
+}
