@@ -73,7 +73,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
     };
     let summary = match opened {
-        Ok(target) => {
+        Ok(mut target) => {
+            // A drill's network faults (and redis_calls_while_open) need the fault proxy
+            // between the cache layer and Redis; it stops with the target.
+            if crate::chaos::needs_proxy(&scenario) && target.admin().is_some() {
+                if let Err(e) = target.place_fault_proxy() {
+                    discard_dir();
+                    return Err(e.into());
+                }
+            }
             let summary = match engine::run(&scenario, &target, &opts, shutdown, &mut on_tick).await
             {
                 Ok(summary) => summary,

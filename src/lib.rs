@@ -3,11 +3,13 @@
 //! - [`cache`]: the cache layer under test (Redis store, in-memory fallback, circuit breaker,
 //!   cache-aside manager, codecs, health snapshot). Usable as a library on its own.
 //! - [`server`]: an embedded `redis-server` started on demand on a free loopback port.
+//! - [`chaos`]: fault injection (the TCP fault proxy and its toxics).
 //! - [`check`]: `redline check`, the connection test and production-readiness audit.
 //! - [`scenario`]: the scenario file model, validation and workload distributions.
 //! - [`target`]: resolving and opening what a run drives (URL and REDIS_* variables,
 //!   embedded server, in-memory store), handed to the engine as a value.
 //! - [`engine`]: the load engine that drives a scenario through the cache layer.
+//! - [`chaos`]: fault injection for failover drills (the fault timeline and its faults).
 //! - [`report`]: HDR recording, thresholds, verdict and the report writers.
 //! - [`shutdown`]: the stop request (first signal stops, second skips cleanup) every phase
 //!   of a run waits on.

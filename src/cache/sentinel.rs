@@ -59,7 +59,9 @@ pub fn parse(url: &str) -> Result<SentinelUrl, ConfigError> {
         .split_once("://")
         .ok_or_else(|| bad("expected redis+sentinel://host:port[,host:port]/master-name"))?;
     if scheme.eq_ignore_ascii_case("rediss+sentinel") {
-        return Err(bad("TLS through Sentinel is not supported; use redis+sentinel://"));
+        return Err(bad(
+            "TLS through Sentinel is not supported; use redis+sentinel://",
+        ));
     }
     if !scheme.eq_ignore_ascii_case(SCHEME) {
         return Err(ConfigError::UnknownScheme {
@@ -209,7 +211,10 @@ mod tests {
             ("redis+sentinel://:hunter22@h:1/", "no master name"),
             ("redis+sentinel://:hunter22@h:x/m", "bad port"),
             ("redis+sentinel://:hunter22@h:0/m", "bad port"),
-            ("redis+sentinel://:hunter22@h:1,,h:2/m", "empty sentinel address"),
+            (
+                "redis+sentinel://:hunter22@h:1,,h:2/m",
+                "empty sentinel address",
+            ),
             ("redis+sentinel://:hunter22@h:1/m/db", "not a number"),
             ("redis+sentinel://:hunter22@/m", "empty sentinel address"),
             ("rediss+sentinel://:hunter22@h/m", "not supported"),

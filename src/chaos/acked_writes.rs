@@ -127,7 +127,10 @@ async fn write(store: RedisStore, start: Instant, mut stopped: watch::Receiver<b
         log.attempted += 1;
         let sent_s = seconds_since(start);
         // A write in flight when the stop comes is let finish: its outcome must be known.
-        match store.set(&n.to_string(), n.to_string().as_bytes(), None).await {
+        match store
+            .set(&n.to_string(), n.to_string().as_bytes(), None)
+            .await
+        {
             Ok(()) => log.ack(n, seconds_since(start)),
             Err(_) => log.fail(sent_s),
         }

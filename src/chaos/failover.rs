@@ -290,7 +290,8 @@ impl FailoverFault {
             match rejoined {
                 Ok(()) => detail.push_str("; the killed node restarted and rejoined as a replica"),
                 Err(e) => {
-                    self.injector.update(self.index, |ev| ev.error = Some(e.clone()));
+                    self.injector
+                        .update(self.index, |ev| ev.error = Some(e.clone()));
                     return Err(e);
                 }
             }

@@ -33,6 +33,8 @@ pub mod schedule;
 pub mod wire;
 
 use crate::cache::RedisStore;
+use crate::chaos::open_calls::{self, OpenCallsWatch};
+use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
@@ -59,6 +61,9 @@ pub enum EngineError {
     /// The run's cache store could not connect (unreachable, wrong password, not Redis).
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// A fault of the scenario cannot apply to the target (checked before any load).
+    #[error(transparent)]
+    Fault(#[from] crate::chaos::FaultError),
     /// The run id cannot be part of a key prefix.
     #[error("run id {0:?} must not contain whitespace or * ? [ ] \\ (it becomes part of the key prefix)")]
     RunId(String),
@@ -103,6 +108,7 @@ pub async fn run(
         target.key_prefix(),
         scenario.keyspace.prefix
     );
+    crate::chaos::check_target(&scenario.faults, target)?;
     let opened_at = Instant::now();
     let target_info = |provider: Provider| TargetInfo {
         kind: scenario.target.kind,
@@ -197,6 +203,28 @@ pub async fn run(
         phase.enter();
     }
     let cpu_before = driver::process_cpu();
+    let timeline = (!scenario.faults.is_empty() && aborted_in.is_none()).then(|| {
+        let injectors = Injectors {
+            server: target.server_process().cloned(),
+            admin: admin.cloned(),
+            proxy: target.fault_proxy().cloned(),
+        };
+        let w = workload.clone();
+        let failures: FailureCount = Arc::new(move || {
+            let m = w.backend.manager().filter(|m| m.redis().is_some())?;
+            Some(m.breaker().counters().failures)
+        });
+        Timeline::start(scenario.faults.clone(), injectors, start, failures)
+    });
+    let has_breaker = breaker_state().is_some();
+    let open_calls = target.fault_proxy().filter(|_| has_breaker).map(|proxy| {
+        let w = workload.clone();
+        let probe = open_calls::probe_of(move || {
+            let m = w.backend.manager().filter(|m| m.redis().is_some())?;
+            Some(open_calls::sample(m.breaker()))
+        });
+        OpenCallsWatch::start(proxy.clone(), probe, start)
+    });
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
     // Intervals close once a second and once exactly when warmup ends and when the measured
     // phase ends, so an interval is all warmup, all measured or all grace: it counts when it
@@ -266,6 +294,16 @@ pub async fn run(
             }
         }
     };
+    // Every fault is undone before the last interval closes and before INFO and cleanup,
+    // which need the server as it was.
+    let faults = match timeline {
+        Some(t) => t.finish().await,
+        None => Vec::new(),
+    };
+    let calls_while_open = match open_calls {
+        Some(w) => Some(w.finish().await),
+        None => None,
+    };
     close_interval(&mut aggregator, &mut interval_start);
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
@@ -319,9 +357,11 @@ pub async fn run(
                 from: t.from,
                 to: t.to,
                 cause: t.cause,
+                failures: t.failures,
             })
             .collect(),
         final_state: breaker_state(),
+        calls_while_open,
     };
     let scenario_value = redacted_config(scenario);
     Ok(RunSummary::build(SummaryInputs {
@@ -341,6 +381,7 @@ pub async fn run(
         cleanup,
         started_at,
         duration: elapsed,
+        faults,
     }))
 }
 
@@ -403,9 +444,11 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
         },
         target,
         server: None,
+        faults: Vec::new(),
         breaker: BreakerReport {
             transitions: Vec::new(),
             final_state: None,
+            calls_while_open: None,
         },
         generator: GeneratorInputs {
             open_model: false,

@@ -52,6 +52,8 @@ pub struct SummaryInputs {
     pub started_at: DateTime<Utc>,
     /// Wall-clock length of the run, warmup included.
     pub duration: Duration,
+    /// The drill's faults as they happened; empty without faults.
+    pub faults: Vec<super::faults::FaultRecord>,
 }
 
 /// The load generator's own measurements, from the engine.
@@ -84,6 +86,8 @@ impl RunSummary {
         let reads = t.hit_count() + t.miss_count();
         let has_redis = inputs.target.provider == Provider::Redis;
 
+        let mut timeseries = timeseries;
+        super::faults::mark_timeseries(&mut timeseries, &inputs.faults);
         let mut summary = RunSummary {
             schema: SCHEMA.to_string(),
             redline_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -118,6 +122,7 @@ impl RunSummary {
                     })
                     .collect(),
                 final_state: inputs.breaker.final_state,
+                calls_while_open: inputs.breaker.calls_while_open,
             },
             generator: generator(t, &inputs.generator, ops_all),
             backlog: Default::default(),
@@ -133,6 +138,7 @@ impl RunSummary {
             }),
             compression: compression(t),
             histograms: histograms(t),
+            faults: inputs.faults,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

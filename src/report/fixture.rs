@@ -22,6 +22,7 @@ pub fn threshold(expr: &str, metric: Metric, cmp: Cmp, limit: f64) -> Threshold 
         metric,
         cmp,
         limit,
+        fault: None,
     }
 }
 
@@ -80,7 +81,8 @@ pub fn totals() -> Recorder {
     r
 }
 
-fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
+/// One second of a healthy run.
+pub fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
     TimePoint {
         t_s,
         ops,
@@ -98,6 +100,7 @@ fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
         warmup,
         lag_p99_us: Some(400),
         backlog: Default::default(),
+        faults: Vec::new(),
     }
 }
 
@@ -143,8 +146,10 @@ pub fn inputs() -> SummaryInputs {
                 from: BreakerState::Closed,
                 to: BreakerState::Open,
                 cause: "5 consecutive failures".to_string(),
+                failures: 5,
             }],
             final_state: Some(BreakerState::Open),
+            calls_while_open: None,
         },
         generator: GeneratorInputs {
             open_model: true,
@@ -167,6 +172,7 @@ pub fn inputs() -> SummaryInputs {
             .single()
             .unwrap_or_default(),
         duration: Duration::from_millis(12_345),
+        faults: Vec::new(),
     }
 }
 

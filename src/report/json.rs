@@ -208,6 +208,9 @@ mod tests {
         "concurrency",
         "peak_concurrency",
         "cpu_share",
+        "failures",
+        "commands",
+        "breaker_failures_at_start",
     ];
 
     /// Every numeric field outside the resolved scenario (whose durations are strings such

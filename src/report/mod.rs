@@ -13,7 +13,9 @@
 //! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
 //! - [`failover`]: the `failover` section (acknowledged writes lost, writes resuming, the
 //!   breaker's path through each failover).
-//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable.
+//! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable;
+//!   [`expectations`] measures the drills' breaker expectations per fault.
+//! - [`faults`]: the drill's faults as they happened, and the time series marked with them.
 //! - [`verdict`]: pass / fail / inconclusive for the run, and the exit code.
 //! - [`hdr`]: base64 HdrHistogram V2 encoding of the histograms kept in report.json.
 //! - [`json`], [`markdown`], [`terminal`]: the writers, each to any `io::Write`.
@@ -27,7 +29,9 @@
 pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
+pub mod expectations;
 pub mod failover;
+pub mod faults;
 pub mod format;
 pub mod hdr;
 pub mod json;

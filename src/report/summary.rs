@@ -6,6 +6,7 @@
 
 use super::aggregate::{ratio, TimePoint};
 pub use super::backlog::{BacklogReport, OriginReport};
+pub use super::faults::{CallsWhileOpen, FaultRecord};
 pub use super::phase::{Cleanup, CleanupOutcome, Phase};
 use super::verdict::{ThresholdResult, Verdict};
 use crate::cache::BreakerState;
@@ -87,6 +88,9 @@ pub struct RunSummary {
     pub compression: Vec<CompressionRow>,
     /// The measured histograms, so a report can be re-analysed or merged.
     pub histograms: Histograms,
+    /// The drill's faults with their planned and actual windows; empty without faults.
+    #[serde(default)]
+    pub faults: Vec<FaultRecord>,
 }
 
 /// The scenario that was run.
@@ -314,6 +318,10 @@ pub struct BreakerTransition {
     pub to: BreakerState,
     /// What caused it (e.g. "5 consecutive failures", "reset timeout elapsed").
     pub cause: String,
+    /// Failures the breaker had counted since the run began, at this change: with the
+    /// count when a fault started, how many failures it took to open.
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// Circuit breaker history, filled by the engine.
@@ -324,6 +332,11 @@ pub struct BreakerReport {
     /// State at the end of the run; `None` when the target has no breaker (raw Redis,
     /// memory).
     pub final_state: Option<BreakerState>,
+    /// Commands the fault proxy forwarded to Redis while the breaker was OPEN (an open
+    /// breaker must touch nothing), each observation with its time; empty when none was,
+    /// `None` when the run had no fault proxy to count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls_while_open: Option<Vec<CallsWhileOpen>>,
 }
 
 /// Whether the load generator kept its schedule, and the CPU it used. Saturation is judged

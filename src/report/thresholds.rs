@@ -12,7 +12,7 @@
 //! [`verdict`](super::verdict) turns the judged thresholds into the run's verdict.
 
 use super::summary::{round_to, Provider, RunSummary, RATE_DECIMALS};
-use crate::scenario::threshold::{Metric, Threshold};
+use crate::scenario::threshold::{BreakerMetric, Metric, Threshold};
 use serde::{Deserialize, Serialize};
 
 /// How one threshold came out.
@@ -51,6 +51,10 @@ pub enum ThresholdUnit {
     Fraction,
     /// Operations per second (throughput).
     OpsPerS,
+    /// A whole count (failures before the breaker opened, half-open probes, Redis calls).
+    Count,
+    /// A breaker state: 0 closed, 1 open, 2 half-open.
+    State,
 }
 
 impl ThresholdUnit {
@@ -64,6 +68,11 @@ impl ThresholdUnit {
             | Metric::Evictions
             | Metric::Memory => ThresholdUnit::Fraction,
             Metric::Throughput => ThresholdUnit::OpsPerS,
+            Metric::Breaker(BreakerMetric::OpensWithin | BreakerMetric::RecoversWithin) => {
+                ThresholdUnit::Us
+            }
+            Metric::Breaker(BreakerMetric::FinalState) => ThresholdUnit::State,
+            Metric::Breaker(_) | Metric::RedisCallsWhileOpen => ThresholdUnit::Count,
         }
     }
 }
@@ -80,6 +89,9 @@ pub struct ThresholdResult {
     pub cmp: crate::scenario::threshold::Cmp,
     /// The limit, in `unit`.
     pub limit: f64,
+    /// The fault a per-fault expectation was measured for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
     /// The measured value, in `unit`; `None` when there was no data or the metric does not
     /// apply.
     pub measured: Option<f64>,
@@ -128,11 +140,20 @@ pub fn measure(summary: &RunSummary, metric: &Metric) -> Option<f64> {
     }
 }
 
-/// The value of `metric` in `summary`, with the reason when there is none.
+/// The value of `metric` in `summary`, with the reason when there is none. Per-fault
+/// metrics are measured for the scenario's only fault; see [`measurement_of`].
 pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
+    measurement_of(summary, metric, None)
+}
+
+/// The value of `metric` in `summary` for the fault named `fault` (per-fault metrics only;
+/// `None`: the run's only fault), with the reason when there is none.
+pub fn measurement_of(summary: &RunSummary, metric: &Metric, fault: Option<&str>) -> Measurement {
     use Measurement::{NoData, NotApplicable, Value};
     let no_redis = summary.target.provider == Provider::Memory;
     match *metric {
+        Metric::Breaker(b) => super::expectations::breaker(summary, b, fault),
+        Metric::RedisCallsWhileOpen => super::expectations::calls_while_open(summary, fault),
         Metric::Latency { op: None, stat } => {
             let p = &summary.latency.overall.response;
             if p.count == 0 {
@@ -198,21 +219,23 @@ pub fn evaluate(summary: &RunSummary, thresholds: &[Threshold]) -> Vec<Threshold
     thresholds
         .iter()
         .map(|t| {
-            let (measured, status, note) = match measurement(summary, &t.metric) {
-                Measurement::Value(v) if t.cmp.holds(v, t.limit) => {
-                    (Some(v), ThresholdStatus::Pass, None)
-                }
-                Measurement::Value(v) => (Some(v), ThresholdStatus::Fail, None),
-                Measurement::NoData(why) => (None, ThresholdStatus::Fail, Some(why)),
-                Measurement::NotApplicable(why) => {
-                    (None, ThresholdStatus::NotApplicable, Some(why))
-                }
-            };
+            let (measured, status, note) =
+                match measurement_of(summary, &t.metric, t.fault.as_deref()) {
+                    Measurement::Value(v) if t.cmp.holds(v, t.limit) => {
+                        (Some(v), ThresholdStatus::Pass, None)
+                    }
+                    Measurement::Value(v) => (Some(v), ThresholdStatus::Fail, None),
+                    Measurement::NoData(why) => (None, ThresholdStatus::Fail, Some(why)),
+                    Measurement::NotApplicable(why) => {
+                        (None, ThresholdStatus::NotApplicable, Some(why))
+                    }
+                };
             ThresholdResult {
                 expr: t.expr.clone(),
                 metric: t.metric,
                 cmp: t.cmp,
                 limit: t.limit,
+                fault: t.fault.clone(),
                 measured,
                 unit: ThresholdUnit::of(&t.metric),
                 status,

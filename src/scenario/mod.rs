@@ -8,7 +8,7 @@
 //!   error its line). The `_all` variants report every problem, not just the first.
 //! - `print`: a resolved scenario written back as a scenario file (`validate --print`).
 //! - The model, one module per table: [`target`], [`keyspace`], [`workload`] (`[[ops]]`),
-//!   [`origin`], [`load`], [`threshold`].
+//!   [`origin`], [`load`], [`threshold`], [`faults`] (`[[faults]]`, the drill timeline).
 //! - [`units`]: durations, sizes, fractions and counts as written in files.
 //! - [`dist`]: [`KeyChooser`], [`ValueGen`], [`OpMix`], [`OriginLatency`] — allocation-free
 //!   samplers for the engine.
@@ -20,6 +20,7 @@ pub mod bounds;
 pub mod dist;
 mod error;
 pub mod failover;
+pub mod faults;
 pub mod keyspace;
 mod lines;
 pub mod load;
@@ -37,6 +38,7 @@ pub mod workload;
 pub use dist::{KeyChooser, OpMix, OriginLatency, ValueGen};
 pub use error::{ScenarioError, ScenarioErrors};
 pub use failover::FailoverMethod;
+pub use faults::{FaultClass, FaultKind, FaultSpec};
 pub use keyspace::{Distribution, Keyspace, ValueContent, ValueSize, WeightedSize};
 pub use load::{Arrival, LoadSpec, Pacing, Stage};
 pub use origin::{Latency, OriginSpec};
@@ -72,6 +74,9 @@ pub struct Scenario {
     pub load: LoadSpec,
     /// Pass/fail criteria; the guide's targets when the file gives none.
     pub thresholds: Vec<Threshold>,
+    /// The fault timeline (`[[faults]]`), in file order; empty for an ordinary run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSpec>,
 }
 
 /// The syntax of a scenario text.

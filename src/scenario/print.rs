@@ -19,6 +19,8 @@ struct Printed {
     ops: Value,
     origin: Value,
     load: Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    faults: Vec<Value>,
 }
 
 impl Scenario {
@@ -72,6 +74,7 @@ impl Scenario {
             ops: Value::Array(ops),
             origin: json(&self.origin),
             load: load_file_form(json(&self.load)),
+            faults: self.faults.iter().map(json).collect(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! stops at the first error, which is as far as parsing allows.
 
 use super::error::Problem;
+use super::faults::FaultFile;
 use super::keyspace::Keyspace;
 use super::lines::join;
 use super::load::LoadFile;
@@ -14,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The top-level fields of a scenario file, in the order errors about them are listed.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "name",
     "description",
     "target",
@@ -23,6 +24,7 @@ const FIELDS: [&str; 8] = [
     "origin",
     "load",
     "thresholds",
+    "faults",
 ];
 
 /// A scenario file as written, each section typed on its own. A section that failed to type
@@ -40,6 +42,8 @@ pub(crate) struct Sections {
     pub thresholds: Option<Vec<String>>,
     /// Whether `thresholds` typed (an absent list counts as typed).
     pub thresholds_ok: bool,
+    /// Every `[[faults]]` entry, `None` where an entry failed to type.
+    pub faults: Vec<Option<FaultFile>>,
     /// Every typing problem found.
     pub problems: Vec<Problem>,
 }
@@ -93,6 +97,18 @@ impl Sections {
         let thresholds =
             optional::<Vec<String>>(field("thresholds"), "thresholds", &mut problems).flatten();
         let thresholds_ok = problems.len() == before;
+        let faults = match field("faults") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| typed(item, &format!("faults[{i}]"), &mut problems))
+                .collect(),
+            Some(other) => {
+                typed::<Vec<FaultFile>>(other, "faults", &mut problems);
+                vec![None]
+            }
+        };
         Sections {
             name,
             description,
@@ -103,6 +119,7 @@ impl Sections {
             load,
             thresholds,
             thresholds_ok,
+            faults,
             problems,
         }
     }

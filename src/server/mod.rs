@@ -43,9 +43,9 @@ pub use topology::{
 
 use probe::Probe;
 use process::{
-    is_executable, is_sentinel_binary, lock_owner, percent_encode, remove_orphaned_dirs, send_signal,
-    spawn_tied_to_process, try_free_port, wait_for_stop_state, write_private, OwnerLock,
-    TEMP_DIR_PREFIX,
+    is_executable, is_sentinel_binary, lock_owner, percent_encode, remove_orphaned_dirs,
+    send_signal, spawn_tied_to_process, try_free_port, wait_for_stop_state, write_private,
+    OwnerLock, TEMP_DIR_PREFIX,
 };
 
 /// How long a start or restart may take before we give up (includes all port retries).
@@ -356,9 +356,10 @@ impl EmbeddedRedis {
     /// options, so later restarts keep it): how a killed primary rejoins its topology.
     pub fn restart_as_replica_of(&mut self, primary: SocketAddr) -> Result<(), ServerError> {
         self.opts.extra_config.retain(|(d, _)| d != "replicaof");
-        self.opts
-            .extra_config
-            .push(("replicaof".into(), format!("{} {}", primary.ip(), primary.port())));
+        self.opts.extra_config.push((
+            "replicaof".into(),
+            format!("{} {}", primary.ip(), primary.port()),
+        ));
         self.restart()
     }
 

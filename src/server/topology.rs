@@ -85,16 +85,17 @@ impl SentinelTopology {
     ) -> Result<SentinelTopology, ServerError> {
         let password = opts.password.clone();
         let mut node_opts = opts;
-        node_opts.extra_config.extend(node_config(password.as_deref()));
+        node_opts
+            .extra_config
+            .extend(node_config(password.as_deref()));
         let start_node = |opts: ServerOptions| {
             EmbeddedRedis::start_cancellable_with_binary(&redis_server, opts, cancel.clone())
         };
         let primary = start_node(node_opts.clone())?;
         let mut replica_opts = node_opts;
-        replica_opts.extra_config.push((
-            "replicaof".into(),
-            format!("127.0.0.1 {}", primary.port()),
-        ));
+        replica_opts
+            .extra_config
+            .push(("replicaof".into(), format!("127.0.0.1 {}", primary.port())));
         let replica = start_node(replica_opts)?;
         let mut topology = SentinelTopology {
             sentinels: Vec::with_capacity(SENTINELS),
@@ -145,7 +146,10 @@ impl SentinelTopology {
             .iter()
             .map(SocketAddr::to_string)
             .collect();
-        format!("redis+sentinel://{userinfo}{}/{MASTER_NAME}", hosts.join(","))
+        format!(
+            "redis+sentinel://{userinfo}{}/{MASTER_NAME}",
+            hosts.join(",")
+        )
     }
 
     /// The sentinels' addresses.
@@ -179,10 +183,11 @@ impl SentinelTopology {
 
     /// The primary a majority of the sentinels name right now.
     pub fn current_primary(&self) -> Result<SocketAddr, ServerError> {
-        let named = ask_primary(&self.sentinel_urls(), MASTER_NAME).map_err(ServerError::Topology)?;
-        named
-            .parse()
-            .map_err(|_| ServerError::Topology(format!("the sentinels name {named}, not an address")))
+        let named =
+            ask_primary(&self.sentinel_urls(), MASTER_NAME).map_err(ServerError::Topology)?;
+        named.parse().map_err(|_| {
+            ServerError::Topology(format!("the sentinels name {named}, not an address"))
+        })
     }
 
     /// Asks the sentinels for a failover (`SENTINEL FAILOVER`), which promotes the replica
@@ -317,7 +322,9 @@ fn sentinel_config(
             super::config::quote(p)
         ));
     }
-    conf.into_iter().map(|v| ("sentinel".to_string(), v)).collect()
+    conf.into_iter()
+        .map(|v| ("sentinel".to_string(), v))
+        .collect()
 }
 
 /// The primary `sentinel` names (`SENTINEL GET-MASTER-ADDR-BY-NAME`).

@@ -28,6 +28,8 @@ pub use resolve::{credentialed_url, resolve, Plan, Resolved, UrlSource};
 use crate::cache::config::ConfigError;
 use crate::cache::memory_store::NO_REDIS_WARNING;
 use crate::cache::{RedisConfig, RedisStore};
+use crate::chaos::process::ServerProcess;
+use crate::chaos::proxy::FaultProxy;
 use crate::report::summary::{Phase, Provider};
 use crate::scenario::{ServerSpec, TargetSpec, Topology};
 use crate::server::{EmbeddedRedis, SentinelTimings, SentinelTopology, ServerError, ServerOptions};
@@ -88,8 +90,9 @@ pub struct Server {
     endpoint: RedisConfig,
     /// One direct connection for INFO, cleanup and faults; never through a proxy.
     admin: RedisStore,
-    /// The process, when redline started it; dropped (killed) with the target.
-    embedded: Option<EmbeddedRedis>,
+    /// The process, when redline started it; dropped (killed) with the target. Shared with
+    /// a run's fault timeline, which kills, pauses and restarts it.
+    embedded: Option<ServerProcess>,
     /// The Sentinel topology, when redline started one (`target.server.topology`); shared
     /// with a failover fault, which kills and restarts its nodes from a blocking thread.
     topology: Option<Arc<Mutex<SentinelTopology>>>,
@@ -107,6 +110,9 @@ pub struct Target {
     key_prefix: String,
     /// Why the in-memory store is used although the scenario did not ask for it.
     fallback_reason: Option<String>,
+    /// The fault proxy the cache endpoint goes through, once placed (drills with network
+    /// faults); stopped with the target.
+    proxy: Option<Arc<FaultProxy>>,
 }
 
 impl std::fmt::Debug for Target {
@@ -155,6 +161,7 @@ impl Target {
                 cache_endpoint: None,
                 key_prefix,
                 fallback_reason: missing.map(|e| e.to_string()),
+                proxy: None,
             }),
             Plan::Url { config, .. } => {
                 Self::connect_server(config, None, key_prefix, shutdown).await
@@ -189,6 +196,7 @@ impl Target {
             cache_endpoint: None,
             key_prefix: String::new(),
             fallback_reason: None,
+            proxy: None,
         }
     }
 
@@ -214,12 +222,13 @@ impl Target {
             server: Some(Server {
                 endpoint,
                 admin,
-                embedded,
+                embedded: embedded.map(|e| Arc::new(std::sync::Mutex::new(e))),
                 topology: None,
                 version,
             }),
             key_prefix,
             fallback_reason: None,
+            proxy: None,
         })
     }
 
@@ -237,14 +246,15 @@ impl Target {
         self.server.as_ref().map(|s| &s.admin)
     }
 
-    /// The server process, when redline started it (process faults need it).
-    pub fn embedded(&self) -> Option<&EmbeddedRedis> {
-        self.server.as_ref()?.embedded.as_ref()
+    /// The server process, when redline started it, locked: hold the guard briefly (a
+    /// run's fault timeline locks it to kill, pause or restart the server).
+    pub fn embedded(&self) -> Option<std::sync::MutexGuard<'_, EmbeddedRedis>> {
+        self.server_process().map(crate::chaos::process::lock)
     }
 
-    /// The server process, mutably (stop, kill, restart).
-    pub fn embedded_mut(&mut self) -> Option<&mut EmbeddedRedis> {
-        self.server.as_mut()?.embedded.as_mut()
+    /// The server process, when redline started it, shared (process faults need it).
+    pub fn server_process(&self) -> Option<&ServerProcess> {
+        self.server.as_ref()?.embedded.as_ref()
     }
 
     /// The Sentinel topology redline started, if any (the failover fault needs it).
@@ -320,6 +330,46 @@ impl Target {
             .map_err(|()| bad("cannot carry a port"))?;
         endpoint.url = url.to_string();
         Ok(())
+    }
+
+    /// Starts a [`FaultProxy`] on a free loopback port in front of the server and points the
+    /// cache layer at it ([`route_cache_through`](Self::route_cache_through)); the admin
+    /// connection stays direct. Drills with network faults need it before the run (`redline
+    /// run` places it). Placing it twice keeps the first. Must run inside a tokio runtime.
+    pub fn place_fault_proxy(&mut self) -> Result<SocketAddr, TargetError> {
+        if let Some(p) = &self.proxy {
+            return Ok(p.local_addr());
+        }
+        let Some(server) = &self.server else {
+            return Err(TargetError::Connect(
+                "the in-memory store has no Redis to put a fault proxy in front of".into(),
+            ));
+        };
+        let url = url::Url::parse(&server.endpoint.url).map_err(|e| {
+            TargetError::Url(ConfigError::MalformedUrl {
+                url: server.endpoint.redacted_url(),
+                reason: e.to_string(),
+            })
+        })?;
+        let host = match url.host() {
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            Some(h) => h.to_string(),
+            None => "127.0.0.1".to_string(),
+        };
+        let upstream = format!("{host}:{}", url.port().unwrap_or(6379));
+        let listen = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+        let proxy = FaultProxy::start(listen, upstream)
+            .map_err(|e| TargetError::Connect(format!("cannot start the fault proxy: {e}")))?;
+        let addr = proxy.local_addr();
+        self.route_cache_through(addr)?;
+        tracing::info!("fault proxy listening on {addr}");
+        self.proxy = Some(Arc::new(proxy));
+        Ok(addr)
+    }
+
+    /// The fault proxy in front of the server, once [placed](Self::place_fault_proxy).
+    pub fn fault_proxy(&self) -> Option<&Arc<FaultProxy>> {
+        self.proxy.as_ref()
     }
 
     /// The cache endpoint's URL (password redacted): where the cache layer connects.
@@ -435,6 +485,7 @@ mod tests {
             cache_endpoint: Some(endpoint),
             key_prefix: String::new(),
             fallback_reason: None,
+            proxy: None,
         }
     }
 

@@ -58,8 +58,10 @@ pub(crate) async fn open_topology(scenario: &Scenario) -> Target {
 
 pub(crate) fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,7 +85,12 @@ async fn the_sentinel_topology_comes_up_and_a_run_goes_through_it() {
     assert!(summary.totals.ops > 100, "{:?}", summary.totals);
     let redis = summary.redis.as_ref().expect("redis calls");
     assert!(redis.calls > 0 && redis.failures_total == 0, "{redis:?}");
-    assert!(summary.target.url.as_deref().unwrap().starts_with("redis+sentinel://"));
+    assert!(summary
+        .target
+        .url
+        .as_deref()
+        .unwrap()
+        .starts_with("redis+sentinel://"));
     drop(target);
     for pid in pids {
         assert!(!alive(pid), "process {pid} outlived its topology");

@@ -439,7 +439,8 @@ async fn one_embedded_target_serves_many_runs_each_under_its_own_prefix() {
     let target = Target::open(&request, &env).await.expect("open");
     let server = target.embedded().expect("an embedded server was started");
     let pid = server.pid().expect("running");
-    let mut con = connection(server);
+    let mut con = connection(&server);
+    drop(server);
 
     let mut prefixes = Vec::new();
     for run_id in ["size-1", "size-2"] {
