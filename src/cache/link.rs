@@ -136,7 +136,16 @@ impl Connector {
     async fn open_unbounded(&self, violation: Violation) -> redis::RedisResult<Link> {
         let tcp = match &self.sentinel {
             Some(sentinel) => {
-                let (host, port) = sentinel.primary().await?;
+                // No primary to be had is a connection failure, whatever Sentinel replied.
+                let (host, port) = sentinel.primary().await.map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotConnected,
+                        format!(
+                            "no primary from Sentinel: {}",
+                            super::config::redact_text(&e.to_string())
+                        ),
+                    )
+                })?;
                 tokio::net::TcpStream::connect((host.as_str(), port)).await?
             }
             None => tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?,

@@ -12,10 +12,12 @@
 //! built from those, the acknowledged-writes check ([`super::acked_writes`]) and the
 //! breaker's transitions.
 
-use crate::report::failover::FailoverEvent;
-use crate::scenario::FailoverMethod;
+use super::acked_writes::WriteChecker;
+use crate::report::failover::{AckedWrites, FailoverEvent};
+use crate::scenario::threshold::Metric;
+use crate::scenario::{FailoverMethod, FaultClass, Scenario};
 use crate::server::{ask_failover, ask_primary, SentinelTopology};
-use crate::target::Target;
+use crate::target::{Target, TargetError};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -142,11 +144,12 @@ impl FailoverInjector {
             events.len() - 1
         };
         let sentinels = self.sentinels.clone();
+        // Stamped before acting: the first write to fail may be sent while the kill lands.
+        let started_s = self.seconds();
         let acted = tokio::task::spawn_blocking(move || act(&sentinels, method))
             .await
             .map_err(|e| format!("the failover task failed: {e}"))
             .and_then(|r| r);
-        let started_s = self.seconds();
         let old = match acted {
             Ok(old) => old,
             Err(e) => {
@@ -297,5 +300,56 @@ impl FailoverFault {
             }
         }
         Ok(detail)
+    }
+}
+
+/// The failover side of one run: the injector the timeline uses and the acknowledged-writes
+/// checker beside the load.
+pub struct FailoverRun {
+    /// Handed to the fault timeline.
+    pub injector: Option<FailoverInjector>,
+    checker: WriteChecker,
+}
+
+impl FailoverRun {
+    /// Starts the checker when `scenario` has a `failover` fault or a `lost_writes`
+    /// threshold (else `None`): its keys live under `run_prefix` + `acked:`, so the run's
+    /// cleanup removes them. `start` is the run's clock.
+    pub async fn start(
+        scenario: &Scenario,
+        target: &Target,
+        run_prefix: &str,
+        start: Instant,
+    ) -> Result<Option<FailoverRun>, TargetError> {
+        let wanted = scenario
+            .faults
+            .iter()
+            .any(|f| f.kind.class() == FaultClass::Failover)
+            || scenario
+                .thresholds
+                .iter()
+                .any(|t| t.metric == Metric::LostWrites);
+        if !wanted {
+            return Ok(None);
+        }
+        let prefix = format!("{run_prefix}acked:");
+        let Some(store) = target.connect_cache(&prefix, 1, 1 << 20).await? else {
+            return Ok(None);
+        };
+        Ok(Some(FailoverRun {
+            injector: FailoverInjector::for_target(target, start),
+            checker: WriteChecker::start(store, start),
+        }))
+    }
+
+    /// Stops the writes, reads them back (abandoned when `stop_reading` completes) and
+    /// returns the failovers injected with the checked writes.
+    pub async fn finish_writes(
+        self,
+        stop_reading: impl std::future::Future<Output = ()>,
+    ) -> (Vec<FailoverEvent>, AckedWrites) {
+        let writes = self.checker.finish(stop_reading).await;
+        let events = self.injector.map(|i| i.events()).unwrap_or_default();
+        (events, writes)
     }
 }

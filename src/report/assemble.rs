@@ -54,6 +54,8 @@ pub struct SummaryInputs {
     pub duration: Duration,
     /// The drill's faults as they happened; empty without faults.
     pub faults: Vec<super::faults::FaultRecord>,
+    /// The `failover` section, when the run checked acknowledged writes.
+    pub failover: Option<super::failover::FailoverReport>,
 }
 
 /// The load generator's own measurements, from the engine.
@@ -139,6 +141,7 @@ impl RunSummary {
             compression: compression(t),
             histograms: histograms(t),
             faults: inputs.faults,
+            failover: inputs.failover,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

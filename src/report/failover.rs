@@ -119,8 +119,9 @@ pub struct FailoverEvent {
 }
 
 impl FailoverWindow {
-    /// The window of `event`: write outages that began at or after its start (and before the
-    /// next failover, `until_s`) and the breaker transitions from its start until CLOSED.
+    /// The window of `event`: write outages still going on at its start or beginning after
+    /// it (before the next failover, `until_s`) and the breaker transitions from its start
+    /// until CLOSED.
     pub fn build(
         event: &FailoverEvent,
         writes: &AckedWrites,
@@ -132,7 +133,12 @@ impl FailoverWindow {
         let outages: Vec<&WriteOutage> = writes
             .outages
             .iter()
-            .filter(|o| in_window(o.failed_from_s))
+            .filter(|o| {
+                let ongoing = start.is_some_and(|s| {
+                    o.failed_from_s < s && o.resumed_s.is_none_or(|r| r >= s)
+                });
+                ongoing || in_window(o.failed_from_s)
+            })
             .collect();
         let writes_failed_from_s = outages.first().map(|o| o.failed_from_s);
         let writes_resumed_s = match outages.last() {

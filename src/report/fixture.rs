@@ -173,6 +173,7 @@ pub fn inputs() -> SummaryInputs {
             .unwrap_or_default(),
         duration: Duration::from_millis(12_345),
         faults: Vec::new(),
+        failover: None,
     }
 }
 

@@ -91,6 +91,10 @@ pub struct RunSummary {
     /// The drill's faults with their planned and actual windows; empty without faults.
     #[serde(default)]
     pub faults: Vec<FaultRecord>,
+    /// Sentinel failovers and the acknowledged writes they lost; `None` unless the scenario
+    /// has a `failover` fault or a `lost_writes` threshold.
+    #[serde(default)]
+    pub failover: Option<super::failover::FailoverReport>,
 }
 
 /// The scenario that was run.

@@ -46,6 +46,9 @@ pub enum Metric {
     /// Commands the fault proxy forwarded to Redis while the breaker was OPEN (during one
     /// fault's episode, or the whole run): an open breaker must not touch Redis.
     RedisCallsWhileOpen,
+    /// Writes Redis acknowledged that were gone when read back after the run's failovers
+    /// (the acknowledged-writes check; async replication can lose some).
+    LostWrites,
 }
 
 /// What a `breaker.*` expectation measures. Every one but `final_state` is about one fault:
@@ -103,6 +106,7 @@ impl Metric {
         matches!(
             self,
             Metric::RedisCallsWhileOpen
+                | Metric::LostWrites
                 | Metric::Breaker(
                     BreakerMetric::FailuresBeforeOpen
                         | BreakerMetric::HalfOpenProbes
@@ -207,7 +211,7 @@ pub enum ThresholdError {
     /// The metric name is not one redline measures.
     #[error(
         "unknown metric `{0}`: use p50, p90, p95, p99, p99.9, max, mean, hit_rate, error_rate, \
-         redis_error_rate, evictions, memory, throughput, redis_calls_while_open or breaker.opens_within, \
+         redis_error_rate, evictions, memory, throughput, redis_calls_while_open, lost_writes or breaker.opens_within, \
          breaker.failures_before_open, breaker.recovers_within, breaker.half_open_probes, \
          breaker.final_state (latency statistics also per operation, like get.p99)"
     )]
@@ -290,6 +294,7 @@ impl Metric {
             "memory" => Metric::Memory,
             "throughput" => Metric::Throughput,
             "redis_calls_while_open" => Metric::RedisCallsWhileOpen,
+            "lost_writes" => Metric::LostWrites,
             _ if name.starts_with("breaker.") => {
                 let rest = &name["breaker.".len()..];
                 let b = BreakerMetric::ALL.into_iter().find(|b| b.name() == rest)?;
@@ -316,6 +321,7 @@ impl fmt::Display for Metric {
             Metric::Throughput => f.write_str("throughput"),
             Metric::Breaker(b) => write!(f, "breaker.{}", b.name()),
             Metric::RedisCallsWhileOpen => f.write_str("redis_calls_while_open"),
+            Metric::LostWrites => f.write_str("lost_writes"),
         }
     }
 }
@@ -381,7 +387,9 @@ impl Threshold {
                     None => return Err(ThresholdError::State(rhs.to_string())),
                 }
             }
-            Metric::Breaker(_) | Metric::RedisCallsWhileOpen => match rhs.parse::<u64>() {
+            Metric::Breaker(_) | Metric::RedisCallsWhileOpen | Metric::LostWrites => match rhs
+                .parse::<u64>()
+            {
                 Ok(v) => v as f64,
                 Err(_) => return Err(ThresholdError::Count(rhs.to_string())),
             },
