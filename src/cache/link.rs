@@ -25,6 +25,9 @@ pub struct Link {
     pub conn: MultiplexedConnection,
     /// Set when the reply cap cut the connection: the failure is the peer's protocol error.
     pub violation: Violation,
+    /// Behind Sentinel, the resolver's epoch when the link was opened (0 otherwise): a link
+    /// from an older epoch may reach a demoted primary.
+    pub epoch: u64,
 }
 
 /// Where and how to connect, resolved once from a [`RedisConfig`].
@@ -133,7 +136,14 @@ impl Connector {
         self.sentinel.is_some()
     }
 
+    /// True when `link` was opened before the sentinels last switched the primary.
+    pub fn is_stale(&self, link: &Link) -> bool {
+        self.sentinel.as_ref().is_some_and(|s| s.epoch() != link.epoch)
+    }
+
     async fn open_unbounded(&self, violation: Violation) -> redis::RedisResult<Link> {
+        // Read before resolving: a switch announced during the lookup makes the link stale.
+        let epoch = self.sentinel.as_ref().map_or(0, |s| s.epoch());
         let tcp = match &self.sentinel {
             Some(sentinel) => {
                 // No primary to be had is a connection failure, whatever Sentinel replied.
@@ -176,7 +186,11 @@ impl Connector {
                 conn
             }
         };
-        Ok(Link { conn, violation })
+        Ok(Link {
+            conn,
+            violation,
+            epoch,
+        })
     }
 }
 

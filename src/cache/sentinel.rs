@@ -8,11 +8,19 @@
 //! [`SentinelResolver`] asks the sentinels for the primary with the redis crate's
 //! [`redis::sentinel::Sentinel`], which also checks with `ROLE` that the node it names
 //! really is a primary. The store's connector resolves again for every connection it opens,
-//! so after a failover the first reconnect reaches the new primary.
+//! so after a failover the first reconnect reaches the new primary. A connection that still
+//! works does not fail by itself, though: after `SENTINEL FAILOVER` the old primary keeps
+//! serving until Sentinel demotes it (seconds later). So the resolver also subscribes to
+//! Sentinel's `+switch-master` events, as Sentinel's client guidelines ask, and bumps an
+//! [`epoch`](SentinelResolver::epoch); the store drops links opened in an older epoch.
 
 use super::config::{redact_raw, ConfigError};
 use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
+use futures::StreamExt as _;
 use redis::{ConnectionAddr, IntoConnectionInfo as _, RedisConnectionInfo};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 /// The URL scheme of a Sentinel-managed target.
 pub const SCHEME: &str = "redis+sentinel";
@@ -149,7 +157,19 @@ pub struct SentinelResolver {
     sentinel: tokio::sync::Mutex<Sentinel>,
     master_name: String,
     node: SentinelNodeConnectionInfo,
+    /// The sentinels, for the `+switch-master` subscription.
+    sentinels: Vec<redis::ConnectionInfo>,
+    /// Bumped on every `+switch-master` of `master_name`; shared with the watcher task,
+    /// which ends once the resolver is gone.
+    epoch: Arc<AtomicU64>,
+    /// Set once the watcher task is started (on the first lookup, inside a runtime).
+    watching: AtomicBool,
 }
+
+/// Wait before trying the next sentinel when a subscription fails or ends.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_millis(500);
+/// How often the watcher checks that its resolver still exists.
+const WATCH_TICK: Duration = Duration::from_secs(1);
 
 impl SentinelResolver {
     /// A resolver for `url`; `node` carries the data nodes' credentials and database.
@@ -160,14 +180,36 @@ impl SentinelResolver {
             .map(|(h, p)| ConnectionAddr::Tcp(h.clone(), *p).into_connection_info())
             .collect::<redis::RedisResult<_>>()?;
         Ok(SentinelResolver {
-            sentinel: tokio::sync::Mutex::new(Sentinel::build(infos)?),
+            sentinel: tokio::sync::Mutex::new(Sentinel::build(infos.clone())?),
             master_name: url.master_name.clone(),
             node: SentinelNodeConnectionInfo::default().set_redis_connection_info(node),
+            sentinels: infos,
+            epoch: Arc::default(),
+            watching: AtomicBool::new(false),
         })
+    }
+
+    /// How many times the sentinels announced a new primary since this resolver watched:
+    /// a link opened in an older epoch may reach a demoted primary.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    fn watch(&self) {
+        if self.watching.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let epoch = Arc::downgrade(&self.epoch);
+        tokio::spawn(watch_switches(
+            self.sentinels.clone(),
+            self.master_name.clone(),
+            epoch,
+        ));
     }
 
     /// The primary's `host:port`, as the sentinels name it now and as it confirms (`ROLE`).
     pub async fn primary(&self) -> redis::RedisResult<(String, u16)> {
+        self.watch();
         let mut sentinel = self.sentinel.lock().await;
         let client = sentinel
             .async_master_for(&self.master_name, Some(&self.node))
@@ -180,6 +222,50 @@ impl SentinelResolver {
                 other.to_string(),
             ))),
         }
+    }
+}
+
+/// Subscribes to `+switch-master` on one sentinel after another and bumps `epoch` for each
+/// switch of `master_name`, until the resolver owning `epoch` is dropped.
+async fn watch_switches(
+    sentinels: Vec<redis::ConnectionInfo>,
+    master_name: String,
+    epoch: Weak<AtomicU64>,
+) {
+    let prefix = format!("{master_name} ");
+    for info in sentinels.iter().cycle() {
+        if epoch.strong_count() == 0 {
+            return;
+        }
+        let subscribed = async {
+            let client = redis::Client::open(info.clone())?;
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe("+switch-master").await?;
+            redis::RedisResult::Ok(pubsub)
+        };
+        let Ok(Ok(mut pubsub)) = tokio::time::timeout(WATCH_TICK, subscribed).await else {
+            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+            continue;
+        };
+        let mut messages = pubsub.on_message();
+        loop {
+            match tokio::time::timeout(WATCH_TICK, messages.next()).await {
+                Ok(Some(msg)) => {
+                    let payload: String = msg.get_payload().unwrap_or_default();
+                    if payload.starts_with(&prefix) {
+                        match epoch.upgrade() {
+                            Some(e) => e.fetch_add(1, Ordering::AcqRel),
+                            None => return,
+                        };
+                    }
+                }
+                // The subscription ended (the sentinel went away): try the next one.
+                Ok(None) => break,
+                Err(_) if epoch.strong_count() == 0 => return,
+                Err(_) => {}
+            }
+        }
+        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
     }
 }
 

@@ -94,8 +94,14 @@ impl WriteChecker {
             outages: log.outages.iter().take(MAX_LISTED).copied().collect(),
             ..AckedWrites::default()
         };
+        // A fresh connection asks Sentinel for the primary now: the writer's may still reach
+        // a primary that was demoted since.
+        let reader = match RedisStore::connect(self.store.config().clone()).await {
+            Ok(fresh) => fresh,
+            Err(_) => self.store.clone(),
+        };
         tokio::select! {
-            read = read_back(&self.store, &log) => match read {
+            read = read_back(&reader, &log) => match read {
                 Ok((lost, present, sample)) => {
                     out.lost = lost;
                     out.unacknowledged_present = present;

@@ -189,6 +189,67 @@ pub fn report(
     FailoverReport { writes, failovers }
 }
 
+impl FailoverReport {
+    /// One sentence per failover and one for the writes, for the terminal and Markdown:
+    /// `kill: 127.0.0.1:7001 → 127.0.0.1:7002 promoted at 6.3 s; writes back after 2.3 s;
+    /// breaker CLOSED → OPEN → HALF_OPEN → CLOSED`.
+    pub fn sentences(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.failovers.iter().map(FailoverWindow::sentence).collect();
+        out.push(self.writes.sentence());
+        out
+    }
+}
+
+impl FailoverWindow {
+    fn sentence(&self) -> String {
+        let mut parts = vec![format!(
+            "{} ({}): {} → {}",
+            self.fault,
+            self.method,
+            self.old_primary.as_deref().unwrap_or("?"),
+            self.new_primary.as_deref().unwrap_or("no new primary"),
+        )];
+        if let Some(p) = self.promoted_s {
+            parts.push(format!("promoted at {p:.1} s"));
+        }
+        match self.writes_resumed_after_ms {
+            Some(ms) => parts.push(format!("writes back after {:.1} s", ms as f64 / 1000.0)),
+            None => parts.push("writes never came back".into()),
+        }
+        if let Some(first) = self.breaker_path.first() {
+            let mut path = vec![first.from.name()];
+            path.extend(self.breaker_path.iter().map(|t| t.to.name()));
+            parts.push(format!("breaker {}", path.join(" → ")));
+        }
+        if let Some(e) = &self.error {
+            parts.push(format!("error: {e}"));
+        }
+        parts.join("; ")
+    }
+}
+
+impl AckedWrites {
+    fn sentence(&self) -> String {
+        let outcome = if self.checked {
+            format!(
+                "{} of {} acknowledged writes lost",
+                super::format::count(self.lost),
+                super::format::count(self.acknowledged)
+            )
+        } else {
+            format!(
+                "{} acknowledged writes not checked ({})",
+                super::format::count(self.acknowledged),
+                self.check_error.as_deref().unwrap_or("no read-back")
+            )
+        };
+        format!(
+            "{outcome} ({} failed, outcome unknown)",
+            super::format::count(self.failed)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +260,7 @@ mod tests {
             from,
             to,
             cause: String::new(),
+            failures: 0,
         }
     }
 

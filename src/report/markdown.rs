@@ -18,6 +18,7 @@ pub fn write(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     per_op(s, w)?;
     server_and_cache(s, w)?;
     breaker(s, w)?;
+    failover(s, w)?;
     compression(s, w)?;
     generator(s, w)
 }
@@ -352,6 +353,19 @@ fn breaker(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w)?;
     }
+    Ok(())
+}
+
+fn failover(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let Some(f) = &s.failover else {
+        return Ok(());
+    };
+    writeln!(w, "## Failover")?;
+    writeln!(w)?;
+    for line in f.sentences() {
+        writeln!(w, "- {}", line.replace('|', "\\|"))?;
+    }
+    writeln!(w)?;
     Ok(())
 }
 

@@ -124,6 +124,11 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
             format::plural(s.breaker.transitions.len(), "transition")
         )?;
     }
+    if let Some(f) = &s.failover {
+        for line in f.sentences() {
+            writeln!(w, "  failover    {line}")?;
+        }
+    }
     for line in super::backlog::describe(s, true) {
         let (name, rest) = line.split_once(": ").unwrap_or(("", &line));
         writeln!(w, "  {name:<10}  {rest}")?;

@@ -12,10 +12,11 @@ use redline::target::{Target, TargetRequest};
 use std::time::{Duration, Instant};
 
 /// A short closed-model run against redline's own Sentinel topology.
-pub(crate) fn sentinel_scenario(extra: &str) -> Scenario {
+pub(crate) fn sentinel_scenario(top: &str, duration: &str, extra: &str) -> Scenario {
     scenario(&format!(
         r#"
         name = "sentinel"
+        {top}
         [target]
         kind = "managed"
         response_timeout = "300ms"
@@ -27,7 +28,7 @@ pub(crate) fn sentinel_scenario(extra: &str) -> Scenario {
         [load]
         model = "closed"
         clients = 4
-        duration = "2s"
+        duration = "{duration}"
         warmup = "0s"
         [[ops]]
         kind = "get_or_set"
@@ -66,7 +67,7 @@ pub(crate) fn alive(pid: u32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sentinel_topology_comes_up_and_a_run_goes_through_it() {
-    let scenario = sentinel_scenario("");
+    let scenario = sentinel_scenario("", "2s", "");
     let target = open_topology(&scenario).await;
     assert!(target.is_sentinel());
     let url = target.redacted_url().unwrap();
@@ -99,7 +100,7 @@ async fn the_sentinel_topology_comes_up_and_a_run_goes_through_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_writes_match_a_count_taken_from_the_promoted_replica() {
-    let scenario = sentinel_scenario("");
+    let scenario = sentinel_scenario("", "2s", "");
     let target = open_topology(&scenario).await;
     let prefix = "redline:failover-test:acked:";
     let store = target
@@ -165,4 +166,86 @@ async fn lost_writes_match_a_count_taken_from_the_promoted_replica() {
         "failover: {} acknowledged, {} failed, {} lost, writes resumed after {:?}",
         writes.acknowledged, writes.failed, writes.lost, writes.outages[0]
     );
+}
+
+/// A failover drill through `engine::run`: failover at 1 s, undone at 4 s, 8 s in all.
+async fn drill(method: &str) -> redline::report::summary::RunSummary {
+    let scenario = sentinel_scenario(
+        r#"thresholds = ["lost_writes <= 1000"]"#,
+        "8s",
+        &format!(
+            r#"
+        [[faults]]
+        kind = "failover"
+        method = "{method}"
+        at = "1s"
+        for = "3s"
+        "#
+        ),
+    );
+    let mut scenario = scenario;
+    scenario.target.breaker.reset_timeout = Duration::from_millis(500);
+    scenario.target.connect_timeout = Duration::from_millis(500);
+    let target = open_topology(&scenario).await;
+    engine::run(
+        &scenario,
+        &target,
+        &RunOptions::default(),
+        redline::shutdown::Shutdown::never(),
+        &mut |_| {},
+    )
+    .await
+    .expect("the drill")
+}
+
+/// What every failover drill must show; `outage`: writes failed for a while (a kill), as
+/// opposed to a switch the cache layer followed without a failed write.
+fn assert_failed_over(summary: &redline::report::summary::RunSummary, outage: bool) {
+    use redline::cache::BreakerState::{Closed, Open};
+    let f = summary.failover.as_ref().expect("a failover section");
+    let w = &f.failovers[0];
+    assert!(w.error.is_none(), "{w:?}");
+    assert_ne!(w.old_primary, w.new_primary);
+    assert!(w.new_primary.is_some() && w.promoted_s.is_some(), "{w:?}");
+    let resumed = w.writes_resumed_after_ms.expect("writes resumed");
+    if outage {
+        assert!(resumed > 0, "writes never failed: {w:?}");
+        assert!(
+            w.writes_failed_from_s.is_some_and(|t| t >= 0.9),
+            "writes failed before the fault: {w:?}"
+        );
+        // The breaker opened on the failover.
+        let path = &w.breaker_path;
+        assert!(
+            path.first().is_some_and(|t| t.from == Closed && t.to == Open),
+            "{path:?}"
+        );
+    }
+    assert!(f.writes.checked && f.writes.acknowledged > 0, "{:?}", f.writes);
+    let lost = summary
+        .thresholds
+        .iter()
+        .find(|t| t.expr.starts_with("lost_writes"))
+        .unwrap();
+    assert_eq!(lost.measured, Some(f.writes.lost as f64));
+    let fault = &summary.faults[0];
+    assert!(fault.undone, "{fault:?}");
+    assert_eq!(summary.totals.errors_total, 0, "the fallback absorbed the failover");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_failover_drill_reports_writes_resuming_and_the_breaker_path() {
+    let summary = drill("kill").await;
+    assert_failed_over(&summary, true);
+    let detail = &summary.faults[0].detail;
+    assert!(detail.contains("rejoined as a replica"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_failover_drill_moves_the_cache_layer_to_the_promoted_replica() {
+    let summary = drill("sentinel").await;
+    assert_failed_over(&summary, false);
+    // The cache layer left the old primary: Redis served the load after the switch.
+    let redis = summary.redis.as_ref().unwrap();
+    assert!(redis.calls > 0, "{redis:?}");
 }
