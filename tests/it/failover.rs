@@ -249,3 +249,89 @@ async fn a_sentinel_failover_drill_moves_the_cache_layer_to_the_promoted_replica
     let redis = summary.redis.as_ref().unwrap();
     assert!(redis.calls > 0, "{redis:?}");
 }
+
+/// A tiny scenario file in `dir` with `extra` appended.
+fn scenario_file(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+name = "bad"
+[keyspace]
+keys = 10
+value_size = "16B"
+[[ops]]
+kind = "get"
+weight = 1
+[load]
+model = "closed"
+clients = 1
+duration = "1s"
+{extra}
+"#
+        ),
+    )
+    .unwrap();
+    file
+}
+
+fn run_redline(args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = crate::support::redline_bin();
+    cmd.args(args);
+    let out = crate::support::output_within(cmd, Duration::from_secs(60));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn a_failover_without_sentinel_is_an_error_naming_the_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        dir.path(),
+        "[[faults]]\nname = \"promote\"\nkind = \"failover\"\nat = \"0s\"\nfor = \"1s\"\n",
+    );
+    let out = dir.path().join("out");
+    let (code, text) = run_redline(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("`promote` (failover)"), "{text}");
+    assert!(text.contains("topology = \"sentinel\""), "{text}");
+}
+
+#[test]
+fn bad_sentinel_urls_are_clear_errors_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "");
+    let port = redline::server::free_port().to_string();
+    let unreachable = format!("redis+sentinel://:hunter22@127.0.0.1:{port}/mymaster");
+    for (url, want) in [
+        ("redis+sentinel://:hunter22@127.0.0.1:26379", "no master name"),
+        ("redis+sentinel://:hunter22@h:notaport/m", "bad port"),
+        ("rediss+sentinel://:hunter22@h/m", "TLS through Sentinel"),
+        (unreachable.as_str(), "127.0.0.1"),
+    ] {
+        let out = dir.path().join(format!("out-{}", want.len()));
+        let (code, text) = run_redline(&[
+            "run",
+            file.to_str().unwrap(),
+            "--redis",
+            url,
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "target.connect_timeout=200ms",
+        ]);
+        assert_eq!(code, Some(2), "{url}: {text}");
+        assert!(text.contains(want), "{url}: {text}");
+        assert!(!text.contains("hunter22"), "{url} printed its password: {text}");
+    }
+}
