@@ -138,7 +138,9 @@ impl Connector {
 
     /// True when `link` was opened before the sentinels last switched the primary.
     pub fn is_stale(&self, link: &Link) -> bool {
-        self.sentinel.as_ref().is_some_and(|s| s.epoch() != link.epoch)
+        self.sentinel
+            .as_ref()
+            .is_some_and(|s| s.epoch() != link.epoch)
     }
 
     async fn open_unbounded(&self, violation: Violation) -> redis::RedisResult<Link> {

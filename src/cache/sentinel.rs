@@ -15,8 +15,8 @@
 //! [`epoch`](SentinelResolver::epoch); the store drops links opened in an older epoch.
 
 use super::config::{redact_raw, ConfigError};
-use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use futures::StreamExt as _;
+use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::{ConnectionAddr, IntoConnectionInfo as _, RedisConnectionInfo};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};

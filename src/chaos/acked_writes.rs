@@ -18,6 +18,10 @@ use tokio::task::JoinHandle;
 /// Pause between two writes: about 500 writes/s, dense enough to see a failover's loss,
 /// light beside the load.
 pub const WRITE_INTERVAL: Duration = Duration::from_millis(2);
+/// Pause after a failed write: during an outage each write asks the sentinels for the
+/// primary, and hammering them would slow the very failover being measured. It bounds the
+/// precision of "writes resumed" to this much.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(50);
 /// Most writes in one run (a 10-minute run at the interval); then the writer stops.
 pub const MAX_WRITES: u64 = 300_000;
 /// Keys read back per MGET.
@@ -138,7 +142,13 @@ async fn write(store: RedisStore, start: Instant, mut stopped: watch::Receiver<b
             .await
         {
             Ok(()) => log.ack(n, seconds_since(start)),
-            Err(_) => log.fail(sent_s),
+            Err(_) => {
+                log.fail(sent_s);
+                tokio::select! {
+                    _ = tokio::time::sleep(RETRY_AFTER_FAILURE) => {}
+                    _ = stopped.wait_for(|s| *s) => break,
+                }
+            }
         }
     }
     log

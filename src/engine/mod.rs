@@ -33,13 +33,13 @@ pub mod schedule;
 pub mod wire;
 
 use crate::cache::RedisStore;
-use crate::chaos::open_calls::{self, OpenCallsWatch};
 use crate::chaos::failover::FailoverRun;
+use crate::chaos::open_calls::{self, OpenCallsWatch};
 use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
-use crate::report::failover;
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
+use crate::report::failover;
 use crate::report::summary::{
     BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, ServerStats,
     TargetInfo, Window,

@@ -134,9 +134,8 @@ impl FailoverWindow {
             .outages
             .iter()
             .filter(|o| {
-                let ongoing = start.is_some_and(|s| {
-                    o.failed_from_s < s && o.resumed_s.is_none_or(|r| r >= s)
-                });
+                let ongoing = start
+                    .is_some_and(|s| o.failed_from_s < s && o.resumed_s.is_none_or(|r| r >= s));
                 ongoing || in_window(o.failed_from_s)
             })
             .collect();
@@ -194,7 +193,11 @@ impl FailoverReport {
     /// `kill: 127.0.0.1:7001 → 127.0.0.1:7002 promoted at 6.3 s; writes back after 2.3 s;
     /// breaker CLOSED → OPEN → HALF_OPEN → CLOSED`.
     pub fn sentences(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.failovers.iter().map(FailoverWindow::sentence).collect();
+        let mut out: Vec<String> = self
+            .failovers
+            .iter()
+            .map(FailoverWindow::sentence)
+            .collect();
         out.push(self.writes.sentence());
         out
     }

@@ -387,12 +387,12 @@ impl Threshold {
                     None => return Err(ThresholdError::State(rhs.to_string())),
                 }
             }
-            Metric::Breaker(_) | Metric::RedisCallsWhileOpen | Metric::LostWrites => match rhs
-                .parse::<u64>()
-            {
-                Ok(v) => v as f64,
-                Err(_) => return Err(ThresholdError::Count(rhs.to_string())),
-            },
+            Metric::Breaker(_) | Metric::RedisCallsWhileOpen | Metric::LostWrites => {
+                match rhs.parse::<u64>() {
+                    Ok(v) => v as f64,
+                    Err(_) => return Err(ThresholdError::Count(rhs.to_string())),
+                }
+            }
         };
         Ok(Threshold {
             expr: expr.trim().to_string(),

@@ -8,7 +8,7 @@
 //! (initial sync done). Failover drills then kill the primary or ask for `SENTINEL FAILOVER`
 //! and wait for it to settle again on the other node.
 //!
-//! Sentinel timings are short (down after 1 s, failover timeout 4 s) so that a drill's
+//! Sentinel timings are short (down after 1 s, failover timeout 2 s) so that a drill's
 //! failover completes in a few seconds; production deployments use tens of seconds.
 
 use super::{EmbeddedRedis, ServerError, ServerOptions};
@@ -45,7 +45,7 @@ impl Default for SentinelTimings {
     fn default() -> Self {
         SentinelTimings {
             down_after: Duration::from_millis(1000),
-            failover_timeout: Duration::from_millis(4000),
+            failover_timeout: Duration::from_millis(2000),
         }
     }
 }

@@ -62,13 +62,19 @@ fn interrupted_mid_failover_leaves_no_process(signal: libc::c_int) {
     let mut running = Running::start(&args, |_| {});
     running.wait_for_log("phase: measured");
     let started = children(running.pid());
-    assert_eq!(started.len(), 5, "primary, replica, 3 sentinels: {started:?}");
+    assert_eq!(
+        started.len(),
+        5,
+        "primary, replica, 3 sentinels: {started:?}"
+    );
     running.wait_for_log("fault failover (failover) started");
     // The killed primary is restarted as a replica when the fault ends, which it will not
     // here; wait for the promotion so that the failover is really in progress.
-    wait_until(Duration::from_secs(30), "the failover to kill the primary", || {
-        children(running.pid()).len() == 4
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "the failover to kill the primary",
+        || children(running.pid()).len() == 4,
+    );
     let before = children(running.pid());
     let done = running.signal_and_wait(signal);
     assert_aborted_cleanly(&done, &out, "measured", None);
