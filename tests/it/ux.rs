@@ -154,7 +154,7 @@ fn smoke_script_installs_redis_server_where_missing_then_runs_the_smoke_scenario
         (
             "apt-get",
             r#"echo "apt-get $*" >> "$LOG"
-if [ "$1" = install ]; then printf '#!/usr/bin/env bash\n' > "$(dirname "$0")/redis-server"; chmod +x "$(dirname "$0")/redis-server"; fi"#,
+if [ "$1" = install ]; then for p in "$@"; do case "$p" in redis-server|redis-sentinel) printf '#!/usr/bin/env bash\n' > "$(dirname "$0")/$p"; chmod +x "$(dirname "$0")/$p";; esac; done; fi"#,
         ),
         ("sudo", r#"exec "$@""#),
         (
