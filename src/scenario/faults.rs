@@ -653,6 +653,51 @@ mod tests {
     const LEN: Option<Duration> = Some(Duration::from_secs(30));
 
     #[test]
+    fn failover_takes_a_method_and_no_other_parameter() {
+        let mut f = file(KindName::Failover, 1, 2);
+        let faults = resolve(vec![Some(f.clone())], LEN).unwrap();
+        assert_eq!(
+            faults[0].kind,
+            FaultKind::Failover {
+                method: FailoverMethod::Kill
+            }
+        );
+        f.method = Some(FailoverMethod::Sentinel);
+        let back = FaultSpec::try_from(FaultFile::from(
+            resolve(vec![Some(f.clone())], LEN).unwrap()[0].clone(),
+        ));
+        assert_eq!(
+            back.unwrap().kind,
+            FaultKind::Failover {
+                method: FailoverMethod::Sentinel
+            }
+        );
+        f.mode = Some(PauseMode::Write);
+        let p = resolve(vec![Some(f)], LEN).unwrap_err();
+        assert!(
+            p[0].message.contains("method (kill or sentinel)"),
+            "{}",
+            p[0].message
+        );
+        let mut m = file(KindName::Kill, 1, 2);
+        m.method = Some(FailoverMethod::Kill);
+        assert!(resolve(vec![Some(m)], LEN).is_err());
+        let both = resolve(
+            vec![
+                Some(file(KindName::Failover, 1, 5)),
+                Some(file(KindName::Failover, 3, 5)),
+            ],
+            LEN,
+        )
+        .unwrap_err();
+        assert!(
+            both[0].message.contains("failover is still in progress"),
+            "{}",
+            both[0].message
+        );
+    }
+
+    #[test]
     fn names_default_to_the_kind_numbered_when_repeated() {
         let faults = resolve(
             vec![
