@@ -13,6 +13,10 @@
 # Goals: open-model CPU per operation at most 1.3× the paced closed model's, and response
 # p99 under 10 ms at 0.6 × C.
 #
+# On a shared machine, give the comparison its own high-priority scheduling group (Linux
+# autogroup, as root), or other sessions' load decides the tail latencies:
+#   setsid bash -c 'echo -20 > /proc/self/autogroup; exec nice -n -20 benches/compare.sh --open'
+#
 # Needs redis-server and redis-benchmark on PATH (apt-get install redis-server redis-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,7 +100,7 @@ PY
 
 open_vs_closed() {
   raw_get_scenario "$work/ceiling.toml" $'model = "closed"\nclients = 50\nconnections = 50'
-  read -r c_rps _ _ _ _ < <(run_scenario "$work/ceiling.toml")
+  read -r c_rps c_cpu c_n _ _ < <(run_scenario "$work/ceiling.toml")
   local rate think
   rate=$(python3 -c "print(int($c_rps * 0.6))")
   # 50 clients each waiting think + ~one round trip: think ≈ 50 / rate.
@@ -109,14 +113,19 @@ connections = 50
 think_time = \"${think}us\""
   read -r o_rps o_cpu o_n o_p99 o_sat < <(run_scenario "$work/open.toml")
   read -r p_rps p_cpu p_n p_p99 _ < <(run_scenario "$work/paced.toml")
-  python3 - "$c_rps" "$rate" "$o_rps" "$o_cpu" "$o_n" "$o_p99" "$o_sat" "$p_rps" "$p_cpu" "$p_n" <<'PY'
+  python3 - "$c_rps" "$rate" "$o_rps" "$o_cpu" "$o_n" "$o_p99" "$o_sat" "$p_rps" "$p_cpu" "$p_n" "$c_cpu" "$c_n" <<'PY'
 import sys
-c, rate, o, oc, on, op99, osat, p, pc, pn = sys.argv[1:]
-c, rate, o, oc, on, op99, p, pc, pn = map(float, (c, rate, o, oc, on, op99, p, pc, pn))
+c, rate, o, oc, on, op99, osat, p, pc, pn, cc, cn = sys.argv[1:]
+c, rate, o, oc, on, op99, p, pc, pn, cc, cn = map(float, (c, rate, o, oc, on, op99, p, pc, pn, cc, cn))
 print(f"{'closed-model ceiling (50 clients)':34s} {c:14,.0f}")
 print(f"{'open ops/s vs scheduled (0.6×C)':34s} {o:14,.0f} {rate:14,.0f} {o/rate:8.2f}")
 a, b = oc / on * 1e6, pc / pn * 1e6
 print(f"{'CPU µs/op open vs paced closed':34s} {a:14.2f} {b:14.2f} {a/b:8.2f}  (goal <= 1.3; closed ran {p:,.0f} ops/s)")
+# The paced closed model rarely reaches the open model's rate (its think time rounds to the
+# timer's millisecond), and fewer operations per second cost more each; the closed ceiling,
+# at a higher rate than the open run, is the stricter comparison.
+d = cc / cn * 1e6
+print(f"{'CPU µs/op open vs closed ceiling':34s} {a:14.2f} {d:14.2f} {a/d:8.2f}  (closed ceiling ran {c:,.0f} ops/s)")
 print(f"{'open response p99 at 0.6×C (ms)':34s} {op99/1000:14.2f} {10:14.2f} {op99/1e4:8.2f}  (goal < 1; saturated: {osat})")
 PY
 }

@@ -170,6 +170,12 @@ impl CircuitBreaker {
         }
     }
 
+    /// The time on the breaker's clock now, the clock of [`Transition::at`]: a caller reads
+    /// it at an instant of its own to put transitions on its own timeline.
+    pub fn clock_now(&self) -> Duration {
+        self.clock.now()
+    }
+
     /// The settings.
     pub fn config(&self) -> &BreakerConfig {
         &self.config

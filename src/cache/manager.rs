@@ -240,6 +240,12 @@ impl CacheManager {
         if !self.inner.pending.any() {
             return Ok(());
         }
+        // Calls admitted before the breaker opened wait here one after the other, each
+        // replay timing out in turn: once it is open, none of them may touch Redis (a
+        // drill's redis_calls_while_open caught them doing so).
+        if self.inner.breaker.state() == crate::cache::BreakerState::Open {
+            return Err(OpError::BreakerOpen);
+        }
         let backlog = self.inner.pending.snapshot();
         let keys: Vec<&str> = backlog.keys.keys().map(String::as_str).collect();
         for chunk in keys.chunks(self.inner.config.del_pattern_batch.max(1)) {

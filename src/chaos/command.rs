@@ -102,10 +102,27 @@ pub async fn inject(
 
 impl CommandFault {
     /// Restores the server: CLIENT UNPAUSE (or the end of an ALL pause), or maxmemory and
-    /// its policy as they were.
-    pub async fn undo(mut self) -> Result<String, String> {
+    /// its policy as they were. An ALL pause is waited for until `hurried` resolves (a run
+    /// abandoned by a second signal); it then ends on its own timeout.
+    pub async fn undo(
+        mut self,
+        hurried: impl std::future::Future<Output = ()>,
+    ) -> Result<String, String> {
         self.undone = true;
-        restore(&self.admin, &self.change).await
+        if !matches!(
+            self.change,
+            Change::Paused {
+                mode: PauseMode::All,
+                ..
+            }
+        ) {
+            // A restore is one or two commands: always completed.
+            return restore(&self.admin, &self.change).await;
+        }
+        tokio::select! {
+            restored = restore(&self.admin, &self.change) => restored,
+            _ = hurried => Ok("left to end on its own timeout (the run was abandoned)".into()),
+        }
     }
 }
 

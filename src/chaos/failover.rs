@@ -260,7 +260,19 @@ pub struct FailoverFault {
 impl FailoverFault {
     /// Waits until the sentinels named the new primary and, after a `kill`, restarts the
     /// killed node on its port and waits (up to 10 s) for it to rejoin as a replica in sync.
-    pub async fn undo(self) -> Result<String, String> {
+    /// When `hurried` resolves first (the run is stopping), it waits no longer: the
+    /// topology is about to be stopped anyway.
+    pub async fn undo(
+        self,
+        hurried: impl std::future::Future<Output = ()>,
+    ) -> Result<String, String> {
+        tokio::select! {
+            done = self.settle() => done,
+            _ = hurried => Ok("not waited for: the run is stopping".into()),
+        }
+    }
+
+    async fn settle(self) -> Result<String, String> {
         let promoted = self
             .watcher
             .await

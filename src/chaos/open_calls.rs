@@ -3,7 +3,10 @@
 //! proxy counts the RESP commands it forwards; this watch samples that count and the
 //! breaker every few milliseconds, and attributes the commands forwarded between two
 //! samples to the open breaker only when it was OPEN at both and did not change in between
-//! — so a probe let through by a HALF_OPEN breaker is never counted.
+//! — so a probe let through by a HALF_OPEN breaker is never counted — and only once the
+//! breaker has been open for longer than the response timeout: a call admitted just before
+//! it opened may still send its command until then (every call gives up within the response
+//! timeout, connecting included), and that command was not let through by the open breaker.
 
 use super::proxy::FaultProxy;
 use crate::cache::{BreakerState, CircuitBreaker};
@@ -42,13 +45,21 @@ pub struct OpenCallsWatch {
 }
 
 impl OpenCallsWatch {
-    /// Starts sampling; times are seconds since `start` (the load's start).
-    pub fn start(proxy: Arc<FaultProxy>, breaker: BreakerProbe, start: Instant) -> OpenCallsWatch {
+    /// Starts sampling; times are seconds since `start` (the load's start). `grace` is the
+    /// cache layer's response timeout.
+    pub fn start(
+        proxy: Arc<FaultProxy>,
+        breaker: BreakerProbe,
+        start: Instant,
+        grace: Duration,
+    ) -> OpenCallsWatch {
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             let mut seen: Vec<CallsWhileOpen> = Vec::new();
             let mut commands = proxy.counters().commands_up;
             let mut state = breaker();
+            // When the current OPEN spell was first seen (no later than it began + a sample).
+            let mut open_since = (state.0 == BreakerState::Open).then(Instant::now);
             let mut tick = tokio::time::interval(SAMPLE_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -59,8 +70,12 @@ impl OpenCallsWatch {
                 // The count first: every command in it was forwarded before the state read.
                 let now_commands = proxy.counters().commands_up;
                 let now_state = breaker();
+                if now_state != state {
+                    open_since = (now_state.0 == BreakerState::Open).then(Instant::now);
+                }
                 let delta = now_commands.saturating_sub(commands);
-                if delta > 0 && state.0 == BreakerState::Open && now_state == state {
+                let past_grace = open_since.is_some_and(|t| t.elapsed() > grace);
+                if delta > 0 && state.0 == BreakerState::Open && now_state == state && past_grace {
                     let t_s = round_to(start.elapsed().as_secs_f64(), 3);
                     let full = seen.len() >= MAX_OBSERVATIONS;
                     match seen.last_mut() {

@@ -17,6 +17,7 @@ use crate::cache::RedisStore;
 use crate::report::faults::FaultRecord;
 use crate::report::summary::round_to;
 use crate::scenario::{FaultClass, FaultKind, FaultSpec};
+use crate::shutdown::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -47,19 +48,31 @@ enum Active {
 }
 
 impl Active {
-    async fn undo(self) -> Result<String, String> {
+    /// Undoes the fault; `hurried` resolves when waiting for the server is no longer wanted.
+    async fn undo(self, hurried: impl std::future::Future<Output = ()>) -> Result<String, String> {
         match self {
             Active::Process(f) => f.undo().await,
-            Active::Command(f) => f.undo().await,
+            Active::Command(f) => f.undo(hurried).await,
             Active::Network(f) => f.undo(),
-            Active::Failover(f) => f.undo().await,
+            Active::Failover(f) => f.undo(hurried).await,
         }
     }
 }
 
+/// How far a timeline has been asked to stop (the stop channel's value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Stop {
+    /// Apply and undo faults at their times.
+    Running,
+    /// Undo every fault in force now.
+    Stopping,
+    /// Undo what can be undone at once; a pause that Redis itself will end is left to end.
+    Hurrying,
+}
+
 /// A running timeline.
 pub struct Timeline {
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Stop>,
     task: JoinHandle<Vec<FaultRecord>>,
 }
 
@@ -71,15 +84,30 @@ impl Timeline {
         start: Instant,
         failures: FailureCount,
     ) -> Timeline {
-        let (stop, stopped) = watch::channel(false);
+        let (stop, stopped) = watch::channel(Stop::Running);
         let task = tokio::spawn(run(faults, injectors, start, failures, stopped));
         Timeline { stop, task }
     }
 
     /// Stops the timeline, undoes every fault still in force and returns what happened.
-    pub async fn finish(self) -> Vec<FaultRecord> {
-        let _ = self.stop.send(true);
-        self.task.await.unwrap_or_default()
+    /// Undoing waits for the server where it must (a restart, the end of a `CLIENT PAUSE
+    /// ALL`, which nothing can end sooner), unless `shutdown` is abandoning the run.
+    pub async fn finish(self, shutdown: &Shutdown) -> Vec<FaultRecord> {
+        let hurry = |s: &Shutdown| {
+            if s.is_abandoning() {
+                Stop::Hurrying
+            } else {
+                Stop::Stopping
+            }
+        };
+        let _ = self.stop.send(hurry(shutdown));
+        let mut task = self.task;
+        tokio::select! {
+            done = &mut task => return done.unwrap_or_default(),
+            _ = shutdown.abandoning() => {}
+        }
+        let _ = self.stop.send(Stop::Hurrying);
+        task.await.unwrap_or_default()
     }
 }
 
@@ -124,7 +152,7 @@ async fn run(
     inj: Injectors,
     start: Instant,
     failures: FailureCount,
-    mut stopped: watch::Receiver<bool>,
+    mut stopped: watch::Receiver<Stop>,
 ) -> Vec<FaultRecord> {
     let mut records: Vec<FaultRecord> = faults
         .iter()
@@ -157,7 +185,7 @@ async fn run(
         tokio::select! {
             _ = due => {}
             // A stop request, or the handle dropped.
-            _ = stopped.wait_for(|s| *s) => break,
+            _ = stopped.wait_for(|s| *s >= Stop::Stopping) => break,
         }
         let f = &faults[i];
         let r = &mut records[i];
@@ -179,19 +207,23 @@ async fn run(
             }
         } else if let Some(guard) = active[i].take() {
             order.retain(|&j| j != i);
-            end(r, guard, start).await;
+            end(r, guard, start, &stopped).await;
         }
     }
     for i in order.into_iter().rev() {
         if let Some(guard) = active[i].take() {
-            end(&mut records[i], guard, start).await;
+            end(&mut records[i], guard, start, &stopped).await;
         }
     }
     records
 }
 
-async fn end(r: &mut FaultRecord, guard: Active, start: Instant) {
-    let outcome = guard.undo().await;
+async fn end(r: &mut FaultRecord, guard: Active, start: Instant, stop: &watch::Receiver<Stop>) {
+    let mut hurry = stop.clone();
+    let hurried = async move {
+        let _ = hurry.wait_for(|s| *s == Stop::Hurrying).await;
+    };
+    let outcome = guard.undo(hurried).await;
     r.ended_s = Some(seconds_since(start));
     match outcome {
         Ok(detail) => {

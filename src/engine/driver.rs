@@ -9,6 +9,7 @@
 //! counted as dropped, operations already running get `load.graceful_stop` to finish and are
 //! cut off (and counted) after it.
 
+use super::lanes::Lanes;
 use super::ops::{key_name, Workload};
 use super::queueing::{self, RedisSlots};
 use super::schedule::Schedule;
@@ -24,7 +25,7 @@ use rand::SeedableRng;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// Longest the pacer sleeps before looking at the stop flag again.
 const STOP_POLL: Duration = Duration::from_millis(50);
@@ -126,6 +127,12 @@ async fn open(
     // their delay is the system's latency (named in `backlog`), not the generator's lag.
     let mut backlog_until = p.start;
     let (mut measured_ops, mut k, mut burst) = (0u64, 0u64, 0u32);
+    // The raw target's batches go out whole per connection (see `lanes`); every other
+    // target runs a task per operation.
+    let depth = p.load.pipeline_depth.max(1);
+    let mut lanes = workload
+        .wire_config(depth)
+        .map(|config| Lanes::start(workload, &config, p.load.connections, depth, p.seed));
     while let Some(offset) = schedule.next_offset() {
         let intended = p.start + offset;
         if end.is_some_and(|e| intended >= e) || p.stop.load(Ordering::Relaxed) {
@@ -187,40 +194,18 @@ async fn open(
         let released = Instant::now();
         let in_use = (max - in_flight.available_permits()) as u64;
         let backlogged = intended < backlog_until;
-        let w = workload.clone();
-        let slots = p.redis_slots.clone();
-        let mut cancelled = cancelled.clone();
-        let seed = p.seed;
-        tokio::spawn(async move {
-            let started = Instant::now();
-            // Waiting for a slot is the system's; the rest of the delay is the generator's.
-            let (slot_wait, lag) = if backlogged {
-                (released - intended, started - released)
-            } else {
-                (Duration::ZERO, started - intended)
-            };
-            let mut rng = SmallRng::seed_from_u64(seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let shard = k as usize;
-            let op = queueing::scope(
-                slots,
-                with_connection(k as usize, w.execute(&mut rng, intended, shard)),
-            );
-            tokio::select! {
-                biased;
-                ((), waits) = op => {
-                    let waits = OpWaits {
-                        in_flight_us: Some(slot_wait.as_micros() as u64),
-                        in_flight_in_use: in_use,
-                        ..waits
-                    };
-                    let mut rec = w.recorders.lock(shard);
-                    rec.lag(lag.as_micros() as u64);
-                    rec.waits(&waits);
-                }
-                _ = cancelled.wait_for(|c| *c) => {}
-            }
-            drop(permit);
-        });
+        let release = Release {
+            k,
+            intended,
+            released,
+            backlogged,
+            in_flight_in_use: in_use,
+            permit,
+        };
+        match &mut lanes {
+            Some(lanes) => release.into_lane(lanes),
+            None => release.spawn(workload, p, &cancelled),
+        }
         k += 1;
         burst += 1;
         if burst >= RELEASE_BURST {
@@ -229,13 +214,91 @@ async fn open(
             tokio::task::yield_now().await;
         }
     }
+    if let Some(lanes) = &mut lanes {
+        lanes.close();
+    }
     // Grace: wait until every slot is back, bounded.
     let drained = tokio::time::timeout(grace(p), in_flight.acquire_many(max as u32)).await;
     if drained.is_err() {
         unfinished.interrupted = (max - in_flight.available_permits()) as u64;
         let _ = cancel.send(true);
+        if let Some(lanes) = &lanes {
+            lanes.abort();
+        }
     }
     unfinished
+}
+
+/// One arrival the pacer lets go, with its in-flight slot.
+struct Release {
+    /// Its index in the schedule (seeds its choices, picks its recorder shard).
+    k: u64,
+    intended: Instant,
+    released: Instant,
+    /// It waited for an in-flight slot: the delay up to `released` is the system's.
+    backlogged: bool,
+    in_flight_in_use: u64,
+    permit: OwnedSemaphorePermit,
+}
+
+impl Release {
+    /// Time spent waiting for an in-flight slot.
+    fn slot_wait(&self) -> Duration {
+        if self.backlogged {
+            self.released - self.intended
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Queues it on a connection's lane (the raw target's lean wire path).
+    fn into_lane(self, lanes: &mut Lanes) {
+        let slot_wait = self.slot_wait().as_micros() as u64;
+        lanes.release(
+            self.intended,
+            self.released,
+            slot_wait,
+            self.in_flight_in_use,
+            self.permit,
+        );
+    }
+
+    /// Runs it as a task of its own through the backend; `cancelled` cuts it off after
+    /// the graceful stop.
+    fn spawn(self, workload: &Arc<Workload>, p: &DriveParams, cancelled: &watch::Receiver<bool>) {
+        let w = workload.clone();
+        let slots = p.redis_slots.clone();
+        let mut cancelled = cancelled.clone();
+        let seed = p.seed;
+        tokio::spawn(async move {
+            let started = Instant::now();
+            // Waiting for a slot is the system's; the rest of the delay is the generator's.
+            let slot_wait = self.slot_wait();
+            let lag = started - self.intended - slot_wait;
+            let k = self.k;
+            let mut rng = SmallRng::seed_from_u64(seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let shard = k as usize;
+            let op = queueing::scope(
+                slots,
+                with_connection(k as usize, w.execute(&mut rng, self.intended, shard)),
+            );
+            tokio::select! {
+                biased;
+                ((), waits) = op => {
+                    let waits = OpWaits {
+                        in_flight_us: Some(slot_wait.as_micros() as u64),
+                        in_flight_in_use: self.in_flight_in_use,
+                        ..waits
+                    };
+                    let mut rec = w.recorders.lock(shard);
+                    rec.lag(lag.as_micros() as u64);
+                    rec.waits(&waits);
+                }
+                _ = cancelled.wait_for(|c| *c) => {}
+            }
+            drop(self.permit);
+        });
+    }
 }
 
 /// An in-flight slot, waited for until the end of the measured phase or a stop.
@@ -307,7 +370,8 @@ async fn closed(
                     }
                 }
                 if let Some(config) = &wire {
-                    w.execute_wire(&mut client, config, &mut rngs, shard).await;
+                    w.execute_wire(&mut client, config, &mut rngs, &[], shard)
+                        .await;
                 } else {
                     let batch = rngs
                         .iter_mut()

@@ -24,6 +24,7 @@
 pub mod backend;
 pub mod cleanup;
 pub mod driver;
+mod lanes;
 pub mod layer;
 pub mod ops;
 pub mod origin;
@@ -172,6 +173,13 @@ pub async fn run(
 
     let started_at = chrono::Utc::now();
     let start = Instant::now();
+    // The breaker's clock at the load's start: transitions go on the time series' clock
+    // exactly (the breaker's clock began when the layer was built, after connecting), as
+    // drills measure them against fault times to the millisecond.
+    let breaker_at_start = workload
+        .backend
+        .manager()
+        .map(|m| m.breaker().clock_now().as_secs_f64());
     let breaker_state = || {
         workload
             .backend
@@ -233,7 +241,12 @@ pub async fn run(
             let m = w.backend.manager().filter(|m| m.redis().is_some())?;
             Some(open_calls::sample(m.breaker()))
         });
-        OpenCallsWatch::start(proxy.clone(), probe, start)
+        OpenCallsWatch::start(
+            proxy.clone(),
+            probe,
+            start,
+            scenario.target.response_timeout,
+        )
     });
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
     // Intervals close once a second and once exactly when warmup ends and when the measured
@@ -307,7 +320,7 @@ pub async fn run(
     // Every fault is undone before the last interval closes and before INFO and cleanup,
     // which need the server as it was.
     let faults = match timeline {
-        Some(t) => t.finish().await,
+        Some(t) => t.finish(&shutdown).await,
         None => Vec::new(),
     };
     // Read back before cleanup removes the keys.
@@ -361,7 +374,8 @@ pub async fn run(
     };
 
     let manager = workload.backend.manager().filter(|m| m.redis().is_some());
-    let clock_offset = start.saturating_duration_since(opened_at).as_secs_f64();
+    let clock_offset = breaker_at_start
+        .unwrap_or_else(|| start.saturating_duration_since(opened_at).as_secs_f64());
     let breaker = BreakerReport {
         transitions: manager
             .map(|m| m.breaker().transitions())

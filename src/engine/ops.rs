@@ -10,6 +10,7 @@ use crate::cache::codec::{self, CodecConfig};
 use crate::cache::redis_store::{px_millis, Command, Reply};
 use crate::cache::{Codec, OpError, RedisConfig};
 use crate::op::{ErrorKind, OpKind, RedisCalls};
+use crate::report::backlog::OpWaits;
 use crate::report::recorder::Recorder;
 use crate::report::RecorderShards;
 use crate::scenario::dist::{KeyChooser, OpMix, ValueGen};
@@ -335,24 +336,33 @@ impl Workload {
 
     /// Picks one operation per generator in `rngs` and sends them as one pipeline over the
     /// client's connection (reconnected with backoff after a failure). Each operation's
-    /// latency is the time to its own reply; the batch is bounded by the response timeout.
+    /// service time is the time from the send to its own reply; the batch is bounded by the
+    /// response timeout. `due` is empty in the closed model (response time = service time);
+    /// in the open model it holds, per operation, when it was due and when the pacer
+    /// released it, so response time runs from the schedule and the waits are named.
     pub async fn execute_wire(
         &self,
         client: &mut WireClient,
         config: &RedisConfig,
         rngs: &mut [SmallRng],
+        due: &[Due],
         shard: usize,
     ) {
+        debug_assert!(due.is_empty() || due.len() == rngs.len());
         client.back_off().await;
         let started = Instant::now();
         let rec = &self.recorders[shard % self.recorders.len()];
         let c = match client.connection(config).await {
             Ok(c) => c,
             Err(e) => {
-                let at = us(started.elapsed());
+                let failed_at = Instant::now();
                 let mut rec = lock(rec);
-                for rng in rngs {
-                    rec.record(self.mix.pick(rng).kind, at, at);
+                for (i, rng) in rngs.iter_mut().enumerate() {
+                    let (response, service) = times(due.get(i), started, failed_at);
+                    rec.record(self.mix.pick(rng).kind, response, service);
+                    if let Some(d) = due.get(i) {
+                        d.record_waits(&mut rec, started);
+                    }
                     rec.error(e.kind());
                     rec.commands(1);
                     rec.redis(RedisCalls::failed(1, e.kind()));
@@ -432,9 +442,12 @@ impl Workload {
         }
         let failed_at = Instant::now();
         let mut rec = lock(rec);
-        for q in &batch {
-            let took = us(q.at.unwrap_or(failed_at).saturating_duration_since(sent));
-            rec.record(q.kind, took, took);
+        for (i, q) in batch.iter().enumerate() {
+            let (response, service) = times(due.get(i), sent, q.at.unwrap_or(failed_at));
+            rec.record(q.kind, response, service);
+            if let Some(d) = due.get(i) {
+                d.record_waits(&mut rec, sent);
+            }
             rec.commands(1);
             // A command that never went out (its value failed to encode) is not Redis's.
             let encode_failed = q.kind == OpKind::Set
@@ -462,6 +475,45 @@ impl Workload {
             }
         }
     }
+}
+
+/// When an open-model operation of a wire batch was due and when the pacer released it.
+#[derive(Debug, Clone, Copy)]
+pub struct Due {
+    /// Its place in the schedule: response time runs from here.
+    pub intended: Instant,
+    /// When the pacer handed it to a connection.
+    pub released: Instant,
+    /// Time it waited for an in-flight slot (all slots were busy), µs; zero otherwise.
+    pub in_flight_wait_us: u64,
+    /// In-flight slots in use once it got one.
+    pub in_flight_in_use: u64,
+    /// Released operations not yet answered, over all connections, itself included.
+    pub queued_for_redis: u64,
+}
+
+impl Due {
+    /// Records the generator's lag (released late, beyond any in-flight wait) and the
+    /// system's waits: the in-flight slot, then the connection (released until `sent`).
+    fn record_waits(&self, rec: &mut Recorder, sent: Instant) {
+        let late = us(self.released.saturating_duration_since(self.intended));
+        rec.lag(late.saturating_sub(self.in_flight_wait_us));
+        rec.waits(&OpWaits {
+            in_flight_us: Some(self.in_flight_wait_us),
+            in_flight_in_use: self.in_flight_in_use,
+            redis_us: Some(us(sent.saturating_duration_since(self.released))),
+            redis_in_use: self.queued_for_redis,
+            ..OpWaits::default()
+        });
+    }
+}
+
+/// Response and service time (µs) of a wire command that went out at `sent` and was
+/// answered (or failed) at `at`: response from the schedule when it had one.
+fn times(due: Option<&Due>, sent: Instant, at: Instant) -> (u64, u64) {
+    let service = us(at.saturating_duration_since(sent));
+    let response = due.map_or(service, |d| us(at.saturating_duration_since(d.intended)));
+    (response, service)
 }
 
 /// One command of a wire batch and, once its reply arrived, what it said.

@@ -77,8 +77,8 @@ pub fn breaker(summary: &RunSummary, metric: BreakerMetric, fault: Option<&str>)
     }
 }
 
-/// `redis_calls_while_open` for `fault` (`None`: the run's only fault, or the whole run when
-/// it has no faults).
+/// `redis_calls_while_open` for `fault` (`None`: the run's only fault; a report read back
+/// without faults counts the whole run).
 pub fn calls_while_open(summary: &RunSummary, fault: Option<&str>) -> Measurement {
     use Measurement::{NoData, NotApplicable, Value};
     let Some(seen) = &summary.breaker.calls_while_open else {

@@ -44,6 +44,63 @@ pub struct CallsWhileOpen {
     pub commands: u64,
 }
 
+/// `4.02–8.10 s`, or why there is no window.
+fn window(f: &FaultRecord) -> String {
+    match (f.started_s, f.ended_s) {
+        (Some(a), Some(b)) => format!("{a:.2}–{b:.2} s"),
+        (Some(a), None) => format!("from {a:.2} s, never undone"),
+        (None, _) => "never started".into(),
+    }
+}
+
+/// One line per fault for the terminal summary: `kill (kill) 4.02–8.10 s, undone`.
+pub fn terminal_lines(faults: &[FaultRecord]) -> Vec<String> {
+    faults
+        .iter()
+        .map(|f| {
+            let state = match (&f.error, f.undone) {
+                (Some(e), _) => format!(", error: {e}"),
+                (None, _) if f.started_s.is_none() => String::new(),
+                (None, true) => ", undone".into(),
+                (None, false) => ", not undone".into(),
+            };
+            format!("{} ({}) {}{state}", f.name, f.kind, window(f))
+        })
+        .collect()
+}
+
+/// The `## Faults` section of summary.md (nothing without faults).
+pub fn markdown(faults: &[FaultRecord], w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    if faults.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "## Faults")?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "| Fault | Kind | Planned | Actual | Undone | What was done |"
+    )?;
+    writeln!(w, "|---|---|--:|--:|---|---|")?;
+    for f in faults {
+        let done = match &f.error {
+            Some(e) => format!("{} (error: {e})", f.detail),
+            None => f.detail.clone(),
+        };
+        writeln!(
+            w,
+            "| {} | {} | {:.2}–{:.2} s | {} | {} | {} |",
+            f.name,
+            f.kind,
+            f.planned_at_s,
+            f.planned_at_s + f.planned_for_s,
+            window(f),
+            if f.undone { "yes" } else { "**no**" },
+            done.replace('|', "\\|")
+        )?;
+    }
+    writeln!(w)
+}
+
 /// Fills each point's `faults` with the names of the faults active during its interval
 /// (from the previous point's `t_s` to its own): a fault is active from `started_s` to
 /// `ended_s`, or to the end of the run when it was never undone.
@@ -79,6 +136,29 @@ mod tests {
             error: None,
             breaker_failures_at_start: None,
         }
+    }
+
+    #[test]
+    fn summaries_list_each_fault_with_its_window() {
+        let mut kill = record("kill", Some(4.02), Some(8.1));
+        kill.detail = "SIGKILL pid 1; started again".into();
+        let faults = [kill, record("oom", None, None)];
+        assert_eq!(
+            terminal_lines(&faults),
+            [
+                "kill (kill) 4.02–8.10 s, undone",
+                "oom (kill) never started"
+            ]
+        );
+        let mut md = Vec::new();
+        markdown(&faults, &mut md).unwrap();
+        let md = String::from_utf8(md).unwrap();
+        assert!(
+            md.contains(
+                "| kill | kill | 0.00–0.00 s | 4.02–8.10 s | yes | SIGKILL pid 1; started again |"
+            ),
+            "{md}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub fn write(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     key_numbers(s, w)?;
     per_op(s, w)?;
     server_and_cache(s, w)?;
+    super::faults::markdown(&s.faults, w)?;
     breaker(s, w)?;
     failover(s, w)?;
     compression(s, w)?;

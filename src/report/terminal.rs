@@ -116,6 +116,9 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     if let Some(line) = redis_failures(s) {
         writeln!(w, "  redis       {line}")?;
     }
+    for line in super::faults::terminal_lines(&s.faults) {
+        writeln!(w, "  fault       {line}")?;
+    }
     if s.breaker.final_state.is_some() || !s.breaker.transitions.is_empty() {
         writeln!(
             w,

@@ -5,6 +5,7 @@ mod bad_input;
 mod cache;
 mod check;
 mod doc_commands;
+mod drills;
 mod engine;
 mod failover;
 mod overload;
