@@ -23,6 +23,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Remove the keys a run left behind (SCAN + UNLINK under one prefix, nothing else).
     Clean(CleanArgs),
+    /// Capacity sizing: memory per key, the throughput knee and hit rate against memory.
+    Size(SizeArgs),
 }
 
 /// `redline run`.
@@ -50,6 +52,29 @@ pub struct RunArgs {
     /// Keep the keys the run wrote (default: removed at the end).
     #[arg(long)]
     pub keep_keys: bool,
+}
+
+/// `redline size`.
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    /// Scenario file (.toml or .json); its `[sizing]` table tunes the sizing.
+    pub scenario: PathBuf,
+    /// Redis URL; default: REDIS_URL, else an embedded redis-server (the only kind whose
+    /// maxmemory the hit-rate study may change).
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// Output folder (default: reports/<scenario>-size-<timestamp>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace the sizing already in --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Override a scenario field, e.g. --set sizing.step=2s (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub overrides: Vec<String>,
+    /// No progress lines and no summary.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `redline check`.

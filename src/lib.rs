@@ -15,6 +15,7 @@
 //!   of a run waits on.
 //! - [`op`]: operation and error vocabulary shared by all of the above.
 //! - [`out_dir`]: the report folder of a run, chosen and checked before any load.
+//! - [`size`]: `redline size`, capacity sizing from many engine runs on one target.
 
 pub mod cache;
 pub mod chaos;
@@ -28,4 +29,5 @@ pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod shutdown;
+pub mod size;
 pub mod target;

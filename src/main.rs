@@ -29,6 +29,7 @@ fn main() -> ExitCode {
             Command::Check(args) => redline::commands::check(args).await,
             Command::Validate(args) => redline::commands::validate(args),
             Command::Clean(args) => redline::commands::clean(args).await,
+            Command::Size(args) => redline::size::command::command(args).await,
         }
     });
     match result {

@@ -7,19 +7,16 @@
 //! crosses threads.) The closed model runs N clients back to back.
 //! Both stop releasing at the end of the measured phase: arrivals that never started are
 //! counted as dropped, operations already running get `load.graceful_stop` to finish and are
-//! cut off (and counted) after it.
+//! cut off (and counted) after it. Preload lives in [`super::preload`].
 
 use super::lanes::Lanes;
-use super::ops::{key_name, Workload};
+use super::ops::Workload;
 use super::queueing::{self, RedisSlots};
 use super::schedule::Schedule;
 use super::wire::WireClient;
 use crate::cache::redis_store::with_connection;
-use crate::op::OpKind;
 use crate::report::backlog::OpWaits;
 use crate::scenario::load::{Arrival, LoadSpec};
-use crate::scenario::Scenario;
-use crate::shutdown::Shutdown;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -406,39 +403,6 @@ async fn closed(
         }
     }
     unfinished
-}
-
-/// Writes every key once (batches of 100) so reads start warm. Not measured. A stop
-/// request ends it between batches, or during one that hangs.
-pub async fn preload(workload: &Workload, scenario: &Scenario, shutdown: &Shutdown) {
-    let ttl = scenario
-        .ops
-        .iter()
-        .find(|o| matches!(o.kind, OpKind::Set | OpKind::GetOrSet | OpKind::Mset))
-        .or(scenario.ops.first())
-        .map_or(Duration::from_secs(300), |o| o.ttl);
-    let mut rng = SmallRng::seed_from_u64(0x5EED);
-    let keys = workload.key_count();
-    let mut i = 0;
-    while i < keys {
-        let n = (keys - i).min(100);
-        let names: Vec<String> = (i..i + n).map(key_name).collect();
-        let values: Vec<Vec<u8>> = (0..n).map(|_| workload.preload_value(&mut rng)).collect();
-        let items: Vec<(&str, &[u8])> = names
-            .iter()
-            .map(String::as_str)
-            .zip(values.iter().map(Vec::as_slice))
-            .collect();
-        let written = tokio::select! {
-            r = workload.backend.mset(&items, ttl) => r,
-            _ = shutdown.stopping() => return,
-        };
-        if let Err(e) = written.result {
-            tracing::warn!("preload stopped at key {i}: {e}");
-            return;
-        }
-        i += n;
-    }
 }
 
 /// Lowers this thread's timer slack so the pacer's short sleeps end on time (Linux; a

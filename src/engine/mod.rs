@@ -9,6 +9,7 @@
 //! - [`origin`]: the simulated database behind `get_or_set`.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
+//! - [`preload`]: writing every key once before the load, pipelined.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
 //!
 //! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
@@ -29,6 +30,7 @@ pub mod layer;
 pub mod ops;
 pub mod origin;
 mod outcome;
+pub mod preload;
 pub mod queueing;
 pub mod schedule;
 pub mod wire;
@@ -150,9 +152,10 @@ pub async fn run(
     let mut aggregator = Aggregator::new();
     let recorders = RecorderShards::register(&mut aggregator, SHARDS);
     let workload = Arc::new(Workload::new(scenario, backend, recorders, seed));
+    let mut preloaded = None;
     if scenario.load.preload && aborted_in.is_none() {
         Phase::Preload.enter();
-        driver::preload(&workload, scenario, &shutdown).await;
+        preloaded = Some(preload::preload(&workload, scenario, &shutdown).await);
         note_stop(Phase::Preload, &mut aborted_in);
     }
 
@@ -394,7 +397,7 @@ pub async fn run(
     };
     let breaker_transitions = breaker.transitions.clone();
     let scenario_value = redacted_config(scenario);
-    Ok(RunSummary::build(SummaryInputs {
+    let mut summary = RunSummary::build(SummaryInputs {
         measured,
         thresholds: scenario.thresholds.clone(),
         scenario: ScenarioInfo {
@@ -414,7 +417,9 @@ pub async fn run(
         faults,
         failover: failover_writes
             .map(|(events, writes)| failover::report(&events, writes, &breaker_transitions)),
-    }))
+    });
+    summary.preload = preloaded;
+    Ok(summary)
 }
 
 /// Server INFO counters at one instant, with the client's own count of keys written.

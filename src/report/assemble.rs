@@ -142,6 +142,7 @@ impl RunSummary {
             histograms: histograms(t),
             faults: inputs.faults,
             failover: inputs.failover,
+            preload: None,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

@@ -95,6 +95,24 @@ pub struct RunSummary {
     /// has a `failover` fault or a `lost_writes` threshold.
     #[serde(default)]
     pub failover: Option<super::failover::FailoverReport>,
+    /// How the preload went (`load.preload`); `None` when there was none.
+    #[serde(default)]
+    pub preload: Option<PreloadStats>,
+}
+
+/// How a preload went: report.json `preload`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreloadStats {
+    /// Keys written (all of them unless stopped or failed).
+    pub keys: u64,
+    /// Value bytes written, as stored (after the codec).
+    pub bytes: u64,
+    /// Wall-clock time, seconds.
+    pub elapsed_s: f64,
+    /// keys / elapsed_s.
+    pub keys_per_s: f64,
+    /// True when every key was written.
+    pub complete: bool,
 }
 
 /// The scenario that was run.

@@ -8,7 +8,8 @@
 //!   error its line). The `_all` variants report every problem, not just the first.
 //! - `print`: a resolved scenario written back as a scenario file (`validate --print`).
 //! - The model, one module per table: [`target`], [`keyspace`], [`workload`] (`[[ops]]`),
-//!   [`origin`], [`load`], [`threshold`], [`faults`] (`[[faults]]`, the drill timeline).
+//!   [`origin`], [`load`], [`threshold`], [`faults`] (`[[faults]]`, the drill timeline),
+//!   [`sizing`] (`redline size` only).
 //! - [`units`]: durations, sizes, fractions and counts as written in files.
 //! - [`dist`]: [`KeyChooser`], [`ValueGen`], [`OpMix`], [`OriginLatency`] — allocation-free
 //!   samplers for the engine.
@@ -28,6 +29,7 @@ pub mod origin;
 mod overrides;
 mod print;
 mod sections;
+pub mod sizing;
 mod source;
 pub mod target;
 pub mod threshold;
@@ -77,6 +79,10 @@ pub struct Scenario {
     /// The fault timeline (`[[faults]]`), in file order; empty for an ordinary run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultSpec>,
+    /// How `redline size` sizes this workload (`[sizing]`); `None` when the file has no
+    /// such table (`redline size` then uses the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizing: Option<sizing::SizingSpec>,
 }
 
 /// The syntax of a scenario text.

@@ -21,6 +21,8 @@ struct Printed {
     load: Value,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     faults: Vec<Value>,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    sizing: Value,
 }
 
 impl Scenario {
@@ -75,6 +77,13 @@ impl Scenario {
             origin: json(&self.origin),
             load: load_file_form(json(&self.load)),
             faults: self.faults.iter().map(json).collect(),
+            sizing: self.sizing.as_ref().map_or(Value::Null, |s| {
+                let mut v = json(s);
+                if let Some(Value::Array(sizes)) = v.get_mut("instance_sizes") {
+                    sizes.iter_mut().for_each(|b| readable_size_at(b, &[]));
+                }
+                v
+            }),
         }
     }
 }

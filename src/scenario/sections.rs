@@ -1,5 +1,5 @@
 //! The document tree typed one section at a time (`target`, `keyspace`, each `[[ops]]`
-//! entry, `origin`, `load`, `thresholds`), so one mistyped table does not hide the mistakes
+//! entry, `origin`, `load`, `thresholds`, `sizing`), so one mistyped table does not hide the mistakes
 //! in the others: `redline validate` reports them all at once. Within one section serde
 //! stops at the first error, which is as far as parsing allows.
 
@@ -9,13 +9,14 @@ use super::keyspace::Keyspace;
 use super::lines::join;
 use super::load::LoadFile;
 use super::origin::OriginSpec;
+use super::sizing::SizingSpec;
 use super::target::TargetSpec;
 use super::workload::OpFile;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The top-level fields of a scenario file, in the order errors about them are listed.
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "name",
     "description",
     "target",
@@ -25,6 +26,7 @@ const FIELDS: [&str; 9] = [
     "load",
     "thresholds",
     "faults",
+    "sizing",
 ];
 
 /// A scenario file as written, each section typed on its own. A section that failed to type
@@ -44,6 +46,8 @@ pub(crate) struct Sections {
     pub thresholds_ok: bool,
     /// Every `[[faults]]` entry, `None` where an entry failed to type.
     pub faults: Vec<Option<FaultFile>>,
+    /// `[sizing]`: `Some(None)` when absent, `None` when it failed to type.
+    pub sizing: Option<Option<SizingSpec>>,
     /// Every typing problem found.
     pub problems: Vec<Problem>,
 }
@@ -109,6 +113,7 @@ impl Sections {
                 vec![None]
             }
         };
+        let sizing = optional(field("sizing"), "sizing", &mut problems);
         Sections {
             name,
             description,
@@ -120,6 +125,7 @@ impl Sections {
             thresholds,
             thresholds_ok,
             faults,
+            sizing,
             problems,
         }
     }

@@ -233,6 +233,12 @@ pub enum ThresholdError {
     /// A fraction limit that is not a number in 0..=1 nor a percentage.
     #[error("limit `{0}` must be a fraction between 0 and 1 (0.8) or a percentage (\"80%\")")]
     Fraction(String),
+    /// A limit below zero: no latency, rate or throughput is negative.
+    #[error("limit `{0}` is negative: latencies, rates and throughput are never below 0")]
+    Negative(String),
+    /// A comparison no measurement can satisfy (`p95 < 0ms`, `hit_rate > 1`).
+    #[error("`{0}` can never hold (no measurement is below 0 or a fraction above 1): a run with it always fails")]
+    Impossible(String),
     /// A throughput limit that is not a non-negative number of ops/s.
     #[error("limit `{0}` must be a number of operations per second, like 5000 or 5000/s")]
     Throughput(String),
@@ -366,6 +372,9 @@ impl Threshold {
         if cmp == Cmp::Eq && !metric.is_exact() {
             return Err(ThresholdError::ExactOnMeasurement(name.to_string()));
         }
+        if rhs.starts_with('-') {
+            return Err(ThresholdError::Negative(rhs.to_string()));
+        }
         let limit = match metric {
             Metric::Latency { .. }
             | Metric::Breaker(BreakerMetric::OpensWithin | BreakerMetric::RecoversWithin) => {
@@ -394,6 +403,23 @@ impl Threshold {
                 }
             }
         };
+        // Counts and states are not fractions: `lost_writes > 5` can hold.
+        let fraction = matches!(
+            metric,
+            Metric::HitRate
+                | Metric::ErrorRate
+                | Metric::RedisErrorRate
+                | Metric::Evictions
+                | Metric::Memory
+        );
+        let impossible = match cmp {
+            Cmp::Lt => limit <= 0.0,
+            Cmp::Gt => fraction && limit >= 1.0,
+            Cmp::Le | Cmp::Ge | Cmp::Eq => false,
+        };
+        if impossible {
+            return Err(ThresholdError::Impossible(expr.trim().to_string()));
+        }
         Ok(Threshold {
             expr: expr.trim().to_string(),
             metric,
@@ -590,6 +616,11 @@ mod tests {
             ("p95 < 50", LatencyUnit("50".into())),
             ("p95 < 50 parsecs", LatencyUnit("50 parsecs".into())),
             ("throughput > fast", Throughput("fast".into())),
+            ("p95 < -5ms", Negative("-5ms".into())),
+            ("hit_rate >= -0.5", Negative("-0.5".into())),
+            ("p95 < 0ms", Impossible("p95 < 0ms".into())),
+            ("error_rate < 0", Impossible("error_rate < 0".into())),
+            ("hit_rate > 1", Impossible("hit_rate > 1".into())),
         ];
         for (expr, want) in cases {
             assert_eq!(Threshold::parse(expr), Err(want), "{expr}");

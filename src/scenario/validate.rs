@@ -86,6 +86,9 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         },
     };
 
+    if let Some(Some(s)) = &file.sizing {
+        super::sizing::check(s, &mut problems);
+    }
     let mut bounds = Bounds::new(&mut problems);
     bounds.name(&name);
     if let Some(t) = &target {
@@ -112,6 +115,7 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         load,
         thresholds,
         faults,
+        file.sizing,
     ) {
         (
             Some(target),
@@ -121,6 +125,7 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
             Some(load),
             Some(thresholds),
             Some(faults),
+            Some(sizing),
         ) if problems.is_empty() => Ok(Scenario {
             name,
             description: file.description,
@@ -131,6 +136,7 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
             load,
             thresholds,
             faults,
+            sizing,
         }),
         _ => Err(problems),
     }

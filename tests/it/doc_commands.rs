@@ -12,7 +12,8 @@
 //! - Loopback Redis URLs (`redis://...@127.0.0.1:6379`, `localhost`, `[::1]`) are pointed at
 //!   a server this test starts. `run` commands without a target get `--redis` to it, and
 //!   every `run` is shortened with overrides appended (a later `--set` wins): 300 ms, no
-//!   warmup, 500 keys, `--quiet`.
+//!   warmup, 500 keys, `--quiet`. `size` commands are shortened the same way (short steps,
+//!   few keys, two maxmemory settings) and, like `run`, may exit 1 or 3 on so short a run.
 //! - The expected exit code is the one a trailing comment names (`# exit 2: ...`); without
 //!   one, 0, except for `run`, which may also judge a threshold failed (1) or the run
 //!   inconclusive (3) on so short a run — but never 2, a usage or scenario error.
@@ -223,11 +224,22 @@ fn every_documented_command_runs_as_documented() {
             continue;
         }
         let mut text = point_at(&doc.text, &url);
-        let is_run = text
+        let subcommand = text
             .split_whitespace()
             .skip_while(|w| is_assignment(w))
             .nth(1)
-            == Some("run");
+            .map(str::to_string);
+        let is_run = subcommand.as_deref() == Some("run");
+        let is_size = subcommand.as_deref() == Some("size");
+        if is_size {
+            // Seconds, not the minute a documented sizing takes: short steps, few keys.
+            text.push_str(&format!(
+                " --set keyspace.keys=500 --set sizing.sample_keys=200 --set sizing.step=200ms \
+                 --set sizing.step_ops=1 --set sizing.step_warmup=0s --set sizing.resolution=0.5 \
+                 --set sizing.max_rate=4000 --set sizing.hit_step=300ms --set sizing.hit_warmup=0s \
+                 --set 'sizing.memory_fractions=[0.5, 1.0]' --quiet --out out-{n}"
+            ));
+        }
         if is_run {
             if !text.contains("--redis") && !text.contains("REDIS_URL=") {
                 text.push_str(&format!(" --redis {url}"));
@@ -249,7 +261,7 @@ fn every_documented_command_runs_as_documented() {
         let ok = match (doc.expected, code) {
             (Some(want), Some(got)) => want == got,
             (None, Some(0)) => true,
-            (None, Some(1 | 3)) => is_run,
+            (None, Some(1 | 3)) => is_run || is_size,
             _ => false,
         };
         if !ok {

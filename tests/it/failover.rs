@@ -120,7 +120,10 @@ async fn lost_writes_match_a_count_taken_from_the_promoted_replica() {
         .await
         .expect("inject");
     assert!(detail.contains("killed the primary"), "{detail}");
-    let undone = fault.undo().await.expect("the failover completes");
+    let undone = fault
+        .undo(std::future::pending())
+        .await
+        .expect("the failover completes");
     assert!(undone.contains("promoted"), "{undone}");
     // Writes go on against the new primary for a moment before the check.
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -17,6 +17,7 @@ mod run_process;
 mod scenario;
 mod server;
 mod signals;
+mod size;
 mod support;
 mod target;
 mod ux;
