@@ -13,6 +13,8 @@
 //! - [`codec`]: JSON values and optional compression (gzip+base64, gzip, zstd).
 //! - [`manager`]: `CacheManager`, the guide's API: get/set/del/del_pattern/get_or_set/
 //!   mget/mset/pipeline with failover and invalidation replay.
+//! - [`single_flight`]: concurrent misses for one key sharing one load.
+//! - [`invalidation`]: invalidations made during an outage, replayed on recovery.
 //! - [`keys`]: key builders and TTL constants.
 //! - [`sweep`]: removing keys by prefix or pattern (SCAN MATCH + UNLINK, the only copy).
 //! - [`health`]: the metrics snapshot in the guide's `/api/health` shape.
@@ -35,6 +37,7 @@ pub mod redis_store;
 pub mod reply;
 pub mod reply_cap;
 pub mod sentinel;
+pub mod single_flight;
 pub mod sweep;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};

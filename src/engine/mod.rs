@@ -6,7 +6,8 @@
 //! - [`driver`]: the pacer (open model) and the clients (closed model).
 //! - [`ops`]: one operation executed and recorded (its [`outcome`] recorded in one place).
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
-//! - [`origin`]: the simulated database behind `get_or_set`.
+//! - [`origin`]: the simulated database behind `get_or_set`, with a version per key.
+//! - [`stale`]: the stale-read checker judging every cached value read against it.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //! - [`preload`]: writing every key once before the load, pipelined.
@@ -33,6 +34,7 @@ mod outcome;
 pub mod preload;
 pub mod queueing;
 pub mod schedule;
+pub mod stale;
 pub mod wire;
 
 use crate::cache::RedisStore;
@@ -409,6 +411,10 @@ pub async fn run(
         breaker,
         generator,
         limits,
+        checker: Some(crate::report::consistency::CheckerInputs {
+            checked_keys: workload.origin.versions().checked_keys(),
+            replay_invalidations: scenario.cache.replay_invalidations,
+        }),
         origin_p50_us: workload.origin.p50_us(),
         aborted_in,
         cleanup,
@@ -501,6 +507,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
             origin_concurrency: scenario.origin.concurrency.max(1) as u64,
             graceful_stop_s: load.graceful_stop.as_secs_f64(),
         },
+        checker: None,
         origin_p50_us: None,
         aborted_in: Some(phase),
         cleanup: None,

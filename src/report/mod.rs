@@ -4,6 +4,8 @@
 //! - [`shards`]: [`RecorderShards`], the recorders a run's tasks record into.
 //! - [`backlog`]: queueing (in-flight, Redis and origin slots), dropped operations and the
 //!   bottleneck sentence.
+//! - [`consistency`]: what the stale-read checker found (stale reads, lost invalidations).
+//! - [`origin_windows`]: origin load during fault windows and breaker-open periods.
 //! - [`aggregate`]: the [`Aggregator`] that empties worker recorders every second into a time
 //!   series ([`TimePoint`]) and the run totals ([`Measured`]); also the live line.
 //! - [`summary`]: the immutable [`RunSummary`] (report.json, schema `redline.report/v2`) every
@@ -29,6 +31,7 @@
 pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
+pub mod consistency;
 pub mod expectations;
 pub mod failover;
 pub mod faults;
@@ -37,6 +40,7 @@ pub mod hdr;
 pub mod json;
 pub mod load_line;
 pub mod markdown;
+pub mod origin_windows;
 pub mod phase;
 pub mod recorder;
 pub mod sentences;
