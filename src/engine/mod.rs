@@ -6,7 +6,8 @@
 //! - [`driver`]: the pacer (open model) and the clients (closed model).
 //! - [`ops`]: one operation executed and recorded (its [`outcome`] recorded in one place).
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
-//! - [`origin`]: the simulated database behind `get_or_set`.
+//! - [`origin`]: the simulated database behind `get_or_set`, with a version per key.
+//! - [`stale`]: the stale-read checker judging every cached value read against it.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //! - [`preload`]: writing every key once before the load, pipelined.
@@ -33,14 +34,17 @@ mod outcome;
 pub mod preload;
 pub mod queueing;
 pub mod schedule;
+pub mod stale;
 pub mod wire;
 
 use crate::cache::RedisStore;
+use crate::chaos::failover::FailoverRun;
 use crate::chaos::open_calls::{self, OpenCallsWatch};
 use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
+use crate::report::failover;
 use crate::report::summary::{
     BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, ServerStats,
     TargetInfo, Window,
@@ -214,8 +218,16 @@ pub async fn run(
         phase.enter();
     }
     let cpu_before = driver::process_cpu();
+    // A failover drill writes versioned keys beside the load and reads them back at the end.
+    let failover_run = match aborted_in {
+        None if provider == Provider::Redis => {
+            FailoverRun::start(scenario, target, &run_prefix, start).await?
+        }
+        _ => None,
+    };
     let timeline = (!scenario.faults.is_empty() && aborted_in.is_none()).then(|| {
         let injectors = Injectors {
+            failover: failover_run.as_ref().and_then(|f| f.injector.clone()),
             server: target.server_process().cloned(),
             admin: admin.cloned(),
             proxy: target.fault_proxy().cloned(),
@@ -316,6 +328,11 @@ pub async fn run(
         Some(t) => t.finish(&shutdown).await,
         None => Vec::new(),
     };
+    // Read back before cleanup removes the keys.
+    let failover_writes = match failover_run {
+        Some(f) => Some(f.finish_writes(shutdown.abandoning()).await),
+        None => None,
+    };
     let calls_while_open = match open_calls {
         Some(w) => Some(w.finish().await),
         None => None,
@@ -380,6 +397,7 @@ pub async fn run(
         final_state: breaker_state(),
         calls_while_open,
     };
+    let breaker_transitions = breaker.transitions.clone();
     let scenario_value = redacted_config(scenario);
     let mut summary = RunSummary::build(SummaryInputs {
         measured,
@@ -393,12 +411,18 @@ pub async fn run(
         breaker,
         generator,
         limits,
+        checker: Some(crate::report::consistency::CheckerInputs {
+            checked_keys: workload.origin.versions().checked_keys(),
+            replay_invalidations: scenario.cache.replay_invalidations,
+        }),
         origin_p50_us: workload.origin.p50_us(),
         aborted_in,
         cleanup,
         started_at,
         duration: elapsed,
         faults,
+        failover: failover_writes
+            .map(|(events, writes)| failover::report(&events, writes, &breaker_transitions)),
     });
     summary.preload = preloaded;
     Ok(summary)
@@ -464,6 +488,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
         target,
         server: None,
         faults: Vec::new(),
+        failover: None,
         breaker: BreakerReport {
             transitions: Vec::new(),
             final_state: None,
@@ -482,6 +507,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
             origin_concurrency: scenario.origin.concurrency.max(1) as u64,
             graceful_stop_s: load.graceful_stop.as_secs_f64(),
         },
+        checker: None,
         origin_p50_us: None,
         aborted_in: Some(phase),
         cleanup: None,

@@ -57,6 +57,9 @@ pub struct TimePoint {
     /// Redis-level failures in the interval (those the fallback absorbed included).
     #[serde(default)]
     pub redis_errors: u64,
+    /// Reads the stale-read checker judged stale beyond the TTL's bound in the interval.
+    #[serde(default)]
+    pub stale_reads: u64,
     /// Names of the drill's faults active during the interval (see the report's `faults`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<String>,
@@ -271,6 +274,7 @@ impl Aggregator {
             lag_p99_us: iv.lag_histogram().map(|h| h.value_at_quantile(0.99)),
             backlog: iv.queueing().map(|q| q.point()).unwrap_or_default(),
             redis_errors: iv.redis_calls().failures(),
+            stale_reads: iv.check_counts().stale,
             faults: Vec::new(),
         });
         match encode_compressed(h) {

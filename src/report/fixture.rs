@@ -97,6 +97,7 @@ pub fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
         fallback_ops: 0,
         breaker: Some(BreakerState::Closed),
         redis_errors: 0,
+        stale_reads: 0,
         warmup,
         lag_p99_us: Some(400),
         backlog: Default::default(),
@@ -165,6 +166,10 @@ pub fn inputs() -> SummaryInputs {
             origin_concurrency: 10,
             graceful_stop_s: 30.0,
         },
+        checker: Some(crate::report::consistency::CheckerInputs {
+            checked_keys: 1_000,
+            replay_invalidations: true,
+        }),
         origin_p50_us: Some(5_000.0),
         aborted_in: None,
         cleanup: None,
@@ -174,6 +179,7 @@ pub fn inputs() -> SummaryInputs {
             .unwrap_or_default(),
         duration: Duration::from_millis(12_345),
         faults: Vec::new(),
+        failover: None,
     }
 }
 

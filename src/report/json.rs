@@ -257,8 +257,12 @@ mod tests {
         "concurrency",
         "peak_concurrency",
         "cpu_share",
+        "checked_reads",
+        "checked_keys",
+        "stale_reads",
+        "stale_reads_within_ttl",
+        "lost_invalidations",
         "failures",
-        "commands",
         "breaker_failures_at_start",
     ];
 

@@ -19,6 +19,7 @@ pub fn write(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     server_and_cache(s, w)?;
     super::faults::markdown(&s.faults, w)?;
     breaker(s, w)?;
+    failover(s, w)?;
     compression(s, w)?;
     generator(s, w)
 }
@@ -197,6 +198,9 @@ fn key_numbers(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(w, "| Origin calls | {} |", format::count(t.origin_calls))?;
     writeln!(w, "| Fallback ops | {} |", format::count(t.fallback_ops))?;
+    if let Some(c) = s.consistency.as_ref().filter(|c| c.checked_reads > 0) {
+        writeln!(w, "| Stale-read checker | {} |", cell(&c.line()))?;
+    }
     writeln!(w)
 }
 
@@ -353,6 +357,33 @@ fn breaker(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w)?;
     }
+    let windows: Vec<_> = (s.origin.windows.iter())
+        .filter(|o| o.covered_s > 0.0)
+        .collect();
+    if !windows.is_empty() {
+        writeln!(
+            w,
+            "Origin load while the fallback served (whole seconds of the series):"
+        )?;
+        writeln!(w)?;
+        for o in windows {
+            writeln!(w, "- {}", super::origin_windows::describe(o))?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+fn failover(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let Some(f) = &s.failover else {
+        return Ok(());
+    };
+    writeln!(w, "## Failover")?;
+    writeln!(w)?;
+    for line in f.sentences() {
+        writeln!(w, "- {}", line.replace('|', "\\|"))?;
+    }
+    writeln!(w)?;
     Ok(())
 }
 

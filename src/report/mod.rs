@@ -4,6 +4,8 @@
 //! - [`shards`]: [`RecorderShards`], the recorders a run's tasks record into.
 //! - [`backlog`]: queueing (in-flight, Redis and origin slots), dropped operations and the
 //!   bottleneck sentence.
+//! - [`consistency`]: what the stale-read checker found (stale reads, lost invalidations).
+//! - [`origin_windows`]: origin load during fault windows and breaker-open periods.
 //! - [`aggregate`]: the [`Aggregator`] that empties worker recorders every second into a time
 //!   series ([`TimePoint`]) and the run totals ([`Measured`]); also the live line.
 //! - [`summary`]: the immutable [`RunSummary`] (report.json, schema `redline.report/v2`) every
@@ -11,6 +13,8 @@
 //! - [`assemble`]: [`RunSummary::build`] from [`SummaryInputs`] (aggregated totals plus what
 //!   the engine knows about target, server and breaker).
 //! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
+//! - [`failover`]: the `failover` section (acknowledged writes lost, writes resuming, the
+//!   breaker's path through each failover).
 //! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable;
 //!   [`expectations`] measures the drills' breaker expectations per fault.
 //! - [`faults`]: the drill's faults as they happened, and the time series marked with them.
@@ -32,7 +36,9 @@ pub mod aggregate;
 pub mod assemble;
 pub mod backlog;
 pub mod compare;
+pub mod consistency;
 pub mod expectations;
+pub mod failover;
 pub mod faults;
 pub mod format;
 pub mod hdr;
@@ -43,6 +49,7 @@ pub mod junit;
 pub mod live;
 pub mod load_line;
 pub mod markdown;
+pub mod origin_windows;
 pub mod phase;
 pub mod plot;
 pub mod recorder;

@@ -6,6 +6,7 @@
 
 use super::aggregate::{ratio, TimePoint};
 pub use super::backlog::{BacklogReport, OriginReport};
+pub use super::consistency::ConsistencyReport;
 pub use super::faults::{CallsWhileOpen, FaultRecord};
 pub use super::phase::{Cleanup, CleanupOutcome, Phase};
 use super::verdict::{ThresholdResult, Verdict};
@@ -78,9 +79,13 @@ pub struct RunSummary {
     /// Queueing for in-flight and Redis slots, dropped operations, the bottleneck.
     #[serde(default)]
     pub backlog: BacklogReport,
-    /// The origin's pool: calls, peak concurrency, queue wait.
+    /// The origin's pool: calls, peak concurrency, queue wait; also per fault window and
+    /// breaker-open period.
     #[serde(default)]
     pub origin: OriginReport,
+    /// The stale-read checker: stale reads and lost invalidations. `None` when no load ran.
+    #[serde(default)]
+    pub consistency: Option<ConsistencyReport>,
     /// What the cache saved versus going to the origin every time, when an origin-only
     /// baseline was measured.
     pub cache_effect: Option<CacheEffect>,
@@ -91,6 +96,10 @@ pub struct RunSummary {
     /// The drill's faults with their planned and actual windows; empty without faults.
     #[serde(default)]
     pub faults: Vec<FaultRecord>,
+    /// Sentinel failovers and the acknowledged writes they lost; `None` unless the scenario
+    /// has a `failover` fault or a `lost_writes` threshold.
+    #[serde(default)]
+    pub failover: Option<super::failover::FailoverReport>,
     /// How the preload went (`load.preload`); `None` when there was none.
     #[serde(default)]
     pub preload: Option<PreloadStats>,

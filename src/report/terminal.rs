@@ -106,6 +106,28 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
             format::plural(s.breaker.transitions.len(), "transition")
         )?;
     }
+    if let Some(f) = &s.failover {
+        for line in f.sentences() {
+            writeln!(w, "  failover    {line}")?;
+        }
+    }
+    if let Some(c) = s.consistency.as_ref().filter(|c| c.checked_reads > 0) {
+        writeln!(w, "  stale       {}", c.line())?;
+    }
+    // A flapping breaker has many windows: the terminal shows the first few.
+    let windows: Vec<_> = (s.origin.windows.iter())
+        .filter(|o| o.covered_s > 0.0)
+        .collect();
+    for o in windows.iter().take(2) {
+        writeln!(w, "  origin      {}", super::origin_windows::describe(o))?;
+    }
+    if windows.len() > 2 {
+        writeln!(
+            w,
+            "  origin      and {} more (report.json origin.windows)",
+            windows.len() - 2
+        )?;
+    }
     for line in super::backlog::describe(s, true) {
         let (name, rest) = line.split_once(": ").unwrap_or(("", &line));
         writeln!(w, "  {name:<10}  {rest}")?;

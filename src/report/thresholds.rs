@@ -72,7 +72,11 @@ impl ThresholdUnit {
                 ThresholdUnit::Us
             }
             Metric::Breaker(BreakerMetric::FinalState) => ThresholdUnit::State,
-            Metric::Breaker(_) | Metric::RedisCallsWhileOpen => ThresholdUnit::Count,
+            Metric::Breaker(_)
+            | Metric::RedisCallsWhileOpen
+            | Metric::StaleReads
+            | Metric::LostInvalidations
+            | Metric::LostWrites => ThresholdUnit::Count,
         }
     }
 }
@@ -154,6 +158,18 @@ pub fn measurement_of(summary: &RunSummary, metric: &Metric, fault: Option<&str>
     match *metric {
         Metric::Breaker(b) => super::expectations::breaker(summary, b, fault),
         Metric::RedisCallsWhileOpen => super::expectations::calls_while_open(summary, fault),
+        Metric::LostWrites => match &summary.failover {
+            Some(f) if f.writes.checked => Value(f.writes.lost as f64),
+            Some(f) => NoData(format!(
+                "no data: {}",
+                f.writes
+                    .check_error
+                    .as_deref()
+                    .unwrap_or("the acknowledged writes were not read back")
+            )),
+            None if no_redis => NotApplicable("no Redis: nothing was written to lose".into()),
+            None => NoData("no data: the run checked no acknowledged writes".into()),
+        },
         Metric::Latency { op: None, stat } => {
             let p = &summary.latency.overall.response;
             if p.count == 0 {
@@ -188,6 +204,14 @@ pub fn measurement_of(summary: &RunSummary, metric: &Metric, fault: Option<&str>
                 NoData("no data: no measured phase".into())
             }
         }
+        Metric::StaleReads | Metric::LostInvalidations => match &summary.consistency {
+            None => NoData("no data: no load ran, so no read was checked".into()),
+            Some(c) if c.checked_reads == 0 => NoData(
+                "no data: no read got a cached value the stale-read checker could judge".into(),
+            ),
+            Some(c) if *metric == Metric::StaleReads => Value(c.stale_reads as f64),
+            Some(c) => Value(c.lost_invalidations as f64),
+        },
         Metric::Evictions | Metric::Memory if no_redis => {
             NotApplicable("no Redis server (in-memory store)".into())
         }
@@ -436,5 +460,26 @@ mod tests {
         let s = crate::report::RunSummary::build(inputs);
         assert_eq!(measure(&s, &Metric::HitRate), None);
         assert_eq!(measure(&s, &Metric::ErrorRate), Some(0.0));
+    }
+
+    #[test]
+    fn checker_counts_are_measured_and_without_checked_reads_there_is_no_data() {
+        use crate::report::consistency::{Checks, ConsistencyReport};
+        let mut s = fixture::summary();
+        let stale = Metric::StaleReads;
+        assert!(matches!(measurement(&s, &stale), Measurement::NoData(_)));
+        let checks = Checks {
+            checked: 10,
+            stale: 3,
+            stale_within_ttl: 1,
+            lost_invalidations: 2,
+        };
+        s.consistency = Some(ConsistencyReport::new(checks, 10, true));
+        assert_eq!(measure(&s, &stale), Some(3.0));
+        assert_eq!(measure(&s, &Metric::LostInvalidations), Some(2.0));
+        s.consistency = None;
+        assert!(matches!(measurement(&s, &stale), Measurement::NoData(_)));
+        let t = Threshold::parse("stale_reads == 0").expect("parses");
+        assert_eq!(ThresholdUnit::of(&t.metric), ThresholdUnit::Count);
     }
 }

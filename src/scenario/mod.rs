@@ -8,8 +8,8 @@
 //!   error its line). The `_all` variants report every problem, not just the first.
 //! - `print`: a resolved scenario written back as a scenario file (`validate --print`).
 //! - The model, one module per table: [`target`], [`keyspace`], [`workload`] (`[[ops]]`),
-//!   [`origin`], [`load`], [`threshold`], [`faults`] (`[[faults]]`, the drill timeline),
-//!   [`sizing`] (`redline size` only).
+//!   [`cache`], [`origin`], [`load`], [`threshold`], [`faults`] (`[[faults]]`, the drill
+//!   timeline), [`sizing`] (`redline size` only).
 //! - [`units`]: durations, sizes, fractions and counts as written in files.
 //! - [`dist`]: [`KeyChooser`], [`ValueGen`], [`OpMix`], [`OriginLatency`] — allocation-free
 //!   samplers for the engine.
@@ -18,8 +18,10 @@
 //! Every field is documented for users in `scenarios/README.md`.
 
 pub mod bounds;
+pub mod cache;
 pub mod dist;
 mod error;
+pub mod failover;
 pub mod faults;
 pub mod keyspace;
 mod lines;
@@ -36,13 +38,17 @@ pub mod units;
 mod validate;
 pub mod workload;
 
+pub use cache::CacheSpec;
 pub use dist::{KeyChooser, OpMix, OriginLatency, ValueGen};
 pub use error::{ScenarioError, ScenarioErrors};
+pub use failover::FailoverMethod;
 pub use faults::{FaultClass, FaultKind, FaultSpec};
 pub use keyspace::{Distribution, Keyspace, ValueContent, ValueSize, WeightedSize};
 pub use load::{Arrival, LoadSpec, Pacing, Stage};
 pub use origin::{Latency, OriginSpec};
-pub use target::{BreakerSpec, FallbackSpec, MaxmemoryPolicy, ServerSpec, TargetKind, TargetSpec};
+pub use target::{
+    BreakerSpec, FallbackSpec, MaxmemoryPolicy, ServerSpec, TargetKind, TargetSpec, Topology,
+};
 pub use threshold::{Cmp, Metric, Stat, Threshold};
 pub use validate::MAX_VALUE_SIZE;
 pub use workload::{Batch, Codec, OpSpec};
@@ -66,6 +72,9 @@ pub struct Scenario {
     pub keyspace: Keyspace,
     /// The weighted operation mix (`[[ops]]`), in file order.
     pub ops: Vec<OpSpec>,
+    /// Switches of the managed cache layer (single flight, invalidation replay).
+    #[serde(default)]
+    pub cache: CacheSpec,
     /// The simulated database behind `get_or_set`.
     pub origin: OriginSpec,
     /// Arrival process, connections and stop condition.

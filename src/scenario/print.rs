@@ -17,6 +17,7 @@ struct Printed {
     target: Value,
     keyspace: Value,
     ops: Value,
+    cache: Value,
     origin: Value,
     load: Value,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -74,6 +75,7 @@ impl Scenario {
             target,
             keyspace,
             ops: Value::Array(ops),
+            cache: json(&self.cache),
             origin: json(&self.origin),
             load: load_file_form(json(&self.load)),
             faults: self.faults.iter().map(json).collect(),

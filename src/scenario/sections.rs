@@ -1,8 +1,10 @@
 //! The document tree typed one section at a time (`target`, `keyspace`, each `[[ops]]`
-//! entry, `origin`, `load`, `thresholds`, `sizing`), so one mistyped table does not hide the mistakes
+//! entry, `cache`, `origin`, `load`, `thresholds`, `faults`, `sizing`), so one mistyped table
+//! does not hide the mistakes
 //! in the others: `redline validate` reports them all at once. Within one section serde
 //! stops at the first error, which is as far as parsing allows.
 
+use super::cache::CacheSpec;
 use super::error::Problem;
 use super::faults::FaultFile;
 use super::keyspace::Keyspace;
@@ -16,12 +18,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The top-level fields of a scenario file, in the order errors about them are listed.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "name",
     "description",
     "target",
     "keyspace",
     "ops",
+    "cache",
     "origin",
     "load",
     "thresholds",
@@ -38,6 +41,7 @@ pub(crate) struct Sections {
     pub keyspace: Option<Keyspace>,
     /// Every entry, `None` where an entry failed to type.
     pub ops: Vec<Option<OpFile>>,
+    pub cache: Option<CacheSpec>,
     pub origin: Option<OriginSpec>,
     pub load: Option<LoadFile>,
     /// `None` when absent (the guide's defaults apply) or when it failed to type.
@@ -94,6 +98,7 @@ impl Sections {
                 vec![None]
             }
         };
+        let cache = optional(field("cache"), "cache", &mut problems).map(Option::unwrap_or_default);
         let origin =
             optional(field("origin"), "origin", &mut problems).map(Option::unwrap_or_default);
         let load = required(field("load"), "load", &mut problems);
@@ -120,6 +125,7 @@ impl Sections {
             target,
             keyspace,
             ops,
+            cache,
             origin,
             load,
             thresholds,

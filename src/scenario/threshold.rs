@@ -41,11 +41,19 @@ pub enum Metric {
     Memory,
     /// Operations per second over the measured phase.
     Throughput,
+    /// Reads the stale-read checker found older than the origin beyond the TTL's bound
+    /// (a count).
+    StaleReads,
+    /// Invalidations a later read proved lost (a count).
+    LostInvalidations,
     /// A breaker expectation about one fault (see [`BreakerMetric`]).
     Breaker(BreakerMetric),
     /// Commands the fault proxy forwarded to Redis while the breaker was OPEN (during one
     /// fault's episode, or the whole run): an open breaker must not touch Redis.
     RedisCallsWhileOpen,
+    /// Writes Redis acknowledged that were gone when read back after the run's failovers
+    /// (the acknowledged-writes check; async replication can lose some).
+    LostWrites,
 }
 
 /// What a `breaker.*` expectation measures. Every one but `final_state` is about one fault:
@@ -103,6 +111,9 @@ impl Metric {
         matches!(
             self,
             Metric::RedisCallsWhileOpen
+                | Metric::StaleReads
+                | Metric::LostInvalidations
+                | Metric::LostWrites
                 | Metric::Breaker(
                     BreakerMetric::FailuresBeforeOpen
                         | BreakerMetric::HalfOpenProbes
@@ -207,7 +218,8 @@ pub enum ThresholdError {
     /// The metric name is not one redline measures.
     #[error(
         "unknown metric `{0}`: use p50, p90, p95, p99, p99.9, max, mean, hit_rate, error_rate, \
-         redis_error_rate, evictions, memory, throughput, redis_calls_while_open or breaker.opens_within, \
+         redis_error_rate, evictions, memory, throughput, stale_reads, lost_invalidations, \
+         lost_writes, redis_calls_while_open or breaker.opens_within, \
          breaker.failures_before_open, breaker.recovers_within, breaker.half_open_probes, \
          breaker.final_state (latency statistics also per operation, like get.p99)"
     )]
@@ -295,7 +307,10 @@ impl Metric {
             "evictions" => Metric::Evictions,
             "memory" => Metric::Memory,
             "throughput" => Metric::Throughput,
+            "stale_reads" => Metric::StaleReads,
+            "lost_invalidations" => Metric::LostInvalidations,
             "redis_calls_while_open" => Metric::RedisCallsWhileOpen,
+            "lost_writes" => Metric::LostWrites,
             _ if name.starts_with("breaker.") => {
                 let rest = &name["breaker.".len()..];
                 let b = BreakerMetric::ALL.into_iter().find(|b| b.name() == rest)?;
@@ -320,8 +335,11 @@ impl fmt::Display for Metric {
             Metric::Evictions => f.write_str("evictions"),
             Metric::Memory => f.write_str("memory"),
             Metric::Throughput => f.write_str("throughput"),
+            Metric::StaleReads => f.write_str("stale_reads"),
+            Metric::LostInvalidations => f.write_str("lost_invalidations"),
             Metric::Breaker(b) => write!(f, "breaker.{}", b.name()),
             Metric::RedisCallsWhileOpen => f.write_str("redis_calls_while_open"),
+            Metric::LostWrites => f.write_str("lost_writes"),
         }
     }
 }
@@ -340,8 +358,9 @@ impl Cmp {
 }
 
 impl Threshold {
-    /// Parses an expression such as `"p95 < 50ms"`, `"get.p99 <= 5ms"`, `"hit_rate >= 80%"`
-    /// or `"throughput > 5000/s"`. Latency limits need a unit and are stored in microseconds.
+    /// Parses an expression such as `"p95 < 50ms"`, `"get.p99 <= 5ms"`, `"hit_rate >= 80%"`,
+    /// `"throughput > 5000/s"` or `"stale_reads == 0"`. Latency limits need a unit and are
+    /// stored in microseconds.
     pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
         let at = expr.find(['<', '>', '=']).ok_or(ThresholdError::Syntax)?;
         let lhs = expr[..at].trim();
@@ -390,7 +409,11 @@ impl Threshold {
                     None => return Err(ThresholdError::State(rhs.to_string())),
                 }
             }
-            Metric::Breaker(_) | Metric::RedisCallsWhileOpen => match rhs.parse::<u64>() {
+            Metric::Breaker(_)
+            | Metric::RedisCallsWhileOpen
+            | Metric::StaleReads
+            | Metric::LostInvalidations
+            | Metric::LostWrites => match rhs.parse::<u64>() {
                 Ok(v) => v as f64,
                 Err(_) => return Err(ThresholdError::Count(rhs.to_string())),
             },
@@ -599,6 +622,7 @@ mod tests {
                 "breaker.opens_soon < 1s",
                 UnknownMetric("breaker.opens_soon".into()),
             ),
+            ("stale_reads == none", Count("none".into())),
             ("< 50ms", Syntax),
             ("p95 <", Syntax),
             ("p96 < 5ms", UnknownMetric("p96".into())),
@@ -618,6 +642,19 @@ mod tests {
             assert_eq!(Threshold::parse(expr), Err(want), "{expr}");
         }
         assert!(UnknownMetric("x".into()).to_string().contains("hit_rate"));
+    }
+
+    #[test]
+    fn checker_counts_compare_for_equality() {
+        let t = parse("stale_reads == 0");
+        assert_eq!(
+            (t.metric, t.cmp, t.limit),
+            (Metric::StaleReads, Cmp::Eq, 0.0)
+        );
+        assert!(t.passes(0.0) && !t.passes(1.0));
+        assert_eq!(t.metric.to_string(), "stale_reads");
+        let t = parse("lost_invalidations <= 3");
+        assert_eq!((t.metric, t.limit), (Metric::LostInvalidations, 3.0));
     }
 
     #[test]

@@ -4,10 +4,12 @@
 mod bad_input;
 mod cache;
 mod check;
+mod consistency;
 mod doc_commands;
 mod drills;
 mod engine;
 mod gate;
+mod failover;
 mod overload;
 mod pipeline_batches;
 mod redis_errors;

@@ -63,6 +63,7 @@ pub(crate) fn synthetic(shape: Shape, seed: u64) -> RunSummary {
             backlog: Default::default(),
             redis_errors: 0,
             faults: Vec::new(),
+            stale_reads: 0,
         });
     }
     let median = |f: fn(&TimePoint) -> Option<u64>| {
