@@ -7,8 +7,9 @@ use crate::check::{self, CheckOptions};
 use crate::cli::{CheckArgs, CleanArgs, MergeArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
 use crate::out_dir;
+use crate::report::live::{LiveMode, LiveView};
 use crate::report::summary::CleanupOutcome;
-use crate::report::{self, terminal, verdict};
+use crate::report::{self, terminal, verdict, RenderOptions};
 use crate::scale::metrics::LiveMetrics;
 use crate::scale::run_plan::{ScaleArgs, ScalePlan};
 use crate::scenario;
@@ -57,6 +58,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
+    // A bad baseline is refused before any load.
+    let gate = crate::gate::RunGate::prepare(&args.gate, &scenario.name)?;
     // The report folder is settled before any load, so a bad --out loses no results.
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
     let existed = args.out.as_deref().is_some_and(|p| p.exists());
@@ -105,14 +108,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         observer: metrics.as_ref().map(|(m, _)| m.clone() as _),
         ..RunOptions::default()
     };
-    let live = !args.quiet && std::io::stdout().is_terminal();
-    let mut on_tick = move |line: &report::aggregate::LiveLine| {
-        if live {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r{}\x1b[K", terminal::live_line(line));
-            let _ = err.flush();
-        }
-    };
+    // Warmup plus the measured phase: the live view's "left"; unknown for a run stopped by
+    // operation count alone.
+    let planned = scenario.load.duration.map(|d| d + scenario.load.warmup);
+    let mode = LiveMode::choose(args.quiet, std::io::stderr().is_terminal());
+    let mut view = LiveView::stderr(mode, planned);
+    let mut on_tick = |line: &report::aggregate::LiveLine| view.tick(line);
     let summary = match opened {
         Ok(mut target) => {
             // A drill's network faults (and redis_calls_while_open) need the fault proxy
@@ -139,9 +140,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     let mut summary = summary;
     summary.shard = shard_info;
-    if live {
-        eprintln!();
-    }
+    view.finish();
     // Said on stderr even with --quiet: someone has to remove those keys.
     let left = summary
         .cleanup
@@ -150,14 +149,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(sentence) = left.and_then(|c| c.sentence()) {
         eprintln!("warning: {sentence}");
     }
-    report::write_run_dir(&summary, &dir)
+    report::write_report_json(&summary, &dir)
+        .with_context(|| format!("cannot write the report to {}", dir.display()))?;
+    let render = RenderOptions { png: args.png };
+    report::render_all(&summary, gate.baseline(), &dir, &render)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
     if !args.quiet {
         let mut out = std::io::stdout().lock();
         terminal::write_summary(&summary, &mut out)?;
         writeln!(out, "report: {}", dir.display())?;
     }
-    Ok(verdict::exit_code(summary.verdict) as u8)
+    let code = verdict::exit_code(summary.verdict) as u8;
+    gate.finish(&summary, &dir, code, args.quiet)
 }
 
 /// `redline merge`: one report from a sharded run's reports; exits with the merged

@@ -40,11 +40,13 @@ pub mod stale;
 pub mod wire;
 
 use crate::cache::RedisStore;
+use crate::chaos::failover::FailoverRun;
 use crate::chaos::open_calls::{self, OpenCallsWatch};
 use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
+use crate::report::failover;
 use crate::report::summary::{
     BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, ServerStats,
     TargetInfo, Window,
@@ -240,8 +242,16 @@ pub async fn run(
         phase.enter();
     }
     let cpu_before = driver::process_cpu();
+    // A failover drill writes versioned keys beside the load and reads them back at the end.
+    let failover_run = match aborted_in {
+        None if provider == Provider::Redis => {
+            FailoverRun::start(scenario, target, &run_prefix, start).await?
+        }
+        _ => None,
+    };
     let timeline = (!scenario.faults.is_empty() && aborted_in.is_none()).then(|| {
         let injectors = Injectors {
+            failover: failover_run.as_ref().and_then(|f| f.injector.clone()),
             server: target.server_process().cloned(),
             admin: admin.cloned(),
             proxy: target.fault_proxy().cloned(),
@@ -348,6 +358,11 @@ pub async fn run(
         Some(t) => t.finish(&shutdown).await,
         None => Vec::new(),
     };
+    // Read back before cleanup removes the keys.
+    let failover_writes = match failover_run {
+        Some(f) => Some(f.finish_writes(shutdown.abandoning()).await),
+        None => None,
+    };
     let calls_while_open = match open_calls {
         Some(w) => Some(w.finish().await),
         None => None,
@@ -431,6 +446,7 @@ pub async fn run(
         final_state: breaker_state(),
         calls_while_open,
     };
+    let breaker_transitions = breaker.transitions.clone();
     let scenario_value = redacted_config(scenario);
     let mut summary = RunSummary::build(SummaryInputs {
         measured,
@@ -454,6 +470,8 @@ pub async fn run(
         started_at,
         duration: elapsed,
         faults,
+        failover: failover_writes
+            .map(|(events, writes)| failover::report(&events, writes, &breaker_transitions)),
     });
     summary.preload = preloaded;
     Ok(summary)
@@ -519,6 +537,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
         target,
         server: None,
         faults: Vec::new(),
+        failover: None,
         breaker: BreakerReport {
             transitions: Vec::new(),
             final_state: None,

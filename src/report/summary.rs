@@ -104,6 +104,10 @@ pub struct RunSummary {
     /// The drill's faults with their planned and actual windows; empty without faults.
     #[serde(default)]
     pub faults: Vec<FaultRecord>,
+    /// Sentinel failovers and the acknowledged writes they lost; `None` unless the scenario
+    /// has a `failover` fault or a `lost_writes` threshold.
+    #[serde(default)]
+    pub failover: Option<super::failover::FailoverReport>,
     /// How the preload went (`load.preload`); `None` when there was none.
     #[serde(default)]
     pub preload: Option<PreloadStats>,
@@ -452,6 +456,10 @@ pub struct Histograms {
     pub response: BTreeMap<String, String>,
     /// Service-time histograms.
     pub service: BTreeMap<String, String>,
+    /// The response-time histogram of every point of `timeseries` (warmup included), V2
+    /// compressed: the run's interval log, written as `latency.hlog`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<super::hlog::IntervalHistogram>,
 }
 
 /// Decimal places kept for fractions (rates, ratios) in the report: enough to show one error

@@ -147,6 +147,8 @@ pub fn merge(reports: &[(String, RunSummary)]) -> Result<RunSummary, MergeError>
         // Only shard 0 preloads.
         preload: first.preload,
         faults: faults(first, offset(first)),
+        // The drill's failover checker runs where its faults run: shard 0.
+        failover: first.failover.clone(),
         shard: None,
         merged: Some(MergeInfo {
             count,
@@ -227,6 +229,9 @@ fn encode_all(
     Histograms {
         response: encode(response),
         service: encode(service),
+        // The shards' per-second interval histograms are not added yet: the merged run
+        // writes no latency.hlog intervals (each shard's own report keeps them).
+        intervals: Vec::new(),
     }
 }
 
