@@ -38,6 +38,9 @@ fn main() -> ExitCode {
             Command::Validate(args) => redline::commands::validate(args),
             Command::Clean(args) => redline::commands::clean(args).await,
             Command::Proxy(args) => redline::chaos::proxy::command::run(args).await,
+            Command::Merge(args) => redline::commands::merge(args),
+            Command::Compare(args) => redline::gate::compare_reports(args),
+            Command::Report(args) => redline::rerender::run(args),
             Command::Size(args) => redline::size::command::command(args).await,
         }
     });

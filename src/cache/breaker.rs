@@ -82,6 +82,9 @@ pub struct Transition {
     pub to: BreakerState,
     /// What caused it, e.g. "5 consecutive failures (last: timed out ...)".
     pub cause: String,
+    /// Failures counted since the breaker was made, at this change (drills compare it
+    /// with the count when a fault started).
+    pub failures: u64,
 }
 
 /// Admission to make one guarded call; hand it back with the outcome.
@@ -165,6 +168,12 @@ impl CircuitBreaker {
                 events_dropped: 0,
             }),
         }
+    }
+
+    /// The time on the breaker's clock now, the clock of [`Transition::at`]: a caller reads
+    /// it at an instant of its own to put transitions on its own timeline.
+    pub fn clock_now(&self) -> Duration {
+        self.clock.now()
     }
 
     /// The settings.
@@ -318,6 +327,13 @@ impl CircuitBreaker {
         self.lock().events.clone()
     }
 
+    /// How many transitions there have been (those dropped past 10 000 included): a cheap
+    /// way to tell that the state changed between two reads.
+    pub fn transition_count(&self) -> u64 {
+        let inner = self.lock();
+        inner.events.len() as u64 + inner.events_dropped
+    }
+
     /// Transitions from index `from` on, for consumers that poll the event stream.
     pub fn transitions_since(&self, from: usize) -> Vec<Transition> {
         let inner = self.lock();
@@ -363,6 +379,7 @@ impl CircuitBreaker {
             from,
             to,
             cause,
+            failures: self.failures.load(Ordering::Relaxed),
         });
     }
 }

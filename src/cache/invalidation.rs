@@ -1,6 +1,10 @@
 //! Invalidations made while Redis was unreachable, remembered (bounded) so they can be
 //! replayed before Redis serves again: an entry deleted or rewritten during an outage must
 //! not be read back stale from Redis afterwards.
+//!
+//! The replay can be switched off ([`PendingInvalidations::off`], scenario
+//! `cache.replay_invalidations = false`): a test and drill knob that lets stale values
+//! survive an outage, so a drill can show the stale-read checker catching them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +23,8 @@ pub struct Backlog {
 #[derive(Debug)]
 pub struct PendingInvalidations {
     max_keys: usize,
+    /// False when replay is switched off: nothing is remembered, so nothing is replayed.
+    enabled: bool,
     /// Set when anything is pending: read on every Redis call, so it must be cheap.
     any: AtomicBool,
     inner: Mutex<Inner>,
@@ -37,9 +43,24 @@ impl PendingInvalidations {
     pub fn new(max_keys: usize) -> Self {
         PendingInvalidations {
             max_keys,
+            enabled: true,
             any: AtomicBool::new(false),
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// Remembers nothing: invalidations made during an outage are never replayed (and the
+    /// fallback, cleared only by a replay, keeps what the outage wrote). For drills only.
+    pub fn off() -> Self {
+        PendingInvalidations {
+            enabled: false,
+            ..Self::new(0)
+        }
+    }
+
+    /// False when replay is switched off.
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -56,6 +77,9 @@ impl PendingInvalidations {
     /// `whole_prefix_ok` (the store has a non-empty prefix of its own), everything under the
     /// prefix is scheduled instead; otherwise the key is dropped and counted.
     pub fn remember_key(&self, key: &str, whole_prefix_ok: bool) {
+        if !self.enabled {
+            return;
+        }
         let mut inner = self.lock();
         inner.generation += 1;
         let generation = inner.generation;
@@ -75,6 +99,9 @@ impl PendingInvalidations {
 
     /// Remembers that every key matching `pattern` must be deleted in Redis.
     pub fn remember_pattern(&self, pattern: &str) {
+        if !self.enabled {
+            return;
+        }
         let mut inner = self.lock();
         if !inner
             .backlog
@@ -163,6 +190,16 @@ mod tests {
         }
         assert_eq!(p.snapshot().keys.len(), 2);
         assert_eq!(p.dropped(), 1);
+    }
+
+    #[test]
+    fn switched_off_it_remembers_nothing() {
+        let p = PendingInvalidations::off();
+        p.remember_key("a", true);
+        p.remember_pattern("x:*");
+        assert!(!p.any());
+        assert!(p.is_empty());
+        assert!(!p.enabled());
     }
 
     #[test]

@@ -20,10 +20,12 @@ use super::health::HealthSnapshot;
 use super::invalidation::PendingInvalidations;
 use super::memory_store::{MemoryStore, DEFAULT_MAX_BYTES};
 use super::redis_store::{Command, RedisStore, Reply};
+use super::single_flight::SingleFlight;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod cache_aside;
 mod typed;
 
 /// Settings of a manager; defaults are the guide's.
@@ -39,6 +41,12 @@ pub struct ManagerConfig {
     pub max_pending_invalidations: usize,
     /// Keys per SCAN page and per UNLINK in `del_pattern`.
     pub del_pattern_batch: usize,
+    /// Concurrent `get_or_set` misses for one key share one load and write-back
+    /// ([`SingleFlight`]); off, each miss loads on its own, as the guide's getOrSet does.
+    pub single_flight: bool,
+    /// Replay invalidations made during an outage before Redis serves again. Only a test
+    /// or drill switches it off, to show what the stale-read checker catches without it.
+    pub replay_invalidations: bool,
 }
 
 impl Default for ManagerConfig {
@@ -49,6 +57,8 @@ impl Default for ManagerConfig {
             fallback_max_bytes: DEFAULT_MAX_BYTES,
             max_pending_invalidations: 100_000,
             del_pattern_batch: 1000,
+            single_flight: false,
+            replay_invalidations: true,
         }
     }
 }
@@ -123,6 +133,8 @@ struct Inner {
     pending: PendingInvalidations,
     /// Held while replaying, so no call reaches Redis before the replay is done.
     replay_lock: tokio::sync::Mutex<()>,
+    /// Loads in progress per key, when `single_flight` is on.
+    flights: Option<SingleFlight<Result<Served<Vec<u8>>, OpError>>>,
     counters: Counters,
 }
 
@@ -155,8 +167,13 @@ impl CacheManager {
         CacheManager {
             inner: Arc::new(Inner {
                 breaker: CircuitBreaker::with_clock(config.breaker.clone(), clock),
-                pending: PendingInvalidations::new(config.max_pending_invalidations),
+                pending: if config.replay_invalidations {
+                    PendingInvalidations::new(config.max_pending_invalidations)
+                } else {
+                    PendingInvalidations::off()
+                },
                 replay_lock: tokio::sync::Mutex::new(()),
+                flights: config.single_flight.then(SingleFlight::new),
                 counters: Counters::default(),
                 config,
                 redis,
@@ -239,6 +256,12 @@ impl CacheManager {
         let _guard = self.inner.replay_lock.lock().await;
         if !self.inner.pending.any() {
             return Ok(());
+        }
+        // Calls admitted before the breaker opened wait here one after the other, each
+        // replay timing out in turn: once it is open, none of them may touch Redis (a
+        // drill's redis_calls_while_open caught them doing so).
+        if self.inner.breaker.state() == crate::cache::BreakerState::Open {
+            return Err(OpError::BreakerOpen);
         }
         let backlog = self.inner.pending.snapshot();
         let keys: Vec<&str> = backlog.keys.keys().map(String::as_str).collect();
@@ -527,48 +550,6 @@ impl CacheManager {
     /// The cause to report for a fallback answer (none when there is no Redis at all).
     fn cause(&self, e: OpError) -> Option<OpError> {
         self.inner.redis.as_ref().map(|_| e)
-    }
-
-    /// Cache-aside on bytes: GET, and on a miss call `loader`, store its value with `ttl`
-    /// and return it. The flag says whether the loader ran.
-    pub async fn get_or_set_bytes<F, Fut, E>(
-        &self,
-        key: &str,
-        ttl: Option<Duration>,
-        loader: F,
-    ) -> Result<(Served<Vec<u8>>, bool), OpError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<u8>, E>>,
-        E: std::fmt::Display,
-    {
-        let got = self.get_bytes(key).await?;
-        if let Some(v) = got.value {
-            return Ok((
-                Served {
-                    value: v,
-                    source: got.source,
-                    cause: got.cause,
-                },
-                false,
-            ));
-        }
-        let value = match loader().await {
-            Ok(v) => v,
-            Err(e) => {
-                self.inner.counters.errors.incr();
-                return Err(OpError::Loader(e.to_string()));
-            }
-        };
-        let stored = self.set_bytes(key, &value, ttl).await?;
-        Ok((
-            Served {
-                value,
-                source: stored.source,
-                cause: stored.cause,
-            },
-            true,
-        ))
     }
 
     /// The health snapshot (the guide's `getMetrics()`).

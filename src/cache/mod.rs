@@ -5,6 +5,7 @@
 //! - [`config`]: connection settings from the guide's environment variables, redaction.
 //! - [`redis_store`]: the Redis client (connections, timeouts, reconnects, reply types).
 //! - [`link`]: opening one connection (TCP/TLS, the reply cap, the crate's handshake).
+//! - [`sentinel`]: `redis+sentinel://` URLs and finding the primary through Sentinel.
 //! - [`reply`]: the reply type each command must get; anything else is a protocol error.
 //! - [`reply_cap`]: the bound on one reply's size, whatever the peer sends.
 //! - [`memory_store`]: the bounded in-memory fallback.
@@ -12,6 +13,8 @@
 //! - [`codec`]: JSON values and optional compression (gzip+base64, gzip, zstd).
 //! - [`manager`]: `CacheManager`, the guide's API: get/set/del/del_pattern/get_or_set/
 //!   mget/mset/pipeline with failover and invalidation replay.
+//! - [`single_flight`]: concurrent misses for one key sharing one load.
+//! - [`invalidation`]: invalidations made during an outage, replayed on recovery.
 //! - [`keys`]: key builders and TTL constants.
 //! - [`sweep`]: removing keys by prefix or pattern (SCAN MATCH + UNLINK, the only copy).
 //! - [`health`]: the metrics snapshot in the guide's `/api/health` shape.
@@ -33,6 +36,8 @@ pub mod memory_store;
 pub mod redis_store;
 pub mod reply;
 pub mod reply_cap;
+pub mod sentinel;
+pub mod single_flight;
 pub mod sweep;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};

@@ -47,6 +47,8 @@ fn manager_config(scenario: &Scenario) -> ManagerConfig {
             slow_call_threshold: b.slow_call_threshold,
         },
         fallback_max_bytes: scenario.target.fallback.max_bytes,
+        single_flight: scenario.cache.single_flight,
+        replay_invalidations: scenario.cache.replay_invalidations,
         ..ManagerConfig::default()
     }
 }

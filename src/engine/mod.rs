@@ -6,11 +6,13 @@
 //! - [`driver`]: the pacer (open model) and the clients (closed model).
 //! - [`ops`]: one operation executed and recorded (its [`outcome`] recorded in one place).
 //! - [`backend`]: the three targets (managed, raw Redis, memory) behind one interface.
-//! - [`origin`]: the simulated database behind `get_or_set`.
+//! - [`origin`]: the simulated database behind `get_or_set`, with a version per key.
+//! - [`stale`]: the stale-read checker judging every cached value read against it.
 //! - [`queueing`]: where an operation waited (Redis command slots, the origin pool).
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //! - [`preload`]: writing every key once before the load, pipelined.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
+//! - [`peers`]: the other generators of a sharded run, and an observer of every interval.
 //!
 //! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
 //! it is given: the first request ends the phase and the run goes on to its partial report
@@ -30,15 +32,21 @@ pub mod layer;
 pub mod ops;
 pub mod origin;
 mod outcome;
+pub mod peers;
 pub mod preload;
 pub mod queueing;
 pub mod schedule;
+pub mod stale;
 pub mod wire;
 
 use crate::cache::RedisStore;
+use crate::chaos::failover::FailoverRun;
+use crate::chaos::open_calls::{self, OpenCallsWatch};
+use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
+use crate::report::failover;
 use crate::report::summary::{
     BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, ServerStats,
     TargetInfo, Window,
@@ -62,6 +70,13 @@ pub enum EngineError {
     /// The run's cache store could not connect (unreachable, wrong password, not Redis).
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// The generators of a sharded run could not start together (the run's keys are
+    /// removed first).
+    #[error(transparent)]
+    Peers(#[from] peers::PeersError),
+    /// A fault of the scenario cannot apply to the target (checked before any load).
+    #[error(transparent)]
+    Fault(#[from] crate::chaos::FaultError),
     /// The run id cannot be part of a key prefix.
     #[error("run id {0:?} must not contain whitespace or * ? [ ] \\ (it becomes part of the key prefix)")]
     RunId(String),
@@ -77,6 +92,10 @@ pub struct RunOptions {
     pub keep_keys: bool,
     /// Seed for every random choice; random when None.
     pub seed: Option<u64>,
+    /// The other generators of a sharded run; None for a lone generator.
+    pub peers: Option<Arc<dyn peers::Peers>>,
+    /// Sees every closed interval (the live metrics endpoint); None when nobody watches.
+    pub observer: Option<Arc<dyn peers::Observer>>,
 }
 
 /// Recorder shards the workers record into (merged once a second).
@@ -106,6 +125,7 @@ pub async fn run(
         target.key_prefix(),
         scenario.keyspace.prefix
     );
+    crate::chaos::check_target(&scenario.faults, target)?;
     let opened_at = Instant::now();
     let target_info = |provider: Provider| TargetInfo {
         kind: scenario.target.kind,
@@ -150,6 +170,20 @@ pub async fn run(
         preloaded = Some(preload::preload(&workload, scenario, &shutdown).await);
         note_stop(Phase::Preload, &mut aborted_in);
     }
+    if let (Some(peers), None) = (&opts.peers, aborted_in) {
+        Phase::Waiting.enter();
+        match until(&shutdown, peers.ready(admin, &run_prefix)).await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                // Preloaded keys are not left behind by a run that never started.
+                if let Some(admin) = admin.filter(|_| peers.cleans_up()) {
+                    cleanup::remove_run_keys(admin, &run_prefix, opts.keep_keys, &shutdown).await;
+                }
+                return Err(e.into());
+            }
+            None => aborted_in = Some(Phase::Waiting),
+        }
+    }
 
     // Set before the load when a phase before it was interrupted: the load then ends at once.
     let stop = Arc::new(AtomicBool::new(aborted_in.is_some()));
@@ -168,6 +202,13 @@ pub async fn run(
 
     let started_at = chrono::Utc::now();
     let start = Instant::now();
+    // The breaker's clock at the load's start: transitions go on the time series' clock
+    // exactly (the breaker's clock began when the layer was built, after connecting), as
+    // drills measure them against fault times to the millisecond.
+    let breaker_at_start = workload
+        .backend
+        .manager()
+        .map(|m| m.breaker().clock_now().as_secs_f64());
     let breaker_state = || {
         workload
             .backend
@@ -201,6 +242,41 @@ pub async fn run(
         phase.enter();
     }
     let cpu_before = driver::process_cpu();
+    // A failover drill writes versioned keys beside the load and reads them back at the end.
+    let failover_run = match aborted_in {
+        None if provider == Provider::Redis => {
+            FailoverRun::start(scenario, target, &run_prefix, start).await?
+        }
+        _ => None,
+    };
+    let timeline = (!scenario.faults.is_empty() && aborted_in.is_none()).then(|| {
+        let injectors = Injectors {
+            failover: failover_run.as_ref().and_then(|f| f.injector.clone()),
+            server: target.server_process().cloned(),
+            admin: admin.cloned(),
+            proxy: target.fault_proxy().cloned(),
+        };
+        let w = workload.clone();
+        let failures: FailureCount = Arc::new(move || {
+            let m = w.backend.manager().filter(|m| m.redis().is_some())?;
+            Some(m.breaker().counters().failures)
+        });
+        Timeline::start(scenario.faults.clone(), injectors, start, failures)
+    });
+    let has_breaker = breaker_state().is_some();
+    let open_calls = target.fault_proxy().filter(|_| has_breaker).map(|proxy| {
+        let w = workload.clone();
+        let probe = open_calls::probe_of(move || {
+            let m = w.backend.manager().filter(|m| m.redis().is_some())?;
+            Some(open_calls::sample(m.breaker()))
+        });
+        OpenCallsWatch::start(
+            proxy.clone(),
+            probe,
+            start,
+            scenario.target.response_timeout,
+        )
+    });
     let mut drive = std::pin::pin!(driver::drive(workload.clone(), params));
     // Intervals close once a second and once exactly when warmup ends and when the measured
     // phase ends, so an interval is all warmup, all measured or all grace: it counts when it
@@ -225,12 +301,18 @@ pub async fn run(
     let mut interval_start = Duration::ZERO;
     let close_interval = |aggregator: &mut Aggregator, interval_start: &mut Duration| {
         let elapsed = start.elapsed();
+        let points = aggregator.timeseries().len();
         if *interval_start >= measured_end {
             aggregator.tick_grace(elapsed, breaker_state());
         } else {
             aggregator.tick(elapsed, breaker_state(), *interval_start >= warmup);
         }
         *interval_start = elapsed;
+        if let (Some(observer), Some(point)) = (&opts.observer, aggregator.timeseries().last()) {
+            if aggregator.timeseries().len() > points {
+                observer.interval(point, aggregator.last_interval());
+            }
+        }
     };
     let outcome: Option<Drive> = loop {
         // Biased: when a tick and the end of warmup fall due together, the tick closes the
@@ -270,6 +352,21 @@ pub async fn run(
             }
         }
     };
+    // Every fault is undone before the last interval closes and before INFO and cleanup,
+    // which need the server as it was.
+    let faults = match timeline {
+        Some(t) => t.finish(&shutdown).await,
+        None => Vec::new(),
+    };
+    // Read back before cleanup removes the keys.
+    let failover_writes = match failover_run {
+        Some(f) => Some(f.finish_writes(shutdown.abandoning()).await),
+        None => None,
+    };
+    let calls_while_open = match open_calls {
+        Some(w) => Some(w.finish().await),
+        None => None,
+    };
     close_interval(&mut aggregator, &mut interval_start);
     let elapsed = start.elapsed();
     let cpu = driver::process_cpu().saturating_sub(cpu_before);
@@ -293,7 +390,26 @@ pub async fn run(
             }),
         None => None,
     };
+    if let Some(peers) = &opts.peers {
+        // An interrupted generator still says it is done (only a second signal skips
+        // that), so shard 0 need not wait out its bound; a running one gives up waiting for
+        // the others at a stop request.
+        if aborted_in.is_some() || shutdown.is_stopping() {
+            until_abandoned(&shutdown, peers.finished(admin, &run_prefix, true)).await;
+        } else {
+            until(&shutdown, peers.finished(admin, &run_prefix, false)).await;
+        }
+    }
     let cleanup = match admin {
+        Some(_) if opts.peers.as_ref().is_some_and(|p| !p.cleans_up()) => {
+            Some(crate::report::summary::Cleanup {
+                prefix: run_prefix.clone(),
+                outcome: crate::report::summary::CleanupOutcome::OtherShard,
+                removed: 0,
+                reason: None,
+                remove_with: None,
+            })
+        }
         Some(admin) => {
             Phase::Cleanup.enter();
             let removal = cleanup::remove_run_keys(admin, &run_prefix, opts.keep_keys, &shutdown);
@@ -312,7 +428,8 @@ pub async fn run(
     };
 
     let manager = workload.backend.manager().filter(|m| m.redis().is_some());
-    let clock_offset = start.saturating_duration_since(opened_at).as_secs_f64();
+    let clock_offset = breaker_at_start
+        .unwrap_or_else(|| start.saturating_duration_since(opened_at).as_secs_f64());
     let breaker = BreakerReport {
         transitions: manager
             .map(|m| m.breaker().transitions())
@@ -323,10 +440,13 @@ pub async fn run(
                 from: t.from,
                 to: t.to,
                 cause: t.cause,
+                failures: t.failures,
             })
             .collect(),
         final_state: breaker_state(),
+        calls_while_open,
     };
+    let breaker_transitions = breaker.transitions.clone();
     let scenario_value = redacted_config(scenario);
     let mut summary = RunSummary::build(SummaryInputs {
         measured,
@@ -340,11 +460,18 @@ pub async fn run(
         breaker,
         generator,
         limits,
+        checker: Some(crate::report::consistency::CheckerInputs {
+            checked_keys: workload.origin.versions().checked_keys(),
+            replay_invalidations: scenario.cache.replay_invalidations,
+        }),
         origin_p50_us: workload.origin.p50_us(),
         aborted_in,
         cleanup,
         started_at,
         duration: elapsed,
+        faults,
+        failover: failover_writes
+            .map(|(events, writes)| failover::report(&events, writes, &breaker_transitions)),
     });
     summary.preload = preloaded;
     Ok(summary)
@@ -409,9 +536,12 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
         },
         target,
         server: None,
+        faults: Vec::new(),
+        failover: None,
         breaker: BreakerReport {
             transitions: Vec::new(),
             final_state: None,
+            calls_while_open: None,
         },
         generator: GeneratorInputs {
             open_model: false,
@@ -426,6 +556,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
             origin_concurrency: scenario.origin.concurrency.max(1) as u64,
             graceful_stop_s: load.graceful_stop.as_secs_f64(),
         },
+        checker: None,
         origin_p50_us: None,
         aborted_in: Some(phase),
         cleanup: None,

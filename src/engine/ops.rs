@@ -2,12 +2,17 @@
 //! codec, through which backend; response time from the intended start, service time from
 //! the actual send, hits, misses, fallback answers and errors by kind.
 
+mod batch;
+mod cache_aside;
+
 use super::backend::Backend;
-use super::origin::Origin;
+use super::origin::{Origin, OriginError};
 use super::outcome::{us, Outcome};
+use super::stale::{Stamp, STAMP_LEN};
 use super::wire::{Reply as WireReply, WireClient};
 use crate::cache::codec::{self, CodecConfig};
-use crate::cache::redis_store::{px_millis, Command, Reply};
+use crate::cache::redis_store::px_millis;
+use crate::cache::single_flight::SingleFlight;
 use crate::cache::{Codec, OpError, RedisConfig};
 use crate::op::{ErrorKind, OpKind, RedisCalls};
 use crate::report::backlog::OpWaits;
@@ -17,9 +22,10 @@ use crate::scenario::dist::{KeyChooser, OpMix, ValueGen};
 use crate::scenario::workload::OpSpec;
 use crate::scenario::Scenario;
 use rand::rngs::SmallRng;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Keys per "workspace" group: `del_pattern` removes one group (`w{g}:*`), as the guide's
 /// `contacts:workspace:{id}:*` invalidation does.
@@ -54,6 +60,10 @@ pub struct Workload {
     pub keys_written: AtomicU64,
     /// Recorder shards; an operation records into the shard it is given.
     pub recorders: RecorderShards,
+    /// `get_or_set` loads in progress per key, when `cache.single_flight` is on (managed and
+    /// memory targets: the raw target has no cache layer). The engine runs cache-aside
+    /// itself, to record each step, with the cache layer's single flight.
+    flights: Option<SingleFlight<Result<(), OriginError>>>,
 }
 
 fn codec_of(spec: &OpSpec) -> CodecConfig {
@@ -71,13 +81,16 @@ impl Workload {
         recorders: RecorderShards,
         seed: u64,
     ) -> Self {
+        let flights =
+            (scenario.cache.single_flight && backend.manager().is_some()).then(SingleFlight::new);
         Workload {
+            flights,
             backend,
             keys: KeyChooser::new(&scenario.keyspace),
             values: ValueGen::new(&scenario.keyspace, seed),
             mix: OpMix::new(&scenario.ops).expect("validated scenarios have a non-empty mix"),
             codecs: scenario.ops.iter().map(codec_of).collect(),
-            origin: Origin::new(&scenario.origin),
+            origin: Origin::new(&scenario.origin, scenario.keyspace.keys),
             keys_written: AtomicU64::new(0),
             recorders,
         }
@@ -92,10 +105,12 @@ impl Workload {
             .unwrap_or(0)
     }
 
-    /// A value for preloading, encoded with the first operation's codec.
-    pub fn preload_value(&self, rng: &mut SmallRng) -> Vec<u8> {
+    /// A value for preloading key `index` with `ttl`, encoded with the first operation's
+    /// codec and stamped with the key's version.
+    pub fn preload_value(&self, rng: &mut SmallRng, index: u64, ttl: Duration) -> Vec<u8> {
         let codec = self.codecs.first().copied().unwrap_or_default();
-        match self.value(rng, &codec) {
+        let stamp = self.origin.versions().preloaded(index, ttl);
+        match self.value(rng, &codec, stamp.as_ref()) {
             Ok((v, _)) => v.into_owned(),
             Err(_) => Vec::new(),
         }
@@ -106,14 +121,26 @@ impl Workload {
         self.keys.keys()
     }
 
+    /// A value of a sampled size, carrying `stamp` (for the stale-read checker) when it is
+    /// long enough, encoded with `codec`; with its raw length.
     fn value<'a>(
         &'a self,
         rng: &mut SmallRng,
         codec: &CodecConfig,
-    ) -> Result<(std::borrow::Cow<'a, [u8]>, u64), OpError> {
+        stamp: Option<&Stamp>,
+    ) -> Result<(Cow<'a, [u8]>, u64), OpError> {
         let size = self.values.size(rng);
         let raw = self.values.value(rng, size);
-        Ok((codec.encode(raw)?, raw.len() as u64))
+        let Some(stamp) = stamp.filter(|_| raw.len() >= STAMP_LEN) else {
+            return Ok((codec.encode(raw)?, raw.len() as u64));
+        };
+        let mut stamped = raw.to_vec();
+        stamp.write_into(&mut stamped);
+        let compressed = match codec.encode(&stamped)? {
+            Cow::Owned(v) => Some(v),
+            Cow::Borrowed(_) => None,
+        };
+        Ok((Cow::Owned(compressed.unwrap_or(stamped)), raw.len() as u64))
     }
 
     /// Picks one operation and runs it; `intended` is its scheduled start (the actual send
@@ -139,14 +166,20 @@ impl Workload {
     }
 
     async fn get(&self, rng: &mut SmallRng) -> Outcome {
-        let key = key_name(self.keys.next(rng));
-        let call = self.backend.get(&key).await;
+        let index = self.keys.next(rng);
+        let read = self.origin.versions().read(index);
+        let call = self.backend.get(&key_name(index)).await;
         let mut out = Outcome::of(&call);
         match call.result {
             Ok((v, via)) => {
                 out.served(via);
                 match v.as_deref().map(codec::decode).transpose() {
-                    Ok(_) => out.read(u64::from(v.is_some()), u64::from(v.is_none())),
+                    Ok(decoded) => {
+                        out.read(u64::from(v.is_some()), u64::from(v.is_none()));
+                        if let Some(d) = decoded {
+                            out.check(self.origin.versions().judge(read, &d));
+                        }
+                    }
                     Err(e) => out.fail(&e),
                 }
             }
@@ -155,15 +188,17 @@ impl Workload {
         out
     }
 
-    /// Encodes a value and writes it (shared by `set` and `get_or_set`'s write-back).
+    /// Encodes a value carrying `stamp` and writes it (shared by `set` and `get_or_set`'s
+    /// write-back).
     async fn write(
         &self,
         rng: &mut SmallRng,
         key: &str,
         spec: &OpSpec,
         codec: &CodecConfig,
+        stamp: Option<&Stamp>,
     ) -> Outcome {
-        let (v, raw) = match self.value(rng, codec) {
+        let (v, raw) = match self.value(rng, codec, stamp) {
             Ok(v) => v,
             Err(e) => return Outcome::failed(&e),
         };
@@ -180,142 +215,36 @@ impl Workload {
         out
     }
 
+    /// A write to the origin, written through to the cache (a new version, stamped).
     async fn set(&self, rng: &mut SmallRng, spec: &OpSpec, codec: &CodecConfig) -> Outcome {
-        let key = key_name(self.keys.next(rng));
-        self.write(rng, &key, spec, codec).await
-    }
-
-    /// Cache-aside: GET; on a miss, load from the origin and write the value back. A failed
-    /// write-back is an error of this operation; its bytes still count.
-    async fn get_or_set(&self, rng: &mut SmallRng, spec: &OpSpec, codec: &CodecConfig) -> Outcome {
-        let key = key_name(self.keys.next(rng));
-        let call = self.backend.get(&key).await;
-        let mut out = Outcome::of(&call);
-        match call.result {
-            Err(e) => out.fail(&e),
-            Ok((Some(v), via)) => {
-                out.served(via);
-                match codec::decode(&v) {
-                    Ok(_) => out.read(1, 0),
-                    Err(e) => out.fail(&e),
-                }
-            }
-            Ok((None, via)) => {
-                out.served(via);
-                out.read(0, 1);
-                out.origin_call = true;
-                match self.origin.load(rng).await {
-                    Ok(()) => out.then(self.write(rng, &key, spec, codec).await),
-                    Err(_) => out.fail(&OpError::Loader("origin failed".into())),
-                }
-            }
-        }
+        let index = self.keys.next(rng);
+        let versions = self.origin.versions();
+        let write = versions.write(index, Some(spec.ttl));
+        let stamp = write.as_ref().and_then(|w| w.stamp);
+        let out = (self.write(rng, &key_name(index), spec, codec, stamp.as_ref())).await;
+        versions.write_done(write);
         out
     }
 
+    /// An invalidation: the record changed in the origin, its cache entry is deleted.
     async fn del(&self, rng: &mut SmallRng) -> Outcome {
-        let key = key_name(self.keys.next(rng));
-        Outcome::done(self.backend.del(&key).await)
+        let index = self.keys.next(rng);
+        let versions = self.origin.versions();
+        let write = versions.write(index, None);
+        let out = Outcome::done(self.backend.del(&key_name(index)).await);
+        versions.write_done(write);
+        out
     }
 
+    /// Invalidates a group of a hundred keys (all changed in the origin).
     async fn del_pattern(&self, rng: &mut SmallRng) -> Outcome {
         let group = self.keys.next(rng) / GROUP;
-        Outcome::done(self.backend.del_pattern(&format!("w{group}:*")).await)
-    }
-
-    async fn mget(&self, rng: &mut SmallRng, spec: &OpSpec) -> Outcome {
-        let n = self.mix.batch(spec, rng);
-        let keys: Vec<String> = (0..n).map(|_| key_name(self.keys.next(rng))).collect();
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let call = self.backend.mget(&refs).await;
-        let mut out = Outcome::of(&call);
-        match call.result {
-            Ok((vals, via)) => {
-                out.served(via);
-                let hits = vals.iter().filter(|v| v.is_some()).count() as u64;
-                out.read(hits, vals.len() as u64 - hits);
-            }
-            Err(e) => out.fail(&e),
-        }
-        out
-    }
-
-    async fn mset(&self, rng: &mut SmallRng, spec: &OpSpec, codec: &CodecConfig) -> Outcome {
-        let n = self.mix.batch(spec, rng);
-        let mut keys = Vec::with_capacity(n);
-        let mut vals = Vec::with_capacity(n);
-        let (mut raw_total, mut wire_total) = (0, 0);
-        for _ in 0..n {
-            keys.push(key_name(self.keys.next(rng)));
-            match self.value(rng, codec) {
-                Ok((v, raw)) => {
-                    raw_total += raw;
-                    wire_total += v.len() as u64;
-                    vals.push(v);
-                }
-                Err(e) => return Outcome::failed(&e),
-            }
-        }
-        let items: Vec<(&str, &[u8])> = keys
-            .iter()
-            .map(String::as_str)
-            .zip(vals.iter().map(|v| &**v))
-            .collect();
-        self.keys_written.fetch_add(n as u64, Ordering::Relaxed);
-        let call = self.backend.mset(&items, spec.ttl).await;
-        let mut out = Outcome::of(&call);
-        match call.result {
-            Ok(((), via)) => {
-                out.served(via);
-                out.bytes = Some((raw_total, wire_total));
-            }
-            Err(e) => out.fail(&e),
-        }
-        out
-    }
-
-    /// One operation of `batch` commands in one round trip; it completes with its last
-    /// reply and fails if any command failed.
-    async fn pipeline(&self, rng: &mut SmallRng, spec: &OpSpec, codec: &CodecConfig) -> Outcome {
-        let n = self.mix.batch(spec, rng);
-        let mut cmds = Vec::with_capacity(n);
-        let (mut raw_total, mut wire_total) = (0, 0);
-        for _ in 0..n {
-            let key = key_name(self.keys.next(rng));
-            cmds.push(match self.mix.pipeline_op(spec, rng) {
-                OpKind::Set => match self.value(rng, codec) {
-                    Ok((v, raw)) => {
-                        raw_total += raw;
-                        wire_total += v.len() as u64;
-                        self.keys_written.fetch_add(1, Ordering::Relaxed);
-                        Command::Set(key, v.into_owned(), Some(spec.ttl))
-                    }
-                    Err(_) => Command::Get(key),
-                },
-                OpKind::Del => Command::Del(key),
-                _ => Command::Get(key),
-            });
-        }
-        let mut out = Outcome::default();
-        if raw_total > 0 {
-            out.bytes = Some((raw_total, wire_total));
-        }
-        let mut last = None;
-        for (call, at) in self.backend.pipeline(&cmds).await {
-            last = last.max(Some(at));
-            out.commands += call.commands;
-            out.redis.add(call.redis);
-            match call.result {
-                Ok((reply, via)) => {
-                    out.served(via);
-                    if let Reply::Value(v) = reply {
-                        out.read(u64::from(v.is_some()), u64::from(v.is_none()));
-                    }
-                }
-                Err(e) => out.fail(&e),
-            }
-        }
-        out.done = last;
+        let versions = self.origin.versions();
+        let first = group.saturating_mul(GROUP);
+        let last = first.saturating_add(GROUP).min(self.key_count());
+        let writes: Vec<_> = (first..last).map(|i| versions.write(i, None)).collect();
+        let out = Outcome::done(self.backend.del_pattern(&format!("w{group}:*")).await);
+        writes.into_iter().for_each(|w| versions.write_done(w));
         out
     }
 }
@@ -388,7 +317,7 @@ impl Workload {
                 redis_failed: None,
             };
             match spec.kind {
-                OpKind::Set => match self.value(rng, &self.codecs[index]) {
+                OpKind::Set => match self.value(rng, &self.codecs[index], None) {
                     Ok((v, raw)) => {
                         let mut px = itoa::Buffer::new();
                         let px = px.format(px_millis(spec.ttl)).as_bytes();

@@ -3,7 +3,10 @@
 //! its duration recorded, so the report can compare cached reads with origin-only reads.
 //! The wait for a pool connection and the pool's occupancy go to the operation's
 //! [`queueing`](super::queueing) record, so a pool that is too small is named in the report.
+//! It keeps a version per key ([`Versions`]): writes bump it, loads return it, and the
+//! stale-read checker ([`super::stale`]) judges every cached value read against it.
 
+use super::stale::Versions;
 use crate::report::hdr::new_histogram;
 use crate::scenario::dist::OriginLatency;
 use crate::scenario::origin::OriginSpec;
@@ -28,22 +31,31 @@ pub struct Origin {
     error_rate: f64,
     /// Duration of each call including the wait for a pool slot, in µs.
     durations: Mutex<Histogram<u64>>,
+    /// The version of every key, bumped by writes.
+    versions: Versions,
 }
 
 impl Origin {
-    /// An origin as the scenario describes it.
-    pub fn new(spec: &OriginSpec) -> Self {
+    /// An origin as the scenario describes it, over a keyspace of `keys` keys.
+    pub fn new(spec: &OriginSpec, keys: u64) -> Self {
         Origin {
             latency: OriginLatency::new(&spec.latency),
             pool: Semaphore::new(spec.concurrency.max(1)),
             size: spec.concurrency.max(1),
             error_rate: spec.error_rate,
             durations: Mutex::new(new_histogram()),
+            versions: Versions::new(keys),
         }
     }
 
-    /// Loads one value: waits for a pool slot, then for the sampled latency.
-    pub async fn load(&self, rng: &mut SmallRng) -> Result<(), OriginError> {
+    /// Every key's version, and the checker's records.
+    pub fn versions(&self) -> &Versions {
+        &self.versions
+    }
+
+    /// Loads key `index`: waits for a pool slot, then for the sampled latency, and returns
+    /// the key's version as of the end of that latency (when the database answered).
+    pub async fn load(&self, rng: &mut SmallRng, index: u64) -> Result<u64, OriginError> {
         let started = Instant::now();
         let delay = self.latency.sample(rng);
         let fails = self.error_rate > 0.0 && rng.random::<f64>() < self.error_rate;
@@ -63,7 +75,7 @@ impl Origin {
         if fails {
             Err(OriginError)
         } else {
-            Ok(())
+            Ok(self.versions.current(index))
         }
     }
 
@@ -88,18 +100,21 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn calls_take_the_configured_latency_and_fail_at_the_error_rate() {
-        let origin = Origin::new(&OriginSpec {
-            latency: Latency::Fixed {
-                value: Duration::from_millis(20),
+        let origin = Origin::new(
+            &OriginSpec {
+                latency: Latency::Fixed {
+                    value: Duration::from_millis(20),
+                },
+                concurrency: 4,
+                error_rate: 0.5,
             },
-            concurrency: 4,
-            error_rate: 0.5,
-        });
+            10,
+        );
         let mut rng = SmallRng::seed_from_u64(1);
         let mut failures = 0;
         for _ in 0..200 {
             let started = tokio::time::Instant::now();
-            if origin.load(&mut rng).await.is_err() {
+            if origin.load(&mut rng, 0).await.is_err() {
                 failures += 1;
             }
             assert!(started.elapsed() >= Duration::from_millis(20));

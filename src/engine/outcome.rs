@@ -4,9 +4,11 @@
 //! [`Outcome::record`].
 
 use super::backend::{Call, Via};
+use super::stale::Judgement;
 use crate::cache::codec::CodecConfig;
 use crate::cache::OpError;
 use crate::op::{ErrorKind, OpKind, RedisCalls};
+use crate::report::consistency::Checks;
 use crate::report::recorder::Recorder;
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,8 @@ pub(super) struct Outcome {
     pub(super) commands: u64,
     /// What Redis did, apart from what the application saw.
     pub(super) redis: RedisCalls,
+    /// What the stale-read checker found in its reads.
+    pub(super) checks: Checks,
 }
 
 impl Outcome {
@@ -74,6 +78,21 @@ impl Outcome {
         self.misses += misses;
     }
 
+    /// Counts the checker's judgement of one read.
+    pub(super) fn check(&mut self, judgement: Judgement) {
+        let c = &mut self.checks;
+        match judgement {
+            Judgement::Unchecked => return,
+            Judgement::Fresh => {}
+            Judgement::StaleWithinTtl => c.stale_within_ttl += 1,
+            Judgement::Stale { first, .. } => {
+                c.stale += 1;
+                c.lost_invalidations += u64::from(first);
+            }
+        }
+        c.checked += 1;
+    }
+
     pub(super) fn fail(&mut self, e: &OpError) {
         self.error.get_or_insert(e.kind());
     }
@@ -87,6 +106,7 @@ impl Outcome {
         self.bytes = next.bytes.or(self.bytes);
         self.commands += next.commands;
         self.redis.add(next.redis);
+        self.checks.add(next.checks);
     }
 
     /// Records the operation: latency from `intended` (response) and `sent` (service) to
@@ -121,5 +141,8 @@ impl Outcome {
         }
         rec.commands(self.commands);
         rec.redis(self.redis);
+        if self.checks != Checks::default() {
+            rec.checks(self.checks);
+        }
     }
 }

@@ -122,7 +122,7 @@ impl Shared<'_> {
         let mut rng = SmallRng::seed_from_u64(0x5EED ^ range.start);
         range
             .clone()
-            .map(|_| self.workload.preload_value(&mut rng))
+            .map(|index| self.workload.preload_value(&mut rng, index, self.ttl))
             .collect()
     }
 

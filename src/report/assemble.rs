@@ -5,6 +5,7 @@
 
 use super::aggregate::{ratio, Measured};
 use super::backlog::{self, Limits, Queueing};
+use super::consistency::{CheckerInputs, ConsistencyReport};
 use super::hdr::encode_histogram;
 use super::hdr::{add_histogram, new_histogram};
 use super::recorder::Recorder;
@@ -42,6 +43,8 @@ pub struct SummaryInputs {
     pub generator: GeneratorInputs,
     /// The queue limits the scenario set (in-flight, Redis slots, origin pool).
     pub limits: Limits,
+    /// The stale-read checker's setting; `None` when it did not run (no load).
+    pub checker: Option<CheckerInputs>,
     /// Median latency of an origin-only baseline, µs; enables `cache_effect`.
     pub origin_p50_us: Option<f64>,
     /// The phase in which the run was interrupted, if it was.
@@ -52,6 +55,10 @@ pub struct SummaryInputs {
     pub started_at: DateTime<Utc>,
     /// Wall-clock length of the run, warmup included.
     pub duration: Duration,
+    /// The drill's faults as they happened; empty without faults.
+    pub faults: Vec<super::faults::FaultRecord>,
+    /// The `failover` section, when the run checked acknowledged writes.
+    pub failover: Option<super::failover::FailoverReport>,
 }
 
 /// The load generator's own measurements, from the engine.
@@ -74,6 +81,7 @@ impl RunSummary {
         let Measured {
             totals: ref t,
             timeseries,
+            intervals,
             measured,
             elapsed,
             counted,
@@ -84,6 +92,8 @@ impl RunSummary {
         let reads = t.hit_count() + t.miss_count();
         let has_redis = inputs.target.provider == Provider::Redis;
 
+        let mut timeseries = timeseries;
+        super::faults::mark_timeseries(&mut timeseries, &inputs.faults);
         let mut summary = RunSummary {
             schema: SCHEMA.to_string(),
             redline_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -118,10 +128,14 @@ impl RunSummary {
                     })
                     .collect(),
                 final_state: inputs.breaker.final_state,
+                calls_while_open: inputs.breaker.calls_while_open,
             },
             generator: generator(t, &inputs.generator, ops_all),
             backlog: Default::default(),
             origin: Default::default(),
+            consistency: inputs.checker.map(|c| {
+                ConsistencyReport::new(t.check_counts(), c.checked_keys, c.replay_invalidations)
+            }),
             cache_effect: inputs.origin_p50_us.and_then(|origin| {
                 let cached = read_p50(t)?;
                 Some(CacheEffect::compute(
@@ -132,7 +146,14 @@ impl RunSummary {
                 ))
             }),
             compression: compression(t),
-            histograms: histograms(t),
+            histograms: Histograms {
+                intervals,
+                ..histograms(t)
+            },
+            shard: None,
+            merged: None,
+            faults: inputs.faults,
+            failover: inputs.failover,
             preload: None,
         };
         let none = Queueing::default();
@@ -141,6 +162,17 @@ impl RunSummary {
             &inputs.limits,
             t.origin_call_count(),
         );
+        let end_s = elapsed.as_secs_f64();
+        summary.origin.windows =
+            super::origin_windows::during_faults(&summary.faults, end_s, &summary.timeseries);
+        summary
+            .origin
+            .windows
+            .extend(super::origin_windows::while_breaker_open(
+                &summary.breaker.transitions,
+                end_s,
+                &summary.timeseries,
+            ));
         summary.thresholds = verdict::evaluate(&summary, &inputs.thresholds);
         let (v, reason) = verdict::decide(&summary);
         summary.verdict = v;

@@ -118,6 +118,7 @@ impl Queueing {
             redis_peak: self.redis_peak,
             redis_wait_max_us: max(&self.redis_wait),
             origin_peak: self.origin_peak,
+            origin_wait_p99_us: p99(&self.origin_wait),
             origin_wait_max_us: max(&self.origin_wait),
             dropped: self.dropped + self.interrupted,
         }
@@ -154,6 +155,8 @@ pub struct BacklogPoint {
     pub redis_wait_max_us: u64,
     /// Most origin connections in use.
     pub origin_peak: u64,
+    /// 99th percentile wait for an origin connection, µs.
+    pub origin_wait_p99_us: u64,
     /// Longest wait for an origin connection, µs.
     pub origin_wait_max_us: u64,
     /// Operations dropped or cut off (counted in the last interval).
@@ -219,6 +222,10 @@ pub struct OriginReport {
     pub queue_wait_p99_us: u64,
     /// Longest wait for a connection, µs.
     pub queue_wait_max_us: u64,
+    /// The same figures during each fault window and each period the breaker was not
+    /// closed (the herd behind the fallback), from the time series.
+    #[serde(default)]
+    pub windows: Vec<super::origin_windows::OriginWindow>,
 }
 
 /// Builds the two report sections from the measured totals and the limits.
@@ -229,6 +236,7 @@ pub fn report(q: &Queueing, limits: &Limits, origin_calls: u64) -> (BacklogRepor
         peak_concurrency: q.origin_peak,
         queue_wait_p99_us: p99(&q.origin_wait),
         queue_wait_max_us: max(&q.origin_wait),
+        windows: Vec::new(),
     };
     let mut backlog = BacklogReport {
         max_in_flight: limits.max_in_flight,

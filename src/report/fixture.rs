@@ -22,6 +22,7 @@ pub fn threshold(expr: &str, metric: Metric, cmp: Cmp, limit: f64) -> Threshold 
         metric,
         cmp,
         limit,
+        fault: None,
     }
 }
 
@@ -80,7 +81,8 @@ pub fn totals() -> Recorder {
     r
 }
 
-fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
+/// One second of a healthy run.
+pub fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
     TimePoint {
         t_s,
         ops,
@@ -95,9 +97,11 @@ fn point(t_s: f64, ops: u64, warmup: bool) -> TimePoint {
         fallback_ops: 0,
         breaker: Some(BreakerState::Closed),
         redis_errors: 0,
+        stale_reads: 0,
         warmup,
         lag_p99_us: Some(400),
         backlog: Default::default(),
+        faults: Vec::new(),
     }
 }
 
@@ -107,6 +111,7 @@ pub fn inputs() -> SummaryInputs {
         measured: Measured {
             totals: totals(),
             timeseries: vec![point(1.0, 50, true), point(2.0, 110, false)],
+            intervals: Vec::new(),
             measured: Duration::from_secs(10),
             elapsed: Duration::from_secs(12),
             counted: Some((Duration::from_secs(2), Duration::from_secs(12))),
@@ -143,8 +148,10 @@ pub fn inputs() -> SummaryInputs {
                 from: BreakerState::Closed,
                 to: BreakerState::Open,
                 cause: "5 consecutive failures".to_string(),
+                failures: 5,
             }],
             final_state: Some(BreakerState::Open),
+            calls_while_open: None,
         },
         generator: GeneratorInputs {
             open_model: true,
@@ -159,6 +166,10 @@ pub fn inputs() -> SummaryInputs {
             origin_concurrency: 10,
             graceful_stop_s: 30.0,
         },
+        checker: Some(crate::report::consistency::CheckerInputs {
+            checked_keys: 1_000,
+            replay_invalidations: true,
+        }),
         origin_p50_us: Some(5_000.0),
         aborted_in: None,
         cleanup: None,
@@ -167,6 +178,8 @@ pub fn inputs() -> SummaryInputs {
             .single()
             .unwrap_or_default(),
         duration: Duration::from_millis(12_345),
+        faults: Vec::new(),
+        failover: None,
     }
 }
 

@@ -3,7 +3,7 @@
 //! in its own unit. One place, so the terminal, Markdown and HTML agree.
 
 use super::summary::Window;
-use crate::scenario::threshold::Metric;
+use crate::scenario::threshold::{BreakerMetric, Metric, BREAKER_STATES};
 
 /// A duration in microseconds: `950µs`, `1.2ms`, `2.35s`, `4012s`.
 pub fn us(value: u64) -> String {
@@ -111,6 +111,16 @@ pub fn metric(metric: &Metric, value: f64) -> String {
         Metric::Evictions => percent(value, 2),
         Metric::Memory => percent(value, 1),
         Metric::Throughput => per_second(value),
+        Metric::StaleReads | Metric::LostInvalidations => count(value.round() as u64),
+        Metric::Breaker(BreakerMetric::OpensWithin | BreakerMetric::RecoversWithin) => {
+            us_f64(value)
+        }
+        Metric::Breaker(BreakerMetric::FinalState) => BREAKER_STATES
+            .get(value as usize)
+            .map_or_else(|| format!("{value}"), |s| s.to_string()),
+        Metric::Breaker(_) | Metric::RedisCallsWhileOpen | Metric::LostWrites => {
+            count(value as u64)
+        }
     }
 }
 

@@ -17,7 +17,9 @@ pub fn write(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     key_numbers(s, w)?;
     per_op(s, w)?;
     server_and_cache(s, w)?;
+    super::faults::markdown(&s.faults, w)?;
     breaker(s, w)?;
+    failover(s, w)?;
     compression(s, w)?;
     generator(s, w)
 }
@@ -66,6 +68,10 @@ fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         None => writeln!(w, "Run id: `{}`", t.run_id)?,
     }
     writeln!(w)?;
+    if let Some(line) = super::generators::describe(s) {
+        writeln!(w, "Generators: {line}")?;
+        writeln!(w)?;
+    }
     if let Some(load) = load_line::describe(&s.scenario.config) {
         writeln!(w, "Load: {load}")?;
         writeln!(w)?;
@@ -196,6 +202,9 @@ fn key_numbers(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(w, "| Origin calls | {} |", format::count(t.origin_calls))?;
     writeln!(w, "| Fallback ops | {} |", format::count(t.fallback_ops))?;
+    if let Some(c) = s.consistency.as_ref().filter(|c| c.checked_reads > 0) {
+        writeln!(w, "| Stale-read checker | {} |", cell(&c.line()))?;
+    }
     writeln!(w)
 }
 
@@ -352,6 +361,33 @@ fn breaker(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w)?;
     }
+    let windows: Vec<_> = (s.origin.windows.iter())
+        .filter(|o| o.covered_s > 0.0)
+        .collect();
+    if !windows.is_empty() {
+        writeln!(
+            w,
+            "Origin load while the fallback served (whole seconds of the series):"
+        )?;
+        writeln!(w)?;
+        for o in windows {
+            writeln!(w, "- {}", super::origin_windows::describe(o))?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+fn failover(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let Some(f) = &s.failover else {
+        return Ok(());
+    };
+    writeln!(w, "## Failover")?;
+    writeln!(w)?;
+    for line in f.sentences() {
+        writeln!(w, "- {}", line.replace('|', "\\|"))?;
+    }
+    writeln!(w)?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@
 //! Recorder per worker task, not per virtual user.
 
 use super::backlog::{OpWaits, Queueing};
+use super::consistency::Checks;
 use super::hdr::{add_histogram, new_histogram, record_us};
 use crate::op::{ErrorKind, OpKind, RedisCalls};
 use hdrhistogram::Histogram;
@@ -76,6 +77,8 @@ pub struct Recorder {
     origin_calls: u64,
     /// Operations served by the in-memory fallback while Redis was unavailable.
     fallback_ops: u64,
+    /// What the stale-read checker found in the reads recorded.
+    checks: Checks,
     /// Failed operations per [`ErrorKind::index`].
     errors: [u64; ERROR_COUNT],
     /// Encoded bytes per codec, in first-seen order. Entries are zeroed, not removed, on reset
@@ -113,6 +116,7 @@ impl Recorder {
             misses: 0,
             origin_calls: 0,
             fallback_ops: 0,
+            checks: Checks::default(),
             errors: [0; ERROR_COUNT],
             codecs: Vec::new(),
             lag: None,
@@ -168,6 +172,12 @@ impl Recorder {
     #[inline]
     pub fn fallback_op(&mut self) {
         self.fallback_ops += 1;
+    }
+
+    /// What the stale-read checker found in one operation's reads.
+    #[inline]
+    pub fn checks(&mut self, checks: Checks) {
+        self.checks.add(checks);
     }
 
     /// One failed operation of the given kind.
@@ -257,6 +267,7 @@ impl Recorder {
         self.misses = 0;
         self.origin_calls = 0;
         self.fallback_ops = 0;
+        self.checks = Checks::default();
         self.errors = [0; ERROR_COUNT];
         for c in &mut self.codecs {
             c.raw = 0;
@@ -292,6 +303,7 @@ impl Recorder {
         self.misses += other.misses;
         self.origin_calls += other.origin_calls;
         self.fallback_ops += other.fallback_ops;
+        self.checks.add(other.checks);
         for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
             *mine += theirs;
         }
@@ -376,6 +388,11 @@ impl Recorder {
     /// Operations served by the fallback store.
     pub fn fallback_op_count(&self) -> u64 {
         self.fallback_ops
+    }
+
+    /// What the stale-read checker found.
+    pub fn check_counts(&self) -> Checks {
+        self.checks
     }
 
     /// Failures of one kind.

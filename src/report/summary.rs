@@ -6,6 +6,9 @@
 
 use super::aggregate::{ratio, TimePoint};
 pub use super::backlog::{BacklogReport, OriginReport};
+pub use super::consistency::ConsistencyReport;
+pub use super::faults::{CallsWhileOpen, FaultRecord};
+pub use super::generators::{MergeInfo, MergedShard, ShardInfo};
 pub use super::phase::{Cleanup, CleanupOutcome, Phase};
 use super::verdict::{ThresholdResult, Verdict};
 use crate::cache::BreakerState;
@@ -77,9 +80,13 @@ pub struct RunSummary {
     /// Queueing for in-flight and Redis slots, dropped operations, the bottleneck.
     #[serde(default)]
     pub backlog: BacklogReport,
-    /// The origin's pool: calls, peak concurrency, queue wait.
+    /// The origin's pool: calls, peak concurrency, queue wait; also per fault window and
+    /// breaker-open period.
     #[serde(default)]
     pub origin: OriginReport,
+    /// The stale-read checker: stale reads and lost invalidations. `None` when no load ran.
+    #[serde(default)]
+    pub consistency: Option<ConsistencyReport>,
     /// What the cache saved versus going to the origin every time, when an origin-only
     /// baseline was measured.
     pub cache_effect: Option<CacheEffect>,
@@ -87,6 +94,20 @@ pub struct RunSummary {
     pub compression: Vec<CompressionRow>,
     /// The measured histograms, so a report can be re-analysed or merged.
     pub histograms: Histograms,
+    /// Which generator of a sharded run this report covers (`redline run --shard`); `None`
+    /// for a lone generator and for a merged report.
+    #[serde(default)]
+    pub shard: Option<ShardInfo>,
+    /// The shards a merged report combines (`redline merge`); `None` otherwise.
+    #[serde(default)]
+    pub merged: Option<MergeInfo>,
+    /// The drill's faults with their planned and actual windows; empty without faults.
+    #[serde(default)]
+    pub faults: Vec<FaultRecord>,
+    /// Sentinel failovers and the acknowledged writes they lost; `None` unless the scenario
+    /// has a `failover` fault or a `lost_writes` threshold.
+    #[serde(default)]
+    pub failover: Option<super::failover::FailoverReport>,
     /// How the preload went (`load.preload`); `None` when there was none.
     #[serde(default)]
     pub preload: Option<PreloadStats>,
@@ -332,6 +353,10 @@ pub struct BreakerTransition {
     pub to: BreakerState,
     /// What caused it (e.g. "5 consecutive failures", "reset timeout elapsed").
     pub cause: String,
+    /// Failures the breaker had counted since the run began, at this change: with the
+    /// count when a fault started, how many failures it took to open.
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// Circuit breaker history, filled by the engine.
@@ -342,6 +367,11 @@ pub struct BreakerReport {
     /// State at the end of the run; `None` when the target has no breaker (raw Redis,
     /// memory).
     pub final_state: Option<BreakerState>,
+    /// Commands the fault proxy forwarded to Redis while the breaker was OPEN (an open
+    /// breaker must touch nothing), each observation with its time; empty when none was,
+    /// `None` when the run had no fault proxy to count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls_while_open: Option<Vec<CallsWhileOpen>>,
 }
 
 /// Whether the load generator kept its schedule, and the CPU it used. Saturation is judged
@@ -426,6 +456,10 @@ pub struct Histograms {
     pub response: BTreeMap<String, String>,
     /// Service-time histograms.
     pub service: BTreeMap<String, String>,
+    /// The response-time histogram of every point of `timeseries` (warmup included), V2
+    /// compressed: the run's interval log, written as `latency.hlog`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<super::hlog::IntervalHistogram>,
 }
 
 /// Decimal places kept for fractions (rates, ratios) in the report: enough to show one error

@@ -12,7 +12,7 @@
 //! [`verdict`](super::verdict) turns the judged thresholds into the run's verdict.
 
 use super::summary::{round_to, Provider, RunSummary, RATE_DECIMALS};
-use crate::scenario::threshold::{Metric, Threshold};
+use crate::scenario::threshold::{BreakerMetric, Metric, Threshold};
 use serde::{Deserialize, Serialize};
 
 /// How one threshold came out.
@@ -51,6 +51,10 @@ pub enum ThresholdUnit {
     Fraction,
     /// Operations per second (throughput).
     OpsPerS,
+    /// A whole count (failures before the breaker opened, half-open probes, Redis calls).
+    Count,
+    /// A breaker state: 0 closed, 1 open, 2 half-open.
+    State,
 }
 
 impl ThresholdUnit {
@@ -64,6 +68,15 @@ impl ThresholdUnit {
             | Metric::Evictions
             | Metric::Memory => ThresholdUnit::Fraction,
             Metric::Throughput => ThresholdUnit::OpsPerS,
+            Metric::Breaker(BreakerMetric::OpensWithin | BreakerMetric::RecoversWithin) => {
+                ThresholdUnit::Us
+            }
+            Metric::Breaker(BreakerMetric::FinalState) => ThresholdUnit::State,
+            Metric::Breaker(_)
+            | Metric::RedisCallsWhileOpen
+            | Metric::StaleReads
+            | Metric::LostInvalidations
+            | Metric::LostWrites => ThresholdUnit::Count,
         }
     }
 }
@@ -80,6 +93,9 @@ pub struct ThresholdResult {
     pub cmp: crate::scenario::threshold::Cmp,
     /// The limit, in `unit`.
     pub limit: f64,
+    /// The fault a per-fault expectation was measured for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
     /// The measured value, in `unit`; `None` when there was no data or the metric does not
     /// apply.
     pub measured: Option<f64>,
@@ -128,11 +144,32 @@ pub fn measure(summary: &RunSummary, metric: &Metric) -> Option<f64> {
     }
 }
 
-/// The value of `metric` in `summary`, with the reason when there is none.
+/// The value of `metric` in `summary`, with the reason when there is none. Per-fault
+/// metrics are measured for the scenario's only fault; see [`measurement_of`].
 pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
+    measurement_of(summary, metric, None)
+}
+
+/// The value of `metric` in `summary` for the fault named `fault` (per-fault metrics only;
+/// `None`: the run's only fault), with the reason when there is none.
+pub fn measurement_of(summary: &RunSummary, metric: &Metric, fault: Option<&str>) -> Measurement {
     use Measurement::{NoData, NotApplicable, Value};
     let no_redis = summary.target.provider == Provider::Memory;
     match *metric {
+        Metric::Breaker(b) => super::expectations::breaker(summary, b, fault),
+        Metric::RedisCallsWhileOpen => super::expectations::calls_while_open(summary, fault),
+        Metric::LostWrites => match &summary.failover {
+            Some(f) if f.writes.checked => Value(f.writes.lost as f64),
+            Some(f) => NoData(format!(
+                "no data: {}",
+                f.writes
+                    .check_error
+                    .as_deref()
+                    .unwrap_or("the acknowledged writes were not read back")
+            )),
+            None if no_redis => NotApplicable("no Redis: nothing was written to lose".into()),
+            None => NoData("no data: the run checked no acknowledged writes".into()),
+        },
         Metric::Latency { op: None, stat } => {
             let p = &summary.latency.overall.response;
             if p.count == 0 {
@@ -167,6 +204,14 @@ pub fn measurement(summary: &RunSummary, metric: &Metric) -> Measurement {
                 NoData("no data: no measured phase".into())
             }
         }
+        Metric::StaleReads | Metric::LostInvalidations => match &summary.consistency {
+            None => NoData("no data: no load ran, so no read was checked".into()),
+            Some(c) if c.checked_reads == 0 => NoData(
+                "no data: no read got a cached value the stale-read checker could judge".into(),
+            ),
+            Some(c) if *metric == Metric::StaleReads => Value(c.stale_reads as f64),
+            Some(c) => Value(c.lost_invalidations as f64),
+        },
         Metric::Evictions | Metric::Memory if no_redis => {
             NotApplicable("no Redis server (in-memory store)".into())
         }
@@ -198,21 +243,23 @@ pub fn evaluate(summary: &RunSummary, thresholds: &[Threshold]) -> Vec<Threshold
     thresholds
         .iter()
         .map(|t| {
-            let (measured, status, note) = match measurement(summary, &t.metric) {
-                Measurement::Value(v) if t.cmp.holds(v, t.limit) => {
-                    (Some(v), ThresholdStatus::Pass, None)
-                }
-                Measurement::Value(v) => (Some(v), ThresholdStatus::Fail, None),
-                Measurement::NoData(why) => (None, ThresholdStatus::Fail, Some(why)),
-                Measurement::NotApplicable(why) => {
-                    (None, ThresholdStatus::NotApplicable, Some(why))
-                }
-            };
+            let (measured, status, note) =
+                match measurement_of(summary, &t.metric, t.fault.as_deref()) {
+                    Measurement::Value(v) if t.cmp.holds(v, t.limit) => {
+                        (Some(v), ThresholdStatus::Pass, None)
+                    }
+                    Measurement::Value(v) => (Some(v), ThresholdStatus::Fail, None),
+                    Measurement::NoData(why) => (None, ThresholdStatus::Fail, Some(why)),
+                    Measurement::NotApplicable(why) => {
+                        (None, ThresholdStatus::NotApplicable, Some(why))
+                    }
+                };
             ThresholdResult {
                 expr: t.expr.clone(),
                 metric: t.metric,
                 cmp: t.cmp,
                 limit: t.limit,
+                fault: t.fault.clone(),
                 measured,
                 unit: ThresholdUnit::of(&t.metric),
                 status,
@@ -413,5 +460,26 @@ mod tests {
         let s = crate::report::RunSummary::build(inputs);
         assert_eq!(measure(&s, &Metric::HitRate), None);
         assert_eq!(measure(&s, &Metric::ErrorRate), Some(0.0));
+    }
+
+    #[test]
+    fn checker_counts_are_measured_and_without_checked_reads_there_is_no_data() {
+        use crate::report::consistency::{Checks, ConsistencyReport};
+        let mut s = fixture::summary();
+        let stale = Metric::StaleReads;
+        assert!(matches!(measurement(&s, &stale), Measurement::NoData(_)));
+        let checks = Checks {
+            checked: 10,
+            stale: 3,
+            stale_within_ttl: 1,
+            lost_invalidations: 2,
+        };
+        s.consistency = Some(ConsistencyReport::new(checks, 10, true));
+        assert_eq!(measure(&s, &stale), Some(3.0));
+        assert_eq!(measure(&s, &Metric::LostInvalidations), Some(2.0));
+        s.consistency = None;
+        assert!(matches!(measurement(&s, &stale), Measurement::NoData(_)));
+        let t = Threshold::parse("stale_reads == 0").expect("parses");
+        assert_eq!(ThresholdUnit::of(&t.metric), ThresholdUnit::Count);
     }
 }

@@ -87,6 +87,19 @@ pub fn decide(summary: &RunSummary) -> (Verdict, Option<String>) {
         );
         return (Verdict::Inconclusive, Some(reason));
     }
+    if let Some(f) = summary.faults.iter().find(|f| f.error.is_some()) {
+        let reason = format!(
+            "fault `{}` ({}) {}: the drill did not run as declared",
+            f.name,
+            f.kind,
+            match &f.error {
+                Some(e) if f.started_s.is_none() => format!("could not be applied: {e}"),
+                Some(e) => e.clone(),
+                None => String::new(),
+            }
+        );
+        return (Verdict::Inconclusive, Some(reason));
+    }
     if summary.target.provider == Provider::Memory && summary.target.kind != TargetKind::Memory {
         let reason = "measured the in-memory fallback, not Redis (no redis-server was found): \
                       install redis-server or pass --redis URL, or set target.kind = \"memory\" \

@@ -8,7 +8,8 @@
 //!   error its line). The `_all` variants report every problem, not just the first.
 //! - `print`: a resolved scenario written back as a scenario file (`validate --print`).
 //! - The model, one module per table: [`target`], [`keyspace`], [`workload`] (`[[ops]]`),
-//!   [`origin`], [`load`], [`threshold`], [`sizing`] (`redline size` only).
+//!   [`cache`], [`origin`], [`load`], [`threshold`], [`faults`] (`[[faults]]`, the drill
+//!   timeline), [`sizing`] (`redline size` only).
 //! - [`units`]: durations, sizes, fractions and counts as written in files.
 //! - [`dist`]: [`KeyChooser`], [`ValueGen`], [`OpMix`], [`OriginLatency`] — allocation-free
 //!   samplers for the engine.
@@ -17,8 +18,11 @@
 //! Every field is documented for users in `scenarios/README.md`.
 
 pub mod bounds;
+pub mod cache;
 pub mod dist;
 mod error;
+pub mod failover;
+pub mod faults;
 pub mod keyspace;
 mod lines;
 pub mod load;
@@ -34,12 +38,17 @@ pub mod units;
 mod validate;
 pub mod workload;
 
+pub use cache::CacheSpec;
 pub use dist::{KeyChooser, OpMix, OriginLatency, ValueGen};
 pub use error::{ScenarioError, ScenarioErrors};
+pub use failover::FailoverMethod;
+pub use faults::{FaultClass, FaultKind, FaultSpec};
 pub use keyspace::{Distribution, Keyspace, ValueContent, ValueSize, WeightedSize};
 pub use load::{Arrival, LoadSpec, Pacing, Stage};
 pub use origin::{Latency, OriginSpec};
-pub use target::{BreakerSpec, FallbackSpec, MaxmemoryPolicy, ServerSpec, TargetKind, TargetSpec};
+pub use target::{
+    BreakerSpec, FallbackSpec, MaxmemoryPolicy, ServerSpec, TargetKind, TargetSpec, Topology,
+};
 pub use threshold::{Cmp, Metric, Stat, Threshold};
 pub use validate::MAX_VALUE_SIZE;
 pub use workload::{Batch, Codec, OpSpec};
@@ -63,12 +72,18 @@ pub struct Scenario {
     pub keyspace: Keyspace,
     /// The weighted operation mix (`[[ops]]`), in file order.
     pub ops: Vec<OpSpec>,
+    /// Switches of the managed cache layer (single flight, invalidation replay).
+    #[serde(default)]
+    pub cache: CacheSpec,
     /// The simulated database behind `get_or_set`.
     pub origin: OriginSpec,
     /// Arrival process, connections and stop condition.
     pub load: LoadSpec,
     /// Pass/fail criteria; the guide's targets when the file gives none.
     pub thresholds: Vec<Threshold>,
+    /// The fault timeline (`[[faults]]`), in file order; empty for an ordinary run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSpec>,
     /// How `redline size` sizes this workload (`[sizing]`); `None` when the file has no
     /// such table (`redline size` then uses the defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]

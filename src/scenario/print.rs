@@ -17,8 +17,11 @@ struct Printed {
     target: Value,
     keyspace: Value,
     ops: Value,
+    cache: Value,
     origin: Value,
     load: Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    faults: Vec<Value>,
     #[serde(skip_serializing_if = "Value::is_null")]
     sizing: Value,
 }
@@ -72,8 +75,10 @@ impl Scenario {
             target,
             keyspace,
             ops: Value::Array(ops),
+            cache: json(&self.cache),
             origin: json(&self.origin),
             load: load_file_form(json(&self.load)),
+            faults: self.faults.iter().map(json).collect(),
             sizing: self.sizing.as_ref().map_or(Value::Null, |s| {
                 let mut v = json(s);
                 if let Some(Value::Array(sizes)) = v.get_mut("instance_sizes") {

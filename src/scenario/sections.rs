@@ -1,9 +1,12 @@
 //! The document tree typed one section at a time (`target`, `keyspace`, each `[[ops]]`
-//! entry, `origin`, `load`, `thresholds`, `sizing`), so one mistyped table does not hide the mistakes
+//! entry, `cache`, `origin`, `load`, `thresholds`, `faults`, `sizing`), so one mistyped table
+//! does not hide the mistakes
 //! in the others: `redline validate` reports them all at once. Within one section serde
 //! stops at the first error, which is as far as parsing allows.
 
+use super::cache::CacheSpec;
 use super::error::Problem;
+use super::faults::FaultFile;
 use super::keyspace::Keyspace;
 use super::lines::join;
 use super::load::LoadFile;
@@ -15,15 +18,17 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The top-level fields of a scenario file, in the order errors about them are listed.
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 11] = [
     "name",
     "description",
     "target",
     "keyspace",
     "ops",
+    "cache",
     "origin",
     "load",
     "thresholds",
+    "faults",
     "sizing",
 ];
 
@@ -36,12 +41,15 @@ pub(crate) struct Sections {
     pub keyspace: Option<Keyspace>,
     /// Every entry, `None` where an entry failed to type.
     pub ops: Vec<Option<OpFile>>,
+    pub cache: Option<CacheSpec>,
     pub origin: Option<OriginSpec>,
     pub load: Option<LoadFile>,
     /// `None` when absent (the guide's defaults apply) or when it failed to type.
     pub thresholds: Option<Vec<String>>,
     /// Whether `thresholds` typed (an absent list counts as typed).
     pub thresholds_ok: bool,
+    /// Every `[[faults]]` entry, `None` where an entry failed to type.
+    pub faults: Vec<Option<FaultFile>>,
     /// `[sizing]`: `Some(None)` when absent, `None` when it failed to type.
     pub sizing: Option<Option<SizingSpec>>,
     /// Every typing problem found.
@@ -90,6 +98,7 @@ impl Sections {
                 vec![None]
             }
         };
+        let cache = optional(field("cache"), "cache", &mut problems).map(Option::unwrap_or_default);
         let origin =
             optional(field("origin"), "origin", &mut problems).map(Option::unwrap_or_default);
         let load = required(field("load"), "load", &mut problems);
@@ -97,6 +106,18 @@ impl Sections {
         let thresholds =
             optional::<Vec<String>>(field("thresholds"), "thresholds", &mut problems).flatten();
         let thresholds_ok = problems.len() == before;
+        let faults = match field("faults") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| typed(item, &format!("faults[{i}]"), &mut problems))
+                .collect(),
+            Some(other) => {
+                typed::<Vec<FaultFile>>(other, "faults", &mut problems);
+                vec![None]
+            }
+        };
         let sizing = optional(field("sizing"), "sizing", &mut problems);
         Sections {
             name,
@@ -104,10 +125,12 @@ impl Sections {
             target,
             keyspace,
             ops,
+            cache,
             origin,
             load,
             thresholds,
             thresholds_ok,
+            faults,
             sizing,
             problems,
         }

@@ -1,5 +1,8 @@
 //! Thresholds: k6-like pass/fail expressions such as `"p95 < 50ms"`, `"hit_rate >= 0.80"` or
-//! `"get.p99 < 5ms"`. This module owns their model and parsing; `report` measures them.
+//! `"get.p99 < 5ms"`, and the drills' breaker expectations such as
+//! `"breaker.opens_within[kill1] < 2s"` or `"redis_calls_while_open == 0"` (a `[name]`
+//! after the metric says which fault of the scenario's `[[faults]]` it refers to). This
+//! module owns their model and parsing; `report` measures them.
 
 use crate::op::OpKind;
 use serde::{Deserialize, Serialize};
@@ -38,6 +41,86 @@ pub enum Metric {
     Memory,
     /// Operations per second over the measured phase.
     Throughput,
+    /// Reads the stale-read checker found older than the origin beyond the TTL's bound
+    /// (a count).
+    StaleReads,
+    /// Invalidations a later read proved lost (a count).
+    LostInvalidations,
+    /// A breaker expectation about one fault (see [`BreakerMetric`]).
+    Breaker(BreakerMetric),
+    /// Commands the fault proxy forwarded to Redis while the breaker was OPEN (during one
+    /// fault's episode, or the whole run): an open breaker must not touch Redis.
+    RedisCallsWhileOpen,
+    /// Writes Redis acknowledged that were gone when read back after the run's failovers
+    /// (the acknowledged-writes check; async replication can lose some).
+    LostWrites,
+}
+
+/// What a `breaker.*` expectation measures. Every one but `final_state` is about one fault:
+/// the one named in `[...]`, or the scenario's only fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerMetric {
+    /// From the fault's start to the breaker's OPEN, µs.
+    OpensWithin,
+    /// Redis failures the breaker counted from the fault's start until it opened.
+    FailuresBeforeOpen,
+    /// From the fault's end to the breaker's CLOSED, µs.
+    RecoversWithin,
+    /// Times the breaker went HALF_OPEN from the fault's start until it closed again.
+    HalfOpenProbes,
+    /// The breaker's state at the end of the run (0 closed, 1 open, 2 half-open).
+    FinalState,
+}
+
+impl BreakerMetric {
+    /// Every breaker metric, in documentation order.
+    pub const ALL: [BreakerMetric; 5] = [
+        BreakerMetric::OpensWithin,
+        BreakerMetric::FailuresBeforeOpen,
+        BreakerMetric::RecoversWithin,
+        BreakerMetric::HalfOpenProbes,
+        BreakerMetric::FinalState,
+    ];
+
+    /// The name after `breaker.`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BreakerMetric::OpensWithin => "opens_within",
+            BreakerMetric::FailuresBeforeOpen => "failures_before_open",
+            BreakerMetric::RecoversWithin => "recovers_within",
+            BreakerMetric::HalfOpenProbes => "half_open_probes",
+            BreakerMetric::FinalState => "final_state",
+        }
+    }
+}
+
+/// `breaker.final_state` values: the state as a number, so it compares like any metric.
+pub const BREAKER_STATES: [&str; 3] = ["closed", "open", "half_open"];
+
+impl Metric {
+    /// True for metrics measured per fault (`[name]` allowed, and required when the
+    /// scenario has several faults).
+    pub fn is_per_fault(&self) -> bool {
+        matches!(self, Metric::Breaker(b) if *b != BreakerMetric::FinalState)
+            || *self == Metric::RedisCallsWhileOpen
+    }
+
+    /// True for metrics that are whole counts or states, the only ones `==` compares.
+    pub fn is_exact(&self) -> bool {
+        matches!(
+            self,
+            Metric::RedisCallsWhileOpen
+                | Metric::StaleReads
+                | Metric::LostInvalidations
+                | Metric::LostWrites
+                | Metric::Breaker(
+                    BreakerMetric::FailuresBeforeOpen
+                        | BreakerMetric::HalfOpenProbes
+                        | BreakerMetric::FinalState
+                )
+        )
+    }
 }
 
 /// A comparison operator.
@@ -51,6 +134,9 @@ pub enum Cmp {
     Gt,
     #[serde(rename = ">=")]
     Ge,
+    /// Counts and states only (`redis_calls_while_open == 0`, `breaker.final_state == closed`).
+    #[serde(rename = "==")]
+    Eq,
 }
 
 impl Cmp {
@@ -61,6 +147,7 @@ impl Cmp {
             Cmp::Le => measured <= limit,
             Cmp::Gt => measured > limit,
             Cmp::Ge => measured >= limit,
+            Cmp::Eq => measured == limit,
         }
     }
 }
@@ -77,6 +164,10 @@ pub struct Threshold {
     pub cmp: Cmp,
     /// The bound, in the metric's unit.
     pub limit: f64,
+    /// The fault (by name) a per-fault expectation refers to, as written in `[...]`; the
+    /// scenario's only fault when it names none (resolved at validation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// The thresholds a scenario gets when it declares none: the production guide's targets.
@@ -107,12 +198,30 @@ pub fn guide_defaults() -> Vec<Threshold> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ThresholdError {
     /// Not of the form `metric operator value`.
-    #[error("expected `metric operator value`, like \"p95 < 50ms\" (operators: <, <=, >, >=)")]
+    #[error("expected `metric operator value`, like \"p95 < 50ms\" (operators: <, <=, >, >=, ==)")]
     Syntax,
+    /// `==` on a measurement that is not a count or a state.
+    #[error("`{0}` is a measurement: compare it with <, <=, > or >= (== is for counts and states, like redis_calls_while_open == 0)")]
+    ExactOnMeasurement(String),
+    /// A `[fault]` suffix on a metric measured over the whole run.
+    #[error("`{0}` is measured over the whole run: only breaker.* expectations and redis_calls_while_open name a fault")]
+    NotPerFault(String),
+    /// A `[fault]` suffix that is empty or not closed.
+    #[error("fault name in `{0}` must be written like breaker.opens_within[kill1]")]
+    FaultName(String),
+    /// A count limit that is not a whole number 0 or more.
+    #[error("limit `{0}` must be a whole number 0 or more")]
+    Count(String),
+    /// A breaker state that is not closed, open or half_open.
+    #[error("limit `{0}` must be a breaker state: closed, open or half_open")]
+    State(String),
     /// The metric name is not one redline measures.
     #[error(
         "unknown metric `{0}`: use p50, p90, p95, p99, p99.9, max, mean, hit_rate, error_rate, \
-         redis_error_rate, evictions, memory or throughput (latency statistics also per operation, like get.p99)"
+         redis_error_rate, evictions, memory, throughput, stale_reads, lost_invalidations, \
+         lost_writes, redis_calls_while_open or breaker.opens_within, \
+         breaker.failures_before_open, breaker.recovers_within, breaker.half_open_probes, \
+         breaker.final_state (latency statistics also per operation, like get.p99)"
     )]
     UnknownMetric(String),
     /// The `op.` prefix names no operation.
@@ -198,6 +307,15 @@ impl Metric {
             "evictions" => Metric::Evictions,
             "memory" => Metric::Memory,
             "throughput" => Metric::Throughput,
+            "stale_reads" => Metric::StaleReads,
+            "lost_invalidations" => Metric::LostInvalidations,
+            "redis_calls_while_open" => Metric::RedisCallsWhileOpen,
+            "lost_writes" => Metric::LostWrites,
+            _ if name.starts_with("breaker.") => {
+                let rest = &name["breaker.".len()..];
+                let b = BreakerMetric::ALL.into_iter().find(|b| b.name() == rest)?;
+                Metric::Breaker(b)
+            }
             _ => {
                 return Stat::from_name(name).map(|stat| Metric::Latency { op: None, stat });
             }
@@ -217,6 +335,11 @@ impl fmt::Display for Metric {
             Metric::Evictions => f.write_str("evictions"),
             Metric::Memory => f.write_str("memory"),
             Metric::Throughput => f.write_str("throughput"),
+            Metric::StaleReads => f.write_str("stale_reads"),
+            Metric::LostInvalidations => f.write_str("lost_invalidations"),
+            Metric::Breaker(b) => write!(f, "breaker.{}", b.name()),
+            Metric::RedisCallsWhileOpen => f.write_str("redis_calls_while_open"),
+            Metric::LostWrites => f.write_str("lost_writes"),
         }
     }
 }
@@ -229,33 +352,47 @@ impl Cmp {
             Cmp::Le => "<=",
             Cmp::Gt => ">",
             Cmp::Ge => ">=",
+            Cmp::Eq => "==",
         }
     }
 }
 
 impl Threshold {
-    /// Parses an expression such as `"p95 < 50ms"`, `"get.p99 <= 5ms"`, `"hit_rate >= 80%"`
-    /// or `"throughput > 5000/s"`. Latency limits need a unit and are stored in microseconds.
+    /// Parses an expression such as `"p95 < 50ms"`, `"get.p99 <= 5ms"`, `"hit_rate >= 80%"`,
+    /// `"throughput > 5000/s"` or `"stale_reads == 0"`. Latency limits need a unit and are
+    /// stored in microseconds.
     pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
-        let at = expr.find(['<', '>']).ok_or(ThresholdError::Syntax)?;
+        let at = expr.find(['<', '>', '=']).ok_or(ThresholdError::Syntax)?;
         let lhs = expr[..at].trim();
         let rest = &expr[at..];
         let (cmp, rhs) = match (rest.as_bytes()[0], rest.as_bytes().get(1)) {
             (b'<', Some(b'=')) => (Cmp::Le, &rest[2..]),
             (b'>', Some(b'=')) => (Cmp::Ge, &rest[2..]),
+            (b'=', Some(b'=')) => (Cmp::Eq, &rest[2..]),
             (b'<', _) => (Cmp::Lt, &rest[1..]),
-            _ => (Cmp::Gt, &rest[1..]),
+            (b'>', _) => (Cmp::Gt, &rest[1..]),
+            _ => return Err(ThresholdError::Syntax),
         };
         let rhs = rhs.trim();
         if lhs.is_empty() || rhs.is_empty() || rhs.contains(['<', '>', '=']) {
             return Err(ThresholdError::Syntax);
         }
-        let metric = parse_metric(lhs)?;
+        let (name, fault) = split_fault(lhs)?;
+        let metric = parse_metric(name)?;
         if rhs.starts_with('-') {
             return Err(ThresholdError::Negative(rhs.to_string()));
         }
+        if fault.is_some() && !metric.is_per_fault() {
+            return Err(ThresholdError::NotPerFault(name.to_string()));
+        }
+        if cmp == Cmp::Eq && !metric.is_exact() {
+            return Err(ThresholdError::ExactOnMeasurement(name.to_string()));
+        }
         let limit = match metric {
-            Metric::Latency { .. } => parse_latency_us(rhs)?,
+            Metric::Latency { .. }
+            | Metric::Breaker(BreakerMetric::OpensWithin | BreakerMetric::RecoversWithin) => {
+                parse_latency_us(rhs)?
+            }
             Metric::HitRate
             | Metric::ErrorRate
             | Metric::RedisErrorRate
@@ -265,12 +402,35 @@ impl Threshold {
                 _ => return Err(ThresholdError::Fraction(rhs.to_string())),
             },
             Metric::Throughput => parse_throughput(rhs)?,
+            Metric::Breaker(BreakerMetric::FinalState) => {
+                let state = rhs.to_ascii_lowercase();
+                match BREAKER_STATES.iter().position(|s| *s == state) {
+                    Some(i) => i as f64,
+                    None => return Err(ThresholdError::State(rhs.to_string())),
+                }
+            }
+            Metric::Breaker(_)
+            | Metric::RedisCallsWhileOpen
+            | Metric::StaleReads
+            | Metric::LostInvalidations
+            | Metric::LostWrites => match rhs.parse::<u64>() {
+                Ok(v) => v as f64,
+                Err(_) => return Err(ThresholdError::Count(rhs.to_string())),
+            },
         };
-        let fraction = !matches!(metric, Metric::Latency { .. } | Metric::Throughput);
+        let fraction = matches!(
+            metric,
+            Metric::HitRate
+                | Metric::ErrorRate
+                | Metric::RedisErrorRate
+                | Metric::Evictions
+                | Metric::Memory
+        );
         let impossible = match cmp {
             Cmp::Lt => limit <= 0.0,
             Cmp::Gt => fraction && limit >= 1.0,
-            Cmp::Le | Cmp::Ge => false,
+            // A state has three values; a count may be any whole number.
+            Cmp::Le | Cmp::Ge | Cmp::Eq => false,
         };
         if impossible {
             return Err(ThresholdError::Impossible(expr.trim().to_string()));
@@ -280,6 +440,7 @@ impl Threshold {
             metric,
             cmp,
             limit,
+            fault: fault.map(str::to_string),
         })
     }
 
@@ -295,6 +456,19 @@ impl FromStr for Threshold {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Threshold::parse(s)
     }
+}
+
+/// `breaker.opens_within[kill1]` → (`breaker.opens_within`, `Some("kill1")`).
+fn split_fault(lhs: &str) -> Result<(&str, Option<&str>), ThresholdError> {
+    let Some(open) = lhs.find('[') else {
+        return Ok((lhs, None));
+    };
+    let fault = lhs[open + 1..]
+        .strip_suffix(']')
+        .map(str::trim)
+        .filter(|f| !f.is_empty() && !f.contains(['[', ']']))
+        .ok_or_else(|| ThresholdError::FaultName(lhs.to_string()))?;
+    Ok((lhs[..open].trim_end(), Some(fault)))
 }
 
 /// `get.p99` → per-operation latency; `p99.9` is a statistic, not `p99` of operation `9`.
@@ -430,7 +604,25 @@ mod tests {
         use ThresholdError::*;
         let cases = [
             ("p95 50ms", Syntax),
-            ("p95 == 50ms", Syntax),
+            ("p95 == 50ms", ExactOnMeasurement("p95".into())),
+            ("p95 = 50ms", Syntax),
+            ("p95[kill1] < 50ms", NotPerFault("p95".into())),
+            (
+                "breaker.opens_within[] < 1s",
+                FaultName("breaker.opens_within[]".into()),
+            ),
+            (
+                "breaker.opens_within[a < 1s",
+                FaultName("breaker.opens_within[a".into()),
+            ),
+            ("breaker.opens_within < 2", LatencyUnit("2".into())),
+            ("breaker.half_open_probes <= 1.5", Count("1.5".into())),
+            ("breaker.final_state == shut", State("shut".into())),
+            (
+                "breaker.opens_soon < 1s",
+                UnknownMetric("breaker.opens_soon".into()),
+            ),
+            ("stale_reads == none", Count("none".into())),
             ("< 50ms", Syntax),
             ("p95 <", Syntax),
             ("p96 < 5ms", UnknownMetric("p96".into())),
@@ -450,6 +642,41 @@ mod tests {
             assert_eq!(Threshold::parse(expr), Err(want), "{expr}");
         }
         assert!(UnknownMetric("x".into()).to_string().contains("hit_rate"));
+    }
+
+    #[test]
+    fn checker_counts_compare_for_equality() {
+        let t = parse("stale_reads == 0");
+        assert_eq!(
+            (t.metric, t.cmp, t.limit),
+            (Metric::StaleReads, Cmp::Eq, 0.0)
+        );
+        assert!(t.passes(0.0) && !t.passes(1.0));
+        assert_eq!(t.metric.to_string(), "stale_reads");
+        let t = parse("lost_invalidations <= 3");
+        assert_eq!((t.metric, t.limit), (Metric::LostInvalidations, 3.0));
+    }
+
+    #[test]
+    fn breaker_expectations_name_their_fault() {
+        let t = parse("breaker.opens_within[kill1] < 2s");
+        assert_eq!(t.metric, Metric::Breaker(BreakerMetric::OpensWithin));
+        assert_eq!((t.cmp, t.limit), (Cmp::Lt, 2_000_000.0));
+        assert_eq!(t.fault.as_deref(), Some("kill1"));
+        assert_eq!(t.metric.to_string(), "breaker.opens_within");
+        let t = parse("breaker.failures_before_open <= 5");
+        assert_eq!((t.limit, t.fault), (5.0, None));
+        let t = parse("redis_calls_while_open[ pause ] == 0");
+        assert_eq!(t.metric, Metric::RedisCallsWhileOpen);
+        assert_eq!((t.cmp, t.fault.as_deref()), (Cmp::Eq, Some("pause")));
+        let t = parse("breaker.final_state == CLOSED");
+        assert_eq!((t.cmp, t.limit), (Cmp::Eq, 0.0));
+        assert!(t.passes(0.0) && !t.passes(1.0));
+        assert_eq!(
+            Threshold::parse("breaker.final_state[kill1] == closed"),
+            Err(ThresholdError::NotPerFault("breaker.final_state".into()))
+        );
+        assert_eq!(parse("breaker.recovers_within < 65s").limit, 65e6);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::error::Problem;
 use super::keyspace::{Distribution, Keyspace, ValueSize};
 use super::origin::{Latency, OriginSpec};
 use super::sections::Sections;
-use super::target::{MaxmemoryPolicy, TargetSpec};
+use super::target::{MaxmemoryPolicy, TargetKind, TargetSpec, Topology};
 use super::threshold::{guide_defaults, Metric, Threshold};
 use super::workload::{self, Batch, OpFile, OpSpec, MAX_BATCH, PIPELINE_OPS};
 use super::Scenario;
@@ -61,10 +61,23 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
             None
         }
     });
+    let run_length = load
+        .as_ref()
+        .and_then(|l| l.duration.map(|d| l.warmup.saturating_add(d)));
+    let faults = match super::faults::resolve(file.faults, run_length) {
+        Ok(f) => Some(f),
+        Err(found) => {
+            found.into_iter().for_each(|p| keep(Err(p)));
+            None
+        }
+    };
+    if let (Some(t), Some(f)) = (&target, &faults) {
+        keep(check_faults_against_target(t, f));
+    }
     let thresholds = match (file.thresholds, &ops) {
         _ if !file.thresholds_ok => None,
         (None, _) => Some(guide_defaults()),
-        (Some(exprs), ops) => match parse_thresholds(&exprs, ops.as_deref()) {
+        (Some(exprs), ops) => match parse_thresholds(&exprs, ops.as_deref(), faults.as_deref()) {
             Ok(t) => Some(t),
             Err(found) => {
                 found.into_iter().for_each(|p| keep(Err(p)));
@@ -98,18 +111,22 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
         target,
         file.keyspace,
         ops,
+        file.cache,
         file.origin,
         load,
         thresholds,
+        faults,
         file.sizing,
     ) {
         (
             Some(target),
             Some(keyspace),
             Some(ops),
+            Some(cache),
             Some(origin),
             Some(load),
             Some(thresholds),
+            Some(faults),
             Some(sizing),
         ) if problems.is_empty() => Ok(Scenario {
             name,
@@ -117,9 +134,11 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
             target,
             keyspace,
             ops,
+            cache,
             origin,
             load,
             thresholds,
+            faults,
             sizing,
         }),
         _ => Err(problems),
@@ -135,12 +154,28 @@ fn positive_duration(path: &str, d: std::time::Duration) -> Result<(), Problem> 
 
 fn check_target(t: &mut TargetSpec) -> Result<(), Problem> {
     if let Some(url) = &t.url {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        if crate::cache::sentinel::is_sentinel_url(url) {
+            if let Err(e) = crate::cache::sentinel::parse(url) {
+                return Err(Problem::new("target.url", e.to_string()));
+            }
+        } else if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
             return Err(Problem::new(
                 "target.url",
-                "must start with redis:// or rediss:// (omit it to use REDIS_URL or an embedded server)",
+                "must start with redis://, rediss:// or redis+sentinel:// (omit it to use REDIS_URL or an embedded server)",
             ));
         }
+        if t.server.topology == Topology::Sentinel {
+            return Err(Problem::new(
+                "target.server.topology",
+                "\"sentinel\" starts redline's own Sentinel topology, so it cannot be combined with target.url (for your own sentinels use target.url = \"redis+sentinel://host:port/master-name\")",
+            ));
+        }
+    }
+    if t.server.topology == Topology::Sentinel && t.kind == TargetKind::Memory {
+        return Err(Problem::new(
+            "target.server.topology",
+            "\"sentinel\" needs Redis: it cannot be combined with target.kind = \"memory\"",
+        ));
     }
     positive_duration("target.response_timeout", t.response_timeout)?;
     positive_duration("target.connect_timeout", t.connect_timeout)?;
@@ -365,6 +400,38 @@ fn check_pipeline_mix(path: &str, mix: &BTreeMap<crate::op::OpKind, f64>) -> Res
     )
 }
 
+/// The fault a per-fault expectation refers to: the one it names, or the only one.
+fn fault_of(
+    expr: &str,
+    named: Option<String>,
+    faults: &[super::FaultSpec],
+) -> Result<String, String> {
+    let names = || {
+        faults
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (named, faults) {
+        (_, []) => Err(format!(
+            "{expr:?} is about a fault, but the scenario has no [[faults]]"
+        )),
+        (Some(n), _) if faults.iter().any(|f| f.name == n) => Ok(n),
+        (Some(n), _) => Err(format!(
+            "{expr:?} names fault `{n}`, which is not in [[faults]] (faults: {})",
+            names()
+        )),
+        (None, [only]) => Ok(only.name.clone()),
+        (None, _) => Err(format!(
+            "{expr:?} must name the fault it is about, like {}[{}], because the scenario has several ({})",
+            expr.split(['<', '>', '=']).next().unwrap_or("").trim(),
+            faults[0].name,
+            names()
+        )),
+    }
+}
+
 fn check_origin(o: &OriginSpec) -> Result<(), Problem> {
     match o.latency {
         Latency::Uniform { min, max } if min > max => Err(Problem::new(
@@ -382,19 +449,56 @@ fn check_origin(o: &OriginSpec) -> Result<(), Problem> {
     }
 }
 
+/// What the scenario itself says about where faults can apply: none on the in-memory store,
+/// process faults only on a server redline starts (no `target.url`). A URL given on the
+/// command line or in REDIS_URL is checked when the target is opened, before any load.
+fn check_faults_against_target(t: &TargetSpec, faults: &[super::FaultSpec]) -> Result<(), Problem> {
+    use super::target::TargetKind;
+    for (i, f) in faults.iter().enumerate() {
+        let kind = f.kind.name().as_str();
+        if t.kind == TargetKind::Memory {
+            return Err(Problem::new(
+                format!("faults[{i}]"),
+                format!(
+                    "fault `{}` ({kind}) cannot apply to target.kind = \"memory\": there is no Redis to fault",
+                    f.name
+                ),
+            ));
+        }
+        if f.kind.class() == super::FaultClass::Process && t.url.is_some() {
+            return Err(Problem::new(
+                format!("faults[{i}]"),
+                format!(
+                    "fault `{}` ({kind}) needs a redis-server redline starts, but target.url names a server \
+                     redline did not start: remove target.url, or use client_pause or oom",
+                    f.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses every threshold; `ops` is `None` when the workload did not resolve (then whether a
-/// per-operation threshold names an operation in it cannot be checked).
+/// per-operation threshold names an operation in it cannot be checked), `faults` likewise
+/// for the fault a breaker expectation names.
 fn parse_thresholds(
     exprs: &[String],
     ops: Option<&[OpSpec]>,
+    faults: Option<&[super::FaultSpec]>,
 ) -> Result<Vec<Threshold>, Vec<Problem>> {
     let (parsed, problems): (Vec<_>, Vec<_>) = exprs
         .iter()
         .enumerate()
         .map(|(i, expr)| {
             let path = format!("thresholds[{i}]");
-            let t = Threshold::parse(expr)
+            let mut t = Threshold::parse(expr)
                 .map_err(|e| Problem::new(&path, format!("{expr:?}: {e}")))?;
+            if let (true, Some(faults)) = (t.metric.is_per_fault(), faults) {
+                t.fault = Some(
+                    fault_of(expr, t.fault.take(), faults).map_err(|m| Problem::new(&path, m))?,
+                );
+            }
             if let (Metric::Latency { op: Some(op), .. }, Some(ops)) = (t.metric, ops) {
                 if !ops.iter().any(|s| s.kind == op) {
                     return Err(Problem::new(

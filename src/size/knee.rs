@@ -127,6 +127,7 @@ pub async fn run(
         run_id: Some(run_id.to_string()),
         keep_keys: true,
         seed: None,
+        ..RunOptions::default()
     };
     while let Some(rate) = search.next_rate() {
         if shutdown.is_stopping() {

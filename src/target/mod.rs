@@ -28,14 +28,16 @@ pub use resolve::{credentialed_url, resolve, Plan, Resolved, UrlSource};
 use crate::cache::config::ConfigError;
 use crate::cache::memory_store::NO_REDIS_WARNING;
 use crate::cache::{RedisConfig, RedisStore};
+use crate::chaos::process::ServerProcess;
+use crate::chaos::proxy::FaultProxy;
 use crate::report::summary::{Phase, Provider};
-use crate::scenario::{ServerSpec, TargetSpec};
-use crate::server::{EmbeddedRedis, ServerError, ServerOptions};
+use crate::scenario::{ServerSpec, TargetSpec, Topology};
+use crate::server::{EmbeddedRedis, SentinelTimings, SentinelTopology, ServerError, ServerOptions};
 use crate::shutdown::Shutdown;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Reply deadline of the admin connection: INFO and SCAN over a large keyspace may take
@@ -88,8 +90,12 @@ pub struct Server {
     endpoint: RedisConfig,
     /// One direct connection for INFO, cleanup and faults; never through a proxy.
     admin: RedisStore,
-    /// The process, when redline started it; dropped (killed) with the target.
-    embedded: Option<EmbeddedRedis>,
+    /// The process, when redline started it; dropped (killed) with the target. Shared with
+    /// a run's fault timeline, which kills, pauses and restarts it.
+    embedded: Option<ServerProcess>,
+    /// The Sentinel topology, when redline started one (`target.server.topology`); shared
+    /// with a failover fault, which kills and restarts its nodes from a blocking thread.
+    topology: Option<Arc<Mutex<SentinelTopology>>>,
     /// `redis_version` from INFO.
     version: Option<String>,
 }
@@ -104,6 +110,9 @@ pub struct Target {
     key_prefix: String,
     /// Why the in-memory store is used although the scenario did not ask for it.
     fallback_reason: Option<String>,
+    /// The fault proxy the cache endpoint goes through, once placed (drills with network
+    /// faults); stopped with the target.
+    proxy: Option<Arc<FaultProxy>>,
 }
 
 impl std::fmt::Debug for Target {
@@ -152,9 +161,22 @@ impl Target {
                 cache_endpoint: None,
                 key_prefix,
                 fallback_reason: missing.map(|e| e.to_string()),
+                proxy: None,
             }),
             Plan::Url { config, .. } => {
                 Self::connect_server(config, None, key_prefix, shutdown).await
+            }
+            Plan::Embedded { binary } if spec.server.topology == Topology::Sentinel => {
+                let opts = server_options(&spec.server);
+                let topology = start_topology_until(binary, opts, shutdown).await?;
+                let mut config = RedisConfig::new(topology.url());
+                config.connect_timeout = resolved.connect_timeout;
+                config.response_timeout = spec.response_timeout;
+                let mut target = Self::connect_server(config, None, key_prefix, shutdown).await?;
+                if let Some(server) = target.server.as_mut() {
+                    server.topology = Some(Arc::new(Mutex::new(topology)));
+                }
+                Ok(target)
             }
             Plan::Embedded { binary } => {
                 let opts = server_options(&spec.server);
@@ -174,6 +196,7 @@ impl Target {
             cache_endpoint: None,
             key_prefix: String::new(),
             fallback_reason: None,
+            proxy: None,
         }
     }
 
@@ -199,11 +222,13 @@ impl Target {
             server: Some(Server {
                 endpoint,
                 admin,
-                embedded,
+                embedded: embedded.map(|e| Arc::new(std::sync::Mutex::new(e))),
+                topology: None,
                 version,
             }),
             key_prefix,
             fallback_reason: None,
+            proxy: None,
         })
     }
 
@@ -221,14 +246,33 @@ impl Target {
         self.server.as_ref().map(|s| &s.admin)
     }
 
-    /// The server process, when redline started it (process faults need it).
-    pub fn embedded(&self) -> Option<&EmbeddedRedis> {
+    /// The server process, when redline started it, locked: hold the guard briefly (a
+    /// run's fault timeline locks it to kill, pause or restart the server).
+    pub fn embedded(&self) -> Option<std::sync::MutexGuard<'_, EmbeddedRedis>> {
+        self.server_process().map(crate::chaos::process::lock)
+    }
+
+    /// The server process, when redline started it, shared (process faults need it).
+    pub fn server_process(&self) -> Option<&ServerProcess> {
         self.server.as_ref()?.embedded.as_ref()
     }
 
-    /// The server process, mutably (stop, kill, restart).
-    pub fn embedded_mut(&mut self) -> Option<&mut EmbeddedRedis> {
-        self.server.as_mut()?.embedded.as_mut()
+    /// The Sentinel topology redline started, if any (the failover fault needs it).
+    pub fn topology(&self) -> Option<&Arc<Mutex<SentinelTopology>>> {
+        self.server.as_ref()?.topology.as_ref()
+    }
+
+    /// True when the cache layer finds the primary through Sentinel (an embedded topology
+    /// or a `redis+sentinel://` URL).
+    pub fn is_sentinel(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|s| crate::cache::sentinel::is_sentinel_url(&s.endpoint.url))
+    }
+
+    /// The server's settings (URL with credentials: never print it).
+    pub fn endpoint(&self) -> Option<&RedisConfig> {
+        self.server.as_ref().map(|s| &s.endpoint)
     }
 
     /// `redis_version` of the server.
@@ -265,6 +309,14 @@ impl Target {
         let Some(endpoint) = self.cache_endpoint.as_mut() else {
             return Ok(());
         };
+        if crate::cache::sentinel::is_sentinel_url(&endpoint.url) {
+            return Err(TargetError::Url(ConfigError::MalformedUrl {
+                url: endpoint.redacted_url(),
+                reason: "a fault proxy cannot stand in front of a Sentinel target: the \
+                         primary's address changes on failover"
+                    .into(),
+            }));
+        }
         let bad = |reason: &str| {
             TargetError::Url(ConfigError::MalformedUrl {
                 url: endpoint.redacted_url(),
@@ -278,6 +330,46 @@ impl Target {
             .map_err(|()| bad("cannot carry a port"))?;
         endpoint.url = url.to_string();
         Ok(())
+    }
+
+    /// Starts a [`FaultProxy`] on a free loopback port in front of the server and points the
+    /// cache layer at it ([`route_cache_through`](Self::route_cache_through)); the admin
+    /// connection stays direct. Drills with network faults need it before the run (`redline
+    /// run` places it). Placing it twice keeps the first. Must run inside a tokio runtime.
+    pub fn place_fault_proxy(&mut self) -> Result<SocketAddr, TargetError> {
+        if let Some(p) = &self.proxy {
+            return Ok(p.local_addr());
+        }
+        let Some(server) = &self.server else {
+            return Err(TargetError::Connect(
+                "the in-memory store has no Redis to put a fault proxy in front of".into(),
+            ));
+        };
+        let url = url::Url::parse(&server.endpoint.url).map_err(|e| {
+            TargetError::Url(ConfigError::MalformedUrl {
+                url: server.endpoint.redacted_url(),
+                reason: e.to_string(),
+            })
+        })?;
+        let host = match url.host() {
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            Some(h) => h.to_string(),
+            None => "127.0.0.1".to_string(),
+        };
+        let upstream = format!("{host}:{}", url.port().unwrap_or(6379));
+        let listen = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+        let proxy = FaultProxy::start(listen, upstream)
+            .map_err(|e| TargetError::Connect(format!("cannot start the fault proxy: {e}")))?;
+        let addr = proxy.local_addr();
+        self.route_cache_through(addr)?;
+        tracing::info!("fault proxy listening on {addr}");
+        self.proxy = Some(Arc::new(proxy));
+        Ok(addr)
+    }
+
+    /// The fault proxy in front of the server, once [placed](Self::place_fault_proxy).
+    pub fn fault_proxy(&self) -> Option<&Arc<FaultProxy>> {
+        self.proxy.as_ref()
     }
 
     /// The cache endpoint's URL (password redacted): where the cache layer connects.
@@ -343,6 +435,33 @@ pub async fn start_embedded_until(
         .map_err(|e: ServerError| TargetError::EmbeddedServer(e.to_string()))
 }
 
+/// Starts the Sentinel topology (primary, replica, three sentinels) off the async threads
+/// and waits until it settles; a stop request cancels it like [`start_embedded_until`].
+pub async fn start_topology_until(
+    binary: PathBuf,
+    opts: ServerOptions,
+    shutdown: &Shutdown,
+) -> Result<SentinelTopology, TargetError> {
+    Phase::StartingServer.enter();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let sentinel = crate::server::redis_sentinel_binary(&binary);
+    let mut start = tokio::task::spawn_blocking(move || {
+        SentinelTopology::start(binary, sentinel, opts, SentinelTimings::default(), flag)
+    });
+    let joined = tokio::select! {
+        joined = &mut start => joined,
+        _ = shutdown.stopping() => {
+            cancel.store(true, Ordering::SeqCst);
+            let _ = start.await;
+            return Err(TargetError::Interrupted(Phase::StartingServer));
+        }
+    };
+    joined
+        .map_err(|e| TargetError::EmbeddedServer(format!("the start-up task failed: {e}")))?
+        .map_err(|e: ServerError| TargetError::EmbeddedServer(e.to_string()))
+}
+
 /// The embedded server's options from `[target.server]`.
 fn server_options(s: &ServerSpec) -> ServerOptions {
     ServerOptions {
@@ -366,6 +485,7 @@ mod tests {
             cache_endpoint: Some(endpoint),
             key_prefix: String::new(),
             fallback_reason: None,
+            proxy: None,
         }
     }
 

@@ -8,6 +8,20 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
+/// Every bundled scenario file: `scenarios/*` and the drills in `scenarios/drills/*`.
+fn bundled() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in [scenarios_dir(), scenarios_dir().join("drills")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml" || e == "json") {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
 /// The ```toml blocks of the README, in order.
 fn readme_toml_blocks() -> Vec<String> {
     let readme = std::fs::read_to_string(scenarios_dir().join("README.md")).unwrap();
@@ -34,15 +48,15 @@ fn readme_toml_blocks() -> Vec<String> {
 fn every_bundled_scenario_validates() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml" || e == "json") {
+    for path in bundled() {
+        {
             checked += 1;
             if let Err(e) = scenario::load_file(&path, &[]) {
                 failures.push(e.to_string());
             }
         }
     }
+    assert!(checked >= 11, "the drills are bundled too ({checked})");
     assert!(
         failures.is_empty(),
         "{checked} checked:\n{}",
@@ -93,8 +107,7 @@ fn readme_load_snippets_parse_in_place_of_the_examples_load() {
 
 #[test]
 fn every_bundled_scenario_prints_as_a_file_that_reads_back_the_same() {
-    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
-        let path = entry.unwrap().path();
+    for path in bundled() {
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
@@ -104,4 +117,34 @@ fn every_bundled_scenario_prints_as_a_file_that_reads_back_the_same() {
             .unwrap_or_else(|e| panic!("{}: {e}\n{printed}", path.display()));
         assert_eq!(again, s, "{}:\n{printed}", path.display());
     }
+}
+
+#[test]
+fn readme_fault_and_expectation_snippets_parse_with_the_example() {
+    let blocks = readme_toml_blocks();
+    let example = &blocks[0];
+    let expectations = blocks
+        .iter()
+        .find(|b| b.starts_with("thresholds = [") && b.contains("breaker."))
+        .expect("the breaker expectations example");
+    let faults = blocks
+        .iter()
+        .find(|b| b.starts_with("[[faults]]"))
+        .expect("the [[faults]] example");
+    // The example with its thresholds replaced by the expectations, and the faults added.
+    let start = example.find("thresholds = [").unwrap();
+    let end = start + example[start..].find("]\n").unwrap() + 2;
+    let text = format!(
+        "{expectations}{}{}\n{faults}",
+        &example[..start],
+        &example[end..]
+    );
+    let s = scenario::parse_str(&text, Format::Toml, "README.md", &[])
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(s.faults.len(), 2);
+    assert_eq!(s.faults[0].name, "crash");
+    assert!(s
+        .thresholds
+        .iter()
+        .all(|t| t.fault.as_deref().is_none_or(|f| f == "crash")));
 }

@@ -424,6 +424,7 @@ fn run_options(run_id: &str) -> RunOptions {
         run_id: Some(run_id.to_string()),
         keep_keys: true,
         seed: Some(1),
+        ..RunOptions::default()
     }
 }
 
@@ -437,9 +438,10 @@ async fn one_embedded_target_serves_many_runs_each_under_its_own_prefix() {
         spec: &s.target,
     };
     let target = Target::open(&request, &env).await.expect("open");
-    let server = target.embedded().expect("an embedded server was started");
-    let pid = server.pid().expect("running");
-    let mut con = connection(server);
+    let (pid, mut con) = {
+        let server = target.embedded().expect("an embedded server was started");
+        (server.pid().expect("running"), connection(&server))
+    };
 
     let mut prefixes = Vec::new();
     for run_id in ["size-1", "size-2"] {

@@ -193,3 +193,20 @@ fn counters_track_failures_successes_and_rejections() {
     assert_eq!((c.successes, c.failures, c.rejected), (3, 5, 1));
     assert_eq!(c.state, BreakerState::Open);
 }
+
+#[test]
+fn transitions_carry_the_failure_count_and_are_counted() {
+    let (b, clock) = breaker(BreakerConfig::default());
+    fail(&b, 2);
+    succeed(&b, 1);
+    fail(&b, 5);
+    assert_eq!(b.transition_count(), 1);
+    // Drills subtract the count when a fault started from this one: 7 failures so far.
+    assert_eq!(b.transitions()[0].failures, 7);
+    clock.advance(Duration::from_secs(60));
+    fail(&b, 1);
+    let t = b.transitions();
+    assert_eq!(b.transition_count(), 3);
+    assert_eq!((t[1].to, t[1].failures), (BreakerState::HalfOpen, 7));
+    assert_eq!((t[2].to, t[2].failures), (BreakerState::Open, 8));
+}

@@ -29,7 +29,8 @@ impl CacheManager {
         self.set_bytes(key, &bytes, ttl).await.map(|_| ())
     }
 
-    /// Cache-aside with a typed value (the guide's `getOrSet`).
+    /// Cache-aside with a typed value (the guide's `getOrSet`); concurrent misses share one
+    /// load when `single_flight` is on.
     pub async fn get_or_set<T, F, Fut, E>(
         &self,
         key: &str,
@@ -38,19 +39,17 @@ impl CacheManager {
     ) -> Result<T, OpError>
     where
         T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
         E: std::fmt::Display,
     {
-        if let Some(v) = self.get(key).await? {
-            return Ok(v);
-        }
-        let value = loader().await.map_err(|e| {
-            self.inner.counters.errors.incr();
-            OpError::Loader(e.to_string())
-        })?;
-        self.set(key, &value, ttl).await?;
-        Ok(value)
+        let codec = self.inner.config.codec;
+        let load = async move {
+            let value = loader().await.map_err(|e| OpError::Loader(e.to_string()))?;
+            codec.encode_json(&value)
+        };
+        let (served, _) = self.get_or_load(key, ttl, load).await?;
+        codec::decode_json(&served.value)
     }
 
     /// MGET of typed values.

@@ -16,6 +16,7 @@
 
 mod cleanup;
 mod phases;
+mod sentinel;
 
 use crate::support::{connection, read_report, redline_bin, wait_until};
 use redline::server::EmbeddedRedis;
@@ -32,21 +33,21 @@ use std::time::{Duration, Instant};
 
 /// A running `redline` whose stderr is collected line by line as it comes, so a test can
 /// wait for a log line while the process runs.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     stderr: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
     stdout: Arc<Mutex<String>>,
 }
 
-struct Exited {
-    status: ExitStatus,
-    stderr: String,
-    stdout: String,
+pub(crate) struct Exited {
+    pub(crate) status: ExitStatus,
+    pub(crate) stderr: String,
+    pub(crate) stdout: String,
 }
 
 impl Exited {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "status {:?}\nstdout:\n{}\nstderr:\n{}",
             self.status, self.stdout, self.stderr
@@ -65,7 +66,10 @@ fn collect(r: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandl
 }
 
 impl Running {
-    fn start(args: &[&str], configure: impl FnOnce(&mut std::process::Command)) -> Running {
+    pub(crate) fn start(
+        args: &[&str],
+        configure: impl FnOnce(&mut std::process::Command),
+    ) -> Running {
         let mut cmd = redline_bin();
         cmd.args(args)
             .env("RUST_LOG", "redline=info")
@@ -88,16 +92,16 @@ impl Running {
         }
     }
 
-    fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
     /// Waits until stderr contains `text`, failing the test with stderr if redline exits first.
-    fn wait_for_log(&mut self, text: &str) {
+    pub(crate) fn wait_for_log(&mut self, text: &str) {
         wait_until(Duration::from_secs(30), text, || {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
@@ -116,12 +120,12 @@ impl Running {
     }
 
     /// Sends `signal` and waits for the exit (failing the test after 60 s).
-    fn signal_and_wait(self, signal: libc::c_int) -> Exited {
+    pub(crate) fn signal_and_wait(self, signal: libc::c_int) -> Exited {
         self.signal(signal);
         self.wait()
     }
 
-    fn wait(mut self) -> Exited {
+    pub(crate) fn wait(mut self) -> Exited {
         let end = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("poll redline") {
@@ -176,7 +180,7 @@ fn children(pid: i32) -> Vec<i32> {
 }
 
 /// True while `pid` exists and is not a zombie.
-fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         let state = stat
             .rsplit_once(')')
