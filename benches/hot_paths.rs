@@ -2,7 +2,10 @@
 //! breaker's guard, the in-memory fallback store, the value codecs, the per-worker recorder,
 //! key and value generation, and the open-model scheduler.
 //!
-//! Run with `cargo bench --bench hot_paths` (about a minute and a half). Budgets the numbers
+//! Run with `cargo bench --bench hot_paths` (about three minutes; `-- codec` and the like
+//! run one group). Keep a baseline and compare against it with criterion's own flags:
+//! `cargo bench --bench hot_paths -- --save-baseline main`, then after a change
+//! `cargo bench --bench hot_paths -- --baseline main` (see README, Benchmarks). Budgets the numbers
 //! are judged against: the breaker adds under 100 ns to a guarded call (compare
 //! `breaker/guarded_*` with `breaker/bare_call`), a `MemoryStore` get takes under 1 µs, and
 //! a zipfian key choice takes under 100 ns (`generate/key_zipfian_*`; the rank-to-key scramble
@@ -19,6 +22,7 @@ use redline::cache::MemoryStore;
 use redline::engine::ops::key_name;
 use redline::engine::schedule::Schedule;
 use redline::op::OpKind;
+use redline::report::hdr::{encode_compressed, new_histogram};
 use redline::report::recorder::Recorder;
 use redline::scenario::dist::{KeyChooser, Permutation, ValueGen};
 use redline::scenario::keyspace::{Distribution, Keyspace, ValueContent, ValueSize};
@@ -28,8 +32,9 @@ use std::time::Duration;
 
 /// Entries preloaded into the memory store.
 const STORE_ENTRIES: u64 = 10_000;
-/// Size of the value the codecs compress.
-const CODEC_VALUE_BYTES: u64 = 100 * 1024;
+/// Sizes of the values the codecs compress: small (just above the compression threshold),
+/// typical, and large.
+const CODEC_VALUE_SIZES: [u64; 3] = [1024, 10 * 1024, 100 * 1024];
 
 /// Short runs: the machine has two cores and the whole file should finish in ~2 minutes.
 fn config() -> Criterion {
@@ -133,35 +138,46 @@ fn memory_store(c: &mut Criterion) {
 }
 
 fn codecs(c: &mut Criterion) {
-    let gen = ValueGen::new(&keyspace(1, Distribution::Uniform, CODEC_VALUE_BYTES), 42);
-    let raw = gen
-        .value(&mut SmallRng::seed_from_u64(1), CODEC_VALUE_BYTES as usize)
-        .to_vec();
-
     let mut g = c.benchmark_group("codec");
-    g.throughput(Throughput::Bytes(raw.len() as u64));
-    for codec in [Codec::Gzip, Codec::GzipBase64, Codec::Zstd] {
-        let cfg = CodecConfig {
-            codec,
-            threshold: 1024,
-        };
-        let stored = cfg.encode(&raw).expect("encode").into_owned();
-        assert_eq!(codec::decode(&stored).expect("decode").as_ref(), &raw[..]);
-        println!(
-            "codec {}: {} B -> {} B ({:.1} %)",
-            codec.name(),
-            raw.len(),
-            stored.len(),
-            100.0 * stored.len() as f64 / raw.len() as f64
-        );
-        g.bench_function(format!("encode_100KiB/{}", codec.name()), |b| {
-            b.iter(|| cfg.encode(black_box(&raw)).expect("encode"))
-        });
-        g.bench_function(format!("decode_100KiB/{}", codec.name()), |b| {
-            b.iter(|| codec::decode(black_box(&stored)).expect("decode"))
-        });
+    for size in CODEC_VALUE_SIZES {
+        let gen = ValueGen::new(&keyspace(1, Distribution::Uniform, size), 42);
+        let raw = gen
+            .value(&mut SmallRng::seed_from_u64(1), size as usize)
+            .to_vec();
+        let label = size_label(size);
+        g.throughput(Throughput::Bytes(raw.len() as u64));
+        for codec in [Codec::Gzip, Codec::GzipBase64, Codec::Zstd] {
+            let cfg = CodecConfig {
+                codec,
+                threshold: 512,
+            };
+            let stored = cfg.encode(&raw).expect("encode").into_owned();
+            assert_eq!(codec::decode(&stored).expect("decode").as_ref(), &raw[..]);
+            println!(
+                "codec {} {label}: {} B -> {} B ({:.1} %)",
+                codec.name(),
+                raw.len(),
+                stored.len(),
+                100.0 * stored.len() as f64 / raw.len() as f64
+            );
+            g.bench_function(format!("encode_{label}/{}", codec.name()), |b| {
+                b.iter(|| cfg.encode(black_box(&raw)).expect("encode"))
+            });
+            g.bench_function(format!("decode_{label}/{}", codec.name()), |b| {
+                b.iter(|| codec::decode(black_box(&stored)).expect("decode"))
+            });
+        }
     }
     g.finish();
+}
+
+/// `1KiB`, `100KiB`.
+fn size_label(bytes: u64) -> String {
+    if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{}KiB", bytes / 1024)
+    } else {
+        format!("{bytes}B")
+    }
 }
 
 /// Latencies (µs) spread from 50 µs to ~100 ms, log-uniformly, like a run with a slow tail.
@@ -201,6 +217,29 @@ fn recorder(c: &mut Criterion) {
     total.merge(&shard);
     g.bench_function("merge_20k_samples", |b| {
         b.iter(|| total.merge(black_box(&shard)))
+    });
+
+    // A bare HDR histogram at redline's precision: what `record_get` adds on top of it is
+    // the recorder's counters and per-operation lookup.
+    let mut h = new_histogram();
+    for &v in &samples {
+        h.record(v).expect("in range");
+    }
+    g.bench_function("hdr_record", |b| {
+        b.iter(|| {
+            i = (i + 1) % samples.len();
+            h.record(black_box(samples[i])).expect("in range")
+        })
+    });
+
+    // Once a second the aggregator encodes the interval's histogram for the interval log
+    // (`latency.hlog`): a second of 20 000 operations.
+    let mut second = new_histogram();
+    for &v in samples.iter().cycle().take(20_000) {
+        second.record(v).expect("in range");
+    }
+    g.bench_function("interval_encode_20k_samples", |b| {
+        b.iter(|| encode_compressed(black_box(&second)).expect("encode"))
     });
     g.finish();
 }
@@ -247,10 +286,13 @@ fn generation(c: &mut Criterion) {
         })
     });
 
-    let values = ValueGen::new(&keyspace(1, Distribution::Uniform, 1024), 3);
-    g.bench_function("value_1KiB_json", |b| {
-        b.iter(|| black_box(values.value(&mut rng, 1024)).len())
-    });
+    for size in [64u64, 1024, 100 * 1024] {
+        let values = ValueGen::new(&keyspace(1, Distribution::Uniform, size), 3);
+        g.throughput(Throughput::Bytes(size));
+        g.bench_function(format!("value_{}_json", size_label(size)), |b| {
+            b.iter(|| black_box(values.value(&mut rng, size as usize)).len())
+        });
+    }
     g.finish();
 }
 

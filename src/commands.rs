@@ -4,16 +4,20 @@
 
 use crate::cache::sweep;
 use crate::check::{self, CheckOptions};
-use crate::cli::{CheckArgs, CleanArgs, RunArgs, ValidateArgs};
+use crate::cli::{CheckArgs, CleanArgs, MergeArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, RunOptions};
 use crate::out_dir;
+use crate::report::live::{LiveMode, LiveView};
 use crate::report::summary::CleanupOutcome;
-use crate::report::{self, terminal, verdict};
+use crate::report::{self, terminal, verdict, RenderOptions};
+use crate::scale::metrics::LiveMetrics;
+use crate::scale::run_plan::{ScaleArgs, ScalePlan};
 use crate::scenario;
 use crate::shutdown::Shutdown;
 use crate::target::{self, Target, TargetError, TargetRequest};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 
 /// Exit code: usage, scenario or connection error.
 pub const EXIT_ERROR: u8 = 2;
@@ -24,10 +28,38 @@ pub const EXIT_INTERRUPTED: u8 = 3;
 /// report and removes the run's keys, the second skips that cleanup (exit 3 either way).
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
-    let scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
+    let mut scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
         Ok(s) => s,
         Err(errors) => return Ok(print_errors(&errors)),
     };
+    let scale = ScaleArgs {
+        shard: args.shard.as_deref(),
+        run_id: args.run_id.as_deref(),
+        start_at: args.start_at.as_deref(),
+        wait: args.shard_wait.as_deref(),
+    };
+    let plan = ScalePlan::new(&scale, &target::process_env, chrono::Utc::now())?;
+    // The scenario describes the whole run; this generator runs its shard's share.
+    let shard_info = plan.apply(&mut scenario)?;
+    let run_id = plan
+        .run_id
+        .clone()
+        .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>()));
+    // Bound before any load, so a busy port is an error, not a run nobody can watch.
+    let metrics = match args.metrics_addr {
+        Some(addr) => {
+            let m = Arc::new(LiveMetrics::new(&scenario.name, &run_id, &plan.label()));
+            let server =
+                (m.serve(addr).await).with_context(|| format!("cannot serve metrics on {addr}"))?;
+            if !args.quiet {
+                eprintln!("metrics: http://{}/metrics", server.local_addr());
+            }
+            Some((m, server))
+        }
+        None => None,
+    };
+    // A bad baseline is refused before any load.
+    let gate = crate::gate::RunGate::prepare(&args.gate, &scenario.name)?;
     // The report folder is settled before any load, so a bad --out loses no results.
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
     let existed = args.out.as_deref().is_some_and(|p| p.exists());
@@ -52,6 +84,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             return Err(e.into());
         }
     };
+    if let Some(t) = opened.as_ref().ok().filter(|_| plan.sharded()) {
+        if t.embedded().is_some() || t.provider() != report::Provider::Redis {
+            discard_dir();
+            anyhow::bail!(
+                "a sharded run needs one Redis server every shard shares: pass --redis URL \
+                 (or REDIS_URL); an embedded server or the in-memory store is each \
+                 generator's own"
+            );
+        }
+    }
     if let Some(why) = opened.as_ref().ok().and_then(|t| t.fallback_reason()) {
         // One line, even with --quiet: a run that measures the wrong thing must say so.
         eprintln!(
@@ -60,18 +102,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         );
     }
     let opts = RunOptions {
-        run_id: None,
+        run_id: Some(run_id.clone()),
         keep_keys: args.keep_keys,
-        seed: None,
+        peers: plan.peers(),
+        observer: metrics.as_ref().map(|(m, _)| m.clone() as _),
+        ..RunOptions::default()
     };
-    let live = !args.quiet && std::io::stdout().is_terminal();
-    let mut on_tick = move |line: &report::aggregate::LiveLine| {
-        if live {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r{}\x1b[K", terminal::live_line(line));
-            let _ = err.flush();
-        }
-    };
+    // Warmup plus the measured phase: the live view's "left"; unknown for a run stopped by
+    // operation count alone.
+    let planned = scenario.load.duration.map(|d| d + scenario.load.warmup);
+    let mode = LiveMode::choose(args.quiet, std::io::stderr().is_terminal());
+    let mut view = LiveView::stderr(mode, planned);
+    let mut on_tick = |line: &report::aggregate::LiveLine| view.tick(line);
     let summary = match opened {
         Ok(mut target) => {
             // A drill's network faults (and redis_calls_while_open) need the fault proxy
@@ -94,11 +136,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             drop(target);
             summary
         }
-        Err(phase) => engine::aborted_before_load(&scenario, phase, unopened(&scenario)),
+        Err(phase) => engine::aborted_before_load(&scenario, phase, unopened(&scenario, &run_id)),
     };
-    if live {
-        eprintln!();
-    }
+    let mut summary = summary;
+    summary.shard = shard_info;
+    view.finish();
     // Said on stderr even with --quiet: someone has to remove those keys.
     let left = summary
         .cleanup
@@ -107,26 +149,43 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(sentence) = left.and_then(|c| c.sentence()) {
         eprintln!("warning: {sentence}");
     }
-    report::write_run_dir(&summary, &dir)
+    report::write_report_json(&summary, &dir)
+        .with_context(|| format!("cannot write the report to {}", dir.display()))?;
+    let render = RenderOptions { png: args.png };
+    report::render_all(&summary, gate.baseline(), &dir, &render)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
     if !args.quiet {
         let mut out = std::io::stdout().lock();
         terminal::write_summary(&summary, &mut out)?;
         writeln!(out, "report: {}", dir.display())?;
     }
+    let code = verdict::exit_code(summary.verdict) as u8;
+    gate.finish(&summary, &dir, code, args.quiet)
+}
+
+/// `redline merge`: one report from a sharded run's reports; exits with the merged
+/// verdict's code (2 when the reports cannot be merged).
+pub fn merge(args: MergeArgs) -> anyhow::Result<u8> {
+    let summary = crate::scale::merge::from_files(&args.reports)?;
+    let dir = out_dir::prepare(Some(&args.out), &summary.scenario.name, "", args.force)?;
+    report::write_run_dir(&summary, &dir)
+        .with_context(|| format!("cannot write the report to {}", dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    terminal::write_summary(&summary, &mut out)?;
+    writeln!(out, "report: {}", dir.display())?;
     Ok(verdict::exit_code(summary.verdict) as u8)
 }
 
 /// What a report says about a target that was never opened (the run was interrupted while
 /// its server started or while connecting).
-fn unopened(scenario: &scenario::Scenario) -> report::summary::TargetInfo {
+fn unopened(scenario: &scenario::Scenario, run_id: &str) -> report::summary::TargetInfo {
     report::summary::TargetInfo {
         kind: scenario.target.kind,
         provider: report::summary::Provider::Redis,
         server_version: None,
         url: None,
         warning: None,
-        run_id: String::new(),
+        run_id: run_id.to_string(),
         key_prefix: None,
     }
 }

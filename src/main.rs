@@ -19,7 +19,15 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The proxy on its own copies bytes on one thread: no wakeups across worker threads per
+    // forwarded chunk, and it leaves the other cores to the load and to Redis.
+    let runtime = match &cli.command {
+        Command::Proxy(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => return fail(anyhow::anyhow!(e).context("cannot start the async runtime")),
     };
@@ -29,6 +37,10 @@ fn main() -> ExitCode {
             Command::Check(args) => redline::commands::check(args).await,
             Command::Validate(args) => redline::commands::validate(args),
             Command::Clean(args) => redline::commands::clean(args).await,
+            Command::Proxy(args) => redline::chaos::proxy::command::run(args).await,
+            Command::Merge(args) => redline::commands::merge(args),
+            Command::Compare(args) => redline::gate::compare_reports(args),
+            Command::Report(args) => redline::rerender::run(args),
             Command::Size(args) => redline::size::command::command(args).await,
         }
     });

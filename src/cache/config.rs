@@ -10,8 +10,8 @@ pub enum ConfigError {
     /// The URL does not parse.
     #[error("malformed Redis URL {url}: {reason}")]
     MalformedUrl { url: String, reason: String },
-    /// The scheme is not redis:// or rediss://.
-    #[error("unsupported scheme {scheme:?} in {url}: use redis:// or rediss:// (TLS)")]
+    /// The scheme is not redis://, rediss:// or redis+sentinel://.
+    #[error("unsupported scheme {scheme:?} in {url}: use redis://, rediss:// (TLS) or redis+sentinel://")]
     UnknownScheme { url: String, scheme: String },
 }
 
@@ -87,6 +87,19 @@ impl RedisConfig {
     /// Builds the redis crate's connection info: checks the scheme, applies TLS and the
     /// password. Errors never contain the password.
     pub fn connection_info(&self) -> Result<redis::ConnectionInfo, ConfigError> {
+        if let Some(sentinel) = self.sentinel()? {
+            // The data nodes' credentials and database; the address is Sentinel's to give.
+            let mut nodes = self.clone();
+            nodes.url = sentinel.node_url;
+            if self.tls {
+                return Err(ConfigError::MalformedUrl {
+                    url: redact_url(&self.url),
+                    reason: "TLS through Sentinel is not supported (unset REDIS_TLS_ENABLED)"
+                        .into(),
+                });
+            }
+            return nodes.connection_info();
+        }
         let parsed = url::Url::parse(&self.url).map_err(|e| ConfigError::MalformedUrl {
             url: redact_url(&self.url),
             reason: e.to_string(),
@@ -122,6 +135,15 @@ impl RedisConfig {
                 reason: redact_text(&e.to_string()),
             }
         })
+    }
+
+    /// The sentinels and master name when the URL is `redis+sentinel://`, else `None`.
+    pub fn sentinel(&self) -> Result<Option<super::sentinel::SentinelUrl>, ConfigError> {
+        if super::sentinel::is_sentinel_url(&self.url) {
+            super::sentinel::parse(&self.url).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// True when the connection will use TLS.

@@ -3,6 +3,9 @@
 //! to the crate's `MultiplexedConnection`, which does the handshake (AUTH, SELECT, HELLO) and
 //! the multiplexing.
 //!
+//! For a `redis+sentinel://` URL each connection first asks the sentinels for the primary
+//! ([`SentinelResolver`]), so a reconnect after a failover reaches the new primary.
+//!
 //! Opening connections ourselves also gives the store full control of reconnecting: a link
 //! that failed is dropped and the next call opens a fresh one, so the first call after Redis
 //! comes back reaches it (the crate's `ConnectionManager` kept replaying a stale
@@ -10,6 +13,7 @@
 
 use super::config::{ConfigError, RedisConfig};
 use super::reply_cap::{CappedStream, Violation};
+use super::sentinel::SentinelResolver;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr};
 use std::sync::Arc;
@@ -21,6 +25,9 @@ pub struct Link {
     pub conn: MultiplexedConnection,
     /// Set when the reply cap cut the connection: the failure is the peer's protocol error.
     pub violation: Violation,
+    /// Behind Sentinel, the resolver's epoch when the link was opened (0 otherwise): a link
+    /// from an older epoch may reach a demoted primary.
+    pub epoch: u64,
 }
 
 /// Where and how to connect, resolved once from a [`RedisConfig`].
@@ -37,6 +44,9 @@ pub struct Connector {
     /// The crate's own per-command deadline; `None` for the store, which bounds every
     /// call itself.
     response_timeout: Option<Duration>,
+    /// For `redis+sentinel://`: where each connection learns the primary's address
+    /// (`host`/`port` are then only the first sentinel's, for messages).
+    sentinel: Option<Arc<SentinelResolver>>,
 }
 
 impl Connector {
@@ -47,6 +57,13 @@ impl Connector {
         let malformed = |reason: String| ConfigError::MalformedUrl {
             url: config.redacted_url(),
             reason,
+        };
+        let sentinel = match config.sentinel()? {
+            Some(url) => Some(Arc::new(
+                SentinelResolver::new(&url, info.redis_settings().clone())
+                    .map_err(|e| malformed(super::config::redact_text(&e.to_string())))?,
+            )),
+            None => None,
         };
         let (host, port, tls) = match info.addr() {
             ConnectionAddr::Tcp(host, port) => (host.clone(), *port, None),
@@ -76,6 +93,7 @@ impl Connector {
             max_reply_bytes: config.max_reply_bytes,
             connect_timeout: config.connect_timeout,
             response_timeout: None,
+            sentinel,
         })
     }
 
@@ -113,8 +131,37 @@ impl Connector {
         }
     }
 
+    /// True when every connection asks Sentinel for the primary first.
+    pub fn follows_sentinel(&self) -> bool {
+        self.sentinel.is_some()
+    }
+
+    /// True when `link` was opened before the sentinels last switched the primary.
+    pub fn is_stale(&self, link: &Link) -> bool {
+        self.sentinel
+            .as_ref()
+            .is_some_and(|s| s.epoch() != link.epoch)
+    }
+
     async fn open_unbounded(&self, violation: Violation) -> redis::RedisResult<Link> {
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?;
+        // Read before resolving: a switch announced during the lookup makes the link stale.
+        let epoch = self.sentinel.as_ref().map_or(0, |s| s.epoch());
+        let tcp = match &self.sentinel {
+            Some(sentinel) => {
+                // No primary to be had is a connection failure, whatever Sentinel replied.
+                let (host, port) = sentinel.primary().await.map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotConnected,
+                        format!(
+                            "no primary from Sentinel: {}",
+                            super::config::redact_text(&e.to_string())
+                        ),
+                    )
+                })?;
+                tokio::net::TcpStream::connect((host.as_str(), port)).await?
+            }
+            None => tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await?,
+        };
         tcp.set_nodelay(true)?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(None)
@@ -141,7 +188,11 @@ impl Connector {
                 conn
             }
         };
-        Ok(Link { conn, violation })
+        Ok(Link {
+            conn,
+            violation,
+            epoch,
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`config`]: connection settings from the guide's environment variables, redaction.
 //! - [`redis_store`]: the Redis client (connections, timeouts, reconnects, reply types).
 //! - [`link`]: opening one connection (TCP/TLS, the reply cap, the crate's handshake).
+//! - [`sentinel`]: `redis+sentinel://` URLs and finding the primary through Sentinel.
 //! - [`reply`]: the reply type each command must get; anything else is a protocol error.
 //! - [`reply_cap`]: the bound on one reply's size, whatever the peer sends.
 //! - [`memory_store`]: the bounded in-memory fallback.
@@ -35,6 +36,7 @@ pub mod memory_store;
 pub mod redis_store;
 pub mod reply;
 pub mod reply_cap;
+pub mod sentinel;
 pub mod single_flight;
 pub mod sweep;
 

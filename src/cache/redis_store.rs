@@ -173,12 +173,18 @@ impl RedisStore {
     /// The slot's open link, opening one if the slot is empty.
     async fn link(&self, slot: usize) -> redis::RedisResult<Arc<Link>> {
         let s = &self.inner.slots[slot];
-        if let Some(link) = s.link.load_full() {
+        let connector = &self.inner.connector;
+        if let Some(link) = s.link.load_full().filter(|l| !connector.is_stale(l)) {
             return Ok(link);
         }
         let _one_attempt = s.connecting.lock().await;
         if let Some(link) = s.link.load_full() {
-            return Ok(link);
+            if !connector.is_stale(&link) {
+                return Ok(link);
+            }
+            // The sentinels switched the primary since this link was opened.
+            s.link.store(None);
+            self.inner.reconnects.fetch_add(1, Ordering::Relaxed);
         }
         let link = Arc::new(self.inner.connector.open().await?);
         s.link.store(Some(link.clone()));
@@ -247,8 +253,13 @@ impl RedisStore {
             Some(reason) => OpError::Protocol(reason),
             None => OpError::from_redis(&err, limit),
         };
+        // Behind Sentinel, READONLY means the link still reaches a demoted primary: drop it
+        // so the next call asks the sentinels again.
+        let demoted = self.inner.connector.follows_sentinel()
+            && matches!(&classified, OpError::Server { code, .. } if code == "READONLY");
         let broken = matches!(classified, OpError::Connection(_) | OpError::Protocol(_))
-            || err.is_unrecoverable_error();
+            || err.is_unrecoverable_error()
+            || demoted;
         if let (Some(link), true) = (link, broken) {
             // Only the link that failed: another caller may already have opened a new one.
             let current = s.link.load();

@@ -8,11 +8,15 @@
 //! - [`open_calls`]: the commands that reached Redis while the breaker was OPEN.
 //! - [`network`]: `latency`, `blackhole`, `reset`, `refuse`, `bandwidth`, `slice` as toxics
 //!   on the proxy a run places in front of Redis.
+//! - [`failover`]: the `failover` fault (Sentinel: kill the primary or `SENTINEL FAILOVER`).
+//! - [`acked_writes`]: the acknowledged-writes checker that counts writes a failover lost.
 //!
 //! Before any load, [`check_target`] refuses a fault that cannot apply to the opened target
 //! (a process fault on a server redline did not start, any fault on the in-memory store).
 
+pub mod acked_writes;
 pub mod command;
+pub mod failover;
 pub mod network;
 pub mod open_calls;
 pub mod process;
@@ -20,7 +24,7 @@ pub mod proxy;
 pub mod timeline;
 
 use crate::scenario::threshold::Metric;
-use crate::scenario::{FaultClass, FaultSpec, Scenario, TargetKind};
+use crate::scenario::{FaultClass, FaultKind, FaultSpec, Scenario, TargetKind};
 use crate::target::Target;
 
 /// A fault of the scenario that cannot apply to the opened target: a usage error (exit 2)
@@ -55,6 +59,15 @@ pub fn check_target(faults: &[FaultSpec], target: &Target) -> Result<(), FaultEr
             return Err(refuse(
                 "network faults act on the fault proxy in front of Redis, and none was placed: \
                  call Target::place_fault_proxy before engine::run (redline run does)"
+                    .into(),
+            ));
+        }
+        if let FaultKind::Failover { method } = f.kind {
+            failover::applicable(target, method).map_err(refuse)?;
+        }
+        if f.kind.class() == FaultClass::Process && target.topology().is_some() {
+            return Err(refuse(
+                "process faults act on a single embedded redis-server, and this target is                  redline's Sentinel topology: use a failover fault (method = \"kill\" kills                  the primary)"
                     .into(),
             ));
         }

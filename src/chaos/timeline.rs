@@ -9,13 +9,14 @@
 //! fault guard that is dropped undoes itself.
 
 use super::command::{self, CommandFault};
+use super::failover::{FailoverFault, FailoverInjector};
 use super::network::{self, NetworkFault};
 use super::process::{self, ProcessFault, ServerProcess};
 use super::proxy::FaultProxy;
 use crate::cache::RedisStore;
 use crate::report::faults::FaultRecord;
 use crate::report::summary::round_to;
-use crate::scenario::{FaultClass, FaultSpec};
+use crate::scenario::{FaultClass, FaultKind, FaultSpec};
 use crate::shutdown::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ pub struct Injectors {
     pub admin: Option<RedisStore>,
     /// The fault proxy in front of Redis (network faults).
     pub proxy: Option<Arc<FaultProxy>>,
+    /// Sentinel, redline's own or the target's (`failover`).
+    pub failover: Option<FailoverInjector>,
 }
 
 /// The breaker's failure count now (`None` without a breaker), sampled as a fault starts.
@@ -41,6 +44,7 @@ enum Active {
     Process(ProcessFault),
     Command(CommandFault),
     Network(NetworkFault),
+    Failover(FailoverFault),
 }
 
 impl Active {
@@ -50,6 +54,7 @@ impl Active {
             Active::Process(f) => f.undo().await,
             Active::Command(f) => f.undo(hurried).await,
             Active::Network(f) => f.undo(),
+            Active::Failover(f) => f.undo(hurried).await,
         }
     }
 }
@@ -130,6 +135,14 @@ async fn apply(f: &FaultSpec, inj: &Injectors) -> Result<(Active, String), Strin
             let proxy = inj.proxy.as_ref().ok_or_else(|| missing("fault proxy"))?;
             let (g, d) = network::inject(proxy, f)?;
             Ok((Active::Network(g), d))
+        }
+        FaultClass::Failover => {
+            let injector = inj.failover.as_ref().ok_or_else(|| missing("Sentinel"))?;
+            let FaultKind::Failover { method } = f.kind else {
+                return Err(format!("`{}` is not a failover", f.name));
+            };
+            let (g, d) = injector.inject(&f.name, method).await?;
+            Ok((Active::Failover(g), d))
         }
     }
 }

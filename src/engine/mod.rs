@@ -12,6 +12,7 @@
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //! - [`preload`]: writing every key once before the load, pipelined.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
+//! - [`peers`]: the other generators of a sharded run, and an observer of every interval.
 //!
 //! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
 //! it is given: the first request ends the phase and the run goes on to its partial report
@@ -31,6 +32,7 @@ pub mod layer;
 pub mod ops;
 pub mod origin;
 mod outcome;
+pub mod peers;
 pub mod preload;
 pub mod queueing;
 pub mod schedule;
@@ -38,11 +40,13 @@ pub mod stale;
 pub mod wire;
 
 use crate::cache::RedisStore;
+use crate::chaos::failover::FailoverRun;
 use crate::chaos::open_calls::{self, OpenCallsWatch};
 use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
 use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
+use crate::report::failover;
 use crate::report::summary::{
     BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, ServerStats,
     TargetInfo, Window,
@@ -66,6 +70,10 @@ pub enum EngineError {
     /// The run's cache store could not connect (unreachable, wrong password, not Redis).
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// The generators of a sharded run could not start together (the run's keys are
+    /// removed first).
+    #[error(transparent)]
+    Peers(#[from] peers::PeersError),
     /// A fault of the scenario cannot apply to the target (checked before any load).
     #[error(transparent)]
     Fault(#[from] crate::chaos::FaultError),
@@ -84,6 +92,10 @@ pub struct RunOptions {
     pub keep_keys: bool,
     /// Seed for every random choice; random when None.
     pub seed: Option<u64>,
+    /// The other generators of a sharded run; None for a lone generator.
+    pub peers: Option<Arc<dyn peers::Peers>>,
+    /// Sees every closed interval (the live metrics endpoint); None when nobody watches.
+    pub observer: Option<Arc<dyn peers::Observer>>,
 }
 
 /// Recorder shards the workers record into (merged once a second).
@@ -158,6 +170,20 @@ pub async fn run(
         preloaded = Some(preload::preload(&workload, scenario, &shutdown).await);
         note_stop(Phase::Preload, &mut aborted_in);
     }
+    if let (Some(peers), None) = (&opts.peers, aborted_in) {
+        Phase::Waiting.enter();
+        match until(&shutdown, peers.ready(admin, &run_prefix)).await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                // Preloaded keys are not left behind by a run that never started.
+                if let Some(admin) = admin.filter(|_| peers.cleans_up()) {
+                    cleanup::remove_run_keys(admin, &run_prefix, opts.keep_keys, &shutdown).await;
+                }
+                return Err(e.into());
+            }
+            None => aborted_in = Some(Phase::Waiting),
+        }
+    }
 
     // Set before the load when a phase before it was interrupted: the load then ends at once.
     let stop = Arc::new(AtomicBool::new(aborted_in.is_some()));
@@ -216,8 +242,16 @@ pub async fn run(
         phase.enter();
     }
     let cpu_before = driver::process_cpu();
+    // A failover drill writes versioned keys beside the load and reads them back at the end.
+    let failover_run = match aborted_in {
+        None if provider == Provider::Redis => {
+            FailoverRun::start(scenario, target, &run_prefix, start).await?
+        }
+        _ => None,
+    };
     let timeline = (!scenario.faults.is_empty() && aborted_in.is_none()).then(|| {
         let injectors = Injectors {
+            failover: failover_run.as_ref().and_then(|f| f.injector.clone()),
             server: target.server_process().cloned(),
             admin: admin.cloned(),
             proxy: target.fault_proxy().cloned(),
@@ -267,12 +301,18 @@ pub async fn run(
     let mut interval_start = Duration::ZERO;
     let close_interval = |aggregator: &mut Aggregator, interval_start: &mut Duration| {
         let elapsed = start.elapsed();
+        let points = aggregator.timeseries().len();
         if *interval_start >= measured_end {
             aggregator.tick_grace(elapsed, breaker_state());
         } else {
             aggregator.tick(elapsed, breaker_state(), *interval_start >= warmup);
         }
         *interval_start = elapsed;
+        if let (Some(observer), Some(point)) = (&opts.observer, aggregator.timeseries().last()) {
+            if aggregator.timeseries().len() > points {
+                observer.interval(point, aggregator.last_interval());
+            }
+        }
     };
     let outcome: Option<Drive> = loop {
         // Biased: when a tick and the end of warmup fall due together, the tick closes the
@@ -318,6 +358,11 @@ pub async fn run(
         Some(t) => t.finish(&shutdown).await,
         None => Vec::new(),
     };
+    // Read back before cleanup removes the keys.
+    let failover_writes = match failover_run {
+        Some(f) => Some(f.finish_writes(shutdown.abandoning()).await),
+        None => None,
+    };
     let calls_while_open = match open_calls {
         Some(w) => Some(w.finish().await),
         None => None,
@@ -345,7 +390,26 @@ pub async fn run(
             }),
         None => None,
     };
+    if let Some(peers) = &opts.peers {
+        // An interrupted generator still says it is done (only a second signal skips
+        // that), so shard 0 need not wait out its bound; a running one gives up waiting for
+        // the others at a stop request.
+        if aborted_in.is_some() || shutdown.is_stopping() {
+            until_abandoned(&shutdown, peers.finished(admin, &run_prefix, true)).await;
+        } else {
+            until(&shutdown, peers.finished(admin, &run_prefix, false)).await;
+        }
+    }
     let cleanup = match admin {
+        Some(_) if opts.peers.as_ref().is_some_and(|p| !p.cleans_up()) => {
+            Some(crate::report::summary::Cleanup {
+                prefix: run_prefix.clone(),
+                outcome: crate::report::summary::CleanupOutcome::OtherShard,
+                removed: 0,
+                reason: None,
+                remove_with: None,
+            })
+        }
         Some(admin) => {
             Phase::Cleanup.enter();
             let removal = cleanup::remove_run_keys(admin, &run_prefix, opts.keep_keys, &shutdown);
@@ -382,6 +446,7 @@ pub async fn run(
         final_state: breaker_state(),
         calls_while_open,
     };
+    let breaker_transitions = breaker.transitions.clone();
     let scenario_value = redacted_config(scenario);
     let mut summary = RunSummary::build(SummaryInputs {
         measured,
@@ -405,6 +470,8 @@ pub async fn run(
         started_at,
         duration: elapsed,
         faults,
+        failover: failover_writes
+            .map(|(events, writes)| failover::report(&events, writes, &breaker_transitions)),
     });
     summary.preload = preloaded;
     Ok(summary)
@@ -470,6 +537,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
         target,
         server: None,
         faults: Vec::new(),
+        failover: None,
         breaker: BreakerReport {
             transitions: Vec::new(),
             final_state: None,

@@ -24,7 +24,9 @@ const READ_BUFFER: usize = 64 * 1024;
 
 /// Whether `config` reaches Redis over plain TCP, the only transport this path speaks.
 pub fn plain_tcp(config: &RedisConfig) -> bool {
+    // Behind Sentinel the address changes on failover: the store's connector follows it.
     !config.uses_tls()
+        && !crate::cache::sentinel::is_sentinel_url(&config.url)
         && config
             .connection_info()
             .is_ok_and(|info| matches!(info.addr(), redis::ConnectionAddr::Tcp(..)))

@@ -8,7 +8,8 @@
 //! 300 of them).
 
 use super::backlog::BacklogPoint;
-use super::hdr::new_histogram;
+use super::hdr::{encode_compressed, new_histogram};
+use super::hlog::IntervalHistogram;
 use super::recorder::Recorder;
 use crate::cache::BreakerState;
 use hdrhistogram::Histogram;
@@ -73,6 +74,8 @@ pub struct LiveLine {
     pub ops_per_s: f64,
     /// p95 response time of the last interval, µs.
     pub p95_us: Option<u64>,
+    /// p99 response time of the last interval, µs.
+    pub p99_us: Option<u64>,
     /// Hit rate of the last interval; `None` without reads.
     pub hit_rate: Option<f64>,
     /// Errors since the start of the run, warmup included: an operator watching the line
@@ -97,6 +100,9 @@ pub struct Measured {
     /// Those that completed during the graceful stop count in `totals` but not here, or
     /// a run that drained a backlog would claim a rate it never sustained.
     pub timed_ops: u64,
+    /// The response-time histogram of every point of `timeseries`, in the same order: the
+    /// interval log (`.hlog`).
+    pub intervals: Vec<IntervalHistogram>,
     /// Elapsed time at the last tick.
     pub elapsed: Duration,
     /// When the intervals counted in `totals` began and ended: from the end of warmup to
@@ -123,6 +129,9 @@ pub struct Aggregator {
     /// Sum of the measured intervals.
     totals: Recorder,
     timeseries: Vec<TimePoint>,
+    /// One encoded response-time histogram per point of `timeseries` (a few hundred bytes
+    /// each, compressed), for the interval log.
+    intervals: Vec<IntervalHistogram>,
     /// Elapsed time at the previous tick: the start of the next interval.
     last_elapsed: Duration,
     measured: Duration,
@@ -156,6 +165,7 @@ impl Aggregator {
             interval_overall: new_histogram(),
             totals: Recorder::new(),
             timeseries: Vec::new(),
+            intervals: Vec::new(),
             last_elapsed: Duration::ZERO,
             measured: Duration::ZERO,
             counted: None,
@@ -232,6 +242,7 @@ impl Aggregator {
             let from = self.counted.map_or(self.last_elapsed, |(from, _)| from);
             self.counted = Some((from, elapsed.max(from)));
         }
+        let interval_start = self.last_elapsed;
         self.last_elapsed = self.last_elapsed.max(elapsed);
         let iv = &self.interval;
         if measuring && timed {
@@ -266,6 +277,17 @@ impl Aggregator {
             stale_reads: iv.check_counts().stale,
             faults: Vec::new(),
         });
+        match encode_compressed(h) {
+            Ok(histogram) => self.intervals.push(IntervalHistogram {
+                start_s: super::summary::round_to(interval_start.as_secs_f64(), 3),
+                length_s: super::summary::round_to(length.as_secs_f64(), 3),
+                max_us: if h.is_empty() { 0 } else { h.max() },
+                warmup: !measuring,
+                histogram,
+            }),
+            // Only a counter beyond i64 can fail to encode; the log is then one second short.
+            Err(e) => tracing::warn!("interval at {elapsed:?} left out of the interval log: {e}"),
+        }
         self.errors_seen += errors;
         if measuring {
             self.totals.merge(&self.interval);
@@ -282,6 +304,7 @@ impl Aggregator {
                 elapsed: self.last_elapsed,
                 ops_per_s: p.throughput,
                 p95_us: p.p95_us,
+                p99_us: p.p99_us,
                 hit_rate: ratio(p.hits, p.hits + p.misses),
                 errors: self.errors_seen,
                 breaker: p.breaker,
@@ -291,6 +314,7 @@ impl Aggregator {
                 elapsed: Duration::ZERO,
                 ops_per_s: 0.0,
                 p95_us: None,
+                p99_us: None,
                 hit_rate: None,
                 errors: 0,
                 breaker: None,
@@ -304,6 +328,11 @@ impl Aggregator {
         &self.timeseries
     }
 
+    /// The interval closed last (what its time-series point was made from).
+    pub fn last_interval(&self) -> &Recorder {
+        &self.interval
+    }
+
     /// The measured totals so far.
     pub fn totals(&self) -> &Recorder {
         &self.totals
@@ -314,6 +343,7 @@ impl Aggregator {
         Measured {
             totals: self.totals,
             timeseries: self.timeseries,
+            intervals: self.intervals,
             measured: self.measured,
             elapsed: self.last_elapsed,
             counted: self.counted,

@@ -57,6 +57,8 @@ pub struct SummaryInputs {
     pub duration: Duration,
     /// The drill's faults as they happened; empty without faults.
     pub faults: Vec<super::faults::FaultRecord>,
+    /// The `failover` section, when the run checked acknowledged writes.
+    pub failover: Option<super::failover::FailoverReport>,
 }
 
 /// The load generator's own measurements, from the engine.
@@ -79,6 +81,7 @@ impl RunSummary {
         let Measured {
             totals: ref t,
             timeseries,
+            intervals,
             measured,
             elapsed,
             counted,
@@ -143,8 +146,14 @@ impl RunSummary {
                 ))
             }),
             compression: compression(t),
-            histograms: histograms(t),
+            histograms: Histograms {
+                intervals,
+                ..histograms(t)
+            },
+            shard: None,
+            merged: None,
             faults: inputs.faults,
+            failover: inputs.failover,
             preload: None,
         };
         let none = Queueing::default();

@@ -111,6 +111,7 @@ pub fn inputs() -> SummaryInputs {
         measured: Measured {
             totals: totals(),
             timeseries: vec![point(1.0, 50, true), point(2.0, 110, false)],
+            intervals: Vec::new(),
             measured: Duration::from_secs(10),
             elapsed: Duration::from_secs(12),
             counted: Some((Duration::from_secs(2), Duration::from_secs(12))),
@@ -178,6 +179,7 @@ pub fn inputs() -> SummaryInputs {
             .unwrap_or_default(),
         duration: Duration::from_millis(12_345),
         faults: Vec::new(),
+        failover: None,
     }
 }
 

@@ -118,7 +118,9 @@ pub fn metric(metric: &Metric, value: f64) -> String {
         Metric::Breaker(BreakerMetric::FinalState) => BREAKER_STATES
             .get(value as usize)
             .map_or_else(|| format!("{value}"), |s| s.to_string()),
-        Metric::Breaker(_) | Metric::RedisCallsWhileOpen => count(value as u64),
+        Metric::Breaker(_) | Metric::RedisCallsWhileOpen | Metric::LostWrites => {
+            count(value as u64)
+        }
     }
 }
 

@@ -6,7 +6,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer as _, V2SerializeError, V2Serializer};
+use hdrhistogram::serialization::{
+    Deserializer, Serializer as _, V2DeflateSerializeError, V2DeflateSerializer, V2SerializeError,
+    V2Serializer,
+};
 use hdrhistogram::Histogram;
 
 /// Significant decimal digits every redline histogram keeps (values are exact below 2,048 µs
@@ -71,7 +74,15 @@ pub fn encode_histogram(h: &Histogram<u64>) -> Result<String, V2SerializeError> 
     Ok(STANDARD.encode(bytes))
 }
 
-/// Decodes a histogram written by [`encode_histogram`]. The result auto-resizes, so other
+/// Encodes a histogram as base64 HdrHistogram V2 compressed (deflate), the encoding of
+/// interval logs (`.hlog`). [`decode_histogram`] reads it too.
+pub fn encode_compressed(h: &Histogram<u64>) -> Result<String, V2DeflateSerializeError> {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new().serialize(h, &mut bytes)?;
+    Ok(STANDARD.encode(bytes))
+}
+
+/// Decodes a histogram written by [`encode_histogram`] or [`encode_compressed`]. The result auto-resizes, so other
 /// histograms can be merged into it whatever their range.
 pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, HistogramDecodeError> {
     let bytes = STANDARD.decode(text.trim())?;
@@ -97,6 +108,18 @@ mod tests {
         assert_eq!(back.max(), h.max());
         assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
         assert_eq!(back.value_at_quantile(0.99), h.value_at_quantile(0.99));
+        assert!(back.iter_recorded().eq(h.iter_recorded()));
+    }
+
+    #[test]
+    fn compressed_round_trip_preserves_every_count() {
+        let mut h = new_histogram();
+        for v in 1..=5000u64 {
+            h.record(v * 7).expect("record");
+        }
+        let text = encode_compressed(&h).expect("encode");
+        assert!(text.len() < encode_histogram(&h).expect("encode").len());
+        let back = decode_histogram(&text).expect("decode");
         assert!(back.iter_recorded().eq(h.iter_recorded()));
     }
 

@@ -9,20 +9,30 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The file could not be opened or read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O failure.
-        source: io::Error,
+        error: io::Error,
     },
-    /// The file is not JSON, or not a redline report (the message names the field).
-    #[error("{} is not a valid redline report: {source}", path.display())]
+    /// The file is not JSON (e.g. truncated), or not a redline report (a field missing or
+    /// of the wrong type): the message names the field and the line and column, and says
+    /// when the file looks truncated.
+    #[error(
+        "{} is not a valid redline report: {}{error}{}",
+        path.display(),
+        at(field),
+        if error.is_eof() { " (the file looks truncated)" } else { "" }
+    )]
     Json {
         /// The file.
         path: PathBuf,
-        /// What did not parse.
-        source: serde_json::Error,
+        /// Where in the document it went wrong, e.g. `timeseries[3].p99_us`; empty at the top.
+        field: String,
+        /// What did not parse, with its line and column (in the message already, so not a
+        /// `source` that `{:#}` would print a second time).
+        error: serde_json::Error,
     },
     /// The report was written by a redline with another report schema.
     #[error(
@@ -38,6 +48,31 @@ pub enum ReadError {
     },
 }
 
+fn at(field: &str) -> String {
+    if field.is_empty() || field == "." {
+        String::new()
+    } else {
+        format!("field `{field}`: ")
+    }
+}
+
+/// Parses `text` as `T`, naming the field where it fails.
+fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ReadError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| ReadError::Json {
+        path: path.to_path_buf(),
+        field: e.path().to_string(),
+        error: e.into_inner(),
+    })?;
+    // Trailing characters after the report (a botched edit) are an error too.
+    de.end().map_err(|error| ReadError::Json {
+        path: path.to_path_buf(),
+        field: String::new(),
+        error,
+    })?;
+    Ok(value)
+}
+
 /// Writes `summary` as pretty JSON followed by a newline.
 pub fn write(summary: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, summary).map_err(io::Error::other)?;
@@ -46,34 +81,48 @@ pub fn write(summary: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
 
 /// Reads a report.json file.
 pub fn read(path: &Path) -> Result<RunSummary, ReadError> {
-    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+    let file = std::fs::File::open(path).map_err(|error| ReadError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     read_from(io::BufReader::new(file), path)
 }
 
 /// Reads a report from any reader; `path` only names it in errors.
-pub fn read_from(mut r: impl Read, path: &Path) -> Result<RunSummary, ReadError> {
+pub fn read_from(r: impl Read, path: &Path) -> Result<RunSummary, ReadError> {
+    read_checked(r, path, true)
+}
+
+/// Reads a report.json file whatever schema it declares (`compare --allow-mismatch`): it
+/// still has to have every field this version reads.
+pub fn read_any_schema(path: &Path) -> Result<RunSummary, ReadError> {
+    let file = std::fs::File::open(path).map_err(|error| ReadError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    read_checked(io::BufReader::new(file), path, false)
+}
+
+fn read_checked(
+    mut r: impl Read,
+    path: &Path,
+    check_schema: bool,
+) -> Result<RunSummary, ReadError> {
     let mut text = String::new();
-    r.read_to_string(&mut text)
-        .map_err(|source| ReadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    r.read_to_string(&mut text).map_err(|error| ReadError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
     // Check the schema first: a v2 report would otherwise fail on some renamed field with a
     // confusing message.
     #[derive(serde::Deserialize)]
     struct Header {
         schema: Option<String>,
     }
-    let json_err = |source| ReadError::Json {
-        path: path.to_path_buf(),
-        source,
-    };
-    let header: Header = serde_json::from_str(&text).map_err(json_err)?;
+    let header: Header = parse(&text, path)?;
     match header.schema {
         Some(s) if s == SCHEMA => {}
+        _ if !check_schema => {}
         found => {
             return Err(ReadError::Schema {
                 path: path.to_path_buf(),
@@ -81,7 +130,7 @@ pub fn read_from(mut r: impl Read, path: &Path) -> Result<RunSummary, ReadError>
             })
         }
     }
-    serde_json::from_str(&text).map_err(json_err)
+    parse(&text, path)
 }
 
 #[cfg(test)]
@@ -275,5 +324,106 @@ mod tests {
         assert!(matches!(err, ReadError::Json { .. }));
         let err = read(Path::new("/nonexistent/report.json")).unwrap_err();
         assert!(matches!(err, ReadError::Io { .. }));
+    }
+
+    #[test]
+    fn a_truncated_or_edited_report_names_what_is_wrong_and_where() {
+        let mut out = Vec::new();
+        write(&fixture::summary(), &mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        let p = Path::new("r.json");
+
+        let cut = &text[..text.find("\"timeseries\"").expect("timeseries") + 40];
+        let err = read_from(cut.as_bytes(), p).unwrap_err().to_string();
+        assert!(
+            err.starts_with("r.json is not a valid redline report: field `timeseries"),
+            "{err}"
+        );
+        assert!(err.ends_with("(the file looks truncated)"), "{err}");
+
+        let edited = text.replacen("\"p99_us\": ", "\"p99_us\": \"fast\", \"x\": ", 1);
+        let err = read_from(edited.as_bytes(), p).unwrap_err().to_string();
+        assert!(
+            err.contains("field `latency.overall.response.p99_us`: invalid type: string \"fast\""),
+            "{err}"
+        );
+        assert!(err.contains(" line "), "{err}");
+
+        let missing = text.replacen("\"throughput\": ", "\"throughput_renamed\": ", 1);
+        let err = read_from(missing.as_bytes(), p).unwrap_err().to_string();
+        assert!(err.contains("missing field `throughput`"), "{err}");
+    }
+
+    #[test]
+    fn another_schema_reads_when_the_caller_allows_it() {
+        let mut out = Vec::new();
+        write(&fixture::summary(), &mut out).expect("write");
+        let text = String::from_utf8(out)
+            .expect("utf-8")
+            .replace(SCHEMA, "redline.report/v3");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, text).expect("write");
+        assert!(matches!(read(&path), Err(ReadError::Schema { .. })));
+        assert_eq!(
+            read_any_schema(&path).expect("read").schema,
+            "redline.report/v3"
+        );
+    }
+    fn fixture_text() -> String {
+        let mut out = Vec::new();
+        write(&fixture::summary(), &mut out).expect("write");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn a_truncated_report_names_the_line_where_it_ends() {
+        let text = fixture_text();
+        // Trimmed, so the file ends inside its last line whatever lies at the half.
+        let cut = text[..text.len() / 2].trim_end();
+        let err = read_from(cut.as_bytes(), Path::new("run/report.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("run/report.json is not a valid redline report"),
+            "{msg}"
+        );
+        assert!(msg.contains("EOF while parsing"), "{msg}");
+        assert!(
+            msg.contains(&format!("line {}", cut.lines().count())),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_hand_edited_field_is_named_by_its_path() {
+        let mut v: serde_json::Value = serde_json::from_str(&fixture_text()).expect("json");
+        v["timeseries"][1]["p99_us"] = "fast".into();
+        let err = read_from(v.to_string().as_bytes(), Path::new("r.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("field `timeseries[1].p99_us`"), "{msg}");
+        assert!(msg.contains("invalid type: string \"fast\""), "{msg}");
+
+        let mut v: serde_json::Value = serde_json::from_str(&fixture_text()).expect("json");
+        v["totals"].as_object_mut().expect("totals").remove("ops");
+        let err = read_from(v.to_string().as_bytes(), Path::new("r.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("field `totals`") && msg.contains("missing field `ops`"),
+            "{msg}"
+        );
+
+        let text = format!("{}garbage", fixture_text());
+        let msg = read_from(text.as_bytes(), Path::new("r.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("trailing characters"), "{msg}");
+    }
+
+    #[test]
+    fn reports_without_faults_still_read() {
+        let mut v: serde_json::Value = serde_json::from_str(&fixture_text()).expect("json");
+        v.as_object_mut().expect("object").remove("faults");
+        let back = read_from(v.to_string().as_bytes(), Path::new("r.json")).expect("read");
+        assert!(back.faults.is_empty());
     }
 }

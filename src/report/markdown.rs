@@ -19,6 +19,7 @@ pub fn write(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     server_and_cache(s, w)?;
     super::faults::markdown(&s.faults, w)?;
     breaker(s, w)?;
+    failover(s, w)?;
     compression(s, w)?;
     generator(s, w)
 }
@@ -67,6 +68,10 @@ fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         None => writeln!(w, "Run id: `{}`", t.run_id)?,
     }
     writeln!(w)?;
+    if let Some(line) = super::generators::describe(s) {
+        writeln!(w, "Generators: {line}")?;
+        writeln!(w)?;
+    }
     if let Some(load) = load_line::describe(&s.scenario.config) {
         writeln!(w, "Load: {load}")?;
         writeln!(w)?;
@@ -370,6 +375,19 @@ fn breaker(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w)?;
     }
+    Ok(())
+}
+
+fn failover(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
+    let Some(f) = &s.failover else {
+        return Ok(());
+    };
+    writeln!(w, "## Failover")?;
+    writeln!(w)?;
+    for line in f.sentences() {
+        writeln!(w, "- {}", line.replace('|', "\\|"))?;
+    }
+    writeln!(w)?;
     Ok(())
 }
 

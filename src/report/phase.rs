@@ -14,6 +14,8 @@ pub enum Phase {
     Connecting,
     /// Writing every key once before the load (`load.preload`).
     Preload,
+    /// Waiting for the other generators of a sharded run, or for `--start-at`.
+    Waiting,
     /// The load's warmup, not measured.
     Warmup,
     /// The measured load.
@@ -35,6 +37,7 @@ impl Phase {
             Phase::StartingServer => "starting_server",
             Phase::Connecting => "connecting",
             Phase::Preload => "preload",
+            Phase::Waiting => "waiting",
             Phase::Warmup => "warmup",
             Phase::Measured => "measured",
             Phase::Cleanup => "cleanup",
@@ -53,6 +56,7 @@ impl fmt::Display for Phase {
             Phase::StartingServer => "starting the embedded server",
             Phase::Connecting => "connecting",
             Phase::Preload => "preload",
+            Phase::Waiting => "the wait for the start",
             Phase::Warmup => "warmup",
             Phase::Measured => "the measured phase",
             Phase::Cleanup => "cleanup",
@@ -72,6 +76,9 @@ pub enum CleanupOutcome {
     Skipped,
     /// Redis could not be reached (after reconnecting) or refused; keys may be left.
     Failed,
+    /// Another generator of a sharded run (shard 0) removes the keys once every shard is
+    /// done.
+    OtherShard,
 }
 
 /// The run's keys at the end: under which prefix they lived and whether they are gone.
@@ -92,7 +99,10 @@ pub struct Cleanup {
 impl Cleanup {
     /// True when keys may still be on the server.
     pub fn keys_left(&self) -> bool {
-        !matches!(self.outcome, CleanupOutcome::Removed)
+        !matches!(
+            self.outcome,
+            CleanupOutcome::Removed | CleanupOutcome::OtherShard
+        )
     }
 
     /// The command that removes every key under `prefix` on the server at `redacted_url`.
@@ -108,6 +118,12 @@ impl Cleanup {
     pub fn sentence(&self) -> Option<String> {
         let why = match self.outcome {
             CleanupOutcome::Removed => return None,
+            CleanupOutcome::OtherShard => {
+                return Some(format!(
+                    "keys under `{}` are removed by shard 0 once every shard is done",
+                    self.prefix
+                ))
+            }
             CleanupOutcome::Kept => "kept (--keep-keys)".to_string(),
             CleanupOutcome::Skipped | CleanupOutcome::Failed => format!(
                 "left behind: {}",
@@ -142,6 +158,7 @@ mod tests {
             Phase::StartingServer,
             Phase::Connecting,
             Phase::Preload,
+            Phase::Waiting,
             Phase::Warmup,
             Phase::Measured,
             Phase::Cleanup,

@@ -8,6 +8,7 @@ use super::aggregate::{ratio, TimePoint};
 pub use super::backlog::{BacklogReport, OriginReport};
 pub use super::consistency::ConsistencyReport;
 pub use super::faults::{CallsWhileOpen, FaultRecord};
+pub use super::generators::{MergeInfo, MergedShard, ShardInfo};
 pub use super::phase::{Cleanup, CleanupOutcome, Phase};
 use super::verdict::{ThresholdResult, Verdict};
 use crate::cache::BreakerState;
@@ -93,9 +94,20 @@ pub struct RunSummary {
     pub compression: Vec<CompressionRow>,
     /// The measured histograms, so a report can be re-analysed or merged.
     pub histograms: Histograms,
+    /// Which generator of a sharded run this report covers (`redline run --shard`); `None`
+    /// for a lone generator and for a merged report.
+    #[serde(default)]
+    pub shard: Option<ShardInfo>,
+    /// The shards a merged report combines (`redline merge`); `None` otherwise.
+    #[serde(default)]
+    pub merged: Option<MergeInfo>,
     /// The drill's faults with their planned and actual windows; empty without faults.
     #[serde(default)]
     pub faults: Vec<FaultRecord>,
+    /// Sentinel failovers and the acknowledged writes they lost; `None` unless the scenario
+    /// has a `failover` fault or a `lost_writes` threshold.
+    #[serde(default)]
+    pub failover: Option<super::failover::FailoverReport>,
     /// How the preload went (`load.preload`); `None` when there was none.
     #[serde(default)]
     pub preload: Option<PreloadStats>,
@@ -444,6 +456,10 @@ pub struct Histograms {
     pub response: BTreeMap<String, String>,
     /// Service-time histograms.
     pub service: BTreeMap<String, String>,
+    /// The response-time histogram of every point of `timeseries` (warmup included), V2
+    /// compressed: the run's interval log, written as `latency.hlog`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<super::hlog::IntervalHistogram>,
 }
 
 /// Decimal places kept for fractions (rates, ratios) in the report: enough to show one error

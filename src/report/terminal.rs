@@ -1,7 +1,6 @@
-//! Terminal output: the live progress line printed every second and the compact end-of-run
-//! summary (at most about 22 lines; summary.md has the rest).
+//! Terminal output: the compact end-of-run summary (at most about 22 lines; summary.md has
+//! the rest). The live view during a run is [`live`](super::live).
 
-use super::aggregate::LiveLine;
 use super::markdown::{errors_by_kind, redis_failures};
 use super::summary::{Provider, RunSummary};
 use super::verdict::{exit_code, tally, Verdict};
@@ -10,26 +9,6 @@ use std::io::{self, Write};
 
 /// Failed thresholds listed individually before collapsing into "... and N more".
 const MAX_LISTED_FAILURES: usize = 5;
-
-/// The live progress line, e.g.
-/// `"  12s  48,950 ops/s  p95 1.2ms  hit 82.4%  err 0  breaker CLOSED"`.
-pub fn live_line(l: &LiveLine) -> String {
-    let p95 = l.p95_us.map_or_else(|| "-".to_string(), format::us);
-    let hit = l
-        .hit_rate
-        .map_or_else(|| "-".to_string(), |r| format::percent(r, 1));
-    let breaker = l.breaker.map_or("-", |b| b.name());
-    let mut line = format!(
-        "  {}s  {}  p95 {p95}  hit {hit}  err {}  breaker {breaker}",
-        l.elapsed.as_secs(),
-        format::per_second(l.ops_per_s),
-        format::count(l.errors),
-    );
-    if l.warmup {
-        line.push_str("  (warmup)");
-    }
-    line
-}
 
 /// Writes the end-of-run summary.
 pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
@@ -62,6 +41,9 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     match &s.target.key_prefix {
         Some(prefix) => writeln!(w, "  run         {} · keys under {prefix}", s.target.run_id)?,
         None => writeln!(w, "  run         {}", s.target.run_id)?,
+    }
+    if let Some(line) = super::generators::describe(s) {
+        writeln!(w, "  generators  {line}")?;
     }
     if let Some(load) = load_line::describe(&s.scenario.config) {
         writeln!(w, "  load        {load}")?;
@@ -126,6 +108,11 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
             s.breaker.final_state.map_or("unknown", |st| st.name()),
             format::plural(s.breaker.transitions.len(), "transition")
         )?;
+    }
+    if let Some(f) = &s.failover {
+        for line in f.sentences() {
+            writeln!(w, "  failover    {line}")?;
+        }
     }
     if let Some(c) = s.consistency.as_ref().filter(|c| c.checked_reads > 0) {
         writeln!(w, "  stale       {}", c.line())?;
@@ -206,34 +193,6 @@ fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::report::fixture;
-    use std::time::Duration;
-
-    #[test]
-    fn live_line_matches_the_documented_shape() {
-        let l = LiveLine {
-            elapsed: Duration::from_millis(12_400),
-            ops_per_s: 48_950.2,
-            p95_us: Some(1_200),
-            hit_rate: Some(0.824),
-            errors: 0,
-            breaker: Some(crate::cache::BreakerState::Closed),
-            warmup: false,
-        };
-        assert_eq!(
-            live_line(&l),
-            "  12s  48,950 ops/s  p95 1.2ms  hit 82.4%  err 0  breaker CLOSED"
-        );
-        let idle = LiveLine {
-            p95_us: None,
-            hit_rate: None,
-            warmup: true,
-            ..l
-        };
-        assert_eq!(
-            live_line(&idle),
-            "  12s  48,950 ops/s  p95 -  hit -  err 0  breaker CLOSED  (warmup)"
-        );
-    }
 
     #[test]
     fn summary_is_compact_and_names_failures() {

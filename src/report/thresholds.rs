@@ -75,7 +75,8 @@ impl ThresholdUnit {
             Metric::Breaker(_)
             | Metric::RedisCallsWhileOpen
             | Metric::StaleReads
-            | Metric::LostInvalidations => ThresholdUnit::Count,
+            | Metric::LostInvalidations
+            | Metric::LostWrites => ThresholdUnit::Count,
         }
     }
 }
@@ -157,6 +158,18 @@ pub fn measurement_of(summary: &RunSummary, metric: &Metric, fault: Option<&str>
     match *metric {
         Metric::Breaker(b) => super::expectations::breaker(summary, b, fault),
         Metric::RedisCallsWhileOpen => super::expectations::calls_while_open(summary, fault),
+        Metric::LostWrites => match &summary.failover {
+            Some(f) if f.writes.checked => Value(f.writes.lost as f64),
+            Some(f) => NoData(format!(
+                "no data: {}",
+                f.writes
+                    .check_error
+                    .as_deref()
+                    .unwrap_or("the acknowledged writes were not read back")
+            )),
+            None if no_redis => NotApplicable("no Redis: nothing was written to lose".into()),
+            None => NoData("no data: the run checked no acknowledged writes".into()),
+        },
         Metric::Latency { op: None, stat } => {
             let p = &summary.latency.overall.response;
             if p.count == 0 {

@@ -8,7 +8,8 @@
 //! - network faults (`latency`, `blackhole`, `reset`, `refuse`, `bandwidth`, `slice`) act on
 //!   the fault proxy redline places between the cache layer and Redis (names and parameters
 //!   as Toxiproxy's);
-//! - command faults (`client_pause`, `oom`) act through Redis commands on any server.
+//! - command faults (`client_pause`, `oom`) act through Redis commands on any server;
+//! - `failover` acts through Sentinel (redline's own topology or `redis+sentinel://`).
 //!
 //! This module owns the model and the checks one scenario file allows (parameters, times
 //! inside the run, contradictions); whether a fault can apply to the opened target is
@@ -16,6 +17,7 @@
 //! and class, its parameters in [`resolve_kind`], and its injector in `chaos`.
 
 use super::error::Problem;
+use super::failover::FailoverMethod;
 use super::units;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -82,6 +84,9 @@ pub enum FaultKind {
     ClientPause { mode: PauseMode },
     /// `maxmemory` squeezed with `noeviction`, so writes get OOM errors; restored at the end.
     Oom,
+    /// A Sentinel failover of the primary, by `method`; at the end a killed primary is
+    /// started again and rejoins as a replica.
+    Failover { method: FailoverMethod },
 }
 
 /// Which direction a network fault acts on (Toxiproxy's `stream`).
@@ -126,6 +131,8 @@ pub enum FaultClass {
     Network,
     /// Redis commands through the admin connection.
     Command,
+    /// Sentinel: the primary fails over to the replica.
+    Failover,
 }
 
 /// The `kind` names, as written in files.
@@ -143,6 +150,7 @@ pub enum KindName {
     Slice,
     ClientPause,
     Oom,
+    Failover,
 }
 
 impl KindName {
@@ -160,6 +168,7 @@ impl KindName {
             KindName::Slice => "slice",
             KindName::ClientPause => "client_pause",
             KindName::Oom => "oom",
+            KindName::Failover => "failover",
         }
     }
 
@@ -174,6 +183,7 @@ impl KindName {
             | KindName::Bandwidth
             | KindName::Slice => FaultClass::Network,
             KindName::ClientPause | KindName::Oom => FaultClass::Command,
+            KindName::Failover => FaultClass::Failover,
         }
     }
 }
@@ -193,6 +203,7 @@ impl FaultKind {
             FaultKind::Slice { .. } => KindName::Slice,
             FaultKind::ClientPause { .. } => KindName::ClientPause,
             FaultKind::Oom => KindName::Oom,
+            FaultKind::Failover { .. } => KindName::Failover,
         }
     }
 
@@ -264,6 +275,8 @@ pub struct FaultFile {
     pub delay: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<PauseMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<FailoverMethod>,
 }
 
 impl From<FaultSpec> for FaultFile {
@@ -281,6 +294,7 @@ impl From<FaultSpec> for FaultFile {
             size_variation: None,
             delay: None,
             mode: None,
+            method: None,
         };
         match f.kind {
             FaultKind::Kill | FaultKind::Pause | FaultKind::Restart | FaultKind::Refuse => {}
@@ -313,6 +327,7 @@ impl From<FaultSpec> for FaultFile {
                 file.stream = Some(stream);
             }
             FaultKind::ClientPause { mode } => file.mode = Some(mode),
+            FaultKind::Failover { method } => file.method = Some(method),
         }
         file
     }
@@ -348,6 +363,7 @@ fn parameters_of(kind: KindName) -> &'static str {
         KindName::Bandwidth => "rate and stream",
         KindName::Slice => "average_size, size_variation, delay and stream",
         KindName::ClientPause => "mode",
+        KindName::Failover => "method (kill or sentinel)",
     }
 }
 
@@ -355,7 +371,7 @@ fn parameters_of(kind: KindName) -> &'static str {
 /// required one, is a problem at `path.field`.
 pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Problem> {
     let at = |field: &str| super::lines::join(path, field);
-    let given: [(&str, bool); 9] = [
+    let given: [(&str, bool); 10] = [
         ("latency", f.latency.is_some()),
         ("jitter", f.jitter.is_some()),
         ("stream", f.stream.is_some()),
@@ -364,6 +380,7 @@ pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Probl
         ("size_variation", f.size_variation.is_some()),
         ("delay", f.delay.is_some()),
         ("mode", f.mode.is_some()),
+        ("method", f.method.is_some()),
         ("name", false),
     ];
     let allowed: &[&str] = match f.kind {
@@ -372,6 +389,7 @@ pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Probl
         KindName::Bandwidth => &["rate", "stream"],
         KindName::Slice => &["average_size", "size_variation", "delay", "stream"],
         KindName::ClientPause => &["mode"],
+        KindName::Failover => &["method"],
         _ => &[],
     };
     if let Some((field, _)) = given
@@ -416,6 +434,9 @@ pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Probl
         KindName::Reset => FaultKind::Reset { stream },
         KindName::ClientPause => FaultKind::ClientPause {
             mode: f.mode.unwrap_or_default(),
+        },
+        KindName::Failover => FaultKind::Failover {
+            method: f.method.unwrap_or_default(),
         },
         KindName::Latency => {
             let latency = delay_bound("latency", required("latency", f.latency)?)?;
@@ -590,6 +611,10 @@ fn contradiction(f: &FaultSpec, g: &FaultSpec) -> Option<&'static str> {
         (Process, Command) | (Command, Process) => {
             Some("a command fault needs the server up while a process fault takes it down")
         }
+        (Failover, Failover) => Some("a failover is still in progress when the other starts"),
+        (Failover, Command) | (Command, Failover) => {
+            Some("the failover moves the primary the command fault changed")
+        }
         (Command, Command) if f.kind.name() == g.kind.name() => {
             Some("both set the same server setting (the end of one would undo the other)")
         }
@@ -621,10 +646,56 @@ mod tests {
             size_variation: None,
             delay: None,
             mode: None,
+            method: None,
         }
     }
 
     const LEN: Option<Duration> = Some(Duration::from_secs(30));
+
+    #[test]
+    fn failover_takes_a_method_and_no_other_parameter() {
+        let mut f = file(KindName::Failover, 1, 2);
+        let faults = resolve(vec![Some(f.clone())], LEN).unwrap();
+        assert_eq!(
+            faults[0].kind,
+            FaultKind::Failover {
+                method: FailoverMethod::Kill
+            }
+        );
+        f.method = Some(FailoverMethod::Sentinel);
+        let back = FaultSpec::try_from(FaultFile::from(
+            resolve(vec![Some(f.clone())], LEN).unwrap()[0].clone(),
+        ));
+        assert_eq!(
+            back.unwrap().kind,
+            FaultKind::Failover {
+                method: FailoverMethod::Sentinel
+            }
+        );
+        f.mode = Some(PauseMode::Write);
+        let p = resolve(vec![Some(f)], LEN).unwrap_err();
+        assert!(
+            p[0].message.contains("method (kill or sentinel)"),
+            "{}",
+            p[0].message
+        );
+        let mut m = file(KindName::Kill, 1, 2);
+        m.method = Some(FailoverMethod::Kill);
+        assert!(resolve(vec![Some(m)], LEN).is_err());
+        let both = resolve(
+            vec![
+                Some(file(KindName::Failover, 1, 5)),
+                Some(file(KindName::Failover, 3, 5)),
+            ],
+            LEN,
+        )
+        .unwrap_err();
+        assert!(
+            both[0].message.contains("failover is still in progress"),
+            "{}",
+            both[0].message
+        );
+    }
 
     #[test]
     fn names_default_to_the_kind_numbered_when_repeated() {

@@ -21,6 +21,7 @@ pub mod bounds;
 pub mod cache;
 pub mod dist;
 mod error;
+pub mod failover;
 pub mod faults;
 pub mod keyspace;
 mod lines;
@@ -40,11 +41,14 @@ pub mod workload;
 pub use cache::CacheSpec;
 pub use dist::{KeyChooser, OpMix, OriginLatency, ValueGen};
 pub use error::{ScenarioError, ScenarioErrors};
+pub use failover::FailoverMethod;
 pub use faults::{FaultClass, FaultKind, FaultSpec};
 pub use keyspace::{Distribution, Keyspace, ValueContent, ValueSize, WeightedSize};
 pub use load::{Arrival, LoadSpec, Pacing, Stage};
 pub use origin::{Latency, OriginSpec};
-pub use target::{BreakerSpec, FallbackSpec, MaxmemoryPolicy, ServerSpec, TargetKind, TargetSpec};
+pub use target::{
+    BreakerSpec, FallbackSpec, MaxmemoryPolicy, ServerSpec, TargetKind, TargetSpec, Topology,
+};
 pub use threshold::{Cmp, Metric, Stat, Threshold};
 pub use validate::MAX_VALUE_SIZE;
 pub use workload::{Batch, Codec, OpSpec};

@@ -154,6 +154,21 @@ pub struct ServerSpec {
     pub password: Option<String>,
     /// Keep RDB/AOF persistence on (off by default: it adds fork and disk noise).
     pub persistence: bool,
+    /// One server, or a Sentinel topology (primary, replica, three sentinels) that
+    /// failover drills need.
+    pub topology: Topology,
+}
+
+/// `target.server.topology`: what redline starts when no URL is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topology {
+    /// One `redis-server`.
+    #[default]
+    Single,
+    /// A primary, a replica and three `redis-sentinel` processes; the cache layer finds the
+    /// primary through the sentinels and follows it across a failover.
+    Sentinel,
 }
 
 /// `redis://user:secret@host` → `redis://user:***@host`; a lone userinfo is taken as a

@@ -51,6 +51,9 @@ pub enum Metric {
     /// Commands the fault proxy forwarded to Redis while the breaker was OPEN (during one
     /// fault's episode, or the whole run): an open breaker must not touch Redis.
     RedisCallsWhileOpen,
+    /// Writes Redis acknowledged that were gone when read back after the run's failovers
+    /// (the acknowledged-writes check; async replication can lose some).
+    LostWrites,
 }
 
 /// What a `breaker.*` expectation measures. Every one but `final_state` is about one fault:
@@ -110,6 +113,7 @@ impl Metric {
             Metric::RedisCallsWhileOpen
                 | Metric::StaleReads
                 | Metric::LostInvalidations
+                | Metric::LostWrites
                 | Metric::Breaker(
                     BreakerMetric::FailuresBeforeOpen
                         | BreakerMetric::HalfOpenProbes
@@ -215,9 +219,9 @@ pub enum ThresholdError {
     #[error(
         "unknown metric `{0}`: use p50, p90, p95, p99, p99.9, max, mean, hit_rate, error_rate, \
          redis_error_rate, evictions, memory, throughput, stale_reads, lost_invalidations, \
-         redis_calls_while_open or breaker.opens_within, breaker.failures_before_open, \
-         breaker.recovers_within, breaker.half_open_probes, breaker.final_state (latency \
-         statistics also per operation, like get.p99)"
+         lost_writes, redis_calls_while_open or breaker.opens_within, \
+         breaker.failures_before_open, breaker.recovers_within, breaker.half_open_probes, \
+         breaker.final_state (latency statistics also per operation, like get.p99)"
     )]
     UnknownMetric(String),
     /// The `op.` prefix names no operation.
@@ -306,6 +310,7 @@ impl Metric {
             "stale_reads" => Metric::StaleReads,
             "lost_invalidations" => Metric::LostInvalidations,
             "redis_calls_while_open" => Metric::RedisCallsWhileOpen,
+            "lost_writes" => Metric::LostWrites,
             _ if name.starts_with("breaker.") => {
                 let rest = &name["breaker.".len()..];
                 let b = BreakerMetric::ALL.into_iter().find(|b| b.name() == rest)?;
@@ -334,6 +339,7 @@ impl fmt::Display for Metric {
             Metric::LostInvalidations => f.write_str("lost_invalidations"),
             Metric::Breaker(b) => write!(f, "breaker.{}", b.name()),
             Metric::RedisCallsWhileOpen => f.write_str("redis_calls_while_open"),
+            Metric::LostWrites => f.write_str("lost_writes"),
         }
     }
 }
@@ -406,7 +412,8 @@ impl Threshold {
             Metric::Breaker(_)
             | Metric::RedisCallsWhileOpen
             | Metric::StaleReads
-            | Metric::LostInvalidations => match rhs.parse::<u64>() {
+            | Metric::LostInvalidations
+            | Metric::LostWrites => match rhs.parse::<u64>() {
                 Ok(v) => v as f64,
                 Err(_) => return Err(ThresholdError::Count(rhs.to_string())),
             },

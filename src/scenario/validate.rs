@@ -10,7 +10,7 @@ use super::error::Problem;
 use super::keyspace::{Distribution, Keyspace, ValueSize};
 use super::origin::{Latency, OriginSpec};
 use super::sections::Sections;
-use super::target::{MaxmemoryPolicy, TargetSpec};
+use super::target::{MaxmemoryPolicy, TargetKind, TargetSpec, Topology};
 use super::threshold::{guide_defaults, Metric, Threshold};
 use super::workload::{self, Batch, OpFile, OpSpec, MAX_BATCH, PIPELINE_OPS};
 use super::Scenario;
@@ -154,12 +154,28 @@ fn positive_duration(path: &str, d: std::time::Duration) -> Result<(), Problem> 
 
 fn check_target(t: &mut TargetSpec) -> Result<(), Problem> {
     if let Some(url) = &t.url {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        if crate::cache::sentinel::is_sentinel_url(url) {
+            if let Err(e) = crate::cache::sentinel::parse(url) {
+                return Err(Problem::new("target.url", e.to_string()));
+            }
+        } else if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
             return Err(Problem::new(
                 "target.url",
-                "must start with redis:// or rediss:// (omit it to use REDIS_URL or an embedded server)",
+                "must start with redis://, rediss:// or redis+sentinel:// (omit it to use REDIS_URL or an embedded server)",
             ));
         }
+        if t.server.topology == Topology::Sentinel {
+            return Err(Problem::new(
+                "target.server.topology",
+                "\"sentinel\" starts redline's own Sentinel topology, so it cannot be combined with target.url (for your own sentinels use target.url = \"redis+sentinel://host:port/master-name\")",
+            ));
+        }
+    }
+    if t.server.topology == Topology::Sentinel && t.kind == TargetKind::Memory {
+        return Err(Problem::new(
+            "target.server.topology",
+            "\"sentinel\" needs Redis: it cannot be combined with target.kind = \"memory\"",
+        ));
     }
     positive_duration("target.response_timeout", t.response_timeout)?;
     positive_duration("target.connect_timeout", t.connect_timeout)?;

@@ -15,6 +15,9 @@ use super::{ServerError, ServerOptions};
 /// working directory. Fails on option values that cannot be expressed in redis.conf.
 pub(crate) fn render(opts: &ServerOptions, port: u16, dir: &Path) -> Result<String, ServerError> {
     validate(opts)?;
+    if opts.sentinel_mode {
+        return Ok(render_sentinel(opts, port, dir));
+    }
     let mut conf = String::new();
     // `fmt::Write` for `String` cannot fail; the `let _` keeps that explicit.
     let mut line = |directive: &str, value: &str| {
@@ -66,6 +69,25 @@ pub(crate) fn render(opts: &ServerOptions, port: u16, dir: &Path) -> Result<Stri
         line(directive, value);
     }
     Ok(conf)
+}
+
+/// A `redis-sentinel` configuration: only what a sentinel reads (its own port, loopback,
+/// logging, working dir), then the `sentinel ...` directives from `extra_config`. Sentinel
+/// rewrites this file on every state change, so it is kept for the process's life.
+fn render_sentinel(opts: &ServerOptions, port: u16, dir: &Path) -> String {
+    let mut conf = String::new();
+    let mut line = |directive: &str, value: &str| {
+        let _ = writeln!(conf, "{directive} {value}");
+    };
+    line("bind", "127.0.0.1");
+    line("port", &port.to_string());
+    line("daemonize", "no");
+    line("logfile", "\"\"");
+    line("dir", &quote(&dir.to_string_lossy()));
+    for (directive, value) in &opts.extra_config {
+        line(directive, value);
+    }
+    conf
 }
 
 /// Rejects option values that would corrupt the generated file (a newline would start a

@@ -90,6 +90,10 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The Sentinel topology did not come up or settle (sentinels disagreeing, no replica
+    /// in sync); the message says what was still missing.
+    #[error("the embedded Sentinel topology {0}")]
+    Topology(String),
     /// SIGTERM did not end the process in time; it was killed instead.
     #[error("redis-server did not exit within {0:?} of SIGTERM and was killed")]
     StopTimedOut(Duration),

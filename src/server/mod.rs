@@ -24,6 +24,7 @@ pub mod docker;
 mod error;
 mod probe;
 mod process;
+mod topology;
 
 use std::fs::{self, OpenOptions};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -35,13 +36,16 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 pub use error::ServerError;
-pub use process::{free_port, redis_server_binary, redis_server_binary_in};
+pub use process::{free_port, redis_sentinel_binary, redis_server_binary, redis_server_binary_in};
+pub use topology::{
+    ask_failover, ask_primary, SentinelTimings, SentinelTopology, MASTER_NAME, SETTLE_TIMEOUT,
+};
 
 use probe::Probe;
 use process::{
-    is_executable, lock_owner, percent_encode, remove_orphaned_dirs, send_signal,
-    spawn_tied_to_process, try_free_port, wait_for_stop_state, write_private, OwnerLock,
-    TEMP_DIR_PREFIX,
+    is_executable, is_sentinel_binary, lock_owner, percent_encode, remove_orphaned_dirs,
+    send_signal, spawn_tied_to_process, try_free_port, wait_for_stop_state, write_private,
+    OwnerLock, TEMP_DIR_PREFIX,
 };
 
 /// How long a start or restart may take before we give up (includes all port retries).
@@ -71,6 +75,10 @@ pub struct ServerOptions {
     pub persistence: bool,
     /// Serve TLS only on the port (`tls-port N`, `port 0`).
     pub tls: Option<TlsFiles>,
+    /// Run as `redis-sentinel` (the executable must be one, or `redis-server`, which is
+    /// then given `--sentinel`): only the port, logging and `extra_config` are written, and
+    /// the config file is kept because Sentinel rewrites it.
+    pub sentinel_mode: bool,
     /// Any other redis.conf directive, written last and verbatim (so it overrides the
     /// defaults above and may carry several arguments, e.g. `("rename-command", "KEYS \"\"")`).
     pub extra_config: Vec<(String, String)>,
@@ -84,6 +92,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("maxmemory_policy", &self.maxmemory_policy)
             .field("persistence", &self.persistence)
             .field("tls", &self.tls)
+            .field("sentinel_mode", &self.sentinel_mode)
             .field("extra_config", &self.extra_config)
             .finish()
     }
@@ -343,6 +352,17 @@ impl EmbeddedRedis {
         }
     }
 
+    /// [`restart`](Self::restart) as a replica of `primary` (`replicaof` replaced in the
+    /// options, so later restarts keep it): how a killed primary rejoins its topology.
+    pub fn restart_as_replica_of(&mut self, primary: SocketAddr) -> Result<(), ServerError> {
+        self.opts.extra_config.retain(|(d, _)| d != "replicaof");
+        self.opts.extra_config.push((
+            "replicaof".into(),
+            format!("{} {}", primary.ip(), primary.port()),
+        ));
+        self.restart()
+    }
+
     fn scheme(&self) -> &'static str {
         if self.opts.tls.is_some() {
             "rediss"
@@ -390,8 +410,11 @@ impl EmbeddedRedis {
             .try_clone()
             .map_err(|e| ServerError::io("cannot open the redis-server log", e))?;
         let mut command = Command::new(&self.binary);
+        command.arg(&conf_path);
+        if self.opts.sentinel_mode && !is_sentinel_binary(&self.binary) {
+            command.arg("--sentinel");
+        }
         command
-            .arg(&conf_path)
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(log)
@@ -415,8 +438,10 @@ impl EmbeddedRedis {
             let _ = self.kill();
         }
         // The server has read its config; the password in it need not outlive this moment
-        // (restarts write it again).
-        let _ = fs::remove_file(&conf_path);
+        // (restarts write it again). Sentinel keeps its file: it rewrites it as it learns.
+        if !self.opts.sentinel_mode {
+            let _ = fs::remove_file(&conf_path);
+        }
         result
     }
 

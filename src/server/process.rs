@@ -45,6 +45,26 @@ pub fn redis_server_binary_in(
     }
 }
 
+/// The `redis-sentinel` to run beside `redis_server`: the one in the same directory, else
+/// one on PATH, else `redis_server` itself (which runs as a sentinel when given
+/// `--sentinel`; `redis-sentinel` is the same program under another name).
+pub fn redis_sentinel_binary(redis_server: &Path) -> PathBuf {
+    let sibling = redis_server.with_file_name("redis-sentinel");
+    if is_executable(&sibling) {
+        return sibling;
+    }
+    let path_var = std::env::var("PATH").ok();
+    find_on_path(path_var.as_deref(), "redis-sentinel".as_ref())
+        .unwrap_or_else(|| redis_server.to_path_buf())
+}
+
+/// True when `binary` is named `redis-sentinel`, so it needs no `--sentinel` argument.
+pub(super) fn is_sentinel_binary(binary: &Path) -> bool {
+    binary
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("redis-sentinel"))
+}
+
 /// A port that was free on 127.0.0.1 a moment ago. Someone else may take it before we
 /// use it; [`EmbeddedRedis::start`] retries with another port when that happens.
 ///

@@ -124,6 +124,7 @@ pub async fn run(
             run_id: Some(format!("{run_id}{i}")),
             keep_keys: false,
             seed: Some(0x417 + i as u64),
+            ..RunOptions::default()
         };
         let run = plan.hit_run(scenario, rate);
         let summary = match engine::run(&run, target, &opts, shutdown.clone(), &mut |_| {}).await {

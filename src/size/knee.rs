@@ -132,6 +132,7 @@ pub async fn run(
         run_id: Some(run_id.to_string()),
         keep_keys: true,
         seed: None,
+        ..RunOptions::default()
     };
     // An engine error (the server went away) ends the search; the keys are removed first.
     let mut failure = None;

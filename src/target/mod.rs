@@ -31,13 +31,13 @@ use crate::cache::{RedisConfig, RedisStore};
 use crate::chaos::process::ServerProcess;
 use crate::chaos::proxy::FaultProxy;
 use crate::report::summary::{Phase, Provider};
-use crate::scenario::{ServerSpec, TargetSpec};
-use crate::server::{EmbeddedRedis, ServerError, ServerOptions};
+use crate::scenario::{ServerSpec, TargetSpec, Topology};
+use crate::server::{EmbeddedRedis, SentinelTimings, SentinelTopology, ServerError, ServerOptions};
 use crate::shutdown::Shutdown;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Reply deadline of the admin connection: INFO and SCAN over a large keyspace may take
@@ -93,6 +93,9 @@ pub struct Server {
     /// The process, when redline started it; dropped (killed) with the target. Shared with
     /// a run's fault timeline, which kills, pauses and restarts it.
     embedded: Option<ServerProcess>,
+    /// The Sentinel topology, when redline started one (`target.server.topology`); shared
+    /// with a failover fault, which kills and restarts its nodes from a blocking thread.
+    topology: Option<Arc<Mutex<SentinelTopology>>>,
     /// `redis_version` from INFO.
     version: Option<String>,
 }
@@ -163,6 +166,18 @@ impl Target {
             Plan::Url { config, .. } => {
                 Self::connect_server(config, None, key_prefix, shutdown).await
             }
+            Plan::Embedded { binary } if spec.server.topology == Topology::Sentinel => {
+                let opts = server_options(&spec.server);
+                let topology = start_topology_until(binary, opts, shutdown).await?;
+                let mut config = RedisConfig::new(topology.url());
+                config.connect_timeout = resolved.connect_timeout;
+                config.response_timeout = spec.response_timeout;
+                let mut target = Self::connect_server(config, None, key_prefix, shutdown).await?;
+                if let Some(server) = target.server.as_mut() {
+                    server.topology = Some(Arc::new(Mutex::new(topology)));
+                }
+                Ok(target)
+            }
             Plan::Embedded { binary } => {
                 let opts = server_options(&spec.server);
                 let embedded = start_embedded_until(binary, opts, shutdown).await?;
@@ -208,6 +223,7 @@ impl Target {
                 endpoint,
                 admin,
                 embedded: embedded.map(|e| Arc::new(std::sync::Mutex::new(e))),
+                topology: None,
                 version,
             }),
             key_prefix,
@@ -239,6 +255,24 @@ impl Target {
     /// The server process, when redline started it, shared (process faults need it).
     pub fn server_process(&self) -> Option<&ServerProcess> {
         self.server.as_ref()?.embedded.as_ref()
+    }
+
+    /// The Sentinel topology redline started, if any (the failover fault needs it).
+    pub fn topology(&self) -> Option<&Arc<Mutex<SentinelTopology>>> {
+        self.server.as_ref()?.topology.as_ref()
+    }
+
+    /// True when the cache layer finds the primary through Sentinel (an embedded topology
+    /// or a `redis+sentinel://` URL).
+    pub fn is_sentinel(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|s| crate::cache::sentinel::is_sentinel_url(&s.endpoint.url))
+    }
+
+    /// The server's settings (URL with credentials: never print it).
+    pub fn endpoint(&self) -> Option<&RedisConfig> {
+        self.server.as_ref().map(|s| &s.endpoint)
     }
 
     /// `redis_version` of the server.
@@ -275,6 +309,14 @@ impl Target {
         let Some(endpoint) = self.cache_endpoint.as_mut() else {
             return Ok(());
         };
+        if crate::cache::sentinel::is_sentinel_url(&endpoint.url) {
+            return Err(TargetError::Url(ConfigError::MalformedUrl {
+                url: endpoint.redacted_url(),
+                reason: "a fault proxy cannot stand in front of a Sentinel target: the \
+                         primary's address changes on failover"
+                    .into(),
+            }));
+        }
         let bad = |reason: &str| {
             TargetError::Url(ConfigError::MalformedUrl {
                 url: endpoint.redacted_url(),
@@ -379,6 +421,33 @@ pub async fn start_embedded_until(
     let flag = cancel.clone();
     let mut start = tokio::task::spawn_blocking(move || {
         EmbeddedRedis::start_cancellable_with_binary(binary, opts, flag)
+    });
+    let joined = tokio::select! {
+        joined = &mut start => joined,
+        _ = shutdown.stopping() => {
+            cancel.store(true, Ordering::SeqCst);
+            let _ = start.await;
+            return Err(TargetError::Interrupted(Phase::StartingServer));
+        }
+    };
+    joined
+        .map_err(|e| TargetError::EmbeddedServer(format!("the start-up task failed: {e}")))?
+        .map_err(|e: ServerError| TargetError::EmbeddedServer(e.to_string()))
+}
+
+/// Starts the Sentinel topology (primary, replica, three sentinels) off the async threads
+/// and waits until it settles; a stop request cancels it like [`start_embedded_until`].
+pub async fn start_topology_until(
+    binary: PathBuf,
+    opts: ServerOptions,
+    shutdown: &Shutdown,
+) -> Result<SentinelTopology, TargetError> {
+    Phase::StartingServer.enter();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let sentinel = crate::server::redis_sentinel_binary(&binary);
+    let mut start = tokio::task::spawn_blocking(move || {
+        SentinelTopology::start(binary, sentinel, opts, SentinelTimings::default(), flag)
     });
     let joined = tokio::select! {
         joined = &mut start => joined,

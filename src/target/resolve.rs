@@ -108,6 +108,15 @@ pub fn resolve(req: &TargetRequest<'_>, env: Lookup<'_>) -> Result<Resolved, Tar
 /// has none and `rediss://` when TLS is forced. Holds the password: never print it.
 pub fn credentialed_url(config: &RedisConfig) -> Result<String, TargetError> {
     config.connection_info()?;
+    if config.sentinel()?.is_some() {
+        return Err(TargetError::Url(
+            crate::cache::config::ConfigError::MalformedUrl {
+                url: config.redacted_url(),
+                reason: "this command needs one server's redis:// URL, not redis+sentinel://"
+                    .into(),
+            },
+        ));
+    }
     let mut url = url::Url::parse(&config.url).map_err(|e| {
         TargetError::Url(crate::cache::config::ConfigError::MalformedUrl {
             url: config.redacted_url(),

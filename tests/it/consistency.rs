@@ -415,6 +415,7 @@ async fn a_pause_drill_reports_the_herd_behind_the_fallback_per_fault_window_sid
         run_id: Some("herd0001".into()),
         keep_keys: false,
         seed: Some(3),
+        ..Default::default()
     };
     let never = redline::shutdown::Shutdown::never;
     let (mut tick_a, mut tick_b) = (|_: &LiveLine| {}, |_: &LiveLine| {});

@@ -7,8 +7,9 @@
 //! - Only lines of ```` ``` ````, ```` ```sh ````, ```` ```bash ```` or ```` ```shell ````
 //!   blocks that run `redline` (after optional `VAR=value` assignments) are commands; others
 //!   (`cargo ...`, scripts, sample output) are not.
-//! - Skipped: commands naming a host that is not loopback (`cache.internal`), and commands
-//!   with placeholders (`<dir>`, `...`, an all-capitals word such as `URL` or `PREFIX`).
+//! - Skipped: commands naming a host that is not loopback (`cache.internal`), commands
+//!   with placeholders (`<dir>`, `...`, an all-capitals word such as `URL` or `PREFIX`), and
+//!   `redline proxy`, which runs until a signal (tests/it/proxy_api.rs drives it).
 //! - Loopback Redis URLs (`redis://...@127.0.0.1:6379`, `localhost`, `[::1]`) are pointed at
 //!   a server this test starts. `run` commands without a target get `--redis` to it, and
 //!   every `run` is shortened with overrides appended (a later `--set` wins): 300 ms, no
@@ -152,6 +153,13 @@ fn skip_reason(text: &str) -> Option<String> {
         .find(|h| !is_loopback(h))
     {
         return Some(format!("names the non-loopback host {host}"));
+    }
+    let subcommand = text
+        .split_whitespace()
+        .skip_while(|w| *w != "redline")
+        .nth(1);
+    if subcommand == Some("proxy") {
+        return Some("runs until a signal (driven as a process in proxy_api.rs)".into());
     }
     let angle = text.match_indices('<').any(|(i, _)| {
         let rest = &text[i + 1..];

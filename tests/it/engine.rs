@@ -39,6 +39,7 @@ pub(crate) fn options(server: &EmbeddedRedis, seed: u64, keep_keys: bool) -> Opt
             run_id: Some(format!("{:08x}", seed as u32)),
             keep_keys,
             seed: Some(seed),
+            ..RunOptions::default()
         },
     }
 }
@@ -444,6 +445,7 @@ duration = "1s"
             run_id: None,
             keep_keys: false,
             seed: Some(1),
+            ..RunOptions::default()
         },
     };
     let summary = run(&s, &opts).await;

@@ -38,6 +38,7 @@ async fn run_engine(
         run_id: None,
         keep_keys: false,
         seed: Some(7),
+        ..RunOptions::default()
     };
     engine::run(
         scenario,

@@ -424,6 +424,7 @@ fn run_options(run_id: &str) -> RunOptions {
         run_id: Some(run_id.to_string()),
         keep_keys: true,
         seed: Some(1),
+        ..RunOptions::default()
     }
 }
 

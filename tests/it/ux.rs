@@ -147,13 +147,14 @@ fn run_script(script: &str, bin: &Path, log: &Path) -> Output {
 fn smoke_script_installs_redis_server_where_missing_then_runs_the_smoke_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    // apt-get "installs" redis-server into the fake PATH; cargo records what it was asked
+    // apt-get "installs" redis-server into the fake PATH (redis-sentinel, the Sentinel
+    // topology's, is asked for too); cargo records what it was asked
     // and whether redis-server was there by then.
     let stubs = [
         (
             "apt-get",
             r#"echo "apt-get $*" >> "$LOG"
-if [ "$1" = install ]; then printf '#!/usr/bin/env bash\n' > "$(dirname "$0")/redis-server"; chmod +x "$(dirname "$0")/redis-server"; fi"#,
+if [ "$1" = install ]; then for p in "$@"; do case "$p" in redis-server|redis-sentinel) printf '#!/usr/bin/env bash\n' > "$(dirname "$0")/$p"; chmod +x "$(dirname "$0")/$p";; esac; done; fi"#,
         ),
         ("sudo", r#"exec "$@""#),
         (
@@ -170,7 +171,7 @@ if [ "$1" = install ]; then printf '#!/usr/bin/env bash\n' > "$(dirname "$0")/re
         calls,
         [
             "apt-get update -qq",
-            "apt-get install -y -qq redis-server redis-tools",
+            "apt-get install -y -qq redis-server redis-tools redis-sentinel",
             "cargo run --release -- run scenarios/smoke.toml (redis-server: yes)",
         ],
         "{}",

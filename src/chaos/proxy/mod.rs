@@ -19,6 +19,8 @@
 //! TCP stream with a hole in it cannot happen on a real network and would make a Redis
 //! client read one command's reply as another's.
 
+pub mod api;
+pub mod command;
 mod link;
 pub mod resp;
 pub mod toxic;
@@ -286,11 +288,7 @@ impl FaultProxy {
     }
 
     /// Stops listening and closes every connection (also done on drop).
-    pub fn shutdown(self) {
-        drop(self);
-    }
-
-    fn close(&self) {
+    pub fn shutdown(&self) {
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.accept_task.abort();
         self.state.send_modify(|s| Arc::make_mut(s).closing = true);
@@ -299,7 +297,7 @@ impl FaultProxy {
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
-        self.close();
+        self.shutdown();
     }
 }
 

@@ -33,6 +33,7 @@ fn opts() -> RunOptions {
         run_id: Some("drill0001".into()),
         keep_keys: false,
         seed: Some(7),
+        ..RunOptions::default()
     }
 }
 
@@ -103,8 +104,10 @@ async fn a_partition_drill_times_out_through_the_proxy_and_heals() {
     let server = redis();
     let s = scenario(&drill(
         &["breaker.opens_within < 2s", "breaker.final_state == closed"],
-        "3s",
-        "[[faults]]\nkind = \"blackhole\"\nat = \"1s\"\nfor = \"1s\"",
+        // A 2 s blackhole: on a busy machine the four clients' 300 ms timeouts can take
+        // longer than a 1 s fault to add up to the failure threshold.
+        "4s",
+        "[[faults]]\nkind = \"blackhole\"\nat = \"1s\"\nfor = \"2s\"",
         "",
     ));
     let mut target = crate::support::open_target(&s, Some(&server.url())).await;

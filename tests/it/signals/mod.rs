@@ -16,6 +16,7 @@
 
 mod cleanup;
 mod phases;
+mod sentinel;
 
 use crate::support::{connection, read_report, redline_bin, wait_until};
 use redline::server::EmbeddedRedis;

@@ -197,3 +197,22 @@ fn sigterm_while_check_starts_its_embedded_server_cancels_it_with_exit_3() {
         "the half-started server outlived redline check"
     );
 }
+
+#[test]
+fn sigterm_while_shard_0_waits_for_the_other_shards_stops_and_removes_the_preload() {
+    let server = redis();
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), 500, true, 100, "5s");
+    let out = dir.path().join("out");
+    let url = server.url();
+    let mut args = run_args(&file, &out, Some(&url));
+    // Shard 1 never comes: shard 0 preloads, then waits (up to a minute) for it.
+    args.extend(["--shard", "0/2", "--run-id", "lonely", "--shard-wait", "1m"]);
+    let mut running = Running::start(&args, |_| {});
+    running.wait_for_log("phase: waiting");
+    let done = running.signal_and_wait(libc::SIGTERM);
+    let report = assert_aborted_cleanly(&done, &out, "waiting", Some(&server));
+    assert_eq!(report["totals"]["ops"], 0, "no load before the start");
+    assert_eq!(report["shard"]["index"], 0);
+    assert_eq!(dbsize(&server), 0, "preload and markers removed");
+}
