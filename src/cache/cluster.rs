@@ -223,7 +223,10 @@ mod tests {
         for (url, want) in [
             ("redis+cluster://:hunter22@h:x", "bad port"),
             ("redis+cluster://:hunter22@h:0", "bad port"),
-            ("redis+cluster://:hunter22@h:1,,h:2", "empty cluster node address"),
+            (
+                "redis+cluster://:hunter22@h:1,,h:2",
+                "empty cluster node address",
+            ),
             ("redis+cluster://:hunter22@", "empty cluster node address"),
             ("redis+cluster://:hunter22@h:1/3", "only database 0"),
             ("rediss+cluster://:hunter22@h:1", "not supported"),

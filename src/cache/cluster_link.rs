@@ -60,8 +60,7 @@ impl NodeSettings {
 }
 
 /// Settings of the live cluster stores, by the number passed as their database index.
-static REGISTRY: LazyLock<Mutex<HashMap<i64, Weak<NodeSettings>>>> =
-    LazyLock::new(Mutex::default);
+static REGISTRY: LazyLock<Mutex<HashMap<i64, Weak<NodeSettings>>>> = LazyLock::new(Mutex::default);
 static NEXT_ID: AtomicI64 = AtomicI64::new(1);
 
 /// A store's entry in [`REGISTRY`], removed when dropped.

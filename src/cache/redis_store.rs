@@ -127,7 +127,11 @@ impl RedisStore {
             Some(seeds) => Some(ClusterWire::connect(&config, &seeds).await?),
             None => None,
         };
-        let single = if cluster.is_some() { 0 } else { config.connections.max(1) };
+        let single = if cluster.is_some() {
+            0
+        } else {
+            config.connections.max(1)
+        };
         let mut slots = Vec::with_capacity(single);
         for _ in 0..single {
             let link = connect_one(&connector, &config, &url).await?;

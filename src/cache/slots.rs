@@ -87,7 +87,9 @@ impl RedisStore {
             }
             async move { reply::count("DEL", self.call(slot, &cmd).await?) }
         });
-        Ok(all(futures::future::join_all(sent).await)?.into_iter().sum())
+        Ok(all(futures::future::join_all(sent).await)?
+            .into_iter()
+            .sum())
     }
 
     /// A pipeline on a cluster: every command sent at once, each to the node serving its
