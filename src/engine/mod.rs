@@ -48,8 +48,8 @@ use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
 use crate::report::failover;
 use crate::report::summary::{
-    BreakerReport, BreakerTransition, ClusterBatches, Phase, Provider, RunSummary, ScenarioInfo, ServerStats,
-    TargetInfo, Window,
+    BreakerReport, BreakerTransition, ClusterBatches, Phase, Provider, RunSummary, ScenarioInfo,
+    ServerStats, TargetInfo, Window,
 };
 use crate::report::RecorderShards;
 use crate::scenario::keyspace::forbidden_prefix_char;
@@ -141,12 +141,12 @@ pub async fn run(
         warning: target.warning(),
         run_id: run_id.clone(),
         key_prefix: (provider == Provider::Redis).then(|| run_prefix.clone()),
-        cluster_batches: (provider == Provider::Redis && target.is_cluster()).then(|| {
-            match scenario.keyspace.hash_tags {
+        cluster_batches: (provider == Provider::Redis && target.is_cluster()).then(
+            || match scenario.keyspace.hash_tags {
                 true => ClusterBatches::HashTags,
                 false => ClusterBatches::SplitBySlot,
-            }
-        }),
+            },
+        ),
     };
     if target.provider() == Provider::Redis {
         Phase::Connecting.enter();
