@@ -328,12 +328,13 @@ for = "1s"
 
 #[test]
 fn a_cluster_failover_off_redlines_own_cluster_is_an_error_naming_the_fault() {
-    // A single embedded server.
+    // A single embedded server: the scenario itself is refused.
     let (code, text) = run_with_cluster_failover(&[]);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("`promote` (cluster_failover)"), "{text}");
     assert!(text.contains("topology = \"cluster\""), "{text}");
-    // Someone else's cluster (here one the test started): redline kills only its own nodes.
+    // Someone else's cluster (here one the test started), although the scenario asks for an
+    // embedded one: refused once the target is open, before any load.
     let cluster = redline::server::ClusterTopology::start(
         redline::server::redis_server_binary().unwrap(),
         redline::server::ServerOptions {
@@ -343,7 +344,9 @@ fn a_cluster_failover_off_redlines_own_cluster_is_an_error_naming_the_fault() {
         std::sync::Arc::default(),
     )
     .unwrap();
-    let (code, text) = run_with_cluster_failover(&["--redis", &cluster.seeds_url()]);
+    let seeds = cluster.seeds_url();
+    let args = ["--redis", &seeds, "--set", "target.server.topology=cluster"];
+    let (code, text) = run_with_cluster_failover(&args);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("`promote` (cluster_failover)"), "{text}");
     assert!(text.contains("redline's own Redis Cluster"), "{text}");
