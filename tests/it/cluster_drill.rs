@@ -19,14 +19,14 @@ const DRILL: &str = concat!(
     "/scenarios/drills/cluster-failover.toml"
 );
 
-/// The bundled drill, shortened: the primary failed over at 1 s, the fault ending at
-/// 4.5 s, 6.5 s of load in all.
+/// The bundled drill, shortened: the primary failed over at 1 s, the fault ending at 5 s,
+/// 7.5 s of load in all (time for the breaker to close on a busy machine).
 async fn drill(method: &str) -> RunSummary {
     let overrides: Vec<String> = [
-        "load.duration=6500ms",
+        "load.duration=7500ms",
         "load.clients=2",
         "faults[0].at=1s",
-        "faults[0].for=3500ms",
+        "faults[0].for=4s",
         &format!("faults[0].method={method}"),
     ]
     .iter()
@@ -80,8 +80,10 @@ async fn the_cluster_failover_drill_passes_its_expectations() {
         "{w:?}"
     );
     let back = w.writes_resumed_s.unwrap();
+    // The watch sees the promotion once every other node says ok: a poll later than the
+    // first node that took writes again.
     assert!(
-        back >= promoted - 0.5,
+        back >= promoted - 1.0,
         "writes back at {back} before the promotion at {promoted}"
     );
     let path = &w.breaker_path;
