@@ -82,3 +82,40 @@ impl From<ClusterFailoverMethod> for MethodName {
         }
     }
 }
+
+impl MethodName {
+    /// The `method` of a `failover` fault (default `kill`), or why this one is not.
+    pub(crate) fn for_sentinel(m: Option<MethodName>) -> Result<FailoverMethod, &'static str> {
+        match m {
+            None | Some(MethodName::Kill) => Ok(FailoverMethod::Kill),
+            Some(MethodName::Sentinel) => Ok(FailoverMethod::Sentinel),
+            Some(MethodName::Command) => Err(
+                "\"command\" (CLUSTER FAILOVER) is a method of cluster_failover faults; failover faults take kill or sentinel",
+            ),
+        }
+    }
+
+    /// The `method` of a `cluster_failover` fault (default `kill`), or why this one is not.
+    pub(crate) fn for_cluster(
+        m: Option<MethodName>,
+    ) -> Result<ClusterFailoverMethod, &'static str> {
+        match m {
+            None | Some(MethodName::Kill) => Ok(ClusterFailoverMethod::Kill),
+            Some(MethodName::Command) => Ok(ClusterFailoverMethod::Command),
+            Some(MethodName::Sentinel) => Err(
+                "\"sentinel\" is a method of failover faults (Sentinel); cluster_failover faults take kill or command",
+            ),
+        }
+    }
+}
+
+/// `primary` of a `cluster_failover` fault: an index among the embedded cluster's primaries.
+pub(crate) fn check_primary(primary: Option<u8>) -> Result<Option<u8>, String> {
+    let primaries = crate::server::cluster::PRIMARIES;
+    match primary {
+        Some(p) if usize::from(p) >= primaries => Err(format!(
+            "must be 0, 1 or 2: the embedded cluster's {primaries} primaries, numbered by the first slot they serve (got {p})"
+        )),
+        _ => Ok(primary),
+    }
+}

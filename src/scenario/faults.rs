@@ -458,42 +458,14 @@ pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Probl
             mode: f.mode.unwrap_or_default(),
         },
         KindName::Failover => FaultKind::Failover {
-            method: match f.method {
-                None | Some(MethodName::Kill) => FailoverMethod::Kill,
-                Some(MethodName::Sentinel) => FailoverMethod::Sentinel,
-                Some(MethodName::Command) => {
-                    return Err(Problem::new(
-                        at("method"),
-                        "\"command\" (CLUSTER FAILOVER) is a method of cluster_failover faults; failover faults take kill or sentinel",
-                    ))
-                }
-            },
+            method: MethodName::for_sentinel(f.method)
+                .map_err(|e| Problem::new(at("method"), e))?,
         },
-        KindName::ClusterFailover => {
-            let method = match f.method {
-                None | Some(MethodName::Kill) => ClusterFailoverMethod::Kill,
-                Some(MethodName::Command) => ClusterFailoverMethod::Command,
-                Some(MethodName::Sentinel) => {
-                    return Err(Problem::new(
-                        at("method"),
-                        "\"sentinel\" is a method of failover faults (Sentinel); cluster_failover faults take kill or command",
-                    ))
-                }
-            };
-            let primaries = crate::server::cluster::PRIMARIES;
-            if let Some(p) = f.primary.filter(|p| usize::from(*p) >= primaries) {
-                return Err(Problem::new(
-                    at("primary"),
-                    format!(
-                        "must be 0, 1 or 2: the embedded cluster's {primaries} primaries, numbered by the first slot they serve (got {p})"
-                    ),
-                ));
-            }
-            FaultKind::ClusterFailover {
-                method,
-                primary: f.primary,
-            }
-        }
+        KindName::ClusterFailover => FaultKind::ClusterFailover {
+            method: MethodName::for_cluster(f.method).map_err(|e| Problem::new(at("method"), e))?,
+            primary: super::failover::check_primary(f.primary)
+                .map_err(|e| Problem::new(at("primary"), e))?,
+        },
         KindName::Latency => {
             let latency = delay_bound("latency", required("latency", f.latency)?)?;
             let jitter = delay_bound("jitter", f.jitter.unwrap_or_default())?;
