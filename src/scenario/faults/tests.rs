@@ -1,21 +1,7 @@
 use super::*;
 
 fn file(kind: KindName, at: u64, dur: u64) -> FaultFile {
-    FaultFile {
-        name: None,
-        kind,
-        at: Duration::from_secs(at),
-        duration: Duration::from_secs(dur),
-        latency: None,
-        jitter: None,
-        stream: None,
-        rate: None,
-        average_size: None,
-        size_variation: None,
-        delay: None,
-        mode: None,
-        method: None,
-    }
+    FaultFile::new(kind, Duration::from_secs(at), Duration::from_secs(dur))
 }
 
 const LEN: Option<Duration> = Some(Duration::from_secs(30));
