@@ -15,7 +15,7 @@ use rand::Rng;
 
 /// Runs `redline size`; returns the exit code (0 sized, 1 the knee's first step failed,
 /// 2 usage or connection error, 3 interrupted or nothing measured about Redis).
-pub async fn command(args: SizeArgs) -> anyhow::Result<u8> {
+pub async fn command(SizeArgs { common: args }: SizeArgs) -> anyhow::Result<u8> {
     let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
     let scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
         Ok(s) => s,
