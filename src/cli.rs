@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and judge it against its thresholds.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Test a Redis connection (the guide's eight checks) and audit production readiness.
     Check(CheckArgs),
     /// Parse and check scenario files without running them.
