@@ -99,7 +99,7 @@ impl IntervalLog {
     /// Every interval, in order, and how they were merged (`None`: one per point).
     pub fn finish(mut self) -> (Vec<IntervalHistogram>, Option<Coarsening>) {
         self.close_open();
-        let coarsened = (self.per_interval > 1).then(|| Coarsening {
+        let coarsened = (self.per_interval > 1).then_some(Coarsening {
             points_per_interval: self.per_interval,
             max_intervals: self.max as u32,
         });
