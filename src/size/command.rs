@@ -33,6 +33,18 @@ pub async fn command(SizeArgs { common: args }: SizeArgs) -> anyhow::Result<u8> 
             args.scenario.display()
         );
     }
+    if scenario.sizing.is_none() {
+        // Validation bounds the knee search of a `[sizing]` table; without one the defaults
+        // apply, from the scenario's own rate.
+        let load_rate = match scenario.load.arrival {
+            scenario::load::Arrival::Open { rate, .. } => Some(rate),
+            _ => None,
+        };
+        let defaults = scenario::sizing::SizingSpec::default();
+        if let Some(p) = scenario::sizing::knee_search_problem(&defaults, load_rate) {
+            anyhow::bail!("{}: {}: {}", args.scenario.display(), p.path, p.message);
+        }
+    }
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
     if let Some(out) = args.out.as_deref() {
         if out.join("sizing.json").exists() && !args.force {

@@ -306,6 +306,10 @@ fn size_refuses_bad_input_before_running() {
             format!("{good}[sizing]\nresolution = 0\n"),
             "sizing.resolution",
         ),
+        (
+            format!("{good}[sizing]\nstart_rate = 0.001\n"),
+            "sizing: the knee search could try up to 35 rates",
+        ),
     ];
     for (body, expected) in cases {
         let file = write_scenario(dir.path(), &scenario_text(&body, 100));
@@ -321,6 +325,34 @@ fn size_refuses_bad_input_before_running() {
         );
         assert!(!dir.path().join("out").join("sizing.json").exists());
     }
+}
+
+#[test]
+fn size_without_a_sizing_table_bounds_the_knee_search_from_the_load_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "[keyspace]\nkeys = 100\n[[ops]]\nkind = \"get\"\nweight = 1\n";
+    let file = write_scenario(dir.path(), &scenario_text(good, 100));
+    let mut cmd = redline_bin();
+    cmd.args([
+        "size",
+        file.to_str().unwrap(),
+        "--set",
+        "load.rate=0.001",
+        "--out",
+    ])
+    .arg(dir.path().join("out"));
+    let done = finished_within(cmd, Duration::from_secs(30));
+    assert_eq!(done.code(), Some(2), "{}", done.describe());
+    assert!(
+        done.stderr
+            .contains("sizing: the knee search could try up to 35 rates")
+            && done
+                .stderr
+                .contains("raise sizing.start_rate (or load.rate)"),
+        "{}",
+        done.describe()
+    );
+    assert!(!dir.path().join("out").join("sizing.json").exists());
 }
 
 #[test]
