@@ -181,17 +181,27 @@ fn parameters(kind: KindName) -> &'static [&'static str] {
     }
 }
 
+/// What a parameter of `kind` may be, when a message should say: `kill or sentinel`.
+fn hint(kind: KindName, field: &str) -> Option<&'static str> {
+    match (kind, field) {
+        (KindName::Failover, "method") => Some("kill or sentinel"),
+        _ => None,
+    }
+}
+
 /// The parameters each kind takes, for messages: "latency, jitter and stream".
 fn parameters_of(kind: KindName) -> String {
-    let mut said = match parameters(kind) {
+    let said: Vec<String> = (parameters(kind).iter())
+        .map(|&field| match hint(kind, field) {
+            Some(h) => format!("{field} ({h})"),
+            None => field.to_string(),
+        })
+        .collect();
+    match said.as_slice() {
         [] => "no parameters".to_string(),
-        [only] => only.to_string(),
+        [only] => only.clone(),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    };
-    if kind == KindName::Failover {
-        said.push_str(" (kill or sentinel)");
     }
-    said
 }
 
 /// The entry's kind with its parameters; a parameter of another kind, or a missing

@@ -167,3 +167,26 @@ fn the_resolved_form_reads_back() {
     let back: FaultSpec = serde_json::from_value(json).unwrap();
     assert_eq!(back, spec);
 }
+
+#[test]
+fn a_parameter_of_another_kind_names_the_ones_this_kind_takes() {
+    let mut f = file(KindName::Latency, 1, 2);
+    f.latency = Some(Duration::from_millis(5));
+    f.rate = Some(10);
+    let p = resolve(vec![Some(f)], LEN).unwrap_err();
+    assert_eq!(p[0].path, "faults[0].rate");
+    assert!(
+        p[0].message
+            .ends_with("latency faults (they take latency, jitter and stream)"),
+        "{}",
+        p[0].message
+    );
+    let mut f = file(KindName::Bandwidth, 1, 2);
+    f.mode = Some(PauseMode::Write);
+    let p = resolve(vec![Some(f)], LEN).unwrap_err();
+    assert!(
+        p[0].message.ends_with("(they take rate and stream)"),
+        "{}",
+        p[0].message
+    );
+}
