@@ -141,8 +141,8 @@ pub async fn run(
         warning: target.warning(),
         run_id: run_id.clone(),
         key_prefix: (provider == Provider::Redis).then(|| run_prefix.clone()),
-        cluster_batches: (provider == Provider::Redis && target.is_cluster()).then(
-            || match scenario.keyspace.hash_tags {
+        cluster_batches: (provider == Provider::Redis && target.is_cluster()).then_some(
+            match scenario.keyspace.hash_tags {
                 true => ClusterBatches::HashTags,
                 false => ClusterBatches::SplitBySlot,
             },
@@ -264,6 +264,7 @@ pub async fn run(
     let timeline = (!scenario.faults.is_empty() && aborted_in.is_none()).then(|| {
         let injectors = Injectors {
             failover: failover_run.as_ref().and_then(|f| f.injector.clone()),
+            cluster_failover: failover_run.as_ref().and_then(|f| f.cluster.clone()),
             server: target.server_process().cloned(),
             admin: admin.cloned(),
             proxy: target.fault_proxy().cloned(),
