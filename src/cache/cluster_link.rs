@@ -17,6 +17,7 @@
 //! single-node store does.
 
 use super::cluster::{ClusterNode, ClusterUrl};
+use super::cluster_routes::{Detour, DirectPath};
 use super::config::{redact_text, retry_delay, RedisConfig};
 use super::error::OpError;
 use super::redis_store::ConnectError;
@@ -169,6 +170,8 @@ impl Connect for CappedNode {
 /// per node), used round-robin or by affinity like a single-node store's connections.
 pub struct ClusterWire {
     conns: Vec<ClusterConnection<CappedNode>>,
+    /// Single-key commands straight to their node while the slot map holds.
+    direct: Arc<DirectPath>,
     registration: Registration,
     response_timeout: Duration,
 }
@@ -205,11 +208,22 @@ impl ClusterWire {
         for _ in 0..config.connections.max(1) {
             conns.push(connect_one(&client, config, &redacted).await?);
         }
-        Ok(ClusterWire {
+        let direct = Arc::new(DirectPath::new(
+            config,
+            url.clone(),
+            registration.id,
+            conns.len(),
+        ));
+        let wire = ClusterWire {
             conns,
+            direct,
             registration,
             response_timeout: config.response_timeout,
-        })
+        };
+        if wire.direct.claim_rebuild() {
+            rebuild(wire.conns[0].clone(), wire.direct.clone(), config.response_timeout).await;
+        }
+        Ok(wire)
     }
 
     /// Number of cluster clients.
@@ -220,8 +234,20 @@ impl ClusterWire {
     /// Sends `cmd` on client `slot`, routed by its key (a keyless command goes to a random
     /// node), within the response timeout.
     pub async fn call(&self, slot: usize, cmd: &Cmd) -> Result<Value, OpError> {
-        let mut conn = self.conns[slot % self.conns.len()].clone();
-        let sent = conn.req_packed_command(cmd);
+        let sent = async {
+            match self.direct.send(slot, cmd).await {
+                Ok(reply) => return reply,
+                Err(Detour::NotDirect) => {}
+                Err(Detour::Stale) => {
+                    if self.direct.claim_rebuild() {
+                        let conn = self.conns[0].clone();
+                        tokio::spawn(rebuild(conn, self.direct.clone(), self.response_timeout));
+                    }
+                }
+            }
+            let mut conn = self.conns[slot % self.conns.len()].clone();
+            conn.req_packed_command(cmd).await
+        };
         self.settle(tokio::time::timeout(self.response_timeout, sent).await)
     }
 
@@ -284,6 +310,29 @@ impl ClusterWire {
         }
         Err(classified)
     }
+}
+
+/// Reads the slot map (`CLUSTER NODES` through the cluster client) and rebuilds the direct
+/// path's routes; the rebuild was claimed by the caller and is released here. After a
+/// failure the direct path stays off until a later detour claims another rebuild.
+async fn rebuild(
+    mut conn: ClusterConnection<CappedNode>,
+    direct: Arc<DirectPath>,
+    timeout: Duration,
+) {
+    let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
+    let read = conn.route_command(redis::cmd("CLUSTER").arg("NODES").clone(), routing);
+    if let Ok(Ok(v)) = tokio::time::timeout(timeout, read).await {
+        if let Ok(nodes) = reply::text("CLUSTER NODES", v)
+            .ok()
+            .map(|t| super::cluster::parse_nodes(&t))
+            .transpose()
+        {
+            let nodes = nodes.unwrap_or_default();
+            let _ = tokio::time::timeout(timeout, direct.build(&nodes)).await;
+        }
+    }
+    direct.rebuilt();
 }
 
 /// Opens one cluster client, retrying unreachable seeds with the guide's backoff.

@@ -8,6 +8,7 @@
 //! - [`sentinel`]: `redis+sentinel://` URLs and finding the primary through Sentinel.
 //! - [`cluster`]: `redis+cluster://` URLs and the cluster's node list (`CLUSTER NODES`).
 //! - [`cluster_link`]: the redis crate's async cluster client over capped node connections.
+//! - [`cluster_routes`]: single-key commands straight to their node while the slot map holds.
 //! - [`slots`]: batches split by hash slot for a cluster.
 //! - [`reply`]: the reply type each command must get; anything else is a protocol error.
 //! - [`reply_cap`]: the bound on one reply's size, whatever the peer sends.
@@ -28,6 +29,7 @@ pub mod breaker;
 pub mod clock;
 pub mod cluster;
 pub mod cluster_link;
+pub mod cluster_routes;
 pub mod codec;
 pub mod config;
 pub mod counter;
