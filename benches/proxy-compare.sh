@@ -10,6 +10,9 @@
 #     NO_BUILD=1 benches/proxy-compare.sh    # several proxies side by side (before/after a change,
 #                                            # or any other TCP proxy: LISTEN and UPSTREAM are
 #                                            # replaced by host:port)
+#   INPROC=1 benches/proxy-compare.sh        # also the proxy as drills place it: inside
+#                                            # `redline run` (a 1 ms latency fault during the
+#                                            # warmup puts it there; none in the measured phase)
 #
 # Goals (issue 7): through the proxy, the managed target's response p50 at 10 000 ops/s at
 # most 1.10× the direct p50, and the ceiling scenario (scenarios/ceiling.toml, closed model,
@@ -79,6 +82,12 @@ for scenario in managed ceiling; do
   for i in "${!names[@]}"; do
     results+=("$scenario ${names[$i]} $(run "$scenario-${names[$i]}" "${urls[$i]}" "${ppids[$i]}" "${args[@]}")")
   done
+  if [ -n "${INPROC:-}" ]; then
+    # The proxy's CPU is redline's own here: the column shows the direct run's Redis CPU.
+    results+=("$scenario in-process $(run "$scenario-inproc" "$direct" "${pids[0]}" "${args[@]}" \
+      --set 'load.warmup="1s"' \
+      --set 'faults=[{kind="latency",at="100ms",for="100ms",latency="1ms"}]')")
+  fi
 done
 
 printf '%s\n' "${results[@]}" >"$work/results.txt"
@@ -90,6 +99,7 @@ for line in open(sys.argv[2]):
     scenario, name, ops, p50, p99, sat, cpu = line.split()
     rows[(scenario, name)] = (float(ops), float(p50), float(p99), sat, float(cpu))
 names = [n for (s, n) in rows if s == "managed" and n != "direct"]
+inproc = [n for n in names if n == "in-process"]
 fmt = "{:40s} {:>9}" + " {:>9} {:>6}" * len(names)
 print(fmt.format("no toxic, one run per cell", "direct", *[x for n in names for x in (n, "ratio")]))
 def line(label, scenario, col, goal=""):
@@ -107,6 +117,8 @@ line("ceiling: response p50 (µs)", "ceiling", 1)
 sat = ", ".join(n + " " + rows[("managed", n)][3] for n in ["direct"] + names)
 print("managed generator saturated: " + sat)
 for n in names:
+    if n in inproc:
+        continue
     m = rows[("managed", n)][4] / secs * 100
     c = rows[("ceiling", n)][4] / secs * 100
     print(f"{n} CPU: {m:.0f}% of a core at 10k ops/s, {c:.0f}% at the ceiling "
