@@ -3,16 +3,21 @@
 # and through `redline proxy`, side by side, printed as ratios (one run, one machine: compare
 # ratios, not absolute numbers; on a shared machine run it twice and look at both).
 #
-#   benches/proxy-compare.sh            # 8-second runs
+#   benches/proxy-compare.sh                 # 8-second runs
 #   SECS=5 KEEP=1 benches/proxy-compare.sh   # shorter runs; keep the reports (work dir printed)
 #   NO_BUILD=1 benches/proxy-compare.sh      # use the release binary as it is
-#   PROXIES="new=target/release/redline proxy --listen LISTEN --upstream UPSTREAM;old=/tmp/redline-old proxy --listen LISTEN --upstream UPSTREAM" \
-#     NO_BUILD=1 benches/proxy-compare.sh    # several proxies side by side (before/after a change,
-#                                            # or any other TCP proxy: LISTEN and UPSTREAM are
-#                                            # replaced by host:port)
-#   INPROC=1 benches/proxy-compare.sh        # also the proxy as drills place it: inside
+#   REF=1 benches/proxy-compare.sh           # also benches/proxy-ref.c (needs cc): the cheapest
+#                                            # relay a user-space proxy can be, i.e. the best
+#                                            # any proxy can do on this machine
+#   INPROC=1 benches/proxy-compare.sh        # also the proxy as drills place it, inside
 #                                            # `redline run` (a 1 ms latency fault during the
 #                                            # warmup puts it there; none in the measured phase)
+#
+# PROXIES sets the proxies compared, `name=command;name=command`, LISTEN and UPSTREAM in each
+# command replaced by host:port; e.g. a build from before a change beside this one:
+#
+#   PROXIES="new=target/release/redline proxy --listen LISTEN --upstream UPSTREAM;\
+#   old=/tmp/redline-old proxy --listen LISTEN --upstream UPSTREAM" NO_BUILD=1 benches/proxy-compare.sh
 #
 # Goals (issue 7): through the proxy, the managed target's response p50 at 10 000 ops/s at
 # most 1.10× the direct p50, and the ceiling scenario (scenarios/ceiling.toml, closed model,
@@ -34,6 +39,10 @@ redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemoni
 pids=($!)
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 direct="redis://127.0.0.1:$port"
+if [ -n "${REF:-}" ]; then
+  cc -O2 -o "$work/proxy-ref" benches/proxy-ref.c
+  PROXIES="$PROXIES;c-relay=$work/proxy-ref LISTEN UPSTREAM"
+fi
 names=(); urls=(); ppids=()
 IFS=';' read -ra specs <<<"$PROXIES"
 for spec in "${specs[@]}"; do

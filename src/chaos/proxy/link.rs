@@ -1,13 +1,19 @@
 //! One proxied connection: the client's socket, the upstream socket, and a [`Pump`] per
 //! direction that copies bytes through whatever toxics are installed on that direction.
 //!
-//! With no toxic on a direction its pump is a plain read-then-write loop over one reused
-//! buffer: no queue, no timer, no copy beyond the socket calls. With toxics, each chunk read
-//! is cut into pieces that carry the time they may be written ([`Piece::due`]), queued in
-//! arrival order (bounded: [`MAX_QUEUED_BYTES`]) and written when due. Every await is a
-//! cancel-safe socket call or timer inside one `select!` that also watches the proxy's
-//! state, so a toxic added or removed (or the proxy disabled) takes effect at once on
-//! connections already open, even when they are idle or stuck on a full socket.
+//! With no toxic on a direction its pump is a read-then-write loop over one reused buffer,
+//! polled by hand (`Pump::pass`): no queue, no timer, no copy beyond the socket calls, and
+//! the change notification registered once per pass rather than once per chunk. What a
+//! forwarded chunk costs is then almost all the kernel's: a read and a loopback write, the
+//! write doing the receiver's TCP work and wakeup too (about 90 % of the proxy's CPU in a
+//! profile; see `benches/proxy-compare.sh`).
+//!
+//! With toxics, each chunk read is cut into pieces that carry the time they may be written
+//! ([`Piece::due`]), queued in arrival order (bounded: [`MAX_QUEUED_BYTES`]) and written when
+//! due. Every await, on either path, is a cancel-safe socket call or timer that also watches
+//! the proxy's state, so a toxic added or removed (or the proxy disabled) takes effect at
+//! once on connections already open, even when they are idle, busy or stuck on a full
+//! socket.
 
 use super::resp::FrameCounter;
 use super::toxic::{Stream, Toxic, ToxicKind};
