@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and judge it against its thresholds.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Test a Redis connection (the guide's eight checks) and audit production readiness.
     Check(CheckArgs),
     /// Parse and check scenario files without running them.
@@ -34,31 +34,43 @@ pub enum Command {
     /// Re-render summary.md, the charts and report.html of a run from its report.json.
     Report(ReportArgs),
     /// Capacity sizing: memory per key, the throughput knee and hit rate against memory.
+    ///
+    /// The scenario's `[sizing]` table tunes it. Only on an embedded redis-server may the
+    /// hit-rate study change maxmemory.
     Size(SizeArgs),
 }
 
-/// `redline run`.
+/// The flags of the commands that load a scenario and drive a target (`run`, `size`).
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct ScenarioArgs {
     /// Scenario file (.toml or .json).
     pub scenario: PathBuf,
-    /// Redis URL (redis:// or rediss://); default: REDIS_URL, else an embedded redis-server,
-    /// else the in-memory fallback.
+    /// Redis URL (redis:// or rediss://); default: REDIS_URL, else an embedded redis-server
+    /// (else, for `run`, the in-memory fallback).
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
-    /// Report folder (default: reports/<scenario>-<timestamp>/). Created and checked before
-    /// any load; a folder holding a report is refused unless --force.
+    /// Output folder (default: reports/<scenario>-<timestamp>/, reports/<scenario>-size-...
+    /// for a sizing). Created and checked before any load; a folder already holding results
+    /// is refused unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Replace the report already in --out.
+    /// Replace the results already in --out.
     #[arg(long)]
     pub force: bool,
     /// Override a scenario field, e.g. --set load.rate=5000 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub overrides: Vec<String>,
-    /// No live progress view and no terminal summary (warnings and errors still print).
+    /// No live progress and no terminal summary (warnings and errors still print).
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `redline run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario, its overrides, the target and the report folder.
+    #[command(flatten)]
+    pub common: ScenarioArgs,
     /// Also write each chart as PNG (plots/*.png) beside the SVGs.
     #[arg(long)]
     pub png: bool,
@@ -158,24 +170,10 @@ pub struct MergeArgs {
 /// `redline size`.
 #[derive(Debug, Args)]
 pub struct SizeArgs {
-    /// Scenario file (.toml or .json); its `[sizing]` table tunes the sizing.
-    pub scenario: PathBuf,
-    /// Redis URL; default: REDIS_URL, else an embedded redis-server (the only kind whose
-    /// maxmemory the hit-rate study may change).
-    #[arg(long, value_name = "URL")]
-    pub redis: Option<String>,
-    /// Output folder (default: reports/<scenario>-size-<timestamp>/).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Replace the sizing already in --out.
-    #[arg(long)]
-    pub force: bool,
-    /// Override a scenario field, e.g. --set sizing.step=2s (repeatable).
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub overrides: Vec<String>,
-    /// No progress lines and no summary.
-    #[arg(long)]
-    pub quiet: bool,
+    /// The scenario (with its `[sizing]` table), its overrides, the target and the output
+    /// folder.
+    #[command(flatten)]
+    pub common: ScenarioArgs,
 }
 
 /// `redline check`.
@@ -254,9 +252,9 @@ mod tests {
         let Command::Run(a) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(a.overrides, ["load.rate=5000", "keyspace.keys=10"]);
-        assert!(a.quiet);
-        assert_eq!(a.out.as_deref(), Some(std::path::Path::new("r")));
+        assert_eq!(a.common.overrides, ["load.rate=5000", "keyspace.keys=10"]);
+        assert!(a.common.quiet);
+        assert_eq!(a.common.out.as_deref(), Some(std::path::Path::new("r")));
     }
 
     #[test]
@@ -366,6 +364,33 @@ mod tests {
         assert_eq!(a.baseline, Some(PathBuf::from("b.json")));
         assert!(a.png);
         assert!(Cli::try_parse_from(["redline", "report"]).is_err());
+    }
+
+    #[test]
+    fn size_takes_the_scenario_flags_run_takes_and_no_run_only_flag() {
+        let cli = Cli::try_parse_from([
+            "redline",
+            "size",
+            "s.toml",
+            "--redis",
+            "redis://h:1",
+            "--out",
+            "o",
+            "--force",
+            "--set",
+            "sizing.step=2s",
+            "--quiet",
+        ])
+        .unwrap();
+        let Command::Size(SizeArgs { common: a }) = cli.command else {
+            panic!("not size")
+        };
+        assert_eq!(a.scenario, std::path::Path::new("s.toml"));
+        assert_eq!(a.redis.as_deref(), Some("redis://h:1"));
+        assert_eq!(a.out.as_deref(), Some(std::path::Path::new("o")));
+        assert!(a.force && a.quiet);
+        assert_eq!(a.overrides, ["sizing.step=2s"]);
+        assert!(Cli::try_parse_from(["redline", "size", "s.toml", "--png"]).is_err());
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub const EXIT_INTERRUPTED: u8 = 3;
 /// report and removes the run's keys, the second skips that cleanup (exit 3 either way).
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
-    let mut scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
+    let mut scenario = match scenario::load_file_all(&args.common.scenario, &args.common.overrides)
+    {
         Ok(s) => s,
         Err(errors) => return Ok(print_errors(&errors)),
     };
@@ -51,7 +52,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             let m = Arc::new(LiveMetrics::new(&scenario.name, &run_id, &plan.label()));
             let server =
                 (m.serve(addr).await).with_context(|| format!("cannot serve metrics on {addr}"))?;
-            if !args.quiet {
+            if !args.common.quiet {
                 eprintln!("metrics: http://{}/metrics", server.local_addr());
             }
             Some((m, server))
@@ -62,8 +63,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let gate = crate::gate::RunGate::prepare(&args.gate, &scenario.name)?;
     // The report folder is settled before any load, so a bad --out loses no results.
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
-    let existed = args.out.as_deref().is_some_and(|p| p.exists());
-    let dir = out_dir::prepare(args.out.as_deref(), &scenario.name, &stamp, args.force)?;
+    let existed = args.common.out.as_deref().is_some_and(|p| p.exists());
+    let dir = out_dir::prepare(
+        args.common.out.as_deref(),
+        &scenario.name,
+        &stamp,
+        args.common.force,
+    )?;
     // A run that ends without a report leaves no empty folder made for it (remove_dir only
     // removes an empty one).
     let discard_dir = || {
@@ -72,7 +78,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
     };
     let request = TargetRequest {
-        flag_url: args.redis.as_deref(),
+        flag_url: args.common.redis.as_deref(),
         spec: &scenario.target,
     };
     // Ok(target), or the phase a stop request interrupted.
@@ -111,7 +117,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     // Warmup plus the measured phase: the live view's "left"; unknown for a run stopped by
     // operation count alone.
     let planned = scenario.load.duration.map(|d| d + scenario.load.warmup);
-    let mode = LiveMode::choose(args.quiet, std::io::stderr().is_terminal());
+    let mode = LiveMode::choose(args.common.quiet, std::io::stderr().is_terminal());
     let mut view = LiveView::stderr(mode, planned);
     let mut on_tick = |line: &report::aggregate::LiveLine| view.tick(line);
     let summary = match opened {
@@ -154,13 +160,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let render = RenderOptions { png: args.png };
     report::render_all(&summary, gate.baseline(), &dir, &render)
         .with_context(|| format!("cannot write the report to {}", dir.display()))?;
-    if !args.quiet {
+    if !args.common.quiet {
         let mut out = std::io::stdout().lock();
         terminal::write_summary(&summary, &mut out)?;
         writeln!(out, "report: {}", dir.display())?;
     }
     let code = verdict::exit_code(summary.verdict) as u8;
-    gate.finish(&summary, &dir, code, args.quiet)
+    gate.finish(&summary, &dir, code, args.common.quiet)
 }
 
 /// `redline merge`: one report from a sharded run's reports; exits with the merged

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => redline::commands::run(args).await,
+            Command::Run(args) => redline::commands::run(*args).await,
             Command::Check(args) => redline::commands::check(args).await,
             Command::Validate(args) => redline::commands::validate(args),
             Command::Clean(args) => redline::commands::clean(args).await,

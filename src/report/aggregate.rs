@@ -4,12 +4,13 @@
 //! final [`Measured`] both come from it.
 //!
 //! Memory stays flat however long the run: the interval and totals are histograms that are
-//! reused, and the time series grows by one small `TimePoint` per tick (a 5-minute run keeps
-//! 300 of them).
+//! reused, the interval log is bounded ([`IntervalLog`]), and the time series grows by one
+//! small `TimePoint` per tick (a 5-minute run keeps 300 of them).
 
 use super::backlog::BacklogPoint;
-use super::hdr::{encode_compressed, new_histogram};
+use super::hdr::new_histogram;
 use super::hlog::IntervalHistogram;
+use super::intervals::{Coarsening, IntervalLog};
 use super::recorder::Recorder;
 use crate::cache::BreakerState;
 use hdrhistogram::Histogram;
@@ -100,9 +101,11 @@ pub struct Measured {
     /// Those that completed during the graceful stop count in `totals` but not here, or
     /// a run that drained a backlog would claim a rate it never sustained.
     pub timed_ops: u64,
-    /// The response-time histogram of every point of `timeseries`, in the same order: the
-    /// interval log (`.hlog`).
+    /// The response-time histograms of the points of `timeseries`, in the same order: the
+    /// interval log (`.hlog`), one per point unless `intervals_coarsened` says otherwise.
     pub intervals: Vec<IntervalHistogram>,
+    /// How the intervals were merged to stay bounded; `None`: one per point.
+    pub intervals_coarsened: Option<Coarsening>,
     /// Elapsed time at the last tick.
     pub elapsed: Duration,
     /// When the intervals counted in `totals` began and ended: from the end of warmup to
@@ -129,9 +132,9 @@ pub struct Aggregator {
     /// Sum of the measured intervals.
     totals: Recorder,
     timeseries: Vec<TimePoint>,
-    /// One encoded response-time histogram per point of `timeseries` (a few hundred bytes
-    /// each, compressed), for the interval log.
-    intervals: Vec<IntervalHistogram>,
+    /// The response-time histograms of the points of `timeseries`, bounded, for the
+    /// interval log.
+    intervals: IntervalLog,
     /// Elapsed time at the previous tick: the start of the next interval.
     last_elapsed: Duration,
     measured: Duration,
@@ -165,7 +168,7 @@ impl Aggregator {
             interval_overall: new_histogram(),
             totals: Recorder::new(),
             timeseries: Vec::new(),
-            intervals: Vec::new(),
+            intervals: IntervalLog::default(),
             last_elapsed: Duration::ZERO,
             measured: Duration::ZERO,
             counted: None,
@@ -277,17 +280,12 @@ impl Aggregator {
             stale_reads: iv.check_counts().stale,
             faults: Vec::new(),
         });
-        match encode_compressed(h) {
-            Ok(histogram) => self.intervals.push(IntervalHistogram {
-                start_s: super::summary::round_to(interval_start.as_secs_f64(), 3),
-                length_s: super::summary::round_to(length.as_secs_f64(), 3),
-                max_us: if h.is_empty() { 0 } else { h.max() },
-                warmup: !measuring,
-                histogram,
-            }),
-            // Only a counter beyond i64 can fail to encode; the log is then one second short.
-            Err(e) => tracing::warn!("interval at {elapsed:?} left out of the interval log: {e}"),
-        }
+        self.intervals.push(
+            interval_start.as_secs_f64(),
+            length.as_secs_f64(),
+            !measuring,
+            h,
+        );
         self.errors_seen += errors;
         if measuring {
             self.totals.merge(&self.interval);
@@ -340,10 +338,12 @@ impl Aggregator {
 
     /// Ends aggregation. Whatever workers recorded after the last tick is not included.
     pub fn finish(self) -> Measured {
+        let (intervals, intervals_coarsened) = self.intervals.finish();
         Measured {
             totals: self.totals,
             timeseries: self.timeseries,
-            intervals: self.intervals,
+            intervals,
+            intervals_coarsened,
             measured: self.measured,
             elapsed: self.last_elapsed,
             counted: self.counted,

@@ -82,6 +82,7 @@ impl RunSummary {
             totals: ref t,
             timeseries,
             intervals,
+            intervals_coarsened,
             measured,
             elapsed,
             counted,
@@ -148,6 +149,7 @@ impl RunSummary {
             compression: compression(t),
             histograms: Histograms {
                 intervals,
+                intervals_coarsened,
                 ..histograms(t)
             },
             shard: None,

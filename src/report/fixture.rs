@@ -112,6 +112,7 @@ pub fn inputs() -> SummaryInputs {
             totals: totals(),
             timeseries: vec![point(1.0, 50, true), point(2.0, 110, false)],
             intervals: Vec::new(),
+            intervals_coarsened: None,
             measured: Duration::from_secs(10),
             elapsed: Duration::from_secs(12),
             counted: Some((Duration::from_secs(2), Duration::from_secs(12))),

@@ -4,8 +4,8 @@
 //! `default-src 'none'` makes the browser refuse any request the page might make. Light and
 //! dark themes follow `prefers-color-scheme`. Rendered from the [`RunSummary`] alone.
 
-use super::markdown::{errors_by_kind, redis_failures};
 use super::plot::Chart;
+use super::sentences::{errors_by_kind, redis_failures};
 use super::summary::{Percentiles, Provider, RunSummary};
 use super::verdict::{self, ThresholdStatus, Verdict};
 use super::{format, load_line, sentences};
@@ -157,32 +157,13 @@ fn header(s: &RunSummary, h: &mut String) -> std::fmt::Result {
 }
 
 fn warnings(s: &RunSummary, h: &mut String) -> std::fmt::Result {
-    let mut lines = Vec::new();
-    if s.generator.saturated {
-        lines.push(format!(
-            "Load generator saturated: it fell behind its schedule (lag p99 {}, max {}); the \
-             latencies are a lower bound.",
-            format::us(s.generator.schedule_lag_p99_us),
-            format::us(s.generator.schedule_lag_max_us)
-        ));
-    }
-    if s.aborted {
-        lines.push(format!(
-            "Run aborted: it was interrupted{}; every number is partial.",
-            super::phase::during(s.aborted_in)
-        ));
-    }
-    if let Some(left) = s.cleanup.as_ref().and_then(|c| c.sentence()) {
-        lines.push(format!("Keys: {left}."));
-    }
-    if s.target.provider == Provider::Memory {
-        lines.push("No Redis server: this run measured the in-memory fallback store.".into());
-    }
-    if let Some(w) = &s.target.warning {
-        lines.push(format!("Target: {w}"));
-    }
-    for line in lines {
-        writeln!(h, "<p class=\"warning\">⚠ {}</p>", escape(&line))?;
+    for warning in sentences::warnings(s) {
+        writeln!(
+            h,
+            "<p class=\"warning\">⚠ <strong>{}</strong>: {}</p>",
+            escape(warning.title),
+            escape(&warning.text)
+        )?;
     }
     Ok(())
 }
@@ -196,21 +177,18 @@ fn thresholds(s: &RunSummary, h: &mut String) -> std::fmt::Result {
         h,
         "<table id=\"thresholds\"><tr><th>Status</th><th>Threshold</th><th>Measured</th><th>Note</th></tr>"
     )?;
-    for t in &s.thresholds {
-        let (class, word) = match t.status {
+    for row in sentences::threshold_rows(s) {
+        let (class, word) = match row.status {
             ThresholdStatus::Pass => ("st-pass", "pass"),
             ThresholdStatus::Fail => ("st-fail", "FAIL"),
             ThresholdStatus::NotApplicable => ("st-na", "n/a"),
         };
-        let measured = t
-            .measured
-            .map_or_else(|| "—".to_string(), |v| format::metric(&t.metric, v));
         writeln!(
             h,
             "<tr><td class=\"{class}\">{word}</td><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td></tr>",
-            escape(&t.expr),
-            escape(&measured),
-            escape(t.note.as_deref().unwrap_or(""))
+            escape(row.expr),
+            escape(&row.measured),
+            escape(row.note.unwrap_or(""))
         )?;
     }
     writeln!(h, "</table>")

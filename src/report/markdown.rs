@@ -3,10 +3,10 @@
 //! per-operation latency, server and cache effect, breaker, compression and generator.
 //! Rendered from the [`RunSummary`] alone.
 
-use super::summary::{Provider, RunSummary};
+use super::sentences::{errors_by_kind, redis_failures};
+use super::summary::RunSummary;
 use super::verdict::{self, ThresholdStatus, Verdict};
 use super::{format, load_line, sentences};
-use crate::op::ErrorKind;
 use std::io::{self, Write};
 
 /// Writes the Markdown summary.
@@ -80,36 +80,8 @@ fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
 }
 
 fn warnings(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
-    let mut lines = Vec::new();
-    if s.generator.saturated {
-        lines.push(format!(
-            "**Load generator saturated**: it fell behind its schedule (lag p99 {}, max {}). \
-             The latencies below are not what the schedule asked for; treat them as a lower bound.",
-            format::us(s.generator.schedule_lag_p99_us),
-            format::us(s.generator.schedule_lag_max_us),
-        ));
-    }
-    if s.aborted {
-        lines.push(format!(
-            "**Run aborted**: it was interrupted{}; every number is partial.",
-            super::phase::during(s.aborted_in)
-        ));
-    }
-    if let Some(left) = s.cleanup.as_ref().and_then(|c| c.sentence()) {
-        lines.push(format!("**Keys**: {left}."));
-    }
-    if s.target.provider == Provider::Memory {
-        lines.push(
-            "**No Redis server**: this run measured the in-memory fallback store. Latencies \
-             include no network or Redis; eviction and memory thresholds are not applicable."
-                .to_string(),
-        );
-    }
-    if let Some(warning) = &s.target.warning {
-        lines.push(format!("**Target**: {warning}"));
-    }
-    for line in &lines {
-        writeln!(w, "> ⚠️ {line}")?;
+    for warning in sentences::warnings(s) {
+        writeln!(w, "> ⚠️ **{}**: {}", warning.title, warning.text)?;
         writeln!(w)?;
     }
     Ok(())
@@ -124,24 +96,22 @@ fn thresholds(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(w, "| | Threshold | Measured | Note |")?;
     writeln!(w, "|---|---|---|---|")?;
-    for t in &s.thresholds {
-        let mark = match t.status {
+    for row in sentences::threshold_rows(s) {
+        let mark = match row.status {
             ThresholdStatus::Pass => "✅",
             ThresholdStatus::Fail => "❌",
             ThresholdStatus::NotApplicable => "➖",
         };
-        let measured = t
-            .measured
-            .map_or_else(|| "—".to_string(), |v| format::metric(&t.metric, v));
-        let note = match (t.status, t.note.as_deref()) {
+        let note = match (row.status, row.note) {
             (ThresholdStatus::NotApplicable, Some(why)) => format!("not applicable: {why}"),
             (ThresholdStatus::NotApplicable, None) => "not applicable".to_string(),
             (_, note) => note.unwrap_or("").to_string(),
         };
         writeln!(
             w,
-            "| {mark} | `{}` | {measured} | {} |",
-            cell(&t.expr),
+            "| {mark} | `{}` | {} | {} |",
+            cell(row.expr),
+            row.measured,
             cell(&note)
         )?;
     }
@@ -206,41 +176,6 @@ fn key_numbers(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "| Stale-read checker | {} |", cell(&c.line()))?;
     }
     writeln!(w)
-}
-
-/// Redis's own failures, the fallback's answers notwithstanding:
-/// `"2 of 1,100 commands failed (0.182%): timeout 2"`; `None` without Redis.
-pub(crate) fn redis_failures(s: &RunSummary) -> Option<String> {
-    let r = s.redis.as_ref()?;
-    let kinds: Vec<String> = r
-        .failures
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{} {}", k.name(), format::count(*n)))
-        .collect();
-    let kinds = if kinds.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", kinds.join(", "))
-    };
-    Some(format!(
-        "{} of {} failed ({}){kinds}",
-        format::count(r.failures_total),
-        format::plural(r.calls as usize, "command"),
-        format::percent_opt(r.error_rate, 3),
-    ))
-}
-
-/// Non-zero error counts, `"timeout 2, connection 1"`; `None` when there were none.
-pub(crate) fn errors_by_kind(s: &RunSummary) -> Option<String> {
-    let parts: Vec<String> = ErrorKind::ALL
-        .into_iter()
-        .filter_map(|k| {
-            let n = s.totals.errors.get(&k).copied().unwrap_or(0);
-            (n > 0).then(|| format!("{} {}", k.name(), format::count(n)))
-        })
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 fn per_op(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {

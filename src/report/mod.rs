@@ -25,7 +25,8 @@
 //!   [`plot`]: the charts; [`render_all`] writes everything a person reads into a run folder.
 //! - [`compare`]: baseline comparison with a significance test, as a Markdown table.
 //! - [`junit`]: JUnit XML, one testcase per threshold and per compared metric.
-//! - [`hlog`]: the HdrHistogram interval log (`latency.hlog`), one histogram per second.
+//! - [`hlog`]: the HdrHistogram interval log (`latency.hlog`), one histogram per second;
+//!   [`intervals`] keeps it bounded on a long run (neighbouring seconds merged).
 //! - [`format`]: the one place numbers become text (`950µs`, `48,950 ops/s`, `82.4%`).
 //! - [`sentences`]: wording both summaries share (cache effect, windows); [`load_line`]: the
 //!   load a run ran, in one line, from the resolved scenario.
@@ -46,6 +47,7 @@ pub mod generators;
 pub mod hdr;
 pub mod hlog;
 pub mod html;
+pub mod intervals;
 pub mod json;
 pub mod junit;
 pub mod live;

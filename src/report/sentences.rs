@@ -1,9 +1,123 @@
-//! Sentences that summary.md and the terminal summary both print, worded once so they agree:
-//! the cache effect (which must stay sensible when the cache is slower than the origin or
-//! caused extra loads) and the window the client and server numbers cover.
+//! What summary.md, report.html and the terminal summary say alike, worded once so they
+//! agree: the cache effect (which must stay sensible when the cache is slower than the
+//! origin or caused extra loads), the window the client and server numbers cover, the
+//! error and Redis-failure counts, and the rows of the page reports' warnings and
+//! thresholds table (each renderer adds its own markup).
 
 use super::format;
-use super::summary::{CacheEffect, RunSummary};
+use super::summary::{CacheEffect, Provider, RunSummary};
+use super::verdict::ThresholdStatus;
+use crate::op::ErrorKind;
+
+/// A warning summary.md and report.html put above the numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    /// What is wrong, in a few words: `Run aborted`.
+    pub title: &'static str,
+    /// What it means for the numbers.
+    pub text: String,
+}
+
+/// The run's warnings, most serious first: a saturated generator, an interrupted run, keys
+/// left behind, no Redis measured, the target's own warning.
+pub fn warnings(s: &RunSummary) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let mut warn = |title, text| out.push(Warning { title, text });
+    if s.generator.saturated {
+        warn(
+            "Load generator saturated",
+            format!(
+                "it fell behind its schedule (lag p99 {}, max {}). The latencies below are not \
+                 what the schedule asked for; treat them as a lower bound.",
+                format::us(s.generator.schedule_lag_p99_us),
+                format::us(s.generator.schedule_lag_max_us),
+            ),
+        );
+    }
+    if s.aborted {
+        warn(
+            "Run aborted",
+            format!(
+                "it was interrupted{}; every number is partial.",
+                super::phase::during(s.aborted_in)
+            ),
+        );
+    }
+    if let Some(left) = s.cleanup.as_ref().and_then(|c| c.sentence()) {
+        warn("Keys", format!("{left}."));
+    }
+    if s.target.provider == Provider::Memory {
+        warn(
+            "No Redis server",
+            "this run measured the in-memory fallback store. Latencies include no network or \
+             Redis; eviction and memory thresholds are not applicable."
+                .to_string(),
+        );
+    }
+    if let Some(warning) = &s.target.warning {
+        warn("Target", warning.clone());
+    }
+    out
+}
+
+/// One row of the thresholds table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdRow<'a> {
+    pub status: ThresholdStatus,
+    /// The threshold as written: `p95 < 50ms`.
+    pub expr: &'a str,
+    /// The measured value in the metric's unit, `—` when nothing was measured.
+    pub measured: String,
+    /// Why it came out so (no data, not applicable, ...), when the judge said.
+    pub note: Option<&'a str>,
+}
+
+/// The rows of the thresholds table, in the scenario's order.
+pub fn threshold_rows(s: &RunSummary) -> impl Iterator<Item = ThresholdRow<'_>> {
+    s.thresholds.iter().map(|t| ThresholdRow {
+        status: t.status,
+        expr: &t.expr,
+        measured: t
+            .measured
+            .map_or_else(|| "—".to_string(), |v| format::metric(&t.metric, v)),
+        note: t.note.as_deref(),
+    })
+}
+
+/// Redis's own failures, the fallback's answers notwithstanding:
+/// `"2 of 1,100 commands failed (0.182%): timeout 2"`; `None` without Redis.
+pub fn redis_failures(s: &RunSummary) -> Option<String> {
+    let r = s.redis.as_ref()?;
+    let kinds: Vec<String> = r
+        .failures
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{} {}", k.name(), format::count(*n)))
+        .collect();
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", kinds.join(", "))
+    };
+    Some(format!(
+        "{} of {} failed ({}){kinds}",
+        format::count(r.failures_total),
+        format::plural(r.calls as usize, "command"),
+        format::percent_opt(r.error_rate, 3),
+    ))
+}
+
+/// Non-zero error counts, `"timeout 2, connection 1"`; `None` when there were none.
+pub fn errors_by_kind(s: &RunSummary) -> Option<String> {
+    let parts: Vec<String> = ErrorKind::ALL
+        .into_iter()
+        .filter_map(|k| {
+            let n = s.totals.errors.get(&k).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{} {}", k.name(), format::count(n)))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
 
 /// The cache's latency effect on reads, e.g. `"cached reads took 90.0% less time than the
 /// origin (p50 500µs vs 5.0ms)"` or, when the cache is slower, `"cached reads were 12×
@@ -68,6 +182,26 @@ pub fn windows(s: &RunSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_come_most_serious_first_and_rows_follow_the_thresholds() {
+        let mut s = crate::report::fixture::summary();
+        assert!(warnings(&s).is_empty());
+        s.generator.saturated = true;
+        s.aborted = true;
+        s.target.provider = Provider::Memory;
+        let titles: Vec<_> = warnings(&s).iter().map(|w| w.title).collect();
+        assert_eq!(
+            titles,
+            ["Load generator saturated", "Run aborted", "No Redis server"]
+        );
+        let rows: Vec<_> = threshold_rows(&s).collect();
+        assert_eq!(rows.len(), s.thresholds.len());
+        for (row, t) in rows.iter().zip(&s.thresholds) {
+            assert_eq!((row.status, row.expr), (t.status, t.expr.as_str()));
+            assert_eq!(row.measured == "—", t.measured.is_none(), "{row:?}");
+        }
+    }
 
     #[test]
     fn a_faster_cache_is_a_reduction() {

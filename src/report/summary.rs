@@ -460,6 +460,11 @@ pub struct Histograms {
     /// compressed: the run's interval log, written as `latency.hlog`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intervals: Vec<super::hlog::IntervalHistogram>,
+    /// Set when a long run's `intervals` were merged to keep report.json bounded (more
+    /// points than `max_intervals`): each interval then adds up `points_per_interval`
+    /// consecutive points. Absent: one interval per point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals_coarsened: Option<super::intervals::Coarsening>,
 }
 
 /// Decimal places kept for fractions (rates, ratios) in the report: enough to show one error

@@ -1,7 +1,7 @@
 //! Terminal output: the compact end-of-run summary (at most about 22 lines; summary.md has
 //! the rest). The live view during a run is [`live`](super::live).
 
-use super::markdown::{errors_by_kind, redis_failures};
+use super::sentences::{errors_by_kind, redis_failures};
 use super::summary::{Provider, RunSummary};
 use super::verdict::{exit_code, tally, Verdict};
 use super::{format, load_line, sentences};

@@ -31,19 +31,54 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 type Labels = Vec<(&'static str, &'static str)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// What one closed interval adds to a counter.
+type Increment = fn(&TimePoint, &Recorder) -> u64;
+
+/// The counters with no labels: name, help, and what each interval adds to them.
+const COUNTERS: [(&str, &str, Increment); 8] = [
+    (
+        "operations",
+        "Operations completed (one application call each), warmup included",
+        |point, _| point.ops,
+    ),
+    (
+        "commands",
+        "Commands the operations consisted of",
+        |_, interval| interval.command_count(),
+    ),
+    ("hits", "Keys read and found in the cache", |point, _| {
+        point.hits
+    }),
+    ("misses", "Keys read and not found", |point, _| point.misses),
+    (
+        "redis_errors",
+        "Redis commands that failed, the ones the fallback absorbed included",
+        |point, _| point.redis_errors,
+    ),
+    (
+        "origin_calls",
+        "Loads from the origin after a miss",
+        |point, _| point.origin_calls,
+    ),
+    (
+        "fallback_operations",
+        "Operations the in-memory fallback served",
+        |point, _| point.fallback_ops,
+    ),
+    (
+        "dropped",
+        "Scheduled operations that never ran or were cut off",
+        |point, _| point.backlog.dropped,
+    ),
+];
+
 /// The metrics of one run, updated by the engine once per interval.
 #[derive(Debug)]
 pub struct LiveMetrics {
     registry: Registry,
-    ops: Counter,
-    commands: Counter,
-    hits: Counter,
-    misses: Counter,
+    /// One a row of [`COUNTERS`].
+    counters: [Counter; COUNTERS.len()],
     errors: Family<Labels, Counter>,
-    redis_errors: Counter,
-    origin_calls: Counter,
-    fallback_ops: Counter,
-    dropped: Counter,
     throughput: FloatGauge,
     latency: Family<Labels, FloatGauge>,
     lag_p99: FloatGauge,
@@ -64,15 +99,8 @@ impl LiveMetrics {
         let mut registry = Registry::with_prefix_and_labels("redline", labels.into_iter());
         let m = LiveMetrics {
             registry: Registry::default(),
-            ops: Counter::default(),
-            commands: Counter::default(),
-            hits: Counter::default(),
-            misses: Counter::default(),
+            counters: Default::default(),
             errors: Family::default(),
-            redis_errors: Counter::default(),
-            origin_calls: Counter::default(),
-            fallback_ops: Counter::default(),
-            dropped: Counter::default(),
             throughput: FloatGauge::default(),
             latency: Family::default(),
             lag_p99: FloatGauge::default(),
@@ -81,42 +109,13 @@ impl LiveMetrics {
             elapsed: FloatGauge::default(),
         };
         let r = &mut registry;
-        r.register(
-            "operations",
-            "Operations completed (one application call each), warmup included",
-            m.ops.clone(),
-        );
-        r.register(
-            "commands",
-            "Commands the operations consisted of",
-            m.commands.clone(),
-        );
-        r.register("hits", "Keys read and found in the cache", m.hits.clone());
-        r.register("misses", "Keys read and not found", m.misses.clone());
+        for ((name, help, _), counter) in COUNTERS.iter().zip(&m.counters) {
+            r.register(*name, *help, counter.clone());
+        }
         r.register(
             "errors",
             "Failed operations as the application saw them, by kind",
             m.errors.clone(),
-        );
-        r.register(
-            "redis_errors",
-            "Redis commands that failed, the ones the fallback absorbed included",
-            m.redis_errors.clone(),
-        );
-        r.register(
-            "origin_calls",
-            "Loads from the origin after a miss",
-            m.origin_calls.clone(),
-        );
-        r.register(
-            "fallback_operations",
-            "Operations the in-memory fallback served",
-            m.fallback_ops.clone(),
-        );
-        r.register(
-            "dropped",
-            "Scheduled operations that never ran or were cut off",
-            m.dropped.clone(),
         );
         r.register(
             "throughput",
@@ -216,10 +215,9 @@ fn seconds(us: Option<u64>) -> f64 {
 
 impl Observer for LiveMetrics {
     fn interval(&self, point: &TimePoint, interval: &Recorder) {
-        self.ops.inc_by(point.ops);
-        self.commands.inc_by(interval.command_count());
-        self.hits.inc_by(point.hits);
-        self.misses.inc_by(point.misses);
+        for ((_, _, increment), counter) in COUNTERS.iter().zip(&self.counters) {
+            counter.inc_by(increment(point, interval));
+        }
         for kind in ErrorKind::ALL {
             let n = interval.error_count(kind);
             if n > 0 {
@@ -228,10 +226,6 @@ impl Observer for LiveMetrics {
                     .inc_by(n);
             }
         }
-        self.redis_errors.inc_by(point.redis_errors);
-        self.origin_calls.inc_by(point.origin_calls);
-        self.fallback_ops.inc_by(point.fallback_ops);
-        self.dropped.inc_by(point.backlog.dropped);
         self.throughput.set(point.throughput);
         for (q, v) in [
             ("0.5", point.p50_us),

@@ -128,13 +128,61 @@ impl Default for SizingSpec {
     }
 }
 
+/// First rate of the knee search when neither `sizing.start_rate` nor `load.rate` gives one.
+pub const DEFAULT_START_RATE: f64 = 1_000.0;
+
+/// Most rates the knee search may try: enough for 1 to 10,000,000 ops/s at the default
+/// resolution (29), where the defaults need 15 (1,000 to 1,000,000 ops/s, resolution 0.1).
+/// Each try lasts up to 10 minutes plus its warmup, and a try whose generator fell behind
+/// runs again (at most twice), so the bound is what keeps a sizing from running for days.
+pub const MAX_KNEE_STEPS: u32 = 30;
+
+/// The most rates the knee search can try from `start`: doubling up to `max_rate` while
+/// steps hold (`ceil(log2(max_rate / start)) + 1`), then bisecting until the bracket is at
+/// most `resolution` wide (each step at least halves it: `ceil(log2(1 / resolution))`).
+/// Returns (doubling steps, bisecting steps).
+pub fn knee_steps_at_most(start: f64, max_rate: f64, resolution: f64) -> (u32, u32) {
+    let doubling = (max_rate / start.min(max_rate)).log2().ceil() as u32 + 1;
+    let bisecting = (1.0 / resolution).log2().ceil() as u32;
+    (doubling, bisecting)
+}
+
+/// The problem of a knee search that could try more than [`MAX_KNEE_STEPS`] rates, if it
+/// could (`None` too when the rates or the resolution are invalid: [`check`] says so).
+/// `redline size` asks it also of a scenario without `[sizing]`, where the defaults apply.
+pub(crate) fn knee_search_problem(s: &SizingSpec, load_rate: Option<f64>) -> Option<Problem> {
+    let start = s.start_rate.or(load_rate).unwrap_or(DEFAULT_START_RATE);
+    let valid = |r: f64| r.is_finite() && r > 0.0 && r <= super::bounds::MAX_RATE;
+    let searches = s.studies.contains(&Study::Knee);
+    if !(searches && valid(start) && valid(s.max_rate) && s.resolution > 0.0 && s.resolution < 1.0)
+    {
+        return None;
+    }
+    let (doubling, bisecting) = knee_steps_at_most(start, s.max_rate, s.resolution);
+    (doubling + bisecting > MAX_KNEE_STEPS).then(|| {
+        Problem::new(
+            "sizing",
+            format!(
+                "the knee search could try up to {} rates ({doubling} doubling from {start} ops/s \
+                 to sizing.max_rate {} ops/s, {bisecting} bisecting to sizing.resolution {}); at \
+                 most {MAX_KNEE_STEPS}: raise sizing.start_rate (or load.rate), lower \
+                 sizing.max_rate or widen sizing.resolution",
+                doubling + bisecting,
+                s.max_rate,
+                s.resolution
+            ),
+        )
+    })
+}
+
 /// Most keys the memory study writes.
 pub const MAX_SAMPLE_KEYS: u64 = 1_000_000;
 /// Most instance sizes and memory fractions.
 pub const MAX_LIST: usize = 100;
 
-/// Every problem of a `[sizing]` table, appended to `out`.
-pub(crate) fn check(s: &SizingSpec, out: &mut Vec<Problem>) {
+/// Every problem of a `[sizing]` table, appended to `out`; `load_rate` is the scenario's
+/// open-model `load.rate`, the knee search's first rate when `start_rate` is not given.
+pub(crate) fn check(s: &SizingSpec, load_rate: Option<f64>, out: &mut Vec<Problem>) {
     let max_rate = super::bounds::MAX_RATE;
     let rate = |out: &mut Vec<Problem>, path: &str, v: f64| {
         if !(v.is_finite() && v > 0.0) {
@@ -213,6 +261,7 @@ pub(crate) fn check(s: &SizingSpec, out: &mut Vec<Problem>) {
             format!("must be between 0 and 1, exclusive (got {})", s.resolution),
         ));
     }
+    out.extend(knee_search_problem(s, load_rate));
     if s.memory_fractions.is_empty() || s.memory_fractions.len() > MAX_LIST {
         out.push(Problem::new(
             "sizing.memory_fractions",
@@ -253,5 +302,36 @@ pub(crate) fn check(s: &SizingSpec, out: &mut Vec<Problem>) {
             "sizing.step_ops",
             "must be at most 1,000,000,000,000",
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_knee_search_step_count_is_bounded_as_documented() {
+        // The defaults: 1,000 to 1,000,000 ops/s by doubling (11 rates), then 4 bisections.
+        let d = SizingSpec::default();
+        assert_eq!(
+            knee_steps_at_most(DEFAULT_START_RATE, d.max_rate, d.resolution),
+            (11, 4)
+        );
+        assert_eq!(knee_search_problem(&d, None), None);
+        // A start of 0.001 ops/s doubles 31 times up to 1,000,000 ops/s.
+        let p = knee_search_problem(&d, Some(0.001)).expect("refused");
+        assert_eq!(p.path, "sizing");
+        assert!(p.message.contains("up to 35 rates"), "{}", p.message);
+        assert!(
+            p.message.contains("raise sizing.start_rate"),
+            "{}",
+            p.message
+        );
+        // Only a sizing that runs the knee study is bounded by it.
+        let memory_only = SizingSpec {
+            studies: vec![Study::Memory],
+            ..SizingSpec::default()
+        };
+        assert_eq!(knee_search_problem(&memory_only, Some(0.001)), None);
     }
 }

@@ -87,7 +87,11 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
     };
 
     if let Some(Some(s)) = &file.sizing {
-        super::sizing::check(s, &mut problems);
+        let load_rate = load.as_ref().and_then(|l| match l.arrival {
+            super::load::Arrival::Open { rate, .. } => Some(rate),
+            _ => None,
+        });
+        super::sizing::check(s, load_rate, &mut problems);
     }
     let mut bounds = Bounds::new(&mut problems);
     bounds.name(&name);

@@ -15,7 +15,7 @@ use rand::Rng;
 
 /// Runs `redline size`; returns the exit code (0 sized, 1 the knee's first step failed,
 /// 2 usage or connection error, 3 interrupted or nothing measured about Redis).
-pub async fn command(args: SizeArgs) -> anyhow::Result<u8> {
+pub async fn command(SizeArgs { common: args }: SizeArgs) -> anyhow::Result<u8> {
     let shutdown = Shutdown::on_signals().context("cannot install the SIGINT/SIGTERM handlers")?;
     let scenario = match scenario::load_file_all(&args.scenario, &args.overrides) {
         Ok(s) => s,
@@ -32,6 +32,18 @@ pub async fn command(args: SizeArgs) -> anyhow::Result<u8> {
              in-memory fallback (set target.kind to \"managed\" or \"redis\")",
             args.scenario.display()
         );
+    }
+    if scenario.sizing.is_none() {
+        // Validation bounds the knee search of a `[sizing]` table; without one the defaults
+        // apply, from the scenario's own rate.
+        let load_rate = match scenario.load.arrival {
+            scenario::load::Arrival::Open { rate, .. } => Some(rate),
+            _ => None,
+        };
+        let defaults = scenario::sizing::SizingSpec::default();
+        if let Some(p) = scenario::sizing::knee_search_problem(&defaults, load_rate) {
+            anyhow::bail!("{}: {}: {}", args.scenario.display(), p.path, p.message);
+        }
     }
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
     if let Some(out) = args.out.as_deref() {

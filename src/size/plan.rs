@@ -11,8 +11,7 @@ use std::time::Duration;
 
 /// Longest single step of the knee search, whatever `sizing.step_ops / rate` says.
 pub const MAX_STEP: Duration = Duration::from_secs(600);
-/// First rate of the search when neither `sizing.start_rate` nor `load.rate` gives one.
-pub const DEFAULT_START_RATE: f64 = 1_000.0;
+pub use crate::scenario::sizing::DEFAULT_START_RATE;
 /// Hit-rate target when the scenario has no `hit_rate` threshold (the guide's).
 pub const DEFAULT_HIT_RATE: f64 = 0.80;
 /// Memory target when the scenario has no `memory` threshold (the guide's).

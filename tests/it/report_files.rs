@@ -152,7 +152,13 @@ fn report_refuses_a_truncated_or_edited_report_json_naming_where() {
     std::fs::create_dir_all(&bad).unwrap();
     let bad_report = bad.join("report.json");
 
-    let cut = &text[..text.len() / 3];
+    // Cut mid-way, never right after a newline (the parser would then name the next line)
+    // nor inside a character.
+    let mut end = text.len() / 3;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text[..end].trim_end();
     std::fs::write(&bad_report, cut).unwrap();
     let done = redline(&["report", bad.to_str().unwrap()]);
     assert_eq!(done.code(), Some(2), "{}", done.describe());

@@ -205,7 +205,7 @@ pub(crate) fn label_font() -> TextStyle<'static> {
     (FONT, 13).into_font().color(&FG)
 }
 
-/// Axes, grid and labels in the foreground colour.
+/// Axes, grid and labels in the foreground colour, on a linear x axis with short numbers.
 pub(crate) fn mesh<
     'a,
     DB: DrawingBackend + 'a,
@@ -214,6 +214,22 @@ pub(crate) fn mesh<
     chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
     x_desc: &str,
     y_desc: &str,
+    y_format: &dyn Fn(&f64) -> String,
+) -> DrawResult<(), DB> {
+    mesh_xy(chart, x_desc, y_desc, &|v| short_number(*v), y_format)
+}
+
+/// Axes, grid and labels in the foreground colour, with both axes' tick labels given.
+pub(crate) fn mesh_xy<
+    'a,
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    x_desc: &str,
+    y_desc: &str,
+    x_format: &dyn Fn(&f64) -> String,
     y_format: &dyn Fn(&f64) -> String,
 ) -> DrawResult<(), DB> {
     chart
@@ -225,7 +241,7 @@ pub(crate) fn mesh<
         .light_line_style(FG.mix(0.06))
         .label_style(label_font())
         .axis_desc_style(label_font())
-        .x_label_formatter(&|v| short_number(*v))
+        .x_label_formatter(x_format)
         .y_label_formatter(y_format)
         .draw()
 }

@@ -3,7 +3,7 @@
 //! latency at that percentile (ms, log scale). Drawn from the histograms report.json keeps,
 //! response and service time of the run and, when given, the baseline's response time.
 
-use super::theme::{BLUE, FG, GREY, PURPLE};
+use super::theme::{BLUE, GREY, PURPLE};
 use super::{frame, new_svg};
 use crate::report::hdr::decode_histogram;
 use crate::report::summary::RunSummary;
@@ -111,18 +111,13 @@ pub fn curve(s: &RunSummary, baseline: Option<&RunSummary>) -> io::Result<String
             .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d((1.0..X_MAX).log_scale(), (lo..hi).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile (log scale of 1/(1-p))")
-            .y_desc("latency (ms, log scale)")
-            .axis_style(FG)
-            .bold_line_style(FG.mix(0.16))
-            .light_line_style(FG.mix(0.06))
-            .label_style(super::label_font())
-            .axis_desc_style(super::label_font())
-            .x_label_formatter(&|x| percent_label(*x))
-            .y_label_formatter(&|y| super::short_number(*y))
-            .draw()?;
+        super::mesh_xy(
+            &mut chart,
+            "percentile (log scale of 1/(1-p))",
+            "latency (ms, log scale)",
+            &|x| percent_label(*x),
+            &|y| super::short_number(*y),
+        )?;
         if curves.is_empty() {
             chart.draw_series([Text::new(
                 "no operations were measured",

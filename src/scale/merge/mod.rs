@@ -232,6 +232,7 @@ fn encode_all(
         // The shards' per-second interval histograms are not added yet: the merged run
         // writes no latency.hlog intervals (each shard's own report keeps them).
         intervals: Vec::new(),
+        intervals_coarsened: None,
     }
 }
 

@@ -1,21 +1,7 @@
 use super::*;
 
 fn file(kind: KindName, at: u64, dur: u64) -> FaultFile {
-    FaultFile {
-        name: None,
-        kind,
-        at: Duration::from_secs(at),
-        duration: Duration::from_secs(dur),
-        latency: None,
-        jitter: None,
-        stream: None,
-        rate: None,
-        average_size: None,
-        size_variation: None,
-        delay: None,
-        mode: None,
-        method: None,
-    }
+    FaultFile::new(kind, Duration::from_secs(at), Duration::from_secs(dur))
 }
 
 const LEN: Option<Duration> = Some(Duration::from_secs(30));
@@ -180,4 +166,27 @@ fn the_resolved_form_reads_back() {
     assert_eq!(json["for"], "2s");
     let back: FaultSpec = serde_json::from_value(json).unwrap();
     assert_eq!(back, spec);
+}
+
+#[test]
+fn a_parameter_of_another_kind_names_the_ones_this_kind_takes() {
+    let mut f = file(KindName::Latency, 1, 2);
+    f.latency = Some(Duration::from_millis(5));
+    f.rate = Some(10);
+    let p = resolve(vec![Some(f)], LEN).unwrap_err();
+    assert_eq!(p[0].path, "faults[0].rate");
+    assert!(
+        p[0].message
+            .ends_with("latency faults (they take latency, jitter and stream)"),
+        "{}",
+        p[0].message
+    );
+    let mut f = file(KindName::Bandwidth, 1, 2);
+    f.mode = Some(PauseMode::Write);
+    let p = resolve(vec![Some(f)], LEN).unwrap_err();
+    assert!(
+        p[0].message.ends_with("(they take rate and stream)"),
+        "{}",
+        p[0].message
+    );
 }

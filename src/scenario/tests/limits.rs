@@ -58,6 +58,8 @@ fn values_past_their_limit_are_refused_at_their_field() {
         (&["target.fallback.max_bytes=\"65GiB\""], "target.fallback.max_bytes", &["target.fallback.max_bytes=\"64GiB\""]),
         (&["name=\"two\\nlines\""], "name", &["name=\"../../../x\""]),
         (&["load.duration=", "load.total_ops=259300000"], "load.total_ops", &["load.total_ops=259200000"]),
+        (&["sizing.start_rate=0.001", "sizing.max_rate=10000000"], "sizing", &["sizing.start_rate=10", "sizing.max_rate=10000000"]),
+        (&["sizing.resolution=0.000000001"], "sizing", &["sizing.resolution=0.001"]),
     ];
     let long_prefix = format!("keyspace.prefix=\"{}\"", "a".repeat(257));
     let fitting_prefix = format!("keyspace.prefix=\"{}\"", "a".repeat(256));

@@ -37,14 +37,7 @@ fn sigint_mid_pause_leaves_no_paused_server_behind() {
     let faults = "[[faults]]\nkind = \"pause\"\nat = \"500ms\"\nfor = \"25s\"";
     std::fs::write(&file, drill(&["error_rate < 0.5"], "30s", faults, "")).unwrap();
     let out = dir.path().join("out");
-    let args = [
-        "run",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    let mut running = Running::start(&args, |_| {});
+    let mut running = Running::run(&file, &out, None);
     running.wait_for_log("fault pause (pause) started: SIGSTOP pid ");
     let server_pid = number_after(&running.stderr(), "SIGSTOP pid ");
     let done = running.signal_and_wait(libc::SIGINT);
@@ -83,17 +76,7 @@ fn sigterm_mid_fault_restores_a_server_redline_did_not_start_and_closes_its_prox
                   [[faults]]\nkind = \"latency\"\nlatency = \"20ms\"\nat = \"500ms\"\nfor = \"25s\"";
     std::fs::write(&file, drill(&["error_rate < 0.5"], "30s", faults, "")).unwrap();
     let out = dir.path().join("out");
-    let url = server.url();
-    let args = [
-        "run",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--redis",
-        &url,
-    ];
-    let mut running = Running::start(&args, |_| {});
+    let mut running = Running::run(&file, &out, Some(&server.url()));
     running.wait_for_log("fault proxy listening on 127.0.0.1:");
     let proxy_port = number_after(&running.stderr(), "fault proxy listening on 127.0.0.1:");
     for name in [

@@ -14,10 +14,8 @@ fn a_second_signal_skips_the_cleanup_names_the_prefix_and_clean_removes_it() {
     let server = redis();
     let mut con = connection(&server);
     set_key(&mut con, "sig:bystander", "stays");
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "60s");
-    let out = dir.path().join("out");
-    let mut running = measuring(&file, &out, &server, 200);
+    let case = Case::new(1_000, false, 300, "60s");
+    let mut running = case.measuring(&server, 200);
     // A paused server answers nothing, so the stop (drain, INFO, cleanup) hangs until the
     // second signal ends it.
     let pause = server.pause().unwrap();
@@ -27,7 +25,7 @@ fn a_second_signal_skips_the_cleanup_names_the_prefix_and_clean_removes_it() {
     let done = running.signal_and_wait(libc::SIGTERM);
     drop(pause);
     assert_eq!(done.status.code(), Some(3), "{}", done.describe());
-    let report = read_report(&out);
+    let report = read_report(&case.out);
     assert_eq!(report["aborted"], true);
     assert_eq!(report["aborted_in"], "measured");
     let cleanup = &report["cleanup"];
@@ -57,14 +55,10 @@ fn a_second_signal_skips_the_cleanup_names_the_prefix_and_clean_removes_it() {
 
 #[test]
 fn sigkill_of_redline_takes_the_embedded_server_with_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "60s");
-    let out = dir.path().join("out");
-    let mut running = Running::start(&run_args(&file, &out, None), |_| {});
+    let case = Case::new(1_000, false, 300, "60s");
+    let mut running = case.start(None);
     running.wait_for_log("phase: measured");
-    let servers = children(running.pid());
-    assert_eq!(servers.len(), 1, "one embedded redis-server: {servers:?}");
-    let server_dir = std::fs::read_link(format!("/proc/{}/cwd", servers[0])).unwrap();
+    let (server_pid, server_dir) = only_child(&running);
     assert!(
         !server_dir.join("redis.conf").exists(),
         "the config (and its password) stays on disk while the server runs"
@@ -74,7 +68,7 @@ fn sigkill_of_redline_takes_the_embedded_server_with_it() {
     wait_until(
         Duration::from_secs(10),
         "the orphaned server to die",
-        || !alive(servers[0]),
+        || !alive(server_pid),
     );
     // The killed redline could not remove its temp dir; the next embedded server does.
     assert!(server_dir.exists());
@@ -123,12 +117,9 @@ fn clean_removes_exactly_the_prefix_and_refuses_patterns() {
 #[test]
 fn after_an_outage_mid_run_the_cleanup_still_removes_every_key() {
     let mut server = redis();
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "5s");
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replace("connections = 2", "connections = 8")).unwrap();
-    let out = dir.path().join("out");
-    let running = measuring(&file, &out, &server, 100);
+    let case = Case::new(1_000, false, 300, "5s");
+    case.edit("connections = 2", "connections = 8");
+    let running = case.measuring(&server, 100);
     let prefix = run_prefix(&server);
     // The fault: a crash, 3 s of outage (long enough for the client's own reconnection
     // attempts to give up), and the server back, empty, on the same port while the run
@@ -148,7 +139,7 @@ fn after_an_outage_mid_run_the_cleanup_still_removes_every_key() {
         "{}",
         done.describe()
     );
-    let report = read_report(&out);
+    let report = read_report(&case.out);
     assert_eq!(
         report["cleanup"]["outcome"],
         "removed",
@@ -161,16 +152,14 @@ fn after_an_outage_mid_run_the_cleanup_still_removes_every_key() {
 #[test]
 fn a_cleanup_that_first_fails_reconnects_and_removes_every_key() {
     let server = redis();
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "2s");
-    let out = dir.path().join("out");
-    let mut running = measuring(&file, &out, &server, 100);
+    let case = Case::new(1_000, false, 300, "2s");
+    let mut running = case.measuring(&server, 100);
     // Unreachable (paused, keys kept) until the cleanup's first attempt has failed.
     let pause = server.pause().unwrap();
     running.wait_for_log("retrying over a fresh connection");
     drop(pause);
     let done = running.wait();
-    let report = read_report(&out);
+    let report = read_report(&case.out);
     assert_eq!(
         report["cleanup"]["outcome"],
         "removed",
@@ -187,13 +176,11 @@ fn a_cleanup_that_first_fails_reconnects_and_removes_every_key() {
 #[test]
 fn when_redis_is_gone_at_the_end_the_run_names_the_prefix_left() {
     let mut server = redis();
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "3s");
-    let out = dir.path().join("out");
-    let running = measuring(&file, &out, &server, 100);
+    let case = Case::new(1_000, false, 300, "3s");
+    let running = case.measuring(&server, 100);
     server.kill().unwrap();
     let done = running.wait();
-    let report = read_report(&out);
+    let report = read_report(&case.out);
     let cleanup = &report["cleanup"];
     assert_eq!(cleanup["outcome"], "failed", "{}", done.describe());
     let prefix = cleanup["prefix"].as_str().unwrap();

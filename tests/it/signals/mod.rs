@@ -92,6 +92,11 @@ impl Running {
         }
     }
 
+    /// `redline run FILE --out OUT --quiet [--redis URL]`.
+    pub(crate) fn run(file: &Path, out: &Path, url: Option<&str>) -> Running {
+        Running::start(&run_args(file, out, url), |_| {})
+    }
+
     pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
@@ -179,6 +184,29 @@ fn children(pid: i32) -> Vec<i32> {
     out
 }
 
+/// The one process redline has spawned (waiting for it to appear), e.g. its embedded
+/// redis-server, and that process's working directory.
+fn only_child(running: &Running) -> (i32, PathBuf) {
+    let pid = running.pid();
+    wait_until(Duration::from_secs(30), "the server process", || {
+        !children(pid).is_empty()
+    });
+    let servers = children(pid);
+    assert_eq!(servers.len(), 1, "one child process: {servers:?}");
+    let cwd = std::fs::read_link(format!("/proc/{}/cwd", servers[0])).unwrap();
+    (servers[0], cwd)
+}
+
+/// A "redis-server" in `dir` that never answers: a start of it stays in progress until
+/// cancelled.
+fn never_answering_server(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = dir.join("slow-redis-server");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 120\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake
+}
+
 /// True while `pid` exists and is not a zombie.
 pub(crate) fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
@@ -214,6 +242,46 @@ fn dbsize(server: &EmbeddedRedis) -> u64 {
     redis::cmd("DBSIZE")
         .query(&mut connection(server))
         .unwrap_or(0)
+}
+
+/// A test's folder: its scenario file and the run's output folder.
+struct Case {
+    dir: tempfile::TempDir,
+    file: PathBuf,
+    out: PathBuf,
+}
+
+impl Case {
+    /// A fresh folder with the [`scenario`] of these parameters.
+    fn new(keys: u64, preload: bool, rate: u32, duration: &str) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let file = scenario(dir.path(), keys, preload, rate, duration);
+        let out = dir.path().join("out");
+        Case { dir, file, out }
+    }
+
+    /// Replaces `from` by `to` in the scenario file.
+    fn edit(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.file).unwrap();
+        assert!(text.contains(from), "{from:?} not in the scenario");
+        std::fs::write(&self.file, text.replace(from, to)).unwrap();
+    }
+
+    /// `redline run` of the scenario, against `url` or an embedded server.
+    fn start(&self, url: Option<&str>) -> Running {
+        Running::run(&self.file, &self.out, url)
+    }
+
+    /// `redline run` against `server`, returned once its measured phase has written more
+    /// than `keys` keys.
+    fn measuring(&self, server: &EmbeddedRedis, keys: u64) -> Running {
+        let mut running = self.start(Some(&server.url()));
+        running.wait_for_log("phase: measured");
+        wait_until(Duration::from_secs(30), "the run to write keys", || {
+            dbsize(server) > keys
+        });
+        running
+    }
 }
 
 /// A scenario file in `dir`: managed get_or_set under `prefix`, open model at `rate`.
@@ -258,7 +326,7 @@ preload = {preload}
     file
 }
 
-fn run_args<'a>(file: &'a Path, out: &'a Path, url: Option<&'a str>) -> Vec<&'a str> {
+pub(crate) fn run_args<'a>(file: &'a Path, out: &'a Path, url: Option<&'a str>) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         file.to_str().unwrap(),
@@ -270,18 +338,6 @@ fn run_args<'a>(file: &'a Path, out: &'a Path, url: Option<&'a str>) -> Vec<&'a 
         args.extend(["--redis", url]);
     }
     args
-}
-
-/// `redline run FILE` against `server`, returned once its measured phase has written more
-/// than `keys` keys.
-fn measuring(file: &Path, out: &Path, server: &EmbeddedRedis, keys: u64) -> Running {
-    let url = server.url();
-    let mut running = Running::start(&run_args(file, out, Some(&url)), |_| {});
-    running.wait_for_log("phase: measured");
-    wait_until(Duration::from_secs(30), "the run to write keys", || {
-        dbsize(server) > keys
-    });
-    running
 }
 
 /// What every interrupted run must leave: exit 3, a report marked aborted in `phase`, and

@@ -15,18 +15,15 @@ fn sigterm_and_sigint_during_preload_stop_it_and_remove_its_keys() {
         let server = redis();
         let mut con = connection(&server);
         set_key(&mut con, "bystander", "stays");
-        let dir = tempfile::tempdir().unwrap();
         // Three million keys: preload takes far longer than this test waits.
-        let file = scenario(dir.path(), 3_000_000, true, 100, "30s");
-        let out = dir.path().join("out");
-        let url = server.url();
-        let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
+        let case = Case::new(3_000_000, true, 100, "30s");
+        let mut running = case.start(Some(&server.url()));
         running.wait_for_log("phase: preload");
         wait_until(Duration::from_secs(30), "preload to write keys", || {
             dbsize(&server) > 2_000
         });
         let done = running.signal_and_wait(signal);
-        let report = assert_aborted_cleanly(&done, &out, "preload", Some(&server));
+        let report = assert_aborted_cleanly(&done, &case.out, "preload", Some(&server));
         assert_eq!(
             report["totals"]["ops"], 0,
             "no load after an interrupted preload"
@@ -38,12 +35,10 @@ fn sigterm_and_sigint_during_preload_stop_it_and_remove_its_keys() {
 #[test]
 fn sigterm_during_the_measured_phase_stops_the_run_and_removes_its_keys() {
     let server = redis();
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "60s");
-    let out = dir.path().join("out");
-    let running = measuring(&file, &out, &server, 200);
+    let case = Case::new(1_000, false, 300, "60s");
+    let running = case.measuring(&server, 200);
     let done = running.signal_and_wait(libc::SIGTERM);
-    let report = assert_aborted_cleanly(&done, &out, "measured", Some(&server));
+    let report = assert_aborted_cleanly(&done, &case.out, "measured", Some(&server));
     assert!(report["totals"]["ops"].as_u64().unwrap() > 0);
     assert!(report["duration_s"].as_f64().unwrap() < 60.0);
 }
@@ -51,32 +46,22 @@ fn sigterm_during_the_measured_phase_stops_the_run_and_removes_its_keys() {
 #[test]
 fn sigint_during_warmup_names_the_warmup() {
     let server = redis();
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "60s");
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        text.replace("preload = false", "preload = false\nwarmup = \"60s\""),
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let url = server.url();
-    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
+    let case = Case::new(1_000, false, 300, "60s");
+    case.edit("preload = false", "preload = false\nwarmup = \"60s\"");
+    let mut running = case.start(Some(&server.url()));
     running.wait_for_log("phase: warmup");
     wait_until(Duration::from_secs(30), "the warmup to write keys", || {
         dbsize(&server) > 100
     });
     let done = running.signal_and_wait(libc::SIGINT);
-    assert_aborted_cleanly(&done, &out, "warmup", Some(&server));
+    assert_aborted_cleanly(&done, &case.out, "warmup", Some(&server));
 }
 
 #[test]
 fn a_first_signal_during_cleanup_finishes_the_cleanup_and_names_it() {
     let server = redis();
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "2s");
-    let out = dir.path().join("out");
-    let mut running = measuring(&file, &out, &server, 100);
+    let case = Case::new(1_000, false, 300, "2s");
+    let mut running = case.measuring(&server, 100);
     // Paused, the server holds the run in its cleanup long enough to signal it there.
     let pause = server.pause().unwrap();
     running.wait_for_log("phase: cleanup");
@@ -84,25 +69,21 @@ fn a_first_signal_during_cleanup_finishes_the_cleanup_and_names_it() {
     running.wait_for_log("SIGTERM received");
     drop(pause);
     let done = running.wait();
-    assert_aborted_cleanly(&done, &out, "cleanup", Some(&server));
+    assert_aborted_cleanly(&done, &case.out, "cleanup", Some(&server));
     assert_eq!(dbsize(&server), 0);
 }
 
 #[test]
 fn sigterm_during_the_measured_phase_stops_the_embedded_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "60s");
-    let out = dir.path().join("out");
-    let mut running = Running::start(&run_args(&file, &out, None), |_| {});
+    let case = Case::new(1_000, false, 300, "60s");
+    let mut running = case.start(None);
     running.wait_for_log("phase: measured");
-    let servers = children(running.pid());
-    assert_eq!(servers.len(), 1, "one embedded redis-server: {servers:?}");
-    let server_dir = std::fs::read_link(format!("/proc/{}/cwd", servers[0])).unwrap();
+    let (server_pid, server_dir) = only_child(&running);
     let done = running.signal_and_wait(libc::SIGTERM);
-    let report = assert_aborted_cleanly(&done, &out, "measured", None);
+    let report = assert_aborted_cleanly(&done, &case.out, "measured", None);
     assert_eq!(report["target"]["provider"], "redis");
     assert!(
-        !alive(servers[0]),
+        !alive(server_pid),
         "the embedded redis-server outlived redline"
     );
     assert!(!server_dir.exists(), "{} left behind", server_dir.display());
@@ -110,27 +91,15 @@ fn sigterm_during_the_measured_phase_stops_the_embedded_server() {
 
 #[test]
 fn sigterm_while_the_embedded_server_starts_cancels_the_start() {
-    let dir = tempfile::tempdir().unwrap();
-    // A "redis-server" that never answers: the start stays in progress until cancelled.
-    let fake = dir.path().join("slow-redis-server");
-    std::fs::write(&fake, "#!/bin/sh\nexec sleep 120\n").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let file = scenario(dir.path(), 1_000, false, 300, "60s");
-    let out = dir.path().join("out");
-    let mut running = Running::start(&run_args(&file, &out, None), |cmd| {
+    let case = Case::new(1_000, false, 300, "60s");
+    let fake = never_answering_server(case.dir.path());
+    let mut running = Running::start(&run_args(&case.file, &case.out, None), |cmd| {
         cmd.env("REDLINE_REDIS_SERVER", &fake);
     });
     running.wait_for_log("phase: starting_server");
-    let pid = running.pid();
-    wait_until(Duration::from_secs(30), "the server process", || {
-        !children(pid).is_empty()
-    });
-    let server = children(pid)[0];
+    let (server, _) = only_child(&running);
     let done = running.signal_and_wait(libc::SIGTERM);
-    let report = assert_aborted_cleanly(&done, &out, "starting_server", None);
+    let report = assert_aborted_cleanly(&done, &case.out, "starting_server", None);
     assert_eq!(report["totals"]["ops"], 0);
     assert!(!alive(server), "the half-started server outlived redline");
 }
@@ -151,40 +120,29 @@ fn sigint_while_connecting_ends_the_attempts() {
             }
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 1_000, false, 300, "60s");
-    let out = dir.path().join("out");
-    let mut running = Running::start(&run_args(&file, &out, Some(&url)), |_| {});
+    let case = Case::new(1_000, false, 300, "60s");
+    let mut running = case.start(Some(&url));
     running.wait_for_log("phase: connecting");
     accepted
         .recv_timeout(Duration::from_secs(30))
         .expect("redline to connect");
     let done = running.signal_and_wait(libc::SIGINT);
-    let report = assert_aborted_cleanly(&done, &out, "connecting", None);
+    let report = assert_aborted_cleanly(&done, &case.out, "connecting", None);
     assert_eq!(report["totals"]["ops"], 0);
 }
 
 #[test]
 fn sigterm_while_check_starts_its_embedded_server_cancels_it_with_exit_3() {
     let dir = tempfile::tempdir().unwrap();
-    // A "redis-server" that never answers: check's start stays in progress until cancelled.
-    let fake = dir.path().join("slow-redis-server");
-    std::fs::write(&fake, "#!/bin/sh\nexec sleep 120\n").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    // check's start stays in progress until cancelled.
+    let fake = never_answering_server(dir.path());
     let running = Running::start(&["check"], |cmd| {
         for var in crate::support::REDIS_ENV_VARS {
             cmd.env_remove(var);
         }
         cmd.env("REDLINE_REDIS_SERVER", &fake);
     });
-    let pid = running.pid();
-    wait_until(Duration::from_secs(30), "the server process", || {
-        !children(pid).is_empty()
-    });
-    let server = children(pid)[0];
+    let (server, _) = only_child(&running);
     let done = running.signal_and_wait(libc::SIGTERM);
     assert_eq!(done.status.code(), Some(3), "{}", done.describe());
     assert!(
@@ -201,17 +159,15 @@ fn sigterm_while_check_starts_its_embedded_server_cancels_it_with_exit_3() {
 #[test]
 fn sigterm_while_shard_0_waits_for_the_other_shards_stops_and_removes_the_preload() {
     let server = redis();
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), 500, true, 100, "5s");
-    let out = dir.path().join("out");
+    let case = Case::new(500, true, 100, "5s");
     let url = server.url();
-    let mut args = run_args(&file, &out, Some(&url));
+    let mut args = run_args(&case.file, &case.out, Some(&url));
     // Shard 1 never comes: shard 0 preloads, then waits (up to a minute) for it.
     args.extend(["--shard", "0/2", "--run-id", "lonely", "--shard-wait", "1m"]);
     let mut running = Running::start(&args, |_| {});
     running.wait_for_log("phase: waiting");
     let done = running.signal_and_wait(libc::SIGTERM);
-    let report = assert_aborted_cleanly(&done, &out, "waiting", Some(&server));
+    let report = assert_aborted_cleanly(&done, &case.out, "waiting", Some(&server));
     assert_eq!(report["totals"]["ops"], 0, "no load before the start");
     assert_eq!(report["shard"]["index"], 0);
     assert_eq!(dbsize(&server), 0, "preload and markers removed");

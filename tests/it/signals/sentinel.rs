@@ -52,14 +52,7 @@ fn interrupted_mid_failover_leaves_no_process(signal: libc::c_int) {
     let dir = tempfile::tempdir().unwrap();
     let file = drill(dir.path());
     let out = dir.path().join("out");
-    let args = [
-        "run",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    let mut running = Running::start(&args, |_| {});
+    let mut running = Running::run(&file, &out, None);
     running.wait_for_log("phase: measured");
     let started = children(running.pid());
     assert_eq!(
