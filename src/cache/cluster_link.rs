@@ -221,7 +221,12 @@ impl ClusterWire {
             response_timeout: config.response_timeout,
         };
         if wire.direct.claim_rebuild() {
-            rebuild(wire.conns[0].clone(), wire.direct.clone(), config.response_timeout).await;
+            rebuild(
+                wire.conns[0].clone(),
+                wire.direct.clone(),
+                config.response_timeout,
+            )
+            .await;
         }
         Ok(wire)
     }

@@ -78,11 +78,7 @@ impl DirectPath {
     pub async fn build(&self, nodes: &[ClusterNode]) {
         let mut owner = vec![UNSERVED; SLOTS];
         let mut conns = Vec::new();
-        for (n, node) in nodes
-            .iter()
-            .filter(|n| n.primary && !n.failed)
-            .enumerate()
-        {
+        for (n, node) in nodes.iter().filter(|n| n.primary && !n.failed).enumerate() {
             let mut per_node = Vec::with_capacity(self.width);
             for _ in 0..self.width {
                 match self.open(node).await {
@@ -197,7 +193,9 @@ fn slot_index(key: &[u8]) -> usize {
         let close = rest.iter().position(|b| *b == b'}')?;
         (close > 0).then(|| &rest[..close])
     });
-    usize::from(crc16::State::<crc16::XMODEM>::calculate(tagged.unwrap_or(key))) % SLOTS
+    usize::from(crc16::State::<crc16::XMODEM>::calculate(
+        tagged.unwrap_or(key),
+    )) % SLOTS
 }
 
 #[cfg(test)]
