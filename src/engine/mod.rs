@@ -47,6 +47,7 @@ use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
 use crate::report::failover;
+use crate::report::nodes::{self as report_nodes, NodeSample};
 use crate::report::summary::{
     BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, ServerStats,
     TargetInfo, Window,
@@ -55,6 +56,7 @@ use crate::report::RecorderShards;
 use crate::scenario::keyspace::forbidden_prefix_char;
 use crate::scenario::Scenario;
 use crate::shutdown::Shutdown;
+use crate::target::node_info::{self, NodeAddr};
 use crate::target::{info, Target, TargetError};
 use driver::{Drive, DriveParams};
 use ops::Workload;
@@ -194,7 +196,8 @@ pub async fn run(
     let warmup = scenario.load.warmup;
     let mut info_before = None;
     if warmup.is_zero() && aborted_in.is_none() {
-        let snapshot = info_snapshot(admin, &workload, Instant::now());
+        let nodes = cluster_nodes(target, provider);
+        let snapshot = info_snapshot(admin, nodes, &workload, Instant::now());
         info_before = until(&shutdown, snapshot).await.flatten();
     }
     let mut info_at_warmup_end = None;
@@ -337,8 +340,9 @@ pub async fn run(
                 if interval_start < warmup {
                     close_interval(&mut aggregator, &mut interval_start);
                 }
+                let nodes = cluster_nodes(target, provider);
                 info_at_warmup_end =
-                    Some(tokio::spawn(info_snapshot(admin, &workload, start)));
+                    Some(tokio::spawn(info_snapshot(admin, nodes, &workload, start)));
             }
             _ = &mut phase_end, if interval_start < measured_end => {
                 close_interval(&mut aggregator, &mut interval_start);
@@ -376,19 +380,34 @@ pub async fn run(
             .await
             .and_then(|r| r.ok().flatten());
     }
-    let server = match info_before {
-        Some(before) => until_abandoned(&shutdown, info_snapshot(admin, &workload, start))
-            .await
-            .flatten()
-            .map(|after| ServerStats {
-                window: Window::new(before.at_s, after.at_s),
+    let info_after = match &info_before {
+        Some(_) => {
+            let nodes = cluster_nodes(target, provider);
+            let snapshot = info_snapshot(admin, nodes, &workload, start);
+            until_abandoned(&shutdown, snapshot).await.flatten()
+        }
+        None => None,
+    };
+    let (server, nodes) = match (info_before, info_after) {
+        (Some(before), Some(after)) => {
+            let window = Window::new(before.at_s, after.at_s);
+            let nodes = match (before.nodes, after.nodes) {
+                (Some((before, _)), Some((after, unanswered))) => {
+                    report_nodes::build(&before, &after, unanswered, window)
+                }
+                _ => None,
+            };
+            let server = ServerStats {
+                window,
                 ..info::server_stats(
                     before.counters,
                     after.counters,
                     after.keys_written.saturating_sub(before.keys_written),
                 )
-            }),
-        None => None,
+            };
+            (Some(server), nodes)
+        }
+        _ => (None, None),
     };
     if let Some(peers) = &opts.peers {
         // An interrupted generator still says it is done (only a second signal skips
@@ -472,6 +491,7 @@ pub async fn run(
         faults,
         failover: failover_writes
             .map(|(events, writes)| failover::report(&events, writes, &breaker_transitions)),
+        nodes,
     });
     summary.preload = preloaded;
     Ok(summary)
@@ -483,6 +503,9 @@ struct InfoSnapshot {
     keys_written: u64,
     /// Seconds since the load started.
     at_s: f64,
+    /// Each node of a Cluster target (`None` for other targets): the samples of those that
+    /// answered, and the addresses of those that did not.
+    nodes: Option<(Vec<NodeSample>, Vec<String>)>,
 }
 
 /// INFO counters as of now: the client's count of keys written and the time are taken at
@@ -491,6 +514,7 @@ struct InfoSnapshot {
 /// server never holds up the engine's loop.
 fn info_snapshot(
     admin: Option<&RedisStore>,
+    nodes: Option<Vec<NodeAddr>>,
     workload: &Workload,
     start: Instant,
 ) -> impl Future<Output = Option<InfoSnapshot>> + Send + 'static {
@@ -498,13 +522,30 @@ fn info_snapshot(
     let keys_written = workload.keys_written.load(Ordering::Relaxed);
     let at_s = start.elapsed().as_secs_f64();
     async move {
-        let counters = info::counters(store.as_ref()?).await?;
+        let sample_nodes = async move {
+            match nodes {
+                Some(nodes) => Some(node_info::sample_all(nodes).await),
+                None => None,
+            }
+        };
+        let (counters, nodes) = tokio::join!(info::counters(store.as_ref()?), sample_nodes);
         Some(InfoSnapshot {
-            counters,
+            counters: counters?,
             keys_written,
             at_s,
+            nodes,
         })
     }
+}
+
+/// The nodes of a Cluster target with their direct connections, for the per-node figures;
+/// `None` for other targets (and for the memory layer, which never touches Redis).
+fn cluster_nodes(target: &Target, provider: Provider) -> Option<Vec<NodeAddr>> {
+    if provider != Provider::Redis {
+        return None;
+    }
+    let _ = target;
+    None
 }
 
 /// `work`'s output, or None if a stop is requested first.
@@ -538,6 +579,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
         server: None,
         faults: Vec::new(),
         failover: None,
+        nodes: None,
         breaker: BreakerReport {
             transitions: Vec::new(),
             final_state: None,

@@ -9,6 +9,7 @@
 //!   embedded `redis-server` → in-memory store (only when none is installed), as a [`Plan`].
 //! - this file: [`Target`], the opened plan, and [`TargetError`].
 //! - [`info`]: INFO parsed once (the redis crate's `InfoDict`), counters and version.
+//! - [`node_info`]: each node of a Cluster target read for the per-node figures.
 //!
 //! [`Target`] keeps two things apart that a fault proxy will separate: the *server* (its
 //! process handle when redline started it, and an admin connection for INFO, cleanup and
@@ -20,6 +21,7 @@
 
 pub mod env;
 pub mod info;
+pub mod node_info;
 pub mod resolve;
 
 pub use env::{process_env, EnvSettings, Lookup};

@@ -1,0 +1,638 @@
+//! report.json's `nodes` section: per-node figures of a Redis Cluster target over the
+//! measured phase, and the **hot-shard skew** — how much more than an even share of the
+//! work the busiest primary did. Zipfian keys make one shard hot; the skew says by how much,
+//! which sizes the cluster (the busiest node, not the average, runs out first).
+//!
+//! Every figure is a Redis INFO change between two snapshots of each node, taken with the
+//! run's server INFO (when warmup ends and when the measured phase ends), so preload, warmup
+//! and cleanup traffic are left out:
+//!
+//! - `ops`: the **data commands** the node executed: the `calls` of every command in INFO
+//!   commandstats except connection, server-admin and cluster-management commands (INFO,
+//!   PING, CLUSTER, CONFIG, CLIENT, SCAN, REPLCONF, ... see
+//!   [`crate::target::node_info::NOT_DATA_COMMANDS`]). Not `total_commands_processed`,
+//!   which also counts redline's own INFO requests and the cluster client's topology
+//!   queries. A command redirected by MOVED/ASK counts once, on the node that ran it
+//!   (Redis counts the refused attempt as `rejected_calls`, not `calls`). A batch split by
+//!   slot counts once per node it went to, so the nodes' sum can exceed the run's
+//!   `totals.commands` when MGET/MSET span slots.
+//! - `keyspace_hits` / `keyspace_misses` / `hit_rate`, `evicted_keys`: INFO stats deltas.
+//! - `used_memory`, `maxmemory`: at the end of the window.
+//!
+//! Replicas are listed with their role (their `ops` are the writes replicated to them) but
+//! are not counted in the skew: the skew is the busiest primary's share of the primaries'
+//! operations divided by an even share (1 / primaries), 1.0 meaning perfectly even and
+//! `primaries` meaning one node did everything. A node whose counters restarted during the
+//! window (its INFO `run_id` changed: killed and restarted) counts from its restart.
+//!
+//! This module only computes and words; [`crate::target::node_info`] reads the nodes.
+
+use super::format;
+use super::summary::{round_to, Window, RATE_DECIMALS};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+
+/// Primaries listed one per line in the terminal summary before "... and N more".
+const MAX_TERMINAL_ROWS: usize = 6;
+
+/// One node's INFO at one instant, as read by the collector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSample {
+    /// `host:port`, as the cluster announces it.
+    pub addr: String,
+    /// The cluster node id ("" when unknown).
+    pub id: String,
+    /// INFO replication `role:master`.
+    pub primary: bool,
+    /// A replica's primary (`master_host:master_port`), `None` for a primary.
+    pub primary_addr: Option<String>,
+    /// INFO server `run_id`: a new one means the process restarted and its counters reset.
+    pub run_id: String,
+    /// Calls of the data commands (see the module header) since the process started.
+    pub data_commands: u64,
+    /// INFO stats `keyspace_hits`.
+    pub keyspace_hits: u64,
+    /// INFO stats `keyspace_misses`.
+    pub keyspace_misses: u64,
+    /// INFO stats `evicted_keys`.
+    pub evicted_keys: u64,
+    /// INFO memory `used_memory`, bytes.
+    pub used_memory: u64,
+    /// INFO memory `maxmemory`, bytes; 0 means unlimited.
+    pub maxmemory: u64,
+}
+
+/// A node's role at the end of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    /// Serves slots; counted in the skew.
+    Primary,
+    /// Copies a primary; listed, not counted in the skew.
+    Replica,
+}
+
+impl NodeRole {
+    /// Lower-case name, as in report.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeRole::Primary => "primary",
+            NodeRole::Replica => "replica",
+        }
+    }
+}
+
+/// The `nodes` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodesReport {
+    /// When the two INFO snapshots were taken (the server INFO's window).
+    pub window: Window,
+    /// Primaries first (by address), then replicas (by address).
+    pub nodes: Vec<NodeStats>,
+    /// Primaries that answered at the end: the skew's denominator.
+    pub primaries: u64,
+    /// The busiest primary; `None` when the primaries executed no data command.
+    pub hot_shard: Option<HotShard>,
+    /// Nodes that did not answer INFO at the end of the window (left out of the figures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unanswered: Vec<String>,
+}
+
+/// One node's figures over the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeStats {
+    /// `host:port`.
+    pub addr: String,
+    /// Cluster node id ("" when unknown).
+    #[serde(default)]
+    pub id: String,
+    /// Role at the end of the window.
+    pub role: NodeRole,
+    /// A replica's primary (`host:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_of: Option<String>,
+    /// Data commands executed (see the module header).
+    pub ops: u64,
+    /// `ops` / all primaries' `ops`; `None` for replicas and when no primary did anything.
+    pub share: Option<f64>,
+    /// `keyspace_hits` delta.
+    pub keyspace_hits: u64,
+    /// `keyspace_misses` delta.
+    pub keyspace_misses: u64,
+    /// hits / (hits + misses); `None` without reads.
+    pub hit_rate: Option<f64>,
+    /// `evicted_keys` delta.
+    pub evicted_keys: u64,
+    /// `used_memory` at the end, bytes.
+    pub used_memory: u64,
+    /// `maxmemory`, bytes; 0 means unlimited.
+    pub maxmemory: u64,
+    /// True when the node restarted during the window: its figures count from the restart.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restarted: bool,
+}
+
+/// The busiest primary and how far from even the load was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HotShard {
+    /// The busiest primary (`host:port`).
+    pub addr: String,
+    /// Its data commands.
+    pub ops: u64,
+    /// Its share of the primaries' data commands, 0..=1.
+    pub share: f64,
+    /// `share / (1 / primaries)`: 1.0 is an even spread, `primaries` is one node doing
+    /// everything. The `hot_shard_skew` threshold metric.
+    pub skew: f64,
+}
+
+/// The section from the snapshots at the start (`before`) and end (`after`) of `window`;
+/// `unanswered` names nodes that did not answer at the end. `None` without any node.
+pub fn build(
+    before: &[NodeSample],
+    after: &[NodeSample],
+    unanswered: Vec<String>,
+    window: Window,
+) -> Option<NodesReport> {
+    if after.is_empty() {
+        return None;
+    }
+    let mut nodes: Vec<NodeStats> = after
+        .iter()
+        .map(|a| {
+            // A node seen only at the end, or restarted in between, counts from its start.
+            let base = before
+                .iter()
+                .find(|b| b.addr == a.addr && b.run_id == a.run_id)
+                .cloned()
+                .unwrap_or_default();
+            let restarted = before
+                .iter()
+                .any(|b| b.addr == a.addr && b.run_id != a.run_id);
+            let hits = a.keyspace_hits.saturating_sub(base.keyspace_hits);
+            let misses = a.keyspace_misses.saturating_sub(base.keyspace_misses);
+            NodeStats {
+                addr: a.addr.clone(),
+                id: a.id.clone(),
+                role: if a.primary {
+                    NodeRole::Primary
+                } else {
+                    NodeRole::Replica
+                },
+                replica_of: a.primary_addr.clone().filter(|_| !a.primary),
+                ops: a.data_commands.saturating_sub(base.data_commands),
+                share: None,
+                keyspace_hits: hits,
+                keyspace_misses: misses,
+                hit_rate: fraction(hits, hits + misses),
+                evicted_keys: a.evicted_keys.saturating_sub(base.evicted_keys),
+                used_memory: a.used_memory,
+                maxmemory: a.maxmemory,
+                restarted,
+            }
+        })
+        .collect();
+    nodes.sort_by(|x, y| {
+        (x.role != NodeRole::Primary, &x.addr).cmp(&(y.role != NodeRole::Primary, &y.addr))
+    });
+    let is_primary = |n: &&NodeStats| n.role == NodeRole::Primary;
+    let primaries = nodes.iter().filter(is_primary).count() as u64;
+    let total: u64 = nodes.iter().filter(is_primary).map(|n| n.ops).sum();
+    for n in nodes.iter_mut().filter(|n| n.role == NodeRole::Primary) {
+        n.share = fraction(n.ops, total);
+    }
+    // Ties go to the first address, so the report is the same for the same figures.
+    let hot_shard = nodes
+        .iter()
+        .filter(is_primary)
+        .fold(None::<&NodeStats>, |best, n| match best {
+            Some(b) if b.ops >= n.ops => Some(b),
+            _ => Some(n),
+        })
+        .filter(|_| total > 0)
+        .map(|n| {
+            let share = n.ops as f64 / total as f64;
+            HotShard {
+                addr: n.addr.clone(),
+                ops: n.ops,
+                share: round_to(share, RATE_DECIMALS),
+                skew: round_to(share * primaries as f64, 3),
+            }
+        });
+    let mut unanswered = unanswered;
+    unanswered.sort();
+    Some(NodesReport {
+        window,
+        nodes,
+        primaries,
+        hot_shard,
+        unanswered,
+    })
+}
+
+/// `1 primary`, `3 primaries`.
+fn primaries(n: u64) -> String {
+    match n {
+        1 => "1 primary".to_string(),
+        n => format!("{} primaries", format::count(n)),
+    }
+}
+
+fn fraction(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| round_to(part as f64 / whole as f64, RATE_DECIMALS))
+}
+
+impl NodesReport {
+    /// The skew in one sentence: `hot shard 127.0.0.1:7001: 61.2% of the primaries' data
+    /// commands, 1.84× an even share (3 primaries; 1.00× is even)`.
+    pub fn skew_sentence(&self) -> String {
+        let unanswered = match self.unanswered.len() {
+            0 => String::new(),
+            n => format!(
+                "; {} did not answer INFO: {}",
+                format::plural(n, "node"),
+                self.unanswered.join(", ")
+            ),
+        };
+        match &self.hot_shard {
+            Some(h) => format!(
+                "hot shard {}: {} of the primaries' data commands, {:.2}× an even share \
+                 ({}; 1.00× is even){unanswered}",
+                h.addr,
+                format::percent(h.share, 1),
+                h.skew,
+                primaries(self.primaries),
+            ),
+            None => format!(
+                "no skew: the {} executed no data command{unanswered}",
+                primaries(self.primaries)
+            ),
+        }
+    }
+
+    /// The terminal's lines: the skew sentence, then one line per primary (the first few).
+    pub fn terminal_lines(&self) -> Vec<String> {
+        let replicas = self.nodes.len() as u64 - self.primaries;
+        let mut lines = vec![format!(
+            "{}{}",
+            self.skew_sentence(),
+            match replicas {
+                0 => String::new(),
+                n => format!(" · {} not counted", format::plural(n as usize, "replica")),
+            }
+        )];
+        let primaries: Vec<&NodeStats> = (self.nodes.iter())
+            .filter(|n| n.role == NodeRole::Primary)
+            .collect();
+        for n in primaries.iter().take(MAX_TERMINAL_ROWS) {
+            lines.push(format!(
+                "  {}  {} ops ({})  hit {}  mem {}  evicted {}",
+                n.addr,
+                format::count(n.ops),
+                format::percent_opt(n.share, 1),
+                format::percent_opt(n.hit_rate, 1),
+                format::bytes(n.used_memory),
+                format::count(n.evicted_keys)
+            ));
+        }
+        if primaries.len() > MAX_TERMINAL_ROWS {
+            lines.push(format!(
+                "  ... and {} more (report.json nodes)",
+                primaries.len() - MAX_TERMINAL_ROWS
+            ));
+        }
+        lines
+    }
+
+    /// The table's cells per node, in order: node, role, ops, share, hit rate, used memory,
+    /// evicted (Markdown and HTML escape them themselves).
+    pub fn rows(&self) -> Vec<[String; 7]> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let mut role = n.role.name().to_string();
+                if let Some(p) = &n.replica_of {
+                    role.push_str(&format!(" of {p}"));
+                }
+                if n.restarted {
+                    role.push_str(" (restarted)");
+                }
+                let memory = if n.maxmemory > 0 {
+                    format!(
+                        "{} of {}",
+                        format::bytes(n.used_memory),
+                        format::bytes(n.maxmemory)
+                    )
+                } else {
+                    format::bytes(n.used_memory)
+                };
+                [
+                    n.addr.clone(),
+                    role,
+                    format::count(n.ops),
+                    n.share
+                        .map_or_else(|| "—".to_string(), |s| format::percent(s, 1)),
+                    format::percent_opt(n.hit_rate, 1),
+                    memory,
+                    format::count(n.evicted_keys),
+                ]
+            })
+            .collect()
+    }
+}
+
+/// The table's header, matching [`NodesReport::rows`].
+const COLUMNS: [&str; 7] = [
+    "Node",
+    "Role",
+    "Ops",
+    "Share",
+    "Hit rate",
+    "Used memory",
+    "Evicted",
+];
+
+/// What `Ops` counts, for the renderers' note under the table.
+const OPS_NOTE: &str = "Ops are the data commands each node executed (INFO commandstats \
+     calls, without INFO, PING, CLUSTER and other admin commands); replicas execute the \
+     writes replicated to them and are not counted in the skew.";
+
+/// summary.md's section: the skew sentence, the table, what `Ops` counts.
+pub fn markdown(n: &NodesReport, w: &mut dyn Write) -> io::Result<()> {
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    writeln!(
+        w,
+        "## Cluster nodes (INFO change over the measured phase, {})",
+        format::window(&n.window)
+    )?;
+    writeln!(w)?;
+    writeln!(w, "{}.", cell(&upper_first(&n.skew_sentence())))?;
+    writeln!(w)?;
+    writeln!(w, "| {} |", COLUMNS.join(" | "))?;
+    writeln!(w, "|---|---|--:|--:|--:|--:|--:|")?;
+    for row in n.rows() {
+        let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+        writeln!(w, "| {} |", cells.join(" | "))?;
+    }
+    writeln!(w)?;
+    writeln!(w, "{OPS_NOTE}")?;
+    writeln!(w)
+}
+
+/// report.html's section: the skew sentence (`id="hot-shard"`) and the table
+/// (`id="nodes"`).
+pub fn html(n: &NodesReport, h: &mut String) -> std::fmt::Result {
+    use super::html::escape;
+    use std::fmt::Write as _;
+    writeln!(
+        h,
+        "<h2>Cluster nodes</h2>\n<p class=\"muted\">INFO change over the measured phase, \
+         {}.</p>",
+        escape(&format::window(&n.window))
+    )?;
+    writeln!(
+        h,
+        "<p id=\"hot-shard\">{}.</p>\n<table id=\"nodes\">",
+        escape(&upper_first(&n.skew_sentence()))
+    )?;
+    write!(h, "<tr>")?;
+    for c in COLUMNS {
+        write!(h, "<th>{c}</th>")?;
+    }
+    writeln!(h, "</tr>")?;
+    for row in n.rows() {
+        write!(h, "<tr>")?;
+        for (i, c) in row.iter().enumerate() {
+            // Node and role are text; the rest are figures.
+            let class = if i < 2 { "" } else { " class=\"num\"" };
+            write!(h, "<td{class}>{}</td>", escape(c))?;
+        }
+        writeln!(h, "</tr>")?;
+    }
+    writeln!(h, "</table>\n<p class=\"muted\">{}</p>", escape(OPS_NOTE))
+}
+
+/// `text` with its first letter capitalised.
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A sample of a node that has run `ops` data commands, half of them hits.
+    pub(crate) fn sample(addr: &str, primary: bool, ops: u64) -> NodeSample {
+        NodeSample {
+            addr: addr.to_string(),
+            id: format!("id-{addr}"),
+            primary,
+            primary_addr: (!primary).then(|| "127.0.0.1:7001".to_string()),
+            run_id: "run-a".to_string(),
+            data_commands: ops,
+            keyspace_hits: ops / 2,
+            keyspace_misses: ops / 2,
+            evicted_keys: 0,
+            used_memory: 2 << 20,
+            maxmemory: 0,
+        }
+    }
+
+    /// A cluster of three primaries (7001 the hottest) and one replica, after a run.
+    pub(crate) fn report() -> NodesReport {
+        let before = [
+            sample("127.0.0.1:7001", true, 100),
+            sample("127.0.0.1:7002", true, 100),
+            sample("127.0.0.1:7003", true, 100),
+            sample("127.0.0.1:7004", false, 50),
+        ];
+        let after = [
+            sample("127.0.0.1:7002", true, 300),
+            sample("127.0.0.1:7004", false, 250),
+            sample("127.0.0.1:7001", true, 700),
+            sample("127.0.0.1:7003", true, 300),
+        ];
+        build(&before, &after, Vec::new(), Window::new(2.0, 12.0)).expect("nodes")
+    }
+
+    #[test]
+    fn skew_is_the_busiest_primarys_share_against_an_even_one() {
+        let r = report();
+        assert_eq!(r.primaries, 3);
+        let hot = r.hot_shard.as_ref().expect("hot shard");
+        // 600 of 1,000 primary ops: 0.6 × 3 = 1.8; the replica's 200 are not counted.
+        assert_eq!((hot.addr.as_str(), hot.ops), ("127.0.0.1:7001", 600));
+        assert_eq!((hot.share, hot.skew), (0.6, 1.8));
+        let order: Vec<_> = r.nodes.iter().map(|n| (n.addr.as_str(), n.role)).collect();
+        assert_eq!(
+            order,
+            [
+                ("127.0.0.1:7001", NodeRole::Primary),
+                ("127.0.0.1:7002", NodeRole::Primary),
+                ("127.0.0.1:7003", NodeRole::Primary),
+                ("127.0.0.1:7004", NodeRole::Replica),
+            ]
+        );
+        assert_eq!(r.nodes[1].share, Some(0.2));
+        assert_eq!(r.nodes[3].share, None, "replicas have no share");
+        assert_eq!(r.nodes[3].replica_of.as_deref(), Some("127.0.0.1:7001"));
+        assert_eq!(
+            (r.nodes[0].keyspace_hits, r.nodes[0].hit_rate),
+            (300, Some(0.5))
+        );
+    }
+
+    #[test]
+    fn an_even_spread_has_skew_one_and_no_load_has_none() {
+        let before = [sample("a:1", true, 0), sample("b:1", true, 0)];
+        let even = [sample("a:1", true, 500), sample("b:1", true, 500)];
+        let r = build(&before, &even, Vec::new(), Window::default()).expect("nodes");
+        let hot = r.hot_shard.expect("hot shard");
+        assert_eq!(
+            (hot.addr.as_str(), hot.skew),
+            ("a:1", 1.0),
+            "ties go to the first"
+        );
+        let idle = build(&before, &before, Vec::new(), Window::default()).expect("nodes");
+        assert_eq!(idle.hot_shard, None);
+        assert!(
+            idle.skew_sentence().contains("no skew"),
+            "{}",
+            idle.skew_sentence()
+        );
+        assert_eq!(build(&before, &[], Vec::new(), Window::default()), None);
+    }
+
+    #[test]
+    fn a_restarted_node_counts_from_its_restart() {
+        let before = [sample("a:1", true, 1_000), sample("b:1", true, 1_000)];
+        let mut restarted = sample("a:1", true, 40);
+        restarted.run_id = "run-b".to_string();
+        let after = [restarted, sample("b:1", true, 1_160)];
+        let r = build(&before, &after, vec!["c:1".into()], Window::default()).expect("nodes");
+        assert_eq!((r.nodes[0].ops, r.nodes[0].restarted), (40, true));
+        assert_eq!((r.nodes[1].ops, r.nodes[1].restarted), (160, false));
+        assert_eq!(r.hot_shard.as_ref().map(|h| h.addr.as_str()), Some("b:1"));
+        assert!(r
+            .skew_sentence()
+            .contains("1 node did not answer INFO: c:1"));
+    }
+
+    #[test]
+    fn sentences_and_rows_name_the_hot_node() {
+        let r = report();
+        assert_eq!(
+            r.skew_sentence(),
+            "hot shard 127.0.0.1:7001: 60.0% of the primaries' data commands, 1.80× an even \
+             share (3 primaries; 1.00× is even)"
+        );
+        let lines = r.terminal_lines();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(
+            lines[0].ends_with(" · 1 replica not counted"),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(
+            lines[1],
+            "  127.0.0.1:7001  600 ops (60.0%)  hit 50.0%  mem 2.0 MiB  evicted 0"
+        );
+        let rows = r.rows();
+        assert_eq!(rows[3][1], "replica of 127.0.0.1:7001");
+        assert_eq!(rows[3][3], "—");
+        assert_eq!(rows.len(), r.nodes.len());
+    }
+
+    /// The fixture run as if against a cluster.
+    fn cluster_summary() -> super::super::RunSummary {
+        let mut s = crate::report::fixture::summary();
+        s.nodes = Some(report());
+        s
+    }
+
+    #[test]
+    fn terminal_summary_shows_the_skew_and_each_primary() {
+        let mut out = Vec::new();
+        crate::report::terminal::write_summary(&cluster_summary(), &mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.contains("  nodes       hot shard 127.0.0.1:7001: 60.0% of the primaries'"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  nodes         127.0.0.1:7003  200 ops (20.0%)"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("127.0.0.1:7004"),
+            "replicas stay out of the terminal"
+        );
+        let mut plain = Vec::new();
+        let single = crate::report::fixture::summary();
+        crate::report::terminal::write_summary(&single, &mut plain).expect("write");
+        assert!(!String::from_utf8(plain).expect("utf-8").contains("nodes "));
+    }
+
+    #[test]
+    fn summary_md_has_the_node_table() {
+        let mut out = Vec::new();
+        crate::report::markdown::write(&cluster_summary(), &mut out).expect("write");
+        let md = String::from_utf8(out).expect("utf-8");
+        for line in [
+            "## Cluster nodes (INFO change over the measured phase, 2.0–12.0 s)\n\n\
+             Hot shard 127.0.0.1:7001: 60.0% of the primaries' data commands, 1.80× an even \
+             share (3 primaries; 1.00× is even).\n\n\
+             | Node | Role | Ops | Share | Hit rate | Used memory | Evicted |\n",
+            "| 127.0.0.1:7001 | primary | 600 | 60.0% | 50.0% | 2.0 MiB | 0 |\n",
+            "| 127.0.0.1:7004 | replica of 127.0.0.1:7001 | 200 | — | 50.0% | 2.0 MiB | 0 |\n",
+            "Ops are the data commands",
+        ] {
+            assert!(md.contains(line), "missing {line:?} in\n{md}");
+        }
+        let mut plain = Vec::new();
+        crate::report::markdown::write(&crate::report::fixture::summary(), &mut plain)
+            .expect("write");
+        assert!(!String::from_utf8(plain)
+            .expect("utf-8")
+            .contains("Cluster nodes"));
+    }
+
+    #[test]
+    fn report_html_has_the_node_table_escaped() {
+        let mut s = cluster_summary();
+        if let Some(n) = s.nodes.as_mut() {
+            n.nodes[0].addr = "<b>:1".into();
+        }
+        let charts = crate::report::plot::charts(&s, None).expect("charts");
+        let mut out = Vec::new();
+        crate::report::html::write(&s, &charts, None, &mut out).expect("write");
+        let html = String::from_utf8(out).expect("utf-8");
+        assert!(html.contains("<table id=\"nodes\">"), "{html}");
+        assert!(html.contains("<p id=\"hot-shard\">Hot shard 127.0.0.1:7001: 60.0%"));
+        assert!(html.contains("<td>&lt;b&gt;:1</td><td>primary</td><td class=\"num\">600</td>"));
+        assert!(!html.contains("<b>:1"));
+    }
+
+    #[test]
+    fn the_section_reads_back_and_older_reports_have_none() {
+        let r = report();
+        let json = serde_json::to_string(&r).expect("json");
+        assert!(!json.contains("unanswered") && !json.contains("restarted"));
+        assert_eq!(serde_json::from_str::<NodesReport>(&json).expect("read"), r);
+        let mut text = Vec::new();
+        crate::report::json::write(&cluster_summary(), &mut text).expect("json");
+        let whole: serde_json::Value = serde_json::from_slice(&text).expect("json");
+        assert_eq!(whole["nodes"]["hot_shard"]["skew"], 1.8);
+        let mut plain = Vec::new();
+        crate::report::json::write(&crate::report::fixture::summary(), &mut plain).expect("json");
+        let plain: serde_json::Value = serde_json::from_slice(&plain).expect("json");
+        assert!(
+            plain.get("nodes").is_none(),
+            "absent for single-node targets"
+        );
+    }
+}
