@@ -618,6 +618,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn hot_shard_skew_threshold_measures_the_skew_or_says_why_not() {
+        use crate::report::thresholds::{measurement, Measurement};
+        use crate::scenario::threshold::Metric;
+        let skew = Metric::HotShardSkew;
+        let mut s = cluster_summary();
+        assert_eq!(measurement(&s, &skew), Measurement::Value(1.8));
+        let t = crate::scenario::Threshold::parse("hot_shard_skew < 1.5").expect("parse");
+        let judged = crate::report::verdict::evaluate(&s, &[t]);
+        assert!(judged[0].failed(), "{judged:?}");
+        assert_eq!(
+            crate::report::format::metric(&skew, 1.8),
+            "1.80×",
+            "shown as a factor"
+        );
+        if let Some(n) = s.nodes.as_mut() {
+            n.hot_shard = None;
+        }
+        assert!(matches!(measurement(&s, &skew), Measurement::NoData(_)));
+        s.nodes = None;
+        assert_eq!(
+            measurement(&s, &skew),
+            Measurement::NotApplicable("a single-node target has no shards".into())
+        );
+        s.target.url = Some("redis+cluster://127.0.0.1:7001,127.0.0.1:7002".into());
+        assert!(matches!(measurement(&s, &skew), Measurement::NoData(_)));
+    }
+
+    #[test]
     fn the_section_reads_back_and_older_reports_have_none() {
         let r = report();
         let json = serde_json::to_string(&r).expect("json");
