@@ -10,8 +10,8 @@ pub enum ConfigError {
     /// The URL does not parse.
     #[error("malformed Redis URL {url}: {reason}")]
     MalformedUrl { url: String, reason: String },
-    /// The scheme is not redis://, rediss:// or redis+sentinel://.
-    #[error("unsupported scheme {scheme:?} in {url}: use redis://, rediss:// (TLS) or redis+sentinel://")]
+    /// The scheme is not redis://, rediss://, redis+sentinel:// or redis+cluster://.
+    #[error("unsupported scheme {scheme:?} in {url}: use redis://, rediss:// (TLS), redis+sentinel:// or redis+cluster://")]
     UnknownScheme { url: String, scheme: String },
 }
 
@@ -100,6 +100,19 @@ impl RedisConfig {
             }
             return nodes.connection_info();
         }
+        if let Some(cluster) = self.cluster()? {
+            if self.tls {
+                return Err(ConfigError::MalformedUrl {
+                    url: redact_url(&self.url),
+                    reason: "TLS to a Redis Cluster is not supported (unset REDIS_TLS_ENABLED)"
+                        .into(),
+                });
+            }
+            // The first seed's address with the nodes' credentials: what a message names.
+            let mut seed = self.clone();
+            seed.url = cluster.seed_urls[0].clone();
+            return seed.connection_info();
+        }
         let parsed = url::Url::parse(&self.url).map_err(|e| ConfigError::MalformedUrl {
             url: redact_url(&self.url),
             reason: e.to_string(),
@@ -144,6 +157,20 @@ impl RedisConfig {
         } else {
             Ok(None)
         }
+    }
+
+    /// The seed nodes when the URL is `redis+cluster://`, else `None`.
+    pub fn cluster(&self) -> Result<Option<super::cluster::ClusterUrl>, ConfigError> {
+        if super::cluster::is_cluster_url(&self.url) {
+            super::cluster::parse(&self.url).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// True when the URL names a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        super::cluster::is_cluster_url(&self.url)
     }
 
     /// True when the connection will use TLS.

@@ -6,6 +6,9 @@
 //! - [`redis_store`]: the Redis client (connections, timeouts, reconnects, reply types).
 //! - [`link`]: opening one connection (TCP/TLS, the reply cap, the crate's handshake).
 //! - [`sentinel`]: `redis+sentinel://` URLs and finding the primary through Sentinel.
+//! - [`cluster`]: `redis+cluster://` URLs and the cluster's node list (`CLUSTER NODES`).
+//! - [`cluster_link`]: the redis crate's async cluster client over capped node connections.
+//! - [`slots`]: batches split by hash slot for a cluster.
 //! - [`reply`]: the reply type each command must get; anything else is a protocol error.
 //! - [`reply_cap`]: the bound on one reply's size, whatever the peer sends.
 //! - [`memory_store`]: the bounded in-memory fallback.
@@ -23,6 +26,8 @@
 
 pub mod breaker;
 pub mod clock;
+pub mod cluster;
+pub mod cluster_link;
 pub mod codec;
 pub mod config;
 pub mod counter;
@@ -38,6 +43,7 @@ pub mod reply;
 pub mod reply_cap;
 pub mod sentinel;
 pub mod single_flight;
+pub mod slots;
 pub mod sweep;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};

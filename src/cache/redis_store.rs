@@ -8,6 +8,7 @@
 //! first call after Redis is reachable again reaches it. Every command is bounded by the
 //! response timeout, connecting included.
 
+use super::cluster_link::ClusterWire;
 use super::config::{retry_delay, ConfigError, RedisConfig};
 use super::error::OpError;
 use super::link::{Connector, Link};
@@ -89,7 +90,10 @@ pub struct RedisStore {
 struct Inner {
     config: RedisConfig,
     connector: Connector,
+    /// The single-node connections (none on a cluster).
     slots: Vec<Slot>,
+    /// On a `redis+cluster://` target, the cluster clients that route every command.
+    cluster: Option<ClusterWire>,
     next: AtomicUsize,
     reconnects: AtomicU32,
 }
@@ -119,8 +123,17 @@ impl RedisStore {
         super::install_crypto_provider();
         let connector = Connector::new(&config)?;
         let url = config.redacted_url();
-        let mut slots = Vec::with_capacity(config.connections.max(1));
-        for _ in 0..config.connections.max(1) {
+        let cluster = match config.cluster()? {
+            Some(seeds) => Some(ClusterWire::connect(&config, &seeds).await?),
+            None => None,
+        };
+        let single = if cluster.is_some() {
+            0
+        } else {
+            config.connections.max(1)
+        };
+        let mut slots = Vec::with_capacity(single);
+        for _ in 0..single {
             let link = connect_one(&connector, &config, &url).await?;
             slots.push(Slot {
                 link: ArcSwapOption::from_pointee(link),
@@ -133,6 +146,7 @@ impl RedisStore {
                 config,
                 connector,
                 slots,
+                cluster,
                 next: AtomicUsize::new(0),
                 reconnects: AtomicU32::new(0),
             }),
@@ -160,8 +174,21 @@ impl RedisStore {
         k
     }
 
-    fn pick(&self) -> usize {
-        let n = self.inner.slots.len();
+    /// True when this store drives a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.cluster.is_some()
+    }
+
+    /// The cluster connection, on a cluster.
+    pub(super) fn cluster(&self) -> Option<&ClusterWire> {
+        self.inner.cluster.as_ref()
+    }
+
+    pub(super) fn pick(&self) -> usize {
+        let n = match &self.inner.cluster {
+            Some(c) => c.width(),
+            None => self.inner.slots.len(),
+        };
         if n == 1 {
             return 0;
         }
@@ -212,7 +239,11 @@ impl RedisStore {
     }
 
     /// Runs one command on slot `slot` and classifies the outcome (see [`settle`](Self::settle)).
-    async fn call(&self, slot: usize, cmd: &redis::Cmd) -> Result<Value, OpError> {
+    /// On a cluster the command goes to the node serving its key.
+    pub(super) async fn call(&self, slot: usize, cmd: &redis::Cmd) -> Result<Value, OpError> {
+        if let Some(cluster) = &self.inner.cluster {
+            return cluster.call(slot, cmd).await;
+        }
         let attempt = self.attempt(slot, cmd).await;
         self.settle(slot, attempt)
     }
@@ -297,6 +328,9 @@ impl RedisStore {
         if keys.is_empty() {
             return Ok(0);
         }
+        if self.is_cluster() {
+            return self.cluster_del(keys).await;
+        }
         let mut cmd = redis::cmd("DEL");
         for k in keys {
             cmd.arg(self.full_key(k));
@@ -308,6 +342,9 @@ impl RedisStore {
     pub async fn mget(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, OpError> {
         if keys.is_empty() {
             return Ok(Vec::new());
+        }
+        if self.is_cluster() {
+            return self.cluster_mget(keys).await;
         }
         let mut cmd = redis::cmd("MGET");
         for k in keys {
@@ -328,6 +365,7 @@ impl RedisStore {
         }
         let slot = self.pick();
         match ttl {
+            None if self.is_cluster() => self.cluster_mset(items).await,
             None => {
                 let mut cmd = redis::cmd("MSET");
                 for (k, v) in items {
@@ -360,12 +398,11 @@ impl RedisStore {
         slot: usize,
         commands: &[Command],
     ) -> Vec<(Result<Reply, OpError>, Instant)> {
+        if self.is_cluster() {
+            return self.cluster_pipeline(slot, commands).await;
+        }
         let futures = commands.iter().map(|c| {
-            let cmd = match c {
-                Command::Get(k) => redis::cmd("GET").arg(self.full_key(k)).to_owned(),
-                Command::Set(k, v, ttl) => set_cmd(&self.full_key(k), v, *ttl),
-                Command::Del(k) => redis::cmd("DEL").arg(self.full_key(k)).to_owned(),
-            };
+            let cmd = self.command(c);
             async move {
                 let attempt = self.attempt(slot, &cmd).await;
                 (attempt, Instant::now())
@@ -382,12 +419,25 @@ impl RedisStore {
             .collect()
     }
 
+    /// The redis command of a pipeline's [`Command`], its key prefixed.
+    pub(super) fn command(&self, c: &Command) -> redis::Cmd {
+        match c {
+            Command::Get(k) => redis::cmd("GET").arg(self.full_key(k)).to_owned(),
+            Command::Set(k, v, ttl) => set_cmd(&self.full_key(k), v, *ttl),
+            Command::Del(k) => redis::cmd("DEL").arg(self.full_key(k)).to_owned(),
+        }
+    }
+
     /// Deletes every key matching `pattern` under the store's prefix (the prefix taken
     /// literally, `pattern` as a glob) with SCAN MATCH + UNLINK in batches of `batch` keys
-    /// (see [`sweep`](super::sweep)); never KEYS. Returns how many were removed.
+    /// (see [`sweep`](super::sweep)); never KEYS. On a cluster every primary is swept.
+    /// Returns how many were removed.
     pub async fn del_pattern(&self, pattern: &str, batch: usize) -> Result<u64, OpError> {
         let mut full = super::sweep::escape_glob(&self.inner.config.key_prefix);
         full.push_str(pattern);
+        if self.is_cluster() {
+            return self.cluster_del_pattern(&full, batch).await;
+        }
         let mut slot = StoreSlot {
             store: self,
             slot: self.pick(),
@@ -450,7 +500,7 @@ fn set_cmd(key: &str, value: &[u8], ttl: Option<Duration>) -> redis::Cmd {
     cmd
 }
 
-fn to_reply(command: &Command, value: Value) -> Result<Reply, OpError> {
+pub(super) fn to_reply(command: &Command, value: Value) -> Result<Reply, OpError> {
     Ok(match command {
         Command::Get(_) => Reply::Value(reply::bulk_or_nil("GET", value)?),
         Command::Set(..) => {

@@ -104,7 +104,7 @@ pub fn parse(url: &str) -> Result<SentinelUrl, ConfigError> {
     }
     let sentinels = hosts
         .split(',')
-        .map(|h| parse_host(h).map_err(|reason| bad(&reason)))
+        .map(|h| parse_host(h, "sentinel", DEFAULT_PORT).map_err(|reason| bad(&reason)))
         .collect::<Result<Vec<_>, _>>()?;
     let (host, port) = sentinels[0].clone();
     let host = if host.contains(':') {
@@ -121,15 +121,20 @@ pub fn parse(url: &str) -> Result<SentinelUrl, ConfigError> {
     })
 }
 
-/// `host[:port]` or `[v6]:port`.
-fn parse_host(text: &str) -> Result<(String, u16), String> {
+/// `host[:port]` or `[v6]:port` of a `what` (sentinel, cluster node), `default_port` when
+/// the port is omitted.
+pub(super) fn parse_host(
+    text: &str,
+    what: &str,
+    default_port: u16,
+) -> Result<(String, u16), String> {
     if text.is_empty() {
-        return Err("empty sentinel address in the host list".into());
+        return Err(format!("empty {what} address in the host list"));
     }
     let (host, port) = if let Some(v6) = text.strip_prefix('[') {
         let (host, after) = v6
             .split_once(']')
-            .ok_or_else(|| format!("unclosed [ in sentinel address {text:?}"))?;
+            .ok_or_else(|| format!("unclosed [ in {what} address {text:?}"))?;
         (host, after.strip_prefix(':'))
     } else {
         match text.rsplit_once(':') {
@@ -138,15 +143,15 @@ fn parse_host(text: &str) -> Result<(String, u16), String> {
         }
     };
     if host.is_empty() {
-        return Err(format!("no host in sentinel address {text:?}"));
+        return Err(format!("no host in {what} address {text:?}"));
     }
     let port = match port {
-        None => DEFAULT_PORT,
+        None => default_port,
         Some(p) => p
             .parse::<u16>()
             .ok()
             .filter(|p| *p != 0)
-            .ok_or_else(|| format!("bad port in sentinel address {text:?}"))?,
+            .ok_or_else(|| format!("bad port in {what} address {text:?}"))?,
     };
     Ok((host.to_string(), port))
 }

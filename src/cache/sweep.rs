@@ -95,6 +95,12 @@ pub trait Send1 {
         &'s mut self,
         cmd: &'s redis::Cmd,
     ) -> impl Future<Output = Result<Value, OpError>> + Send + 's;
+
+    /// True when a multi-key command must keep its keys in one hash slot (a cluster node
+    /// refuses others with CROSSSLOT).
+    fn per_slot(&self) -> bool {
+        false
+    }
 }
 
 /// A plain connection, each command bounded by `timeout`.
@@ -177,6 +183,16 @@ pub async fn unlink_matching<S: Send1>(
     let mut removed = 0u64;
     while let Some(keys) = scan.next_page(con).await? {
         for chunk in keys.chunks(batch.max(1)) {
+            if con.per_slot() {
+                for group in super::slots::group_by_slot(chunk) {
+                    let mut unlink = redis::cmd("UNLINK");
+                    for i in group {
+                        unlink.arg(&chunk[i]);
+                    }
+                    removed += reply::count("UNLINK", con.send(&unlink).await?)?;
+                }
+                continue;
+            }
             let mut unlink = redis::cmd("UNLINK");
             unlink.arg(chunk);
             removed += reply::count("UNLINK", con.send(&unlink).await?)?;

@@ -62,6 +62,13 @@ pub fn check_target(faults: &[FaultSpec], target: &Target) -> Result<(), FaultEr
                     .into(),
             ));
         }
+        if target.is_cluster() && f.kind.class() == FaultClass::Command {
+            return Err(refuse(
+                "command faults (client_pause, oom) act on one server, and this target is a \
+                 Redis Cluster: they are not applied to every primary"
+                    .into(),
+            ));
+        }
         if let FaultKind::Failover { method } = f.kind {
             failover::applicable(target, method).map_err(refuse)?;
         }

@@ -397,15 +397,18 @@ pub async fn run(
                 }
                 _ => None,
             };
-            let server = ServerStats {
-                window,
-                ..info::server_stats(
-                    before.counters,
-                    after.counters,
-                    after.keys_written.saturating_sub(before.keys_written),
-                )
+            let server = match (before.counters, after.counters) {
+                (Some(b), Some(a)) => Some(ServerStats {
+                    window,
+                    ..info::server_stats(
+                        b,
+                        a,
+                        after.keys_written.saturating_sub(before.keys_written),
+                    )
+                }),
+                _ => None,
             };
-            (Some(server), nodes)
+            (server, nodes)
         }
         _ => (None, None),
     };
@@ -499,7 +502,8 @@ pub async fn run(
 
 /// Server INFO counters at one instant, with the client's own count of keys written.
 struct InfoSnapshot {
-    counters: info::InfoCounters,
+    /// The server's counters (a cluster's summed over its primaries); `None` if INFO failed.
+    counters: Option<info::InfoCounters>,
     keys_written: u64,
     /// Seconds since the load started.
     at_s: f64,
@@ -522,15 +526,18 @@ fn info_snapshot(
     let keys_written = workload.keys_written.load(Ordering::Relaxed);
     let at_s = start.elapsed().as_secs_f64();
     async move {
+        let store = store?;
         let sample_nodes = async move {
             match nodes {
                 Some(nodes) => Some(node_info::sample_all(nodes).await),
                 None => None,
             }
         };
-        let (counters, nodes) = tokio::join!(info::counters(store.as_ref()?), sample_nodes);
-        Some(InfoSnapshot {
-            counters: counters?,
+        // Apart: a cluster's summed INFO fails when one primary is down, while the nodes
+        // that answered still have their figures.
+        let (counters, nodes) = tokio::join!(info::counters(&store), sample_nodes);
+        (counters.is_some() || nodes.is_some()).then_some(InfoSnapshot {
+            counters,
             keys_written,
             at_s,
             nodes,
@@ -539,13 +546,19 @@ fn info_snapshot(
 }
 
 /// The nodes of a Cluster target with their direct connections, for the per-node figures;
-/// `None` for other targets (and for the memory layer, which never touches Redis).
+/// `None` for other targets (and for the memory layer, which never touches Redis). The list
+/// as of opening serves both snapshots: each node's role is read from its own INFO, so a
+/// failover during the run is reflected, and a node's connection reconnects after a restart.
 fn cluster_nodes(target: &Target, provider: Provider) -> Option<Vec<NodeAddr>> {
-    if provider != Provider::Redis {
-        return None;
-    }
-    let _ = target;
-    None
+    let nodes = target
+        .cluster_nodes()
+        .filter(|_| provider == Provider::Redis)?;
+    Some(
+        nodes
+            .iter()
+            .map(|n| (n.addr.clone(), n.id.clone(), n.admin.clone()))
+            .collect(),
+    )
 }
 
 /// `work`'s output, or None if a stop is requested first.

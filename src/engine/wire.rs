@@ -8,7 +8,8 @@
 //! a client's bookkeeping, so its batches take this path. Each reply is timestamped when
 //! the read that completed it returns, so a command's latency is the time to its own reply.
 //!
-//! Only plain TCP: a TLS or Unix-socket URL keeps the redis crate path ([`plain_tcp`]).
+//! Only plain TCP to one server: a TLS, Unix-socket, Sentinel or Cluster URL keeps the
+//! redis crate path ([`plain_tcp`]).
 
 use crate::cache::{OpError, RedisConfig};
 use std::time::Instant;
@@ -25,8 +26,10 @@ const READ_BUFFER: usize = 64 * 1024;
 /// Whether `config` reaches Redis over plain TCP, the only transport this path speaks.
 pub fn plain_tcp(config: &RedisConfig) -> bool {
     // Behind Sentinel the address changes on failover: the store's connector follows it.
+    // A cluster spreads keys over nodes by hash slot: only the cluster client routes them.
     !config.uses_tls()
         && !crate::cache::sentinel::is_sentinel_url(&config.url)
+        && !config.is_cluster()
         && config
             .connection_info()
             .is_ok_and(|info| matches!(info.addr(), redis::ConnectionAddr::Tcp(..)))

@@ -23,7 +23,8 @@
 //! are not counted in the skew: the skew is the busiest primary's share of the primaries'
 //! operations divided by an even share (1 / primaries), 1.0 meaning perfectly even and
 //! `primaries` meaning one node did everything. A node whose counters restarted during the
-//! window (its INFO `run_id` changed: killed and restarted) counts from its restart.
+//! window (its INFO `run_id` changed: killed and restarted) counts from its restart; a node
+//! that did not answer at one end of the window is named in `unanswered` and left out.
 //!
 //! This module only computes and words; [`crate::target::node_info`] reads the nodes.
 
@@ -93,7 +94,8 @@ pub struct NodesReport {
     pub primaries: u64,
     /// The busiest primary; `None` when the primaries executed no data command.
     pub hot_shard: Option<HotShard>,
-    /// Nodes that did not answer INFO at the end of the window (left out of the figures).
+    /// Nodes that did not answer INFO at the start or the end of the window (left out of
+    /// the figures: without both snapshots there is no change to report).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unanswered: Vec<String>,
 }
@@ -147,20 +149,26 @@ pub struct HotShard {
 }
 
 /// The section from the snapshots at the start (`before`) and end (`after`) of `window`;
-/// `unanswered` names nodes that did not answer at the end. `None` without any node.
+/// `unanswered` names nodes that did not answer at the end, and a node missing from
+/// `before` joins them. `None` without any node.
 pub fn build(
     before: &[NodeSample],
     after: &[NodeSample],
     unanswered: Vec<String>,
     window: Window,
 ) -> Option<NodesReport> {
+    let mut unanswered = unanswered;
+    let (after, late): (Vec<&NodeSample>, Vec<&NodeSample>) = after
+        .iter()
+        .partition(|a| before.iter().any(|b| b.addr == a.addr));
+    unanswered.extend(late.into_iter().map(|a| a.addr.clone()));
     if after.is_empty() {
         return None;
     }
     let mut nodes: Vec<NodeStats> = after
-        .iter()
+        .into_iter()
         .map(|a| {
-            // A node seen only at the end, or restarted in between, counts from its start.
+            // A node restarted in between counts from its restart.
             let base = before
                 .iter()
                 .find(|b| b.addr == a.addr && b.run_id == a.run_id)
@@ -219,7 +227,6 @@ pub fn build(
                 skew: round_to(share * primaries as f64, 3),
             }
         });
-    let mut unanswered = unanswered;
     unanswered.sort();
     Some(NodesReport {
         window,
@@ -249,7 +256,7 @@ impl NodesReport {
         let unanswered = match self.unanswered.len() {
             0 => String::new(),
             n => format!(
-                "; {} did not answer INFO: {}",
+                "; {} did not answer INFO at one end of the window: {}",
                 format::plural(n, "node"),
                 self.unanswered.join(", ")
             ),
@@ -512,14 +519,21 @@ pub(crate) mod tests {
         let before = [sample("a:1", true, 1_000), sample("b:1", true, 1_000)];
         let mut restarted = sample("a:1", true, 40);
         restarted.run_id = "run-b".to_string();
-        let after = [restarted, sample("b:1", true, 1_160)];
+        // d:1 did not answer at the start: it has no change to report.
+        let mut late = sample("d:1", true, 5);
+        late.run_id = "run-d".to_string();
+        let after = [restarted, sample("b:1", true, 1_160), late];
         let r = build(&before, &after, vec!["c:1".into()], Window::default()).expect("nodes");
+        assert_eq!(r.unanswered, ["c:1", "d:1"]);
+        assert_eq!(r.nodes.len(), 2);
         assert_eq!((r.nodes[0].ops, r.nodes[0].restarted), (40, true));
         assert_eq!((r.nodes[1].ops, r.nodes[1].restarted), (160, false));
         assert_eq!(r.hot_shard.as_ref().map(|h| h.addr.as_str()), Some("b:1"));
-        assert!(r
-            .skew_sentence()
-            .contains("1 node did not answer INFO: c:1"));
+        let sentence = r.skew_sentence();
+        assert!(
+            sentence.contains("2 nodes did not answer INFO at one end of the window: c:1, d:1"),
+            "{sentence}"
+        );
     }
 
     #[test]

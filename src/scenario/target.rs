@@ -154,8 +154,8 @@ pub struct ServerSpec {
     pub password: Option<String>,
     /// Keep RDB/AOF persistence on (off by default: it adds fork and disk noise).
     pub persistence: bool,
-    /// One server, or a Sentinel topology (primary, replica, three sentinels) that
-    /// failover drills need.
+    /// One server, a Sentinel topology (primary, replica, three sentinels) that failover
+    /// drills need, or a Redis Cluster (three primaries with a replica each).
     pub topology: Topology,
 }
 
@@ -169,6 +169,20 @@ pub enum Topology {
     /// A primary, a replica and three `redis-sentinel` processes; the cache layer finds the
     /// primary through the sentinels and follows it across a failover.
     Sentinel,
+    /// A Redis Cluster: three primaries with one replica each, all 16384 slots assigned;
+    /// the cache layer reaches it as `redis+cluster://` and follows MOVED/ASK redirections.
+    Cluster,
+}
+
+impl Topology {
+    /// Its name in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topology::Single => "single",
+            Topology::Sentinel => "sentinel",
+            Topology::Cluster => "cluster",
+        }
+    }
 }
 
 /// `redis://user:secret@host` → `redis://user:***@host`; a lone userinfo is taken as a

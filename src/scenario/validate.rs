@@ -164,17 +164,25 @@ fn check_target(t: &mut TargetSpec) -> Result<(), Problem> {
                 "must start with redis://, rediss:// or redis+sentinel:// (omit it to use REDIS_URL or an embedded server)",
             ));
         }
-        if t.server.topology == Topology::Sentinel {
-            return Err(Problem::new(
+        match t.server.topology {
+            Topology::Single => {}
+            Topology::Sentinel => return Err(Problem::new(
                 "target.server.topology",
                 "\"sentinel\" starts redline's own Sentinel topology, so it cannot be combined with target.url (for your own sentinels use target.url = \"redis+sentinel://host:port/master-name\")",
-            ));
+            )),
+            Topology::Cluster => return Err(Problem::new(
+                "target.server.topology",
+                "\"cluster\" starts redline's own Redis Cluster, so it cannot be combined with target.url (for your own cluster use target.url = \"redis+cluster://host:port,host:port\")",
+            )),
         }
     }
-    if t.server.topology == Topology::Sentinel && t.kind == TargetKind::Memory {
+    if t.server.topology != Topology::Single && t.kind == TargetKind::Memory {
         return Err(Problem::new(
             "target.server.topology",
-            "\"sentinel\" needs Redis: it cannot be combined with target.kind = \"memory\"",
+            format!(
+                "\"{}\" needs Redis: it cannot be combined with target.kind = \"memory\"",
+                t.server.topology.as_str()
+            ),
         ));
     }
     positive_duration("target.response_timeout", t.response_timeout)?;

@@ -6,9 +6,59 @@ use crate::cache::RedisStore;
 use crate::report::summary::ServerStats;
 pub use redis::InfoDict;
 
-/// INFO (all sections) from `store`, or `None` when the server does not answer.
+/// INFO (all sections) from `store`, or `None` when the server does not answer. On a
+/// cluster, the INFO of every primary with the counters and memory figures summed
+/// ([`SUMMED`]; the other fields are the first primary's), or `None` when one does not
+/// answer: a sum with a node missing would understate every figure.
 pub async fn read(store: &RedisStore) -> Option<InfoDict> {
-    store.raw::<InfoDict>(&redis::cmd("INFO")).await.ok()
+    if !store.is_cluster() {
+        return store.raw::<InfoDict>(&redis::cmd("INFO")).await.ok();
+    }
+    let primaries = store.cluster_primaries().await.ok()?;
+    let info = redis::cmd("INFO");
+    let reads = primaries
+        .iter()
+        .map(|p| store.raw_on(&p.host, p.port, &info));
+    let mut texts = Vec::with_capacity(primaries.len());
+    for reply in futures::future::join_all(reads).await {
+        texts.push(crate::cache::reply::text("INFO", reply.ok()?).ok()?);
+    }
+    (!texts.is_empty()).then(|| summed(&texts))
+}
+
+/// INFO fields that add up over a cluster's primaries: each holds a share of the keys.
+pub const SUMMED: [&str; 10] = [
+    "keyspace_hits",
+    "keyspace_misses",
+    "evicted_keys",
+    "expired_keys",
+    "total_commands_processed",
+    "used_memory",
+    "maxmemory",
+    "connected_clients",
+    "total_connections_received",
+    "rejected_connections",
+];
+
+/// One INFO from several nodes' INFO texts: the [`SUMMED`] fields summed, every other
+/// field as the first text has it.
+pub fn summed(texts: &[String]) -> InfoDict {
+    let dicts: Vec<InfoDict> = texts.iter().map(|t| InfoDict::new(t)).collect();
+    let mut out = String::new();
+    for line in texts.first().map(String::as_str).unwrap_or("").lines() {
+        let line = line.trim_end_matches('\r');
+        match line.split_once(':') {
+            Some((key, _)) if SUMMED.contains(&key) => {
+                let total: u64 = dicts.iter().filter_map(|d| d.get::<u64>(key)).sum();
+                out.push_str(&format!("{key}:{total}\r\n"));
+            }
+            _ => {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+        }
+    }
+    InfoDict::new(&out)
 }
 
 /// `redis_version`, from INFO server.
@@ -87,6 +137,15 @@ mod tests {
             info.get::<String>("redis_version").as_deref(),
             Some("7.0.15")
         );
+    }
+
+    #[test]
+    fn a_cluster_info_sums_counters_and_memory() {
+        let a = "# Server\r\nredis_version:7.2.4\r\n# Stats\r\nkeyspace_hits:10\r\nused_memory:100\r\nmaxmemory:1000\r\n".to_string();
+        let b = "# Server\r\nredis_version:7.2.4\r\n# Stats\r\nkeyspace_hits:5\r\nused_memory:50\r\nmaxmemory:1000\r\n".to_string();
+        let c = InfoCounters::from_info(&summed(&[a, b]));
+        assert_eq!(c.keyspace_hits, 15);
+        assert_eq!((c.used_memory, c.maxmemory), (150, 2000));
     }
 
     #[test]

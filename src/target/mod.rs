@@ -8,7 +8,9 @@
 //! - [`resolve`]: `--redis` → scenario `target.url` → REDIS_URL → REDIS_HOST/REDIS_PORT →
 //!   embedded `redis-server` → in-memory store (only when none is installed), as a [`Plan`].
 //! - this file: [`Target`], the opened plan, and [`TargetError`].
-//! - [`info`]: INFO parsed once (the redis crate's `InfoDict`), counters and version.
+//! - [`info`]: INFO parsed once (the redis crate's `InfoDict`), counters and version
+//!   (summed over the primaries of a cluster).
+//! - [`cluster`]: the nodes of a Redis Cluster target, each with a direct admin connection.
 //! - [`node_info`]: each node of a Cluster target read for the per-node figures.
 //!
 //! [`Target`] keeps two things apart that a fault proxy will separate: the *server* (its
@@ -19,11 +21,13 @@
 //! own key prefix ([`Target::connect_cache`]), so capacity sizing can run many times
 //! against one server.
 
+pub mod cluster;
 pub mod env;
 pub mod info;
 pub mod node_info;
 pub mod resolve;
 
+pub use cluster::NodeAdmin;
 pub use env::{process_env, EnvSettings, Lookup};
 pub use resolve::{credentialed_url, resolve, Plan, Resolved, UrlSource};
 
@@ -100,6 +104,9 @@ pub struct Server {
     topology: Option<Arc<Mutex<SentinelTopology>>>,
     /// `redis_version` from INFO.
     version: Option<String>,
+    /// On a Redis Cluster, every node with a direct admin connection (`admin` itself is a
+    /// cluster connection: it routes by key, sweeps and reads INFO on every primary).
+    cluster_nodes: Option<Vec<NodeAdmin>>,
 }
 
 /// An opened target. Dropping it stops a server redline started.
@@ -219,6 +226,23 @@ impl Target {
         }
         .map_err(|e| TargetError::Connect(e.to_string()))?;
         let version = info::version(&admin).await;
+        let cluster_nodes = match endpoint.is_cluster() {
+            true => {
+                let timeout = admin.config().response_timeout;
+                let nodes = tokio::select! {
+                    nodes = cluster::open_nodes(&admin, &endpoint, timeout, &[]) => nodes?,
+                    _ = shutdown.stopping() => return Err(TargetError::Interrupted(Phase::Connecting)),
+                };
+                if !nodes.iter().any(|n| n.primary) {
+                    return Err(TargetError::Connect(format!(
+                        "no primary of the cluster at {} answered",
+                        endpoint.redacted_url()
+                    )));
+                }
+                Some(nodes)
+            }
+            false => None,
+        };
         Ok(Target {
             cache_endpoint: Some(endpoint.clone()),
             server: Some(Server {
@@ -227,6 +251,7 @@ impl Target {
                 embedded: embedded.map(|e| Arc::new(std::sync::Mutex::new(e))),
                 topology: None,
                 version,
+                cluster_nodes,
             }),
             key_prefix,
             fallback_reason: None,
@@ -311,6 +336,9 @@ impl Target {
         let Some(endpoint) = self.cache_endpoint.as_mut() else {
             return Ok(());
         };
+        if endpoint.is_cluster() {
+            return Err(no_proxy_on_cluster(endpoint));
+        }
         if crate::cache::sentinel::is_sentinel_url(&endpoint.url) {
             return Err(TargetError::Url(ConfigError::MalformedUrl {
                 url: endpoint.redacted_url(),
@@ -347,6 +375,9 @@ impl Target {
                 "the in-memory store has no Redis to put a fault proxy in front of".into(),
             ));
         };
+        if server.endpoint.is_cluster() {
+            return Err(no_proxy_on_cluster(&server.endpoint));
+        }
         let url = url::Url::parse(&server.endpoint.url).map_err(|e| {
             TargetError::Url(ConfigError::MalformedUrl {
                 url: server.endpoint.redacted_url(),
@@ -400,6 +431,17 @@ impl Target {
             .map(Some)
             .map_err(|e| TargetError::Connect(e.to_string()))
     }
+}
+
+/// Why no fault proxy can be placed in front of a cluster.
+fn no_proxy_on_cluster(endpoint: &RedisConfig) -> TargetError {
+    TargetError::Url(ConfigError::MalformedUrl {
+        url: endpoint.redacted_url(),
+        reason: "a fault proxy cannot stand in front of a Redis Cluster (network faults, \
+                 redis_calls_while_open): the client reaches every node at the address the \
+                 cluster announces"
+            .into(),
+    })
 }
 
 /// Starts `binary` with `opts` off the async threads (it blocks until PING answers).

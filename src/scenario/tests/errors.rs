@@ -70,6 +70,8 @@ fn validation_errors_name_field_and_line() {
         ("", "[target.fallback]\nmax_bytes = 0", "target.fallback.max_bytes", Some(13), "greater than 0"),
         ("", "[target.server]\nmaxmemory = 0", "target.server.maxmemory", Some(13), "omit it for no limit"),
         ("", "[target.server]\nmaxmemory_policy = \"allkeys-lru\"", "target.server.maxmemory_policy", Some(13), "without target.server.maxmemory"),
+        ("", "[target]\nkind = \"memory\"\n[target.server]\ntopology = \"cluster\"", "target.server.topology", Some(15), "\"cluster\" needs Redis"),
+        ("", "[target]\nurl = \"redis://h\"\n[target.server]\ntopology = \"cluster\"", "target.server.topology", Some(15), "redis+cluster://"),
         ("", "[target.server]\nmaxmemory_policy = \"lru\"", "target.server.maxmemory_policy", Some(13), "unknown variant"),
         ("", "thresholds = 5", "load.thresholds", Some(12), "unknown field"),
         ("[keyspace]", "thresholds = 5\n[keyspace]", "thresholds", Some(1), "invalid type: integer `5`, expected a sequence"),

@@ -1,0 +1,342 @@
+//! The store's connection to a Redis Cluster: the redis crate's async cluster client
+//! (`redis::cluster_async`), which learns the slot map, routes each command to the node
+//! serving its key, follows MOVED/ASK and reconnects, over node connections we open
+//! ourselves so that the reply cap holds on them too.
+//!
+//! The crate opens its node connections through the [`Connect`] trait, a constructor with no
+//! `self`: nothing of ours reaches it but the connection settings the crate builds from its
+//! own parameters. The one per-client value that reaches it untouched is the database index
+//! (always 0 on a cluster), so [`ClusterWire`] registers its settings (reply cap, connect
+//! timeout, where to report a cut) in a process-wide table and passes the entry's number as
+//! the database index; [`CappedNode`] looks the entry up, opens TCP, wraps it in a
+//! [`CappedStream`] and hands it to the crate's `MultiplexedConnection` with database 0, so
+//! no SELECT is sent. The entry goes when the store does.
+//!
+//! A reply over the cap cuts that node's connection; the crate then sees an I/O error. The
+//! cut's reason is kept, and the next failed command reports it as a protocol error, as a
+//! single-node store does.
+
+use super::cluster::{ClusterNode, ClusterUrl};
+use super::config::{redact_text, retry_delay, RedisConfig};
+use super::error::OpError;
+use super::redis_store::ConnectError;
+use super::reply;
+use super::reply_cap::{CappedStream, Violation};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::{ClusterConnection, Connect};
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{AsyncConnectionConfig, Cmd, ConnectionAddr, IntoConnectionInfo, RedisFuture, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::Duration;
+
+/// What every node connection of one cluster store is opened with.
+struct NodeSettings {
+    /// Largest reply accepted, bytes.
+    max_reply_bytes: u64,
+    /// Deadline for TCP and the handshake of one node connection.
+    connect_timeout: Duration,
+    /// The cut-off reasons of this store's connections, until reported; connections that
+    /// ended without one are pruned as new ones open.
+    violations: Mutex<Vec<Violation>>,
+}
+
+impl NodeSettings {
+    fn watch(&self, violation: Violation) {
+        let mut v = self.violations.lock().unwrap_or_else(|e| e.into_inner());
+        // Unset and no longer held by a stream: that connection ended without a cut.
+        v.retain(|x| x.get().is_some() || Arc::strong_count(x) > 1);
+        v.push(violation);
+    }
+
+    /// The reason of a cut not yet reported, if any (reported once).
+    fn take_violation(&self) -> Option<String> {
+        let mut v = self.violations.lock().unwrap_or_else(|e| e.into_inner());
+        let at = v.iter().position(|x| x.get().is_some())?;
+        v.swap_remove(at).get().cloned()
+    }
+}
+
+/// Settings of the live cluster stores, by the number passed as their database index.
+static REGISTRY: LazyLock<Mutex<HashMap<i64, Weak<NodeSettings>>>> = LazyLock::new(Mutex::default);
+static NEXT_ID: AtomicI64 = AtomicI64::new(1);
+
+/// A store's entry in [`REGISTRY`], removed when dropped.
+struct Registration {
+    id: i64,
+    settings: Arc<NodeSettings>,
+}
+
+impl Registration {
+    fn new(settings: NodeSettings) -> Registration {
+        let settings = Arc::new(settings);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        registry().insert(id, Arc::downgrade(&settings));
+        Registration { id, settings }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        registry().remove(&self.id);
+    }
+}
+
+fn registry() -> std::sync::MutexGuard<'static, HashMap<i64, Weak<NodeSettings>>> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One node connection of the cluster client: the crate's multiplexed connection over a
+/// capped stream we opened.
+#[derive(Clone)]
+pub struct CappedNode(MultiplexedConnection);
+
+impl ConnectionLike for CappedNode {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        self.0.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.0.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        0
+    }
+}
+
+impl Connect for CappedNode {
+    fn connect_with_config<'a, T>(info: T, config: AsyncConnectionConfig) -> RedisFuture<'a, Self>
+    where
+        T: IntoConnectionInfo + Send + 'a,
+    {
+        Box::pin(async move {
+            let info = info.into_connection_info()?;
+            let settings = registry()
+                .get(&info.redis_settings().db())
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotConnected, "the store was closed")
+                })?;
+            let redis = info.redis_settings().clone().set_db(0);
+            let (host, port) = match info.addr() {
+                ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
+                other => {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "cluster nodes are reached over plain TCP",
+                        other.to_string(),
+                    )))
+                }
+            };
+            let violation = Violation::default();
+            let opened = async {
+                let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+                tcp.set_nodelay(true)?;
+                let stream = CappedStream::new(tcp, settings.max_reply_bytes, violation.clone());
+                let (conn, driver) =
+                    MultiplexedConnection::new_with_config(&redis, stream, config).await?;
+                tokio::spawn(driver);
+                redis::RedisResult::Ok(conn)
+            };
+            let conn = match tokio::time::timeout(settings.connect_timeout, opened).await {
+                Ok(conn) => conn?,
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "no connection to {host}:{port} within the connect timeout of {:?}",
+                            settings.connect_timeout
+                        ),
+                    )
+                    .into())
+                }
+            };
+            settings.watch(violation);
+            Ok(CappedNode(conn))
+        })
+    }
+}
+
+/// A store's cluster connections: `connections` cluster clients (each with one connection
+/// per node), used round-robin or by affinity like a single-node store's connections.
+pub struct ClusterWire {
+    conns: Vec<ClusterConnection<CappedNode>>,
+    registration: Registration,
+    response_timeout: Duration,
+}
+
+impl ClusterWire {
+    /// Connects `config.connections` cluster clients to the cluster `url` names, each with
+    /// up to `max_retries` retries spaced by the guide's backoff, and checks with PING that
+    /// the cluster answers. Authentication and protocol errors are not retried.
+    pub async fn connect(
+        config: &RedisConfig,
+        url: &ClusterUrl,
+    ) -> Result<ClusterWire, ConnectError> {
+        let redacted = config.redacted_url();
+        let registration = Registration::new(NodeSettings {
+            max_reply_bytes: config.max_reply_bytes,
+            connect_timeout: config.connect_timeout,
+            violations: Mutex::default(),
+        });
+        let mut builder = ClusterClientBuilder::new(url.seed_urls.iter().map(String::as_str))
+            .connection_timeout(config.connect_timeout)
+            .response_timeout(config.response_timeout)
+            .database_id(registration.id);
+        let url_has_password = url::Url::parse(&url.seed_urls[0])
+            .ok()
+            .is_some_and(|u| u.password().is_some());
+        if let (Some(p), false) = (&config.password, url_has_password) {
+            builder = builder.password(p);
+        }
+        let client = builder.build().map_err(|e| ConnectError::NotRedis {
+            url: redacted.clone(),
+            reason: redact_text(&e.to_string()),
+        })?;
+        let mut conns = Vec::with_capacity(config.connections.max(1));
+        for _ in 0..config.connections.max(1) {
+            conns.push(connect_one(&client, config, &redacted).await?);
+        }
+        Ok(ClusterWire {
+            conns,
+            registration,
+            response_timeout: config.response_timeout,
+        })
+    }
+
+    /// Number of cluster clients.
+    pub fn width(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Sends `cmd` on client `slot`, routed by its key (a keyless command goes to a random
+    /// node), within the response timeout.
+    pub async fn call(&self, slot: usize, cmd: &Cmd) -> Result<Value, OpError> {
+        let mut conn = self.conns[slot % self.conns.len()].clone();
+        let sent = conn.req_packed_command(cmd);
+        self.settle(tokio::time::timeout(self.response_timeout, sent).await)
+    }
+
+    /// Sends `cmd` to the node at `host:port`, within `timeout`.
+    pub async fn call_on(
+        &self,
+        host: &str,
+        port: u16,
+        cmd: &Cmd,
+        timeout: Duration,
+    ) -> Result<Value, OpError> {
+        let mut conn = self.conns[0].clone();
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+            host: host.to_string(),
+            port,
+        });
+        let sent = conn.route_command(cmd.clone(), routing);
+        self.settle(tokio::time::timeout(timeout, sent).await)
+    }
+
+    /// The cluster's nodes as one node sees them now (`CLUSTER NODES`).
+    pub async fn nodes(&self, timeout: Duration) -> Result<Vec<ClusterNode>, OpError> {
+        let mut conn = self.conns[0].clone();
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
+        let sent = conn.route_command(redis::cmd("CLUSTER").arg("NODES").clone(), routing);
+        let v = self.settle(tokio::time::timeout(timeout, sent).await)?;
+        let text = reply::text("CLUSTER NODES", v)?;
+        super::cluster::parse_nodes(&text).map_err(OpError::Protocol)
+    }
+
+    /// Classifies an outcome: no answer in time is a timeout, a cut connection's reason
+    /// (the reply cap) a protocol error, the rest as a single-node store classifies it.
+    fn settle(
+        &self,
+        outcome: Result<redis::RedisResult<Value>, tokio::time::error::Elapsed>,
+    ) -> Result<Value, OpError> {
+        let err = match outcome {
+            Ok(Ok(v)) => match v.extract_error() {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            },
+            Ok(Err(e)) => e,
+            Err(_) => return Err(OpError::Timeout(self.response_timeout)),
+        };
+        let classified = OpError::from_redis(&err, self.response_timeout);
+        if matches!(classified, OpError::Connection(_) | OpError::Protocol(_)) {
+            if let Some(reason) = self.registration.settings.take_violation() {
+                return Err(OpError::Protocol(reason));
+            }
+        }
+        Err(classified)
+    }
+}
+
+/// Opens one cluster client, retrying unreachable seeds with the guide's backoff.
+async fn connect_one(
+    client: &redis::cluster::ClusterClient,
+    config: &RedisConfig,
+    url: &str,
+) -> Result<ClusterConnection<CappedNode>, ConnectError> {
+    let mut attempt = 0;
+    loop {
+        // The crate bounds each node connection by the connect timeout; the whole start
+        // (seeds, then the slot map) gets twice that.
+        let opened = async {
+            let mut conn = client.get_async_generic_connection::<CappedNode>().await?;
+            let pong = conn.req_packed_command(&redis::cmd("PING")).await?;
+            redis::RedisResult::Ok((conn, pong))
+        };
+        let reason = match tokio::time::timeout(config.connect_timeout * 2, opened).await {
+            Ok(Ok((conn, pong))) => {
+                return match reply::pong(pong) {
+                    Ok(()) => Ok(conn),
+                    Err(e) => Err(ConnectError::NotRedis {
+                        url: url.to_string(),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            Ok(Err(e)) => {
+                let text = redact_text(&format!("{e}"));
+                let detail = text.to_ascii_lowercase();
+                if detail.contains("wrongpass")
+                    || detail.contains("noauth")
+                    || e.kind() == redis::ErrorKind::AuthenticationFailed
+                {
+                    return Err(ConnectError::Auth {
+                        url: url.to_string(),
+                        reason: text,
+                    });
+                }
+                if detail.contains("cluster support disabled") {
+                    return Err(ConnectError::NotRedis {
+                        url: url.to_string(),
+                        reason: "the node is not in cluster mode (cluster-enabled no): use \
+                                 redis:// for a single server"
+                            .into(),
+                    });
+                }
+                text
+            }
+            Err(_) => format!(
+                "no answer within twice the connect timeout of {:?}",
+                config.connect_timeout
+            ),
+        };
+        attempt += 1;
+        if attempt > config.max_retries {
+            return Err(ConnectError::Unreachable {
+                url: url.to_string(),
+                attempts: attempt,
+                reason,
+            });
+        }
+        tracing::debug!("cluster connect attempt {attempt} to {url} failed: {reason}");
+        tokio::time::sleep(retry_delay(attempt)).await;
+    }
+}
