@@ -53,6 +53,7 @@ fn keyspace(keys: u64, distribution: Distribution, value_size: u64) -> Keyspace 
         value_content: ValueContent::Json {
             compressibility: 0.7,
         },
+        hash_tags: false,
     }
 }
 

@@ -187,6 +187,7 @@ fn unopened(scenario: &scenario::Scenario, run_id: &str) -> report::summary::Tar
         warning: None,
         run_id: run_id.to_string(),
         key_prefix: None,
+        cluster_batches: None,
     }
 }
 

@@ -49,8 +49,8 @@ use crate::report::backlog::Limits;
 use crate::report::failover;
 use crate::report::nodes::{self as report_nodes, NodeSample};
 use crate::report::summary::{
-    BreakerReport, BreakerTransition, Phase, Provider, RunSummary, ScenarioInfo, ServerStats,
-    TargetInfo, Window,
+    BreakerReport, BreakerTransition, ClusterBatches, Phase, Provider, RunSummary, ScenarioInfo,
+    ServerStats, TargetInfo, Window,
 };
 use crate::report::RecorderShards;
 use crate::scenario::keyspace::forbidden_prefix_char;
@@ -79,6 +79,9 @@ pub enum EngineError {
     /// A fault of the scenario cannot apply to the target (checked before any load).
     #[error(transparent)]
     Fault(#[from] crate::chaos::FaultError),
+    /// On a Redis Cluster, a brace in the run prefix would make it every key's hash tag.
+    #[error("the run's key prefix {0:?} contains {{ or }}: on a Redis Cluster that would put every key in one hash slot (one node); remove the braces from REDIS_KEY_PREFIX, keyspace.prefix or the run id (keyspace.hash_tags = true puts each key group under its own tag)")]
+    ClusterPrefix(String),
     /// The run id cannot be part of a key prefix.
     #[error("run id {0:?} must not contain whitespace or * ? [ ] \\ (it becomes part of the key prefix)")]
     RunId(String),
@@ -127,6 +130,9 @@ pub async fn run(
         target.key_prefix(),
         scenario.keyspace.prefix
     );
+    if target.is_cluster() && run_prefix.contains(['{', '}']) {
+        return Err(EngineError::ClusterPrefix(run_prefix));
+    }
     crate::chaos::check_target(&scenario.faults, target)?;
     let opened_at = Instant::now();
     let target_info = |provider: Provider| TargetInfo {
@@ -137,6 +143,12 @@ pub async fn run(
         warning: target.warning(),
         run_id: run_id.clone(),
         key_prefix: (provider == Provider::Redis).then(|| run_prefix.clone()),
+        cluster_batches: (provider == Provider::Redis && target.is_cluster()).then(
+            || match scenario.keyspace.hash_tags {
+                true => ClusterBatches::HashTags,
+                false => ClusterBatches::SplitBySlot,
+            },
+        ),
     };
     if target.provider() == Provider::Redis {
         Phase::Connecting.enter();

@@ -29,20 +29,32 @@ use std::time::{Duration, Instant};
 
 /// Keys per "workspace" group: `del_pattern` removes one group (`w{g}:*`), as the guide's
 /// `contacts:workspace:{id}:*` invalidation does.
-const GROUP: u64 = 100;
+const GROUP: u64 = crate::scenario::keyspace::KEY_GROUP;
 
 /// The key of index `i`: `w{group}:{i}` under the run's prefix (applied by the store).
 pub fn key_name(i: u64) -> String {
-    let mut key = String::with_capacity(24);
-    push_key_name(&mut key, i);
+    key_name_in(i, false)
+}
+
+/// The key of index `i`, with `hash_tags` its group as a Redis Cluster hash tag:
+/// `{w{group}}:{i}`, so a group's keys share one slot.
+pub fn key_name_in(i: u64, hash_tags: bool) -> String {
+    let mut key = String::with_capacity(26);
+    push_key_name(&mut key, i, hash_tags);
     key
 }
 
-/// Appends [`key_name`] of `i` to `out` without a temporary string.
-fn push_key_name(out: &mut String, i: u64) {
+/// Appends [`key_name_in`] of `i` to `out` without a temporary string.
+fn push_key_name(out: &mut String, i: u64, hash_tags: bool) {
     let mut n = itoa::Buffer::new();
+    if hash_tags {
+        out.push('{');
+    }
     out.push('w');
     out.push_str(n.format(i / GROUP));
+    if hash_tags {
+        out.push('}');
+    }
     out.push(':');
     out.push_str(n.format(i));
 }
@@ -64,6 +76,8 @@ pub struct Workload {
     /// memory targets: the raw target has no cache layer). The engine runs cache-aside
     /// itself, to record each step, with the cache layer's single flight.
     flights: Option<SingleFlight<Result<(), OriginError>>>,
+    /// `keyspace.hash_tags`: keys carry their group as a hash tag, batches stay in a group.
+    hash_tags: bool,
 }
 
 fn codec_of(spec: &OpSpec) -> CodecConfig {
@@ -93,7 +107,30 @@ impl Workload {
             origin: Origin::new(&scenario.origin, scenario.keyspace.keys),
             keys_written: AtomicU64::new(0),
             recorders,
+            hash_tags: scenario.keyspace.hash_tags,
         }
+    }
+
+    /// The key of index `i` ([`key_name_in`] with the scenario's hash tags).
+    pub fn key(&self, i: u64) -> String {
+        key_name_in(i, self.hash_tags)
+    }
+
+    /// `n` key indices for one batch: drawn from the distribution, and with hash tags
+    /// folded into the first key's group (same place in the group as drawn), so the whole
+    /// batch shares one hash slot.
+    pub(super) fn batch_indices(&self, rng: &mut SmallRng, n: usize) -> Vec<u64> {
+        let mut indices: Vec<u64> = (0..n).map(|_| self.keys.next(rng)).collect();
+        if self.hash_tags {
+            if let Some(&first) = indices.first() {
+                let base = first / GROUP * GROUP;
+                let span = GROUP.min(self.key_count() - base).max(1);
+                for i in &mut indices[1..] {
+                    *i = base + *i % span;
+                }
+            }
+        }
+        indices
     }
 
     /// Position of `spec` in the mix (the mix hands out references into its own list).
@@ -168,7 +205,7 @@ impl Workload {
     async fn get(&self, rng: &mut SmallRng) -> Outcome {
         let index = self.keys.next(rng);
         let read = self.origin.versions().read(index);
-        let call = self.backend.get(&key_name(index)).await;
+        let call = self.backend.get(&self.key(index)).await;
         let mut out = Outcome::of(&call);
         match call.result {
             Ok((v, via)) => {
@@ -221,7 +258,7 @@ impl Workload {
         let versions = self.origin.versions();
         let write = versions.write(index, Some(spec.ttl));
         let stamp = write.as_ref().and_then(|w| w.stamp);
-        let out = (self.write(rng, &key_name(index), spec, codec, stamp.as_ref())).await;
+        let out = (self.write(rng, &self.key(index), spec, codec, stamp.as_ref())).await;
         versions.write_done(write);
         out
     }
@@ -231,7 +268,7 @@ impl Workload {
         let index = self.keys.next(rng);
         let versions = self.origin.versions();
         let write = versions.write(index, None);
-        let out = Outcome::done(self.backend.del(&key_name(index)).await);
+        let out = Outcome::done(self.backend.del(&self.key(index)).await);
         versions.write_done(write);
         out
     }
@@ -243,7 +280,11 @@ impl Workload {
         let first = group.saturating_mul(GROUP);
         let last = first.saturating_add(GROUP).min(self.key_count());
         let writes: Vec<_> = (first..last).map(|i| versions.write(i, None)).collect();
-        let out = Outcome::done(self.backend.del_pattern(&format!("w{group}:*")).await);
+        let pattern = match self.hash_tags {
+            true => format!("{{w{group}}}:*"),
+            false => format!("w{group}:*"),
+        };
+        let out = Outcome::done(self.backend.del_pattern(&pattern).await);
         writes.into_iter().for_each(|w| versions.write_done(w));
         out
     }
@@ -307,7 +348,7 @@ impl Workload {
             let index = self.spec_index(spec);
             key.clear();
             key.push_str(&config.key_prefix);
-            push_key_name(&mut key, self.keys.next(rng));
+            push_key_name(&mut key, self.keys.next(rng), self.hash_tags);
             let mut queued = Queued {
                 kind: spec.kind,
                 index,
@@ -485,6 +526,11 @@ mod tests {
         assert_eq!(
             key_name(u64::MAX),
             format!("w{}:{}", u64::MAX / 100, u64::MAX)
+        );
+        assert_eq!(
+            key_name_in(12_345, true),
+            "{w123}:12345",
+            "hash tag = group"
         );
     }
 }

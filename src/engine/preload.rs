@@ -11,7 +11,7 @@
 //! during one that hangs; the first failed write ends it too (logged), as before.
 
 use super::backend::Backend;
-use super::ops::{key_name, Workload};
+use super::ops::Workload;
 use super::wire::{Reply, WireConn};
 use crate::cache::redis_store::px_millis;
 use crate::cache::{OpError, RedisStore};
@@ -163,7 +163,7 @@ impl Shared<'_> {
             for (i, v) in range.clone().zip(&values) {
                 key.clear();
                 key.push_str(&config.key_prefix);
-                key.push_str(&key_name(i));
+                key.push_str(&self.workload.key(i));
                 conn.push(&[b"SET", key.as_bytes(), v, b"PX", px.as_bytes()]);
             }
             let mut refused = None;
@@ -187,7 +187,7 @@ impl Shared<'_> {
     async fn layer_writer(&self) {
         while let Some(range) = self.claim() {
             let values = self.values(&range);
-            let names: Vec<String> = range.clone().map(key_name).collect();
+            let names: Vec<String> = range.clone().map(|i| self.workload.key(i)).collect();
             let items: Vec<(&str, &[u8])> = names
                 .iter()
                 .map(String::as_str)

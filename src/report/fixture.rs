@@ -130,6 +130,7 @@ pub fn inputs() -> SummaryInputs {
             warning: None,
             run_id: "5eed0001".to_string(),
             key_prefix: Some("redline:5eed0001:".to_string()),
+            cluster_batches: None,
         },
         server: Some(ServerStats {
             window: Window::new(2.0, 12.0),

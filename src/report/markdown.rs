@@ -70,6 +70,10 @@ fn header(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         Some(prefix) => writeln!(w, "Run id: `{}` · keys under `{prefix}`", t.run_id)?,
         None => writeln!(w, "Run id: `{}`", t.run_id)?,
     }
+    if let Some(batches) = t.cluster_batches {
+        writeln!(w)?;
+        writeln!(w, "{}.", batches.describe())?;
+    }
     writeln!(w)?;
     if let Some(line) = super::generators::describe(s) {
         writeln!(w, "Generators: {line}")?;

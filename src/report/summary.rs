@@ -175,6 +175,32 @@ pub struct TargetInfo {
     /// Redis was written to.
     #[serde(default)]
     pub key_prefix: Option<String>,
+    /// On a Redis Cluster, how batches (mget, mset, pipeline, DEL) reach the nodes;
+    /// absent for other targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_batches: Option<ClusterBatches>,
+}
+
+/// How a run's batches reach a Redis Cluster's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterBatches {
+    /// Keys spread over slots; each batch split into one command per hash slot.
+    SplitBySlot,
+    /// `keyspace.hash_tags`: a batch's keys share one hash tag, one command to one node.
+    HashTags,
+}
+
+impl ClusterBatches {
+    /// The line the terminal and Markdown summaries print.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ClusterBatches::SplitBySlot => "Redis Cluster: batches split by hash slot",
+            ClusterBatches::HashTags => {
+                "Redis Cluster: batches under one hash tag (keyspace.hash_tags), one node each"
+            }
+        }
+    }
 }
 
 /// Counts and rates over the measured phase.

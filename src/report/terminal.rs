@@ -42,6 +42,9 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
         Some(prefix) => writeln!(w, "  run         {} · keys under {prefix}", s.target.run_id)?,
         None => writeln!(w, "  run         {}", s.target.run_id)?,
     }
+    if let Some(batches) = s.target.cluster_batches {
+        writeln!(w, "  cluster     {}", batches.describe())?;
+    }
     if let Some(line) = super::generators::describe(s) {
         writeln!(w, "  generators  {line}")?;
     }

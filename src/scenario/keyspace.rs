@@ -27,7 +27,17 @@ pub struct Keyspace {
     /// What written values contain; it decides how well compression codecs do.
     #[serde(default, deserialize_with = "value_content")]
     pub value_content: ValueContent,
+    /// Redis Cluster hash tags: each group of [`KEY_GROUP`] keys shares one tag
+    /// (`{w<group>}:<index>` instead of `w<group>:<index>`), and a batch (mget, mset,
+    /// pipeline) draws its keys from one group, so it is one command to one node. Off, a
+    /// batch's keys are spread and the store splits it by hash slot.
+    #[serde(default)]
+    pub hash_tags: bool,
 }
+
+/// Keys per group: key `i` is in group `i / KEY_GROUP`; `del_pattern` removes one group,
+/// and with [`Keyspace::hash_tags`] a group shares one hash tag.
+pub const KEY_GROUP: u64 = 100;
 
 fn default_prefix() -> String {
     "redline:".to_string()

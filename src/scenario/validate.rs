@@ -7,7 +7,7 @@
 
 use super::bounds::Bounds;
 use super::error::Problem;
-use super::keyspace::{Distribution, Keyspace, ValueSize};
+use super::keyspace::{Distribution, Keyspace, ValueSize, KEY_GROUP};
 use super::origin::{Latency, OriginSpec};
 use super::sections::Sections;
 use super::target::{MaxmemoryPolicy, TargetKind, TargetSpec, Topology};
@@ -51,6 +51,9 @@ pub(crate) fn resolve(file: Sections, default_name: &str) -> Result<Scenario, Ve
             None
         }
     };
+    if let (Some(k), Some(ops)) = (&file.keyspace, &ops) {
+        keep(check_hash_tags(k, ops));
+    }
     if let Some(o) = &file.origin {
         keep(check_origin(o));
     }
@@ -289,6 +292,39 @@ fn check_keyspace(k: &Keyspace) -> Result<(), Problem> {
                 k.value_size.max()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// `keyspace.hash_tags` keeps a batch in one slot by drawing its keys from one group of
+/// [`KEY_GROUP`] keys under one tag: a batch larger than a group, or a prefix whose own
+/// braces would take the tag's place, cannot.
+fn check_hash_tags(k: &Keyspace, ops: &[OpSpec]) -> Result<(), Problem> {
+    if !k.hash_tags {
+        return Ok(());
+    }
+    if k.prefix.contains(['{', '}']) {
+        return Err(Problem::new(
+            "keyspace.prefix",
+            "must not contain { or } with hash_tags: Redis hashes the first {...} of a key, so \
+             the prefix's braces would replace the group's tag",
+        ));
+    }
+    for (i, op) in ops.iter().enumerate() {
+        let max = match op.batch {
+            Batch::Fixed(n) => n,
+            Batch::Range { max, .. } => max,
+        };
+        if workload::is_batched(op.kind) && max > KEY_GROUP {
+            return Err(Problem::new(
+                format!("ops[{i}].batch"),
+                format!(
+                    "at most {KEY_GROUP} keys with keyspace.hash_tags (got {max}): a batch draws \
+                     its keys from one group of {KEY_GROUP} keys sharing a hash tag; use a smaller \
+                     batch or hash_tags = false (batches split by slot)"
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -94,6 +94,10 @@ pub enum ServerError {
     /// in sync); the message says what was still missing.
     #[error("the embedded Sentinel topology {0}")]
     Topology(String),
+    /// The embedded Redis Cluster did not form or settle (a node not answering, slots not
+    /// served, a replica not in sync), or a request to it failed; the message says what.
+    #[error("the embedded Redis Cluster {0}")]
+    Cluster(String),
     /// SIGTERM did not end the process in time; it was killed instead.
     #[error("redis-server did not exit within {0:?} of SIGTERM and was killed")]
     StopTimedOut(Duration),

@@ -16,8 +16,11 @@
 //! - `probe`: the readiness probe and the log tail quoted in errors.
 //! - `process`: OS plumbing — finding the executable, spawning tied to redline's life,
 //!   free ports, signals, /proc state, the temp dir's owner lock.
+//! - `cluster`: [`ClusterTopology`], an embedded Redis Cluster (three primaries, three
+//!   replicas); `topology`: the embedded Sentinel topology.
 //! - `docker` (feature `docker`): the same idea with the `redis:7-alpine` image.
 
+pub mod cluster;
 mod config;
 #[cfg(feature = "docker")]
 pub mod docker;
@@ -35,6 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
+pub use cluster::{ClusterNodeInfo, ClusterRole, ClusterTopology};
 pub use error::ServerError;
 pub use process::{free_port, redis_sentinel_binary, redis_server_binary, redis_server_binary_in};
 pub use topology::{

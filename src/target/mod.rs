@@ -38,7 +38,9 @@ use crate::chaos::process::ServerProcess;
 use crate::chaos::proxy::FaultProxy;
 use crate::report::summary::{Phase, Provider};
 use crate::scenario::{ServerSpec, TargetSpec, Topology};
-use crate::server::{EmbeddedRedis, SentinelTimings, SentinelTopology, ServerError, ServerOptions};
+use crate::server::{
+    ClusterTopology, EmbeddedRedis, SentinelTimings, SentinelTopology, ServerError, ServerOptions,
+};
 use crate::shutdown::Shutdown;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -104,6 +106,9 @@ pub struct Server {
     topology: Option<Arc<Mutex<SentinelTopology>>>,
     /// `redis_version` from INFO.
     version: Option<String>,
+    /// The embedded Redis Cluster, when redline started one (`target.server.topology =
+    /// "cluster"`); shared with the cluster failover fault.
+    cluster: Option<Arc<Mutex<ClusterTopology>>>,
     /// On a Redis Cluster, every node with a direct admin connection (`admin` itself is a
     /// cluster connection: it routes by key, sweeps and reads INFO on every primary).
     cluster_nodes: Option<Vec<NodeAdmin>>,
@@ -174,6 +179,18 @@ impl Target {
             }),
             Plan::Url { config, .. } => {
                 Self::connect_server(config, None, key_prefix, shutdown).await
+            }
+            Plan::Embedded { binary } if spec.server.topology == Topology::Cluster => {
+                let opts = server_options(&spec.server);
+                let cluster = start_cluster_until(binary, opts, shutdown).await?;
+                let mut config = RedisConfig::new(cluster.seeds_url());
+                config.connect_timeout = resolved.connect_timeout;
+                config.response_timeout = spec.response_timeout;
+                let mut target = Self::connect_server(config, None, key_prefix, shutdown).await?;
+                if let Some(server) = target.server.as_mut() {
+                    server.cluster = Some(Arc::new(Mutex::new(cluster)));
+                }
+                Ok(target)
             }
             Plan::Embedded { binary } if spec.server.topology == Topology::Sentinel => {
                 let opts = server_options(&spec.server);
@@ -250,6 +267,7 @@ impl Target {
                 admin,
                 embedded: embedded.map(|e| Arc::new(std::sync::Mutex::new(e))),
                 topology: None,
+                cluster: None,
                 version,
                 cluster_nodes,
             }),
@@ -287,6 +305,12 @@ impl Target {
     /// The Sentinel topology redline started, if any (the failover fault needs it).
     pub fn topology(&self) -> Option<&Arc<Mutex<SentinelTopology>>> {
         self.server.as_ref()?.topology.as_ref()
+    }
+
+    /// The embedded Redis Cluster redline started, if any (the cluster failover fault
+    /// needs it).
+    pub fn cluster_topology(&self) -> Option<&Arc<Mutex<ClusterTopology>>> {
+        self.server.as_ref()?.cluster.as_ref()
     }
 
     /// True when the cache layer finds the primary through Sentinel (an embedded topology
@@ -460,23 +484,10 @@ pub async fn start_embedded_until(
     opts: ServerOptions,
     shutdown: &Shutdown,
 ) -> Result<EmbeddedRedis, TargetError> {
-    Phase::StartingServer.enter();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    let mut start = tokio::task::spawn_blocking(move || {
-        EmbeddedRedis::start_cancellable_with_binary(binary, opts, flag)
-    });
-    let joined = tokio::select! {
-        joined = &mut start => joined,
-        _ = shutdown.stopping() => {
-            cancel.store(true, Ordering::SeqCst);
-            let _ = start.await;
-            return Err(TargetError::Interrupted(Phase::StartingServer));
-        }
-    };
-    joined
-        .map_err(|e| TargetError::EmbeddedServer(format!("the start-up task failed: {e}")))?
-        .map_err(|e: ServerError| TargetError::EmbeddedServer(e.to_string()))
+    start_blocking_until(shutdown, move |cancel| {
+        EmbeddedRedis::start_cancellable_with_binary(binary, opts, cancel)
+    })
+    .await
 }
 
 /// Starts the Sentinel topology (primary, replica, three sentinels) off the async threads
@@ -486,18 +497,43 @@ pub async fn start_topology_until(
     opts: ServerOptions,
     shutdown: &Shutdown,
 ) -> Result<SentinelTopology, TargetError> {
+    let sentinel = crate::server::redis_sentinel_binary(&binary);
+    start_blocking_until(shutdown, move |cancel| {
+        SentinelTopology::start(binary, sentinel, opts, SentinelTimings::default(), cancel)
+    })
+    .await
+}
+
+/// Starts the embedded Redis Cluster (three primaries, a replica each) off the async
+/// threads and waits until it settles; a stop request cancels it like
+/// [`start_embedded_until`].
+pub async fn start_cluster_until(
+    binary: PathBuf,
+    opts: ServerOptions,
+    shutdown: &Shutdown,
+) -> Result<ClusterTopology, TargetError> {
+    start_blocking_until(shutdown, move |cancel| {
+        ClusterTopology::start(binary, opts, cancel)
+    })
+    .await
+}
+
+/// Runs a blocking start (`start` is given the cancel flag) on a blocking thread; a stop
+/// request sets the flag and waits for the start to give up before returning
+/// [`TargetError::Interrupted`].
+async fn start_blocking_until<T: Send + 'static>(
+    shutdown: &Shutdown,
+    start: impl FnOnce(Arc<AtomicBool>) -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, TargetError> {
     Phase::StartingServer.enter();
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
-    let sentinel = crate::server::redis_sentinel_binary(&binary);
-    let mut start = tokio::task::spawn_blocking(move || {
-        SentinelTopology::start(binary, sentinel, opts, SentinelTimings::default(), flag)
-    });
+    let mut started = tokio::task::spawn_blocking(move || start(flag));
     let joined = tokio::select! {
-        joined = &mut start => joined,
+        joined = &mut started => joined,
         _ = shutdown.stopping() => {
             cancel.store(true, Ordering::SeqCst);
-            let _ = start.await;
+            let _ = started.await;
             return Err(TargetError::Interrupted(Phase::StartingServer));
         }
     };

@@ -4,6 +4,7 @@
 mod bad_input;
 mod cache;
 mod check;
+mod cluster;
 mod cluster_report;
 mod consistency;
 mod doc_commands;

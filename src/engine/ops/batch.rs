@@ -2,7 +2,7 @@
 //! commands — each recorded as one operation of many commands, with every key's read judged
 //! by the stale-read checker and every write bumping the key's version.
 
-use super::{key_name, Workload};
+use super::Workload;
 use crate::cache::codec::{self, CodecConfig};
 use crate::cache::redis_store::{Command, Reply};
 use crate::engine::outcome::Outcome;
@@ -15,8 +15,8 @@ impl Workload {
     pub(super) async fn mget(&self, rng: &mut SmallRng, spec: &OpSpec) -> Outcome {
         let n = self.mix.batch(spec, rng);
         let versions = self.origin.versions();
-        let indices: Vec<u64> = (0..n).map(|_| self.keys.next(rng)).collect();
-        let keys: Vec<String> = indices.iter().map(|&i| key_name(i)).collect();
+        let indices = self.batch_indices(rng, n);
+        let keys: Vec<String> = indices.iter().map(|&i| self.key(i)).collect();
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let reads: Vec<_> = indices.iter().map(|&i| versions.read(i)).collect();
         let call = self.backend.mget(&refs).await;
@@ -52,9 +52,8 @@ impl Workload {
         let mut vals = Vec::with_capacity(n);
         let mut writes = Vec::with_capacity(n);
         let (mut raw_total, mut wire_total) = (0, 0);
-        for _ in 0..n {
-            let index = self.keys.next(rng);
-            keys.push(key_name(index));
+        for index in self.batch_indices(rng, n) {
+            keys.push(self.key(index));
             let write = versions.write(index, Some(spec.ttl));
             let value = self.value(rng, codec, write.as_ref().and_then(|w| w.stamp.as_ref()));
             writes.push(write);
@@ -104,9 +103,8 @@ impl Workload {
         let mut reads = Vec::with_capacity(n);
         let mut writes = Vec::new();
         let (mut raw_total, mut wire_total) = (0, 0);
-        for _ in 0..n {
-            let index = self.keys.next(rng);
-            let key = key_name(index);
+        for index in self.batch_indices(rng, n) {
+            let key = self.key(index);
             let mut read = None;
             cmds.push(match self.mix.pipeline_op(spec, rng) {
                 OpKind::Set => {

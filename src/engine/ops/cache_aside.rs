@@ -3,7 +3,7 @@
 //! load returned; a hit is judged by the stale-read checker. With `cache.single_flight`,
 //! concurrent misses of one key share one load and write-back.
 
-use super::{key_name, Workload};
+use super::Workload;
 use crate::cache::codec::{self, CodecConfig};
 use crate::cache::OpError;
 use crate::engine::origin::OriginError;
@@ -23,7 +23,7 @@ impl Workload {
         codec: &CodecConfig,
     ) -> Outcome {
         let index = self.keys.next(rng);
-        let key = key_name(index);
+        let key = self.key(index);
         let versions = self.origin.versions();
         let read = versions.read(index);
         let call = self.backend.get(&key).await;

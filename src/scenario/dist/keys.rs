@@ -124,6 +124,7 @@ mod tests {
             distribution,
             value_size: Default::default(),
             value_content: Default::default(),
+            hash_tags: false,
         }
     }
 

@@ -209,6 +209,7 @@ mod tests {
             distribution: Distribution::Uniform,
             value_size,
             value_content,
+            hash_tags: false,
         }
     }
 
