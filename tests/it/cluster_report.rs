@@ -1,12 +1,18 @@
 //! The per-node figures and the hot-shard skew: the collector reads real servers' INFO
 //! (data commands counted exactly, its own INFO left out, a node that stops answering
-//! named).
+//! named), and on an embedded Redis Cluster a zipfian run reports a hot shard where a
+//! uniform one does not, its nodes' operations adding up to the run's commands.
 
+use crate::engine::scenario;
+use crate::failover::open_topology;
 use crate::support::{connection, redis};
 use redline::cache::{RedisConfig, RedisStore};
+use redline::engine::{self, RunOptions};
 use redline::report::nodes::{self, NodeRole};
-use redline::report::Window;
+use redline::report::{RunSummary, ThresholdStatus, Window};
+use redline::scenario::Scenario;
 use redline::server::EmbeddedRedis;
+use redline::shutdown::Shutdown;
 use redline::target::node_info;
 use std::time::Duration;
 
@@ -71,4 +77,99 @@ async fn node_figures_count_each_nodes_data_commands_and_name_the_busiest() {
     assert_eq!(hot.addr, a.addr().to_string());
     assert!((hot.skew - 60.0 / 41.0).abs() < 1e-3, "{hot:?}");
     assert!(report.skew_sentence().contains("did not answer INFO"));
+}
+
+/// A raw GET/SET run against an embedded cluster, over `distribution`: every operation is
+/// one single-key command, so the nodes' data commands add up to the run's commands.
+fn cluster_run(distribution: &str) -> Scenario {
+    scenario(&format!(
+        r#"
+name = "cluster-skew"
+thresholds = ["hot_shard_skew < 1.5"]
+
+[target]
+kind = "redis"
+server = {{ topology = "cluster" }}
+
+[keyspace]
+keys = 2000
+value_size = "32B"
+distribution = {distribution}
+
+[[ops]]
+kind = "get"
+weight = 3
+
+[[ops]]
+kind = "set"
+weight = 1
+
+[load]
+model = "open"
+rate = 600
+duration = "2s"
+"#
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zipfian_keys_make_a_hot_shard_where_uniform_keys_do_not() {
+    let zipfian = cluster_run(r#"{ kind = "zipfian", exponent = 2.0 }"#);
+    let uniform = cluster_run(r#""uniform""#);
+    // One cluster for both runs: each run writes under its own run id.
+    let target = open_topology(&zipfian).await;
+    assert!(target.is_cluster(), "{target:?}");
+    let run = |s: Scenario, seed: u64| {
+        let target = &target;
+        async move {
+            let opts = RunOptions {
+                run_id: Some(format!("skew{seed}")),
+                seed: Some(seed),
+                ..RunOptions::default()
+            };
+            engine::run(&s, target, &opts, Shutdown::never(), &mut |_| {})
+                .await
+                .expect("run")
+        }
+    };
+    let hot = run(zipfian, 1).await;
+    let even = run(uniform, 2).await;
+
+    let skew = |r: &RunSummary| {
+        let nodes = r.nodes.as_ref().expect("a cluster run has a nodes section");
+        assert_eq!(nodes.primaries, 3, "{nodes:?}");
+        assert_eq!(nodes.nodes.len(), 6, "replicas listed too: {nodes:?}");
+        assert!(nodes.unanswered.is_empty(), "{nodes:?}");
+        nodes.hot_shard.clone().expect("the primaries did work")
+    };
+    let (h, e) = (skew(&hot), skew(&even));
+    // Exponent 2 sends about 61 % of the operations to the hottest key alone, so its node
+    // takes well over half of them (skew near 2); uniform keys spread evenly (near 1).
+    assert!(
+        h.skew > 1.5 * e.skew,
+        "zipfian skew {h:?} should stand well above uniform {e:?}"
+    );
+    for r in [&hot, &even] {
+        let nodes = r.nodes.as_ref().expect("nodes");
+        let primaries: u64 = (nodes.nodes.iter())
+            .filter(|n| n.role == NodeRole::Primary)
+            .map(|n| n.ops)
+            .sum();
+        let commands = r.totals.commands;
+        assert!(commands > 500, "{:?}", r.totals);
+        let off = primaries.abs_diff(commands);
+        assert!(
+            off <= commands / 50 + 5,
+            "the primaries executed {primaries} data commands, the run sent {commands}"
+        );
+    }
+    // The threshold judges the same figure: the hot run fails it, the even one passes.
+    let judged = |r: &RunSummary| {
+        let t = (r.thresholds.iter())
+            .find(|t| t.expr == "hot_shard_skew < 1.5")
+            .expect("threshold");
+        (t.measured, t.status)
+    };
+    assert_eq!(judged(&hot), (Some(h.skew), ThresholdStatus::Fail));
+    assert_eq!(judged(&even), (Some(e.skew), ThresholdStatus::Pass));
 }
