@@ -12,6 +12,7 @@
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //! - [`preload`]: writing every key once before the load, pipelined.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
+//! - [`info_window`]: server INFO (and a cluster's nodes) at both ends of the measured phase.
 //! - [`peers`]: the other generators of a sharded run, and an observer of every interval.
 //!
 //! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
@@ -27,6 +28,7 @@
 pub mod backend;
 pub mod cleanup;
 pub mod driver;
+mod info_window;
 mod lanes;
 pub mod layer;
 pub mod ops;
@@ -39,7 +41,6 @@ pub mod schedule;
 pub mod stale;
 pub mod wire;
 
-use crate::cache::RedisStore;
 use crate::chaos::failover::FailoverRun;
 use crate::chaos::open_calls::{self, OpenCallsWatch};
 use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
@@ -47,17 +48,15 @@ use crate::report::aggregate::{Aggregator, LiveLine};
 use crate::report::assemble::{GeneratorInputs, SummaryInputs};
 use crate::report::backlog::Limits;
 use crate::report::failover;
-use crate::report::nodes::{self as report_nodes, NodeSample};
 use crate::report::summary::{
     BreakerReport, BreakerTransition, ClusterBatches, Phase, Provider, RunSummary, ScenarioInfo,
-    ServerStats, TargetInfo, Window,
+    TargetInfo,
 };
 use crate::report::RecorderShards;
 use crate::scenario::keyspace::forbidden_prefix_char;
 use crate::scenario::Scenario;
 use crate::shutdown::Shutdown;
-use crate::target::node_info::{self, NodeAddr};
-use crate::target::{info, Target, TargetError};
+use crate::target::{Target, TargetError};
 use driver::{Drive, DriveParams};
 use ops::Workload;
 use rand::Rng;
@@ -166,6 +165,7 @@ pub async fn run(
         _ => Provider::Redis,
     };
     let admin = target.admin().filter(|_| provider == Provider::Redis);
+    let info_sources = info_window::Sources::new(target, admin);
     // The phase a stop request interrupted, noted by each phase as it ends.
     let mut aborted_in: Option<Phase> = None;
     let note_stop = |phase: Phase, aborted_in: &mut Option<Phase>| {
@@ -208,8 +208,7 @@ pub async fn run(
     let warmup = scenario.load.warmup;
     let mut info_before = None;
     if warmup.is_zero() && aborted_in.is_none() {
-        let nodes = cluster_nodes(target, provider);
-        let snapshot = info_snapshot(admin, nodes, &workload, Instant::now());
+        let snapshot = info_window::snapshot(&info_sources, &workload, Instant::now());
         info_before = until(&shutdown, snapshot).await.flatten();
     }
     let mut info_at_warmup_end = None;
@@ -352,9 +351,8 @@ pub async fn run(
                 if interval_start < warmup {
                     close_interval(&mut aggregator, &mut interval_start);
                 }
-                let nodes = cluster_nodes(target, provider);
                 info_at_warmup_end =
-                    Some(tokio::spawn(info_snapshot(admin, nodes, &workload, start)));
+                    Some(tokio::spawn(info_window::snapshot(&info_sources, &workload, start)));
             }
             _ = &mut phase_end, if interval_start < measured_end => {
                 close_interval(&mut aggregator, &mut interval_start);
@@ -394,36 +392,12 @@ pub async fn run(
     }
     let info_after = match &info_before {
         Some(_) => {
-            let nodes = cluster_nodes(target, provider);
-            let snapshot = info_snapshot(admin, nodes, &workload, start);
+            let snapshot = info_window::snapshot(&info_sources, &workload, start);
             until_abandoned(&shutdown, snapshot).await.flatten()
         }
         None => None,
     };
-    let (server, nodes) = match (info_before, info_after) {
-        (Some(before), Some(after)) => {
-            let window = Window::new(before.at_s, after.at_s);
-            let nodes = match (before.nodes, after.nodes) {
-                (Some((before, _)), Some((after, unanswered))) => {
-                    report_nodes::build(&before, &after, unanswered, window)
-                }
-                _ => None,
-            };
-            let server = match (before.counters, after.counters) {
-                (Some(b), Some(a)) => Some(ServerStats {
-                    window,
-                    ..info::server_stats(
-                        b,
-                        a,
-                        after.keys_written.saturating_sub(before.keys_written),
-                    )
-                }),
-                _ => None,
-            };
-            (server, nodes)
-        }
-        _ => (None, None),
-    };
+    let (server, nodes) = info_window::compare(info_before, info_after);
     if let Some(peers) = &opts.peers {
         // An interrupted generator still says it is done (only a second signal skips
         // that), so shard 0 need not wait out its bound; a running one gives up waiting for
@@ -510,67 +484,6 @@ pub async fn run(
     });
     summary.preload = preloaded;
     Ok(summary)
-}
-
-/// Server INFO counters at one instant, with the client's own count of keys written.
-struct InfoSnapshot {
-    /// The server's counters (a cluster's summed over its primaries); `None` if INFO failed.
-    counters: Option<info::InfoCounters>,
-    keys_written: u64,
-    /// Seconds since the load started.
-    at_s: f64,
-    /// Each node of a Cluster target (`None` for other targets): the samples of those that
-    /// answered, and the addresses of those that did not.
-    nodes: Option<(Vec<NodeSample>, Vec<String>)>,
-}
-
-/// INFO counters as of now: the client's count of keys written and the time are taken at
-/// the call, the INFO request runs in the returned future (`None` without Redis or if the
-/// server does not answer). The future owns what it needs, so it can be spawned and a slow
-/// server never holds up the engine's loop.
-fn info_snapshot(
-    admin: Option<&RedisStore>,
-    nodes: Option<Vec<NodeAddr>>,
-    workload: &Workload,
-    start: Instant,
-) -> impl Future<Output = Option<InfoSnapshot>> + Send + 'static {
-    let store = admin.cloned();
-    let keys_written = workload.keys_written.load(Ordering::Relaxed);
-    let at_s = start.elapsed().as_secs_f64();
-    async move {
-        let store = store?;
-        let sample_nodes = async move {
-            match nodes {
-                Some(nodes) => Some(node_info::sample_all(nodes).await),
-                None => None,
-            }
-        };
-        // Apart: a cluster's summed INFO fails when one primary is down, while the nodes
-        // that answered still have their figures.
-        let (counters, nodes) = tokio::join!(info::counters(&store), sample_nodes);
-        (counters.is_some() || nodes.is_some()).then_some(InfoSnapshot {
-            counters,
-            keys_written,
-            at_s,
-            nodes,
-        })
-    }
-}
-
-/// The nodes of a Cluster target with their direct connections, for the per-node figures;
-/// `None` for other targets (and for the memory layer, which never touches Redis). The list
-/// as of opening serves both snapshots: each node's role is read from its own INFO, so a
-/// failover during the run is reflected, and a node's connection reconnects after a restart.
-fn cluster_nodes(target: &Target, provider: Provider) -> Option<Vec<NodeAddr>> {
-    let nodes = target
-        .cluster_nodes()
-        .filter(|_| provider == Provider::Redis)?;
-    Some(
-        nodes
-            .iter()
-            .map(|n| (n.addr.clone(), n.id.clone(), n.admin.clone()))
-            .collect(),
-    )
 }
 
 /// `work`'s output, or None if a stop is requested first.

@@ -92,6 +92,14 @@ pub async fn size(
     if target.admin().is_none() {
         return Err(SizeError::NoRedis);
     }
+    if target.is_cluster() {
+        return Err(SizeError::Redis(
+            "redline size measures one Redis server (its maxmemory sweep sets CONFIG on it), \
+             and this target is a Redis Cluster: size one node with redis://host:port, or a \
+             single embedded server"
+                .into(),
+        ));
+    }
     let started = Instant::now();
     let plan = Plan::new(scenario);
     let mut r = empty_report(scenario, target, &plan);

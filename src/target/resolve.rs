@@ -117,6 +117,17 @@ pub fn credentialed_url(config: &RedisConfig) -> Result<String, TargetError> {
             },
         ));
     }
+    if config.cluster()?.is_some() {
+        return Err(TargetError::Url(
+            crate::cache::config::ConfigError::MalformedUrl {
+                url: config.redacted_url(),
+                reason: "this command checks one server: give one node's redis://host:port, \
+                         not redis+cluster:// (a cluster node answers keys of other nodes' \
+                         slots with MOVED)"
+                    .into(),
+            },
+        ));
+    }
     let mut url = url::Url::parse(&config.url).map_err(|e| {
         TargetError::Url(crate::cache::config::ConfigError::MalformedUrl {
             url: config.redacted_url(),
