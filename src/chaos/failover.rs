@@ -13,6 +13,7 @@
 //! breaker's transitions.
 
 use super::acked_writes::WriteChecker;
+use super::cluster_failover::ClusterFailoverInjector;
 use crate::report::failover::{AckedWrites, FailoverEvent};
 use crate::scenario::threshold::Metric;
 use crate::scenario::{FailoverMethod, FaultClass, Scenario};
@@ -320,11 +321,13 @@ impl FailoverFault {
 pub struct FailoverRun {
     /// Handed to the fault timeline.
     pub injector: Option<FailoverInjector>,
+    /// Handed to the fault timeline on redline's own Redis Cluster (`cluster_failover`).
+    pub cluster: Option<ClusterFailoverInjector>,
     checker: WriteChecker,
 }
 
 impl FailoverRun {
-    /// Starts the checker when `scenario` has a `failover` fault or a `lost_writes`
+    /// Starts the checker when `scenario` has a failover fault or a `lost_writes`
     /// threshold (else `None`): its keys live under `run_prefix` + `acked:`, so the run's
     /// cleanup removes them. `start` is the run's clock.
     pub async fn start(
@@ -350,6 +353,7 @@ impl FailoverRun {
         };
         Ok(Some(FailoverRun {
             injector: FailoverInjector::for_target(target, start),
+            cluster: ClusterFailoverInjector::for_target(target, start).await,
             checker: WriteChecker::start(store, start),
         }))
     }
@@ -361,7 +365,15 @@ impl FailoverRun {
         stop_reading: impl std::future::Future<Output = ()>,
     ) -> (Vec<FailoverEvent>, AckedWrites) {
         let writes = self.checker.finish(stop_reading).await;
-        let events = self.injector.map(|i| i.events()).unwrap_or_default();
+        let mut events = self.injector.map(|i| i.events()).unwrap_or_default();
+        if let Some(cluster) = &self.cluster {
+            events.extend(cluster.finish().await);
+            events.sort_by(|a, b| {
+                a.started_s
+                    .unwrap_or(f64::MAX)
+                    .total_cmp(&b.started_s.unwrap_or(f64::MAX))
+            });
+        }
         (events, writes)
     }
 }

@@ -9,12 +9,15 @@
 //! - [`network`]: `latency`, `blackhole`, `reset`, `refuse`, `bandwidth`, `slice` as toxics
 //!   on the proxy a run places in front of Redis.
 //! - [`failover`]: the `failover` fault (Sentinel: kill the primary or `SENTINEL FAILOVER`).
+//! - [`cluster_failover`]: the `cluster_failover` fault (redline's own Redis Cluster: kill a
+//!   primary or `CLUSTER FAILOVER` on its replica).
 //! - [`acked_writes`]: the acknowledged-writes checker that counts writes a failover lost.
 //!
 //! Before any load, [`check_target`] refuses a fault that cannot apply to the opened target
 //! (a process fault on a server redline did not start, any fault on the in-memory store).
 
 pub mod acked_writes;
+pub mod cluster_failover;
 pub mod command;
 pub mod failover;
 pub mod network;
@@ -71,6 +74,9 @@ pub fn check_target(faults: &[FaultSpec], target: &Target) -> Result<(), FaultEr
         }
         if let FaultKind::Failover { method } = f.kind {
             failover::applicable(target, method).map_err(refuse)?;
+        }
+        if let FaultKind::ClusterFailover { .. } = f.kind {
+            cluster_failover::applicable(target).map_err(refuse)?;
         }
         if f.kind.class() == FaultClass::Process && target.topology().is_some() {
             return Err(refuse(

@@ -8,6 +8,7 @@
 //! or was cancelled) still undoes its faults: the task sees its stop channel close, and a
 //! fault guard that is dropped undoes itself.
 
+use super::cluster_failover::{ClusterFailoverFault, ClusterFailoverInjector};
 use super::command::{self, CommandFault};
 use super::failover::{FailoverFault, FailoverInjector};
 use super::network::{self, NetworkFault};
@@ -34,6 +35,8 @@ pub struct Injectors {
     pub proxy: Option<Arc<FaultProxy>>,
     /// Sentinel, redline's own or the target's (`failover`).
     pub failover: Option<FailoverInjector>,
+    /// redline's own Redis Cluster (`cluster_failover`).
+    pub cluster_failover: Option<ClusterFailoverInjector>,
 }
 
 /// The breaker's failure count now (`None` without a breaker), sampled as a fault starts.
@@ -45,6 +48,7 @@ enum Active {
     Command(CommandFault),
     Network(NetworkFault),
     Failover(FailoverFault),
+    ClusterFailover(ClusterFailoverFault),
 }
 
 impl Active {
@@ -55,6 +59,7 @@ impl Active {
             Active::Command(f) => f.undo(hurried).await,
             Active::Network(f) => f.undo(),
             Active::Failover(f) => f.undo(hurried).await,
+            Active::ClusterFailover(f) => f.undo(hurried).await,
         }
     }
 }
@@ -136,14 +141,22 @@ async fn apply(f: &FaultSpec, inj: &Injectors) -> Result<(Active, String), Strin
             let (g, d) = network::inject(proxy, f)?;
             Ok((Active::Network(g), d))
         }
-        FaultClass::Failover => {
-            let injector = inj.failover.as_ref().ok_or_else(|| missing("Sentinel"))?;
-            let FaultKind::Failover { method } = f.kind else {
-                return Err(format!("`{}` is not a failover", f.name));
-            };
-            let (g, d) = injector.inject(&f.name, method).await?;
-            Ok((Active::Failover(g), d))
-        }
+        FaultClass::Failover => match f.kind {
+            FaultKind::Failover { method } => {
+                let injector = inj.failover.as_ref().ok_or_else(|| missing("Sentinel"))?;
+                let (g, d) = injector.inject(&f.name, method).await?;
+                Ok((Active::Failover(g), d))
+            }
+            FaultKind::ClusterFailover { method, primary } => {
+                let injector = inj
+                    .cluster_failover
+                    .as_ref()
+                    .ok_or_else(|| missing("embedded Redis Cluster"))?;
+                let (g, d) = injector.inject(&f.name, method, primary).await?;
+                Ok((Active::ClusterFailover(g), d))
+            }
+            _ => Err(format!("`{}` is not a failover", f.name)),
+        },
     }
 }
 

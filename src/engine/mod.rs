@@ -266,6 +266,7 @@ pub async fn run(
     let timeline = (!scenario.faults.is_empty() && aborted_in.is_none()).then(|| {
         let injectors = Injectors {
             failover: failover_run.as_ref().and_then(|f| f.injector.clone()),
+            cluster_failover: failover_run.as_ref().and_then(|f| f.cluster.clone()),
             server: target.server_process().cloned(),
             admin: admin.cloned(),
             proxy: target.fault_proxy().cloned(),

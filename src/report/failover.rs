@@ -1,11 +1,13 @@
-//! report.json's `failover` section: what a Sentinel failover did to the run.
+//! report.json's `failover` section: what a Sentinel or Redis Cluster failover did to the
+//! run.
 //!
 //! - [`AckedWrites`]: the acknowledged-writes check (Jepsen's set checker): versioned keys
 //!   written one after another through the run, the ones Redis acknowledged remembered, all
 //!   read back from the primary after the failover. `lost` counts acknowledged writes that
 //!   are gone, which Redis's asynchronous replication allows.
-//! - [`FailoverWindow`]: per `failover` fault, the primaries before and after, when the
-//!   sentinels switched, when writes failed and succeeded again, and the breaker's path.
+//! - [`FailoverWindow`]: per `failover` or `cluster_failover` fault, the primaries before
+//!   and after, when the switch happened, when writes failed and succeeded again, the
+//!   breaker's path, and on a cluster the MOVED/ASK redirections the nodes sent.
 //!
 //! Times are seconds on the clock of `timeseries[].t_s`.
 
@@ -69,20 +71,36 @@ pub struct WriteOutage {
     pub resumed_s: Option<f64>,
 }
 
-/// What one `failover` fault did.
+/// `MOVED` and `ASK` error replies the nodes of a Redis Cluster sent, counted by the nodes
+/// themselves (`INFO errorstats`): every one was a redirection a client of the cluster had
+/// to follow. The redis crate follows them inside its cluster client and exposes no count,
+/// so the nodes' count is the one there is; on redline's own cluster redline's are the only
+/// clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirections {
+    /// `-MOVED`: the slot is served by another node now (after a failover, a client that
+    /// still asks the old primary, demoted to a replica, is told where the slot went).
+    pub moved: u64,
+    /// `-ASK`: the slot is being migrated (a failover alone sends none).
+    pub ask: u64,
+}
+
+/// What one `failover` or `cluster_failover` fault did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FailoverWindow {
     /// The fault's name.
     pub fault: String,
-    /// `kill` or `sentinel`.
+    /// `kill` or `sentinel` (`failover`); `kill` or `command` (`cluster_failover`).
     pub method: String,
     /// When the fault was injected.
     pub started_s: Option<f64>,
     /// The primary before (`host:port`).
     pub old_primary: Option<String>,
-    /// The primary the sentinels named afterwards.
+    /// The primary the sentinels named afterwards (on a cluster: the node serving the old
+    /// primary's slots).
     pub new_primary: Option<String>,
-    /// When a majority of sentinels first named the new primary.
+    /// When a majority of sentinels first named the new primary (on a cluster: when every
+    /// other node reported `cluster_state:ok` with the slots on the new primary).
     pub promoted_s: Option<f64>,
     /// First failed write at or after the fault's start.
     pub writes_failed_from_s: Option<f64>,
@@ -96,6 +114,10 @@ pub struct FailoverWindow {
     /// What went wrong injecting or watching it, if anything.
     #[serde(default)]
     pub error: Option<String>,
+    /// On a Redis Cluster: MOVED/ASK replies the nodes sent from the fault's start until
+    /// the next failover fault or the end of the run. Absent for Sentinel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirections: Option<Redirections>,
 }
 
 /// What the injector saw of one failover; the rest of a [`FailoverWindow`] comes from the
@@ -116,6 +138,8 @@ pub struct FailoverEvent {
     pub promoted_s: Option<f64>,
     /// What went wrong, if anything.
     pub error: Option<String>,
+    /// MOVED/ASK the cluster's nodes sent in the window (cluster failovers only).
+    pub redirections: Option<Redirections>,
 }
 
 impl FailoverWindow {
@@ -167,6 +191,7 @@ impl FailoverWindow {
             writes_resumed_after_ms,
             breaker_path,
             error: event.error.clone(),
+            redirections: event.redirections,
         }
     }
 }
@@ -223,6 +248,9 @@ impl FailoverWindow {
             let mut path = vec![first.from.name()];
             path.extend(self.breaker_path.iter().map(|t| t.to.name()));
             parts.push(format!("breaker {}", path.join(" → ")));
+        }
+        if let Some(r) = &self.redirections {
+            parts.push(format!("{} MOVED and {} ASK redirections", r.moved, r.ask));
         }
         if let Some(e) = &self.error {
             parts.push(format!("error: {e}"));

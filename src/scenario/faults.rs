@@ -9,7 +9,9 @@
 //!   the fault proxy redline places between the cache layer and Redis (names and parameters
 //!   as Toxiproxy's);
 //! - command faults (`client_pause`, `oom`) act through Redis commands on any server;
-//! - `failover` acts through Sentinel (redline's own topology or `redis+sentinel://`).
+//! - `failover` acts through Sentinel (redline's own topology or `redis+sentinel://`);
+//!   `cluster_failover` on redline's own Redis Cluster (a primary killed or
+//!   `CLUSTER FAILOVER` on its replica).
 //!
 //! This module owns the model and the checks one scenario file allows (parameters, times
 //! inside the run, contradictions); whether a fault can apply to the opened target is
@@ -17,7 +19,7 @@
 //! and class, its parameters in [`resolve_kind`], and its injector in `chaos`.
 
 use super::error::Problem;
-use super::failover::FailoverMethod;
+use super::failover::{ClusterFailoverMethod, FailoverMethod, MethodName};
 use super::units;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -87,6 +89,13 @@ pub enum FaultKind {
     /// A Sentinel failover of the primary, by `method`; at the end a killed primary is
     /// started again and rejoins as a replica.
     Failover { method: FailoverMethod },
+    /// A Redis Cluster failover of one primary (`primary`: its index among the primaries
+    /// ordered by first slot; `None`: the one holding the most keys when the fault starts),
+    /// by `method`; at the end a killed primary is started again and rejoins as a replica.
+    ClusterFailover {
+        method: ClusterFailoverMethod,
+        primary: Option<u8>,
+    },
 }
 
 /// Which direction a network fault acts on (Toxiproxy's `stream`).
@@ -131,7 +140,7 @@ pub enum FaultClass {
     Network,
     /// Redis commands through the admin connection.
     Command,
-    /// Sentinel: the primary fails over to the replica.
+    /// Sentinel or Cluster: a primary fails over to its replica.
     Failover,
 }
 
@@ -151,6 +160,7 @@ pub enum KindName {
     ClientPause,
     Oom,
     Failover,
+    ClusterFailover,
 }
 
 impl KindName {
@@ -169,6 +179,7 @@ impl KindName {
             KindName::ClientPause => "client_pause",
             KindName::Oom => "oom",
             KindName::Failover => "failover",
+            KindName::ClusterFailover => "cluster_failover",
         }
     }
 
@@ -183,7 +194,7 @@ impl KindName {
             | KindName::Bandwidth
             | KindName::Slice => FaultClass::Network,
             KindName::ClientPause | KindName::Oom => FaultClass::Command,
-            KindName::Failover => FaultClass::Failover,
+            KindName::Failover | KindName::ClusterFailover => FaultClass::Failover,
         }
     }
 }
@@ -204,6 +215,7 @@ impl FaultKind {
             FaultKind::ClientPause { .. } => KindName::ClientPause,
             FaultKind::Oom => KindName::Oom,
             FaultKind::Failover { .. } => KindName::Failover,
+            FaultKind::ClusterFailover { .. } => KindName::ClusterFailover,
         }
     }
 
@@ -276,7 +288,9 @@ pub struct FaultFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<PauseMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<FailoverMethod>,
+    pub method: Option<MethodName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<u8>,
 }
 
 impl From<FaultSpec> for FaultFile {
@@ -295,6 +309,7 @@ impl From<FaultSpec> for FaultFile {
             delay: None,
             mode: None,
             method: None,
+            primary: None,
         };
         match f.kind {
             FaultKind::Kill | FaultKind::Pause | FaultKind::Restart | FaultKind::Refuse => {}
@@ -327,7 +342,11 @@ impl From<FaultSpec> for FaultFile {
                 file.stream = Some(stream);
             }
             FaultKind::ClientPause { mode } => file.mode = Some(mode),
-            FaultKind::Failover { method } => file.method = Some(method),
+            FaultKind::Failover { method } => file.method = Some(method.into()),
+            FaultKind::ClusterFailover { method, primary } => {
+                file.method = Some(method.into());
+                file.primary = primary;
+            }
         }
         file
     }
@@ -364,6 +383,7 @@ fn parameters_of(kind: KindName) -> &'static str {
         KindName::Slice => "average_size, size_variation, delay and stream",
         KindName::ClientPause => "mode",
         KindName::Failover => "method (kill or sentinel)",
+        KindName::ClusterFailover => "method (kill or command) and primary (0, 1 or 2)",
     }
 }
 
@@ -371,7 +391,7 @@ fn parameters_of(kind: KindName) -> &'static str {
 /// required one, is a problem at `path.field`.
 pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Problem> {
     let at = |field: &str| super::lines::join(path, field);
-    let given: [(&str, bool); 10] = [
+    let given: [(&str, bool); 11] = [
         ("latency", f.latency.is_some()),
         ("jitter", f.jitter.is_some()),
         ("stream", f.stream.is_some()),
@@ -381,6 +401,7 @@ pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Probl
         ("delay", f.delay.is_some()),
         ("mode", f.mode.is_some()),
         ("method", f.method.is_some()),
+        ("primary", f.primary.is_some()),
         ("name", false),
     ];
     let allowed: &[&str] = match f.kind {
@@ -390,6 +411,7 @@ pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Probl
         KindName::Slice => &["average_size", "size_variation", "delay", "stream"],
         KindName::ClientPause => &["mode"],
         KindName::Failover => &["method"],
+        KindName::ClusterFailover => &["method", "primary"],
         _ => &[],
     };
     if let Some((field, _)) = given
@@ -436,8 +458,42 @@ pub(crate) fn resolve_kind(path: &str, f: &FaultFile) -> Result<FaultKind, Probl
             mode: f.mode.unwrap_or_default(),
         },
         KindName::Failover => FaultKind::Failover {
-            method: f.method.unwrap_or_default(),
+            method: match f.method {
+                None | Some(MethodName::Kill) => FailoverMethod::Kill,
+                Some(MethodName::Sentinel) => FailoverMethod::Sentinel,
+                Some(MethodName::Command) => {
+                    return Err(Problem::new(
+                        at("method"),
+                        "\"command\" (CLUSTER FAILOVER) is a method of cluster_failover faults; failover faults take kill or sentinel",
+                    ))
+                }
+            },
         },
+        KindName::ClusterFailover => {
+            let method = match f.method {
+                None | Some(MethodName::Kill) => ClusterFailoverMethod::Kill,
+                Some(MethodName::Command) => ClusterFailoverMethod::Command,
+                Some(MethodName::Sentinel) => {
+                    return Err(Problem::new(
+                        at("method"),
+                        "\"sentinel\" is a method of failover faults (Sentinel); cluster_failover faults take kill or command",
+                    ))
+                }
+            };
+            let primaries = crate::server::cluster::PRIMARIES;
+            if let Some(p) = f.primary.filter(|p| usize::from(*p) >= primaries) {
+                return Err(Problem::new(
+                    at("primary"),
+                    format!(
+                        "must be 0, 1 or 2: the embedded cluster's {primaries} primaries, numbered by the first slot they serve (got {p})"
+                    ),
+                ));
+            }
+            FaultKind::ClusterFailover {
+                method,
+                primary: f.primary,
+            }
+        }
         KindName::Latency => {
             let latency = delay_bound("latency", required("latency", f.latency)?)?;
             let jitter = delay_bound("jitter", f.jitter.unwrap_or_default())?;

@@ -41,7 +41,7 @@ pub mod workload;
 pub use cache::CacheSpec;
 pub use dist::{KeyChooser, OpMix, OriginLatency, ValueGen};
 pub use error::{ScenarioError, ScenarioErrors};
-pub use failover::FailoverMethod;
+pub use failover::{ClusterFailoverMethod, FailoverMethod, MethodName};
 pub use faults::{FaultClass, FaultKind, FaultSpec};
 pub use keyspace::{Distribution, Keyspace, ValueContent, ValueSize, WeightedSize};
 pub use load::{Arrival, LoadSpec, Pacing, Stage};

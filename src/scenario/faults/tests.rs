@@ -15,6 +15,7 @@ fn file(kind: KindName, at: u64, dur: u64) -> FaultFile {
         delay: None,
         mode: None,
         method: None,
+        primary: None,
     }
 }
 
@@ -30,7 +31,7 @@ fn failover_takes_a_method_and_no_other_parameter() {
             method: FailoverMethod::Kill
         }
     );
-    f.method = Some(FailoverMethod::Sentinel);
+    f.method = Some(MethodName::Sentinel);
     let back = FaultSpec::try_from(FaultFile::from(
         resolve(vec![Some(f.clone())], LEN).unwrap()[0].clone(),
     ));
@@ -48,7 +49,7 @@ fn failover_takes_a_method_and_no_other_parameter() {
         p[0].message
     );
     let mut m = file(KindName::Kill, 1, 2);
-    m.method = Some(FailoverMethod::Kill);
+    m.method = Some(MethodName::Kill);
     assert!(resolve(vec![Some(m)], LEN).is_err());
     let both = resolve(
         vec![
@@ -63,6 +64,62 @@ fn failover_takes_a_method_and_no_other_parameter() {
         "{}",
         both[0].message
     );
+}
+
+#[test]
+fn cluster_failover_takes_kill_or_command_and_a_primary_of_three() {
+    let mut f = file(KindName::ClusterFailover, 1, 2);
+    let faults = resolve(vec![Some(f.clone())], LEN).unwrap();
+    assert_eq!(faults[0].name, "cluster_failover");
+    assert_eq!(
+        faults[0].kind,
+        FaultKind::ClusterFailover {
+            method: ClusterFailoverMethod::Kill,
+            primary: None
+        }
+    );
+    assert_eq!(faults[0].kind.class(), FaultClass::Failover);
+    f.method = Some(MethodName::Command);
+    f.primary = Some(2);
+    let back = FaultSpec::try_from(FaultFile::from(
+        resolve(vec![Some(f.clone())], LEN).unwrap()[0].clone(),
+    ));
+    assert_eq!(
+        back.unwrap().kind,
+        FaultKind::ClusterFailover {
+            method: ClusterFailoverMethod::Command,
+            primary: Some(2)
+        }
+    );
+    let problem = |f: FaultFile| resolve(vec![Some(f)], LEN).unwrap_err().remove(0);
+    let mut far = f.clone();
+    far.primary = Some(3);
+    let p = problem(far);
+    assert_eq!(p.path, "faults[0].primary");
+    assert!(p.message.contains("must be 0, 1 or 2"), "{}", p.message);
+    let mut sentinel = f.clone();
+    sentinel.method = Some(MethodName::Sentinel);
+    let p = problem(sentinel);
+    assert_eq!(p.path, "faults[0].method");
+    assert!(p.message.contains("take kill or command"), "{}", p.message);
+    let mut command = file(KindName::Failover, 1, 2);
+    command.method = Some(MethodName::Command);
+    assert!(problem(command).message.contains("cluster_failover"));
+    let mut primary = file(KindName::Failover, 1, 2);
+    primary.primary = Some(0);
+    assert!(problem(primary)
+        .message
+        .contains("method (kill or sentinel)"));
+    // A cluster failover is a failover: it cannot overlap another one.
+    let both = resolve(
+        vec![
+            Some(file(KindName::ClusterFailover, 1, 5)),
+            Some(file(KindName::Failover, 3, 5)),
+        ],
+        LEN,
+    )
+    .unwrap_err();
+    assert!(both[0].message.contains("failover is still in progress"));
 }
 
 #[test]

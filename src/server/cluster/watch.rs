@@ -232,6 +232,20 @@ impl ClusterWatch {
         )))
     }
 
+    /// One command to the node at `addr` (a node of this cluster), within half a second.
+    pub fn ask<T: redis::FromRedisValue>(
+        &self,
+        addr: SocketAddr,
+        cmd: &redis::Cmd,
+    ) -> Result<T, String> {
+        let (_, url) = self
+            .urls
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .ok_or_else(|| format!("{addr} is not a node of this cluster"))?;
+        query(url, cmd)
+    }
+
     /// MOVED/ASK replies each node that answers has sent since it (re)started.
     pub fn redirections(&self) -> Vec<(SocketAddr, Redirections)> {
         self.urls
