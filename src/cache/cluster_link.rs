@@ -252,8 +252,9 @@ impl ClusterWire {
         super::cluster::parse_nodes(&text).map_err(OpError::Protocol)
     }
 
-    /// Classifies an outcome: no answer in time is a timeout, a cut connection's reason
-    /// (the reply cap) a protocol error, the rest as a single-node store classifies it.
+    /// Classifies an outcome: a connection cut by the reply cap meanwhile is a protocol
+    /// error (whether the crate gave up or was still retrying at the deadline), no answer
+    /// in time a timeout, the rest as a single-node store classifies it.
     fn settle(
         &self,
         outcome: Result<redis::RedisResult<Value>, tokio::time::error::Elapsed>,
@@ -264,10 +265,19 @@ impl ClusterWire {
                 Err(e) => e,
             },
             Ok(Err(e)) => e,
-            Err(_) => return Err(OpError::Timeout(self.response_timeout)),
+            // The crate retries a cut connection until the deadline: the cut is the cause.
+            Err(_) => {
+                return Err(match self.registration.settings.take_violation() {
+                    Some(reason) => OpError::Protocol(reason),
+                    None => OpError::Timeout(self.response_timeout),
+                })
+            }
         };
         let classified = OpError::from_redis(&err, self.response_timeout);
-        if matches!(classified, OpError::Connection(_) | OpError::Protocol(_)) {
+        if matches!(
+            classified,
+            OpError::Connection(_) | OpError::Protocol(_) | OpError::Timeout(_)
+        ) {
             if let Some(reason) = self.registration.settings.take_violation() {
                 return Err(OpError::Protocol(reason));
             }

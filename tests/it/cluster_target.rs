@@ -254,3 +254,89 @@ fn hash_tags_that_cannot_keep_a_batch_in_one_slot_are_refused() {
         assert!(e.contains(want), "{e}");
     }
 }
+
+/// A fake cluster node on a free loopback port that serves every slot itself and answers
+/// GET with `$4294967296` followed by bytes for as long as the client reads; returns its
+/// port and the bytes it managed to send.
+async fn endless_cluster_node() -> (u16, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let total = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let total = total.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut read = BufReader::new(read);
+                loop {
+                    // One command: an array of bulk strings; its first two words matter.
+                    let mut line = String::new();
+                    if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let Some(n) = line.trim().strip_prefix('*').and_then(|n| n.parse().ok()) else {
+                        return;
+                    };
+                    let mut words = Vec::new();
+                    for _ in 0..n {
+                        line.clear();
+                        let _ = read.read_line(&mut line).await;
+                        let len: usize = line.trim()[1..].parse().unwrap_or(0);
+                        let mut arg = vec![0; len + 2];
+                        if read.read_exact(&mut arg).await.is_err() {
+                            return;
+                        }
+                        arg.truncate(len);
+                        words.push(String::from_utf8_lossy(&arg).to_ascii_uppercase());
+                    }
+                    let reply = match words.first().map(String::as_str) {
+                        Some("PING") => "+PONG\r\n".to_string(),
+                        Some("CLUSTER") => format!(
+                            "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:{port}\r\n"
+                        ),
+                        Some("GET") => {
+                            let _ = write.write_all(b"$4294967296\r\n").await;
+                            let chunk = vec![b'x'; 64 * 1024];
+                            while write.write_all(&chunk).await.is_ok() {
+                                total.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                            }
+                            return;
+                        }
+                        _ => "+OK\r\n".to_string(),
+                    };
+                    if write.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_sending_an_endless_reply_is_cut_at_the_cap_as_a_protocol_error() {
+    use redline::cache::{OpError, RedisConfig, RedisStore};
+    let (port, sent) = endless_cluster_node().await;
+    let mut config = RedisConfig::new(format!("redis+cluster://127.0.0.1:{port}"));
+    config.max_reply_bytes = 1 << 20;
+    // The crate notices the cut connection only at the reply deadline: keep it short.
+    config.response_timeout = Duration::from_secs(1);
+    config.max_retries = 0;
+    let store = RedisStore::connect(config)
+        .await
+        .expect("the fake node connects");
+    assert!(store.is_cluster());
+    match store.get("k").await {
+        Err(OpError::Protocol(reason)) => assert!(reason.contains("4294967296"), "{reason}"),
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+    let bytes = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        bytes < 64 << 20,
+        "the client stopped reading near the cap, not after {bytes} bytes"
+    );
+}
