@@ -15,7 +15,8 @@
 //!   queries. A command redirected by MOVED/ASK counts once, on the node that ran it
 //!   (Redis counts the refused attempt as `rejected_calls`, not `calls`). A batch split by
 //!   slot counts once per node it went to, so the nodes' sum can exceed the run's
-//!   `totals.commands` when MGET/MSET span slots.
+//!   `totals.commands` when MGET/MSET span slots; a failover drill's acknowledged-writes
+//!   probe, which writes beside the load, is counted too.
 //! - `keyspace_hits` / `keyspace_misses` / `hit_rate`, `evicted_keys`: INFO stats deltas.
 //! - `used_memory`, `maxmemory`: at the end of the window.
 //!
