@@ -173,3 +173,72 @@ async fn zipfian_keys_make_a_hot_shard_where_uniform_keys_do_not() {
     assert_eq!(judged(&hot), (Some(h.skew), ThresholdStatus::Fail));
     assert_eq!(judged(&even), (Some(e.skew), ThresholdStatus::Pass));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_after_a_cluster_failover_are_read_from_each_node() {
+    let s = scenario(
+        r#"
+name = "cluster-roles"
+thresholds = []
+
+[target]
+kind = "redis"
+server = { topology = "cluster" }
+
+[keyspace]
+keys = 500
+value_size = "32B"
+
+[[ops]]
+kind = "get"
+weight = 1
+
+[[ops]]
+kind = "set"
+weight = 1
+
+[load]
+model = "open"
+rate = 200
+duration = "3s"
+
+[[faults]]
+kind = "cluster_failover"
+method = "command"
+primary = 0
+at = "1s"
+for = "1s"
+"#,
+    );
+    let target = open_topology(&s).await;
+    let opts = RunOptions {
+        run_id: Some("roles".into()),
+        seed: Some(3),
+        ..RunOptions::default()
+    };
+    let r = engine::run(&s, &target, &opts, Shutdown::never(), &mut |_| {})
+        .await
+        .expect("run");
+    let failover = r.failover.as_ref().expect("failover section");
+    let switch = &failover.failovers[0];
+    let (old, new) = (
+        switch.old_primary.clone().expect("old primary"),
+        switch.new_primary.clone().expect("new primary"),
+    );
+    let nodes = r.nodes.as_ref().expect("nodes");
+    let role = |addr: &str| {
+        (nodes.nodes.iter())
+            .find(|n| n.addr == addr)
+            .unwrap_or_else(|| panic!("{addr} not in {nodes:?}"))
+    };
+    // The target's node list is as of opening; the roles come from each node's INFO.
+    assert_eq!(role(&new).role, NodeRole::Primary, "{nodes:?}");
+    assert_eq!(role(&old).role, NodeRole::Replica, "{nodes:?}");
+    assert_eq!(role(&old).replica_of.as_deref(), Some(new.as_str()));
+    assert!(
+        !role(&old).restarted,
+        "a coordinated switch restarts nothing"
+    );
+    assert_eq!((nodes.primaries, nodes.nodes.len()), (3, 6), "{nodes:?}");
+    assert!(nodes.hot_shard.is_some(), "{nodes:?}");
+}
