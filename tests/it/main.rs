@@ -5,6 +5,7 @@ mod bad_input;
 mod cache;
 mod check;
 mod cluster;
+mod cluster_drill;
 mod cluster_report;
 mod cluster_target;
 mod consistency;

@@ -15,6 +15,7 @@
 //! - `cleanup`: the second signal, SIGKILL, `redline clean` and cleanup after connection loss.
 
 mod cleanup;
+mod cluster;
 mod phases;
 mod sentinel;
 
