@@ -142,8 +142,8 @@ pub async fn run(
         warning: target.warning(),
         run_id: run_id.clone(),
         key_prefix: (provider == Provider::Redis).then(|| run_prefix.clone()),
-        cluster_batches: (provider == Provider::Redis && target.is_cluster()).then(
-            || match scenario.keyspace.hash_tags {
+        cluster_batches: (provider == Provider::Redis && target.is_cluster()).then_some(
+            match scenario.keyspace.hash_tags {
                 true => ClusterBatches::HashTags,
                 false => ClusterBatches::SplitBySlot,
             },

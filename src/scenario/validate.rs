@@ -519,6 +519,18 @@ fn check_faults_against_target(t: &TargetSpec, faults: &[super::FaultSpec]) -> R
                 ),
             ));
         }
+        if matches!(f.kind, super::FaultKind::ClusterFailover { .. })
+            && t.server.topology != Topology::Cluster
+        {
+            return Err(Problem::new(
+                format!("faults[{i}]"),
+                format!(
+                    "fault `{}` ({kind}) fails over a primary of redline's own Redis Cluster: set \
+                     target.server.topology = \"cluster\"",
+                    f.name
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -72,6 +72,7 @@ fn validation_errors_name_field_and_line() {
         ("", "[target.server]\nmaxmemory_policy = \"allkeys-lru\"", "target.server.maxmemory_policy", Some(13), "without target.server.maxmemory"),
         ("", "[target]\nkind = \"memory\"\n[target.server]\ntopology = \"cluster\"", "target.server.topology", Some(15), "\"cluster\" needs Redis"),
         ("", "[target]\nurl = \"redis://h\"\n[target.server]\ntopology = \"cluster\"", "target.server.topology", Some(15), "redis+cluster://"),
+        ("", "[[faults]]\nname = \"promote\"\nkind = \"cluster_failover\"\nat = \"1s\"\nfor = \"1s\"", "faults[0]", Some(12), "`promote` (cluster_failover) fails over a primary of redline's own Redis Cluster"),
         ("", "[target.server]\nmaxmemory_policy = \"lru\"", "target.server.maxmemory_policy", Some(13), "unknown variant"),
         ("", "thresholds = 5", "load.thresholds", Some(12), "unknown field"),
         ("[keyspace]", "thresholds = 5\n[keyspace]", "thresholds", Some(1), "invalid type: integer `5`, expected a sequence"),
