@@ -12,6 +12,7 @@
 //! - [`layer`]: the cache layer (managed, raw Redis, memory) built over the opened target.
 //! - [`preload`]: writing every key once before the load, pipelined.
 //! - [`cleanup`]: removing the run's keys at the end, reconnecting after a connection loss.
+//! - [`info_window`]: server INFO (and a cluster's nodes) at both ends of the measured phase.
 //! - [`peers`]: the other generators of a sharded run, and an observer of every interval.
 //!
 //! Every phase (connecting, preload, warmup, measured, cleanup) waits on the [`Shutdown`]
@@ -27,6 +28,7 @@
 pub mod backend;
 pub mod cleanup;
 pub mod driver;
+mod info_window;
 mod lanes;
 pub mod layer;
 pub mod ops;
@@ -39,7 +41,6 @@ pub mod schedule;
 pub mod stale;
 pub mod wire;
 
-use crate::cache::RedisStore;
 use crate::chaos::failover::FailoverRun;
 use crate::chaos::open_calls::{self, OpenCallsWatch};
 use crate::chaos::timeline::{FailureCount, Injectors, Timeline};
@@ -49,13 +50,13 @@ use crate::report::backlog::Limits;
 use crate::report::failover;
 use crate::report::summary::{
     BreakerReport, BreakerTransition, ClusterBatches, Phase, Provider, RunSummary, ScenarioInfo,
-    ServerStats, TargetInfo, Window,
+    TargetInfo,
 };
 use crate::report::RecorderShards;
 use crate::scenario::keyspace::forbidden_prefix_char;
 use crate::scenario::Scenario;
 use crate::shutdown::Shutdown;
-use crate::target::{info, Target, TargetError};
+use crate::target::{Target, TargetError};
 use driver::{Drive, DriveParams};
 use ops::Workload;
 use rand::Rng;
@@ -164,6 +165,7 @@ pub async fn run(
         _ => Provider::Redis,
     };
     let admin = target.admin().filter(|_| provider == Provider::Redis);
+    let info_sources = info_window::Sources::new(target, admin);
     // The phase a stop request interrupted, noted by each phase as it ends.
     let mut aborted_in: Option<Phase> = None;
     let note_stop = |phase: Phase, aborted_in: &mut Option<Phase>| {
@@ -206,7 +208,7 @@ pub async fn run(
     let warmup = scenario.load.warmup;
     let mut info_before = None;
     if warmup.is_zero() && aborted_in.is_none() {
-        let snapshot = info_snapshot(admin, &workload, Instant::now());
+        let snapshot = info_window::snapshot(&info_sources, &workload, Instant::now());
         info_before = until(&shutdown, snapshot).await.flatten();
     }
     let mut info_at_warmup_end = None;
@@ -351,7 +353,7 @@ pub async fn run(
                     close_interval(&mut aggregator, &mut interval_start);
                 }
                 info_at_warmup_end =
-                    Some(tokio::spawn(info_snapshot(admin, &workload, start)));
+                    Some(tokio::spawn(info_window::snapshot(&info_sources, &workload, start)));
             }
             _ = &mut phase_end, if interval_start < measured_end => {
                 close_interval(&mut aggregator, &mut interval_start);
@@ -389,20 +391,14 @@ pub async fn run(
             .await
             .and_then(|r| r.ok().flatten());
     }
-    let server = match info_before {
-        Some(before) => until_abandoned(&shutdown, info_snapshot(admin, &workload, start))
-            .await
-            .flatten()
-            .map(|after| ServerStats {
-                window: Window::new(before.at_s, after.at_s),
-                ..info::server_stats(
-                    before.counters,
-                    after.counters,
-                    after.keys_written.saturating_sub(before.keys_written),
-                )
-            }),
+    let info_after = match &info_before {
+        Some(_) => {
+            let snapshot = info_window::snapshot(&info_sources, &workload, start);
+            until_abandoned(&shutdown, snapshot).await.flatten()
+        }
         None => None,
     };
+    let (server, nodes) = info_window::compare(info_before, info_after);
     if let Some(peers) = &opts.peers {
         // An interrupted generator still says it is done (only a second signal skips
         // that), so shard 0 need not wait out its bound; a running one gives up waiting for
@@ -485,39 +481,10 @@ pub async fn run(
         faults,
         failover: failover_writes
             .map(|(events, writes)| failover::report(&events, writes, &breaker_transitions)),
+        nodes,
     });
     summary.preload = preloaded;
     Ok(summary)
-}
-
-/// Server INFO counters at one instant, with the client's own count of keys written.
-struct InfoSnapshot {
-    counters: info::InfoCounters,
-    keys_written: u64,
-    /// Seconds since the load started.
-    at_s: f64,
-}
-
-/// INFO counters as of now: the client's count of keys written and the time are taken at
-/// the call, the INFO request runs in the returned future (`None` without Redis or if the
-/// server does not answer). The future owns what it needs, so it can be spawned and a slow
-/// server never holds up the engine's loop.
-fn info_snapshot(
-    admin: Option<&RedisStore>,
-    workload: &Workload,
-    start: Instant,
-) -> impl Future<Output = Option<InfoSnapshot>> + Send + 'static {
-    let store = admin.cloned();
-    let keys_written = workload.keys_written.load(Ordering::Relaxed);
-    let at_s = start.elapsed().as_secs_f64();
-    async move {
-        let counters = info::counters(store.as_ref()?).await?;
-        Some(InfoSnapshot {
-            counters,
-            keys_written,
-            at_s,
-        })
-    }
 }
 
 /// `work`'s output, or None if a stop is requested first.
@@ -551,6 +518,7 @@ pub fn aborted_before_load(scenario: &Scenario, phase: Phase, target: TargetInfo
         server: None,
         faults: Vec::new(),
         failover: None,
+        nodes: None,
         breaker: BreakerReport {
             transitions: Vec::new(),
             final_state: None,

@@ -59,6 +59,8 @@ pub struct SummaryInputs {
     pub faults: Vec<super::faults::FaultRecord>,
     /// The `failover` section, when the run checked acknowledged writes.
     pub failover: Option<super::failover::FailoverReport>,
+    /// Per-node figures of a Redis Cluster target; `None` for single-node targets.
+    pub nodes: Option<super::nodes::NodesReport>,
 }
 
 /// The load generator's own measurements, from the engine.
@@ -157,6 +159,7 @@ impl RunSummary {
             faults: inputs.faults,
             failover: inputs.failover,
             preload: None,
+            nodes: inputs.nodes,
         };
         let none = Queueing::default();
         (summary.backlog, summary.origin) = backlog::report(

@@ -182,6 +182,7 @@ pub fn inputs() -> SummaryInputs {
         duration: Duration::from_millis(12_345),
         faults: Vec::new(),
         failover: None,
+        nodes: None,
     }
 }
 

@@ -111,6 +111,7 @@ pub fn metric(metric: &Metric, value: f64) -> String {
         Metric::Evictions => percent(value, 2),
         Metric::Memory => percent(value, 1),
         Metric::Throughput => per_second(value),
+        Metric::HotShardSkew => format!("{value:.2}×"),
         Metric::StaleReads | Metric::LostInvalidations => count(value.round() as u64),
         Metric::Breaker(BreakerMetric::OpensWithin | BreakerMetric::RecoversWithin) => {
             us_f64(value)

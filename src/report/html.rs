@@ -121,6 +121,9 @@ fn page(
     }
     key_numbers(s, h)?;
     per_op(s, h)?;
+    if let Some(nodes) = &s.nodes {
+        super::nodes::html(nodes, h)?;
+    }
     faults_and_breaker(s, h)?;
     load_target_environment(s, h)?;
     writeln!(h, "</main>\n</body>\n</html>")

@@ -17,6 +17,9 @@ pub fn write(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     key_numbers(s, w)?;
     per_op(s, w)?;
     server_and_cache(s, w)?;
+    if let Some(nodes) = &s.nodes {
+        super::nodes::markdown(nodes, w)?;
+    }
     super::faults::markdown(&s.faults, w)?;
     breaker(s, w)?;
     failover(s, w)?;

@@ -16,6 +16,7 @@
 //! - [`phase`]: the phases of a run (named when one is interrupted) and the run's key cleanup.
 //! - [`failover`]: the `failover` section (acknowledged writes lost, writes resuming, the
 //!   breaker's path through each failover).
+//! - [`nodes`]: per-node figures of a Redis Cluster target and the hot-shard skew.
 //! - [`thresholds`]: each threshold measured and judged pass / fail / not applicable;
 //!   [`expectations`] measures the drills' breaker expectations per fault.
 //! - [`faults`]: the drill's faults as they happened, and the time series marked with them.
@@ -53,6 +54,7 @@ pub mod junit;
 pub mod live;
 pub mod load_line;
 pub mod markdown;
+pub mod nodes;
 pub mod origin_windows;
 pub mod phase;
 pub mod plot;

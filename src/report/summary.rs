@@ -111,6 +111,10 @@ pub struct RunSummary {
     /// How the preload went (`load.preload`); `None` when there was none.
     #[serde(default)]
     pub preload: Option<PreloadStats>,
+    /// Per-node figures and the hot-shard skew of a Redis Cluster target, over the same
+    /// window as `server`; absent for single-node targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<super::nodes::NodesReport>,
 }
 
 /// How a preload went: report.json `preload`.

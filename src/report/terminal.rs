@@ -101,6 +101,11 @@ pub fn write_summary(s: &RunSummary, w: &mut dyn Write) -> io::Result<()> {
     if let Some(line) = redis_failures(s) {
         writeln!(w, "  redis       {line}")?;
     }
+    if let Some(nodes) = &s.nodes {
+        for line in nodes.terminal_lines() {
+            writeln!(w, "  nodes       {line}")?;
+        }
+    }
     for line in super::faults::terminal_lines(&s.faults) {
         writeln!(w, "  fault       {line}")?;
     }

@@ -55,6 +55,8 @@ pub enum ThresholdUnit {
     Count,
     /// A breaker state: 0 closed, 1 open, 2 half-open.
     State,
+    /// A ratio against an even share (the hot-shard skew: 1.0 = even).
+    Ratio,
 }
 
 impl ThresholdUnit {
@@ -68,6 +70,7 @@ impl ThresholdUnit {
             | Metric::Evictions
             | Metric::Memory => ThresholdUnit::Fraction,
             Metric::Throughput => ThresholdUnit::OpsPerS,
+            Metric::HotShardSkew => ThresholdUnit::Ratio,
             Metric::Breaker(BreakerMetric::OpensWithin | BreakerMetric::RecoversWithin) => {
                 ThresholdUnit::Us
             }
@@ -125,6 +128,11 @@ impl ThresholdResult {
     }
 }
 
+/// True when the run's target was a Redis Cluster (its URL names the scheme).
+fn is_cluster(summary: &RunSummary) -> bool {
+    (summary.target.url.as_deref()).is_some_and(|u| u.contains("+cluster://"))
+}
+
 /// A metric's value in a summary, or why there is none.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measurement {
@@ -169,6 +177,17 @@ pub fn measurement_of(summary: &RunSummary, metric: &Metric, fault: Option<&str>
             )),
             None if no_redis => NotApplicable("no Redis: nothing was written to lose".into()),
             None => NoData("no data: the run checked no acknowledged writes".into()),
+        },
+        Metric::HotShardSkew => match &summary.nodes {
+            Some(n) => match &n.hot_shard {
+                Some(h) => Value(h.skew),
+                None => NoData("no data: the primaries executed no data command".into()),
+            },
+            None if no_redis => NotApplicable("no Redis server (in-memory store)".into()),
+            None if is_cluster(summary) => {
+                NoData("no data: the cluster's nodes did not answer INFO".into())
+            }
+            None => NotApplicable("a single-node target has no shards".into()),
         },
         Metric::Latency { op: None, stat } => {
             let p = &summary.latency.overall.response;

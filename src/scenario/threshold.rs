@@ -54,6 +54,9 @@ pub enum Metric {
     /// Writes Redis acknowledged that were gone when read back after the run's failovers
     /// (the acknowledged-writes check; async replication can lose some).
     LostWrites,
+    /// The busiest primary's share of a Redis Cluster's data commands against an even
+    /// share (1.0 = even, N primaries = one node did everything).
+    HotShardSkew,
 }
 
 /// What a `breaker.*` expectation measures. Every one but `final_state` is about one fault:
@@ -219,7 +222,7 @@ pub enum ThresholdError {
     #[error(
         "unknown metric `{0}`: use p50, p90, p95, p99, p99.9, max, mean, hit_rate, error_rate, \
          redis_error_rate, evictions, memory, throughput, stale_reads, lost_invalidations, \
-         lost_writes, redis_calls_while_open or breaker.opens_within, \
+         lost_writes, hot_shard_skew, redis_calls_while_open or breaker.opens_within, \
          breaker.failures_before_open, breaker.recovers_within, breaker.half_open_probes, \
          breaker.final_state (latency statistics also per operation, like get.p99)"
     )]
@@ -245,8 +248,11 @@ pub enum ThresholdError {
     #[error("limit `{0}` is negative: latencies, rates and throughput are never below 0")]
     Negative(String),
     /// A comparison no measurement can satisfy (`p95 < 0ms`, `hit_rate > 1`).
-    #[error("`{0}` can never hold (no measurement is below 0 or a fraction above 1): a run with it always fails")]
+    #[error("`{0}` can never hold (no measurement is below 0, a fraction above 1 or a skew below 1): a run with it always fails")]
     Impossible(String),
+    /// A skew limit that is not a plain number.
+    #[error("limit `{0}` must be a number, like 1.5 (the busiest primary's share against an even share, 1.0 = even)")]
+    Skew(String),
     /// A throughput limit that is not a non-negative number of ops/s.
     #[error("limit `{0}` must be a number of operations per second, like 5000 or 5000/s")]
     Throughput(String),
@@ -311,6 +317,7 @@ impl Metric {
             "lost_invalidations" => Metric::LostInvalidations,
             "redis_calls_while_open" => Metric::RedisCallsWhileOpen,
             "lost_writes" => Metric::LostWrites,
+            "hot_shard_skew" => Metric::HotShardSkew,
             _ if name.starts_with("breaker.") => {
                 let rest = &name["breaker.".len()..];
                 let b = BreakerMetric::ALL.into_iter().find(|b| b.name() == rest)?;
@@ -340,6 +347,7 @@ impl fmt::Display for Metric {
             Metric::Breaker(b) => write!(f, "breaker.{}", b.name()),
             Metric::RedisCallsWhileOpen => f.write_str("redis_calls_while_open"),
             Metric::LostWrites => f.write_str("lost_writes"),
+            Metric::HotShardSkew => f.write_str("hot_shard_skew"),
         }
     }
 }
@@ -402,6 +410,10 @@ impl Threshold {
                 _ => return Err(ThresholdError::Fraction(rhs.to_string())),
             },
             Metric::Throughput => parse_throughput(rhs)?,
+            Metric::HotShardSkew => match rhs.parse::<f64>() {
+                Ok(v) if v.is_finite() => v,
+                _ => return Err(ThresholdError::Skew(rhs.to_string())),
+            },
             Metric::Breaker(BreakerMetric::FinalState) => {
                 let state = rhs.to_ascii_lowercase();
                 match BREAKER_STATES.iter().position(|s| *s == state) {
@@ -427,6 +439,8 @@ impl Threshold {
                 | Metric::Memory
         );
         let impossible = match cmp {
+            // An even spread is the least skew there is.
+            Cmp::Lt if metric == Metric::HotShardSkew => limit <= 1.0,
             Cmp::Lt => limit <= 0.0,
             Cmp::Gt => fraction && limit >= 1.0,
             // A state has three values; a count may be any whole number.

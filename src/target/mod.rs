@@ -11,6 +11,7 @@
 //! - [`info`]: INFO parsed once (the redis crate's `InfoDict`), counters and version
 //!   (summed over the primaries of a cluster).
 //! - [`cluster`]: the nodes of a Redis Cluster target, each with a direct admin connection.
+//! - [`node_info`]: each node of a Cluster target read for the per-node figures.
 //!
 //! [`Target`] keeps two things apart that a fault proxy will separate: the *server* (its
 //! process handle when redline started it, and an admin connection for INFO, cleanup and
@@ -23,6 +24,7 @@
 pub mod cluster;
 pub mod env;
 pub mod info;
+pub mod node_info;
 pub mod resolve;
 
 pub use cluster::NodeAdmin;

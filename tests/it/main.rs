@@ -6,6 +6,7 @@ mod cache;
 mod check;
 mod cluster;
 mod cluster_drill;
+mod cluster_report;
 mod cluster_target;
 mod consistency;
 mod doc_commands;

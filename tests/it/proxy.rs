@@ -142,6 +142,66 @@ fn proxy_forwards_a_10000_command_pipeline_of_large_values_byte_exact() {
     );
 }
 
+/// A regression guard for the no-toxic fast path: it must notice a toxic added while it is
+/// busy copying (not only between reads of an idle connection), and the switch between the
+/// fast path and the toxic path must neither lose nor repeat a byte.
+#[test]
+fn a_toxic_added_mid_stream_stops_a_busy_connection_and_its_removal_loses_no_byte() {
+    let p = proxied();
+    let mut raw = p.raw(Duration::from_secs(60));
+    let mut pipe = redis::pipe();
+    let mut expected = Vec::new();
+    for i in 0..5000 {
+        let v = value(i, 1 + (i * 7919) % 16_384);
+        pipe.cmd("SET").arg(format!("m{i}")).arg(&v[..]);
+        pipe.cmd("GET").arg(format!("m{i}"));
+        expected.extend_from_slice(b"+OK\r\n");
+        expected.extend(expected_get(&v));
+    }
+    let packed = pipe.get_packed_pipeline();
+    let mut writer = raw.try_clone().unwrap();
+    let sending = std::thread::spawn(move || writer.write_all(&packed));
+    // A tenth of the ~40 MB of replies, then a blackhole on the replies mid-stream.
+    let (mut replies, _) = read_exact_counting(&mut raw, expected.len() / 10);
+    p.proxy
+        .add_toxic(Toxic::new(
+            Stream::Downstream,
+            ToxicKind::Timeout { timeout: 0 },
+        ))
+        .unwrap();
+    // What was already on its way still arrives (socket buffers, the chunk being written),
+    // then the stream stops well short of the end.
+    raw.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match raw.read(&mut buf) {
+            Ok(0) => panic!("the proxy closed the connection"),
+            Ok(n) => replies.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("read: {e}"),
+        }
+        assert!(
+            replies.len() < expected.len(),
+            "every reply came through a blackhole added mid-stream"
+        );
+    }
+    p.proxy.remove_toxic("timeout_downstream").unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let (rest, _) = read_exact_counting(&mut raw, expected.len() - replies.len());
+    replies.extend(rest);
+    sending.join().unwrap().expect("send the pipeline");
+    if let Some(at) = replies.iter().zip(&expected).position(|(a, b)| a != b) {
+        panic!(
+            "the reply stream differs from Redis's at byte {at} of {}",
+            expected.len()
+        );
+    }
+    wait_until(Duration::from_secs(5), "the counters to settle", || {
+        p.proxy.counters().commands_up == 10_000
+    });
+}
+
 #[test]
 fn commands_up_counts_what_redis_counts_for_a_known_pipeline() {
     let p = proxied();

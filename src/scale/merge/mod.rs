@@ -17,9 +17,11 @@
 //! expectations name the faults); commands seen while a breaker was open are every
 //! shard's.
 //!
-//! Figures per Redis node (a Cluster target) would merge like `server` does here: the
-//! server-side figures of each node from one shard, the client-side counts per node summed
-//! across shards, keyed by node.
+//! Figures per Redis node (`nodes`, a Cluster target) merge like `server`: every figure
+//! there is a node's own INFO change over the measured phase, and every shard's phase ran
+//! against the same nodes at the same time, so each shard's snapshot already counts every
+//! shard's load. Summing them would count it once per shard; the lowest shard index that
+//! read them is taken whole (ops, hit rates, memory, evictions and the hot-shard skew).
 
 pub mod check;
 pub mod series;
@@ -149,6 +151,7 @@ pub fn merge(reports: &[(String, RunSummary)]) -> Result<RunSummary, MergeError>
         faults: faults(first, offset(first)),
         // The drill's failover checker runs where its faults run: shard 0.
         failover: first.failover.clone(),
+        nodes: nodes(&shards),
         shard: None,
         merged: Some(MergeInfo {
             count,
@@ -338,6 +341,11 @@ fn server(shards: &Shards<'_>) -> Option<crate::report::ServerStats> {
         .map(|s| s.keys_written)
         .sum();
     Some(server)
+}
+
+/// The per-node figures of the lowest shard that read them (see the module header).
+fn nodes(shards: &Shards<'_>) -> Option<crate::report::nodes::NodesReport> {
+    shards.iter().find_map(|(_, r)| r.nodes.clone())
 }
 
 /// Every shard's breaker transitions on the merged clock, each naming its shard; the final

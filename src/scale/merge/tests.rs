@@ -154,3 +154,22 @@ fn the_whole_runs_load_comes_back_in_the_merged_scenario() {
     assert_eq!(m.scenario.config["load"], whole);
     assert!(m.shard.is_none());
 }
+
+#[test]
+fn per_node_figures_come_whole_from_the_lowest_shard_that_read_them() {
+    let mut shards: Vec<_> = (0..3).map(|i| shard(i, 3)).collect();
+    // Shard 0 could not read the nodes; shards 1 and 2 saw the same nodes a moment apart.
+    let one = crate::report::nodes::tests::report();
+    let mut two = one.clone();
+    two.nodes[0].ops += 5;
+    shards[1].1.nodes = Some(one.clone());
+    shards[2].1.nodes = Some(two);
+    let m = merge(&shards).expect("merge");
+    assert_eq!(
+        m.nodes.as_ref(),
+        Some(&one),
+        "every shard's snapshot already counts every shard's load: not summed"
+    );
+    let plain: Vec<_> = (0..2).map(|i| shard(i, 2)).collect();
+    assert_eq!(merge(&plain).expect("merge").nodes, None);
+}

@@ -66,6 +66,26 @@ fn throughput_in_ops_per_second() {
 }
 
 #[test]
+fn hot_shard_skew_is_a_plain_ratio_at_least_one() {
+    let t = parse("hot_shard_skew < 1.5");
+    assert_eq!((t.metric, t.limit), (Metric::HotShardSkew, 1.5));
+    assert_eq!(t.metric.to_string(), "hot_shard_skew");
+    assert_eq!(parse("hot_shard_skew <= 1").limit, 1.0);
+    assert_eq!(
+        Threshold::parse("hot_shard_skew < 1"),
+        Err(ThresholdError::Impossible("hot_shard_skew < 1".into()))
+    );
+    assert_eq!(
+        Threshold::parse("hot_shard_skew < 150%"),
+        Err(ThresholdError::Skew("150%".into()))
+    );
+    assert!(matches!(
+        Threshold::parse("hot_shard_skew == 1"),
+        Err(ThresholdError::ExactOnMeasurement(_))
+    ));
+}
+
+#[test]
 fn refusals_say_what_is_wrong() {
     use ThresholdError::*;
     let cases = [
