@@ -220,14 +220,7 @@ impl ClusterWire {
             registration,
             response_timeout: config.response_timeout,
         };
-        if wire.direct.claim_rebuild() {
-            rebuild(
-                wire.conns[0].clone(),
-                wire.direct.clone(),
-                config.response_timeout,
-            )
-            .await;
-        }
+        wire.direct.ensure_routes().await;
         Ok(wire)
     }
 
@@ -237,16 +230,17 @@ impl ClusterWire {
     }
 
     /// Sends `cmd` on client `slot`, routed by its key (a keyless command goes to a random
-    /// node), within the response timeout.
+    /// node), within the response timeout. A command on one slot goes direct; when the map
+    /// is missing it is read again first (see [`cluster_routes`](super::cluster_routes)).
     pub async fn call(&self, slot: usize, cmd: &Cmd) -> Result<Value, OpError> {
         let sent = async {
             match self.direct.send(slot, cmd).await {
                 Ok(reply) => return reply,
                 Err(Detour::NotDirect) => {}
                 Err(Detour::Stale) => {
-                    if self.direct.claim_rebuild() {
-                        let conn = self.conns[0].clone();
-                        tokio::spawn(rebuild(conn, self.direct.clone(), self.response_timeout));
+                    self.direct.ensure_routes().await;
+                    if let Ok(reply) = self.direct.send(slot, cmd).await {
+                        return reply;
                     }
                 }
             }
@@ -315,29 +309,6 @@ impl ClusterWire {
         }
         Err(classified)
     }
-}
-
-/// Reads the slot map (`CLUSTER NODES` through the cluster client) and rebuilds the direct
-/// path's routes; the rebuild was claimed by the caller and is released here. After a
-/// failure the direct path stays off until a later detour claims another rebuild.
-async fn rebuild(
-    mut conn: ClusterConnection<CappedNode>,
-    direct: Arc<DirectPath>,
-    timeout: Duration,
-) {
-    let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
-    let read = conn.route_command(redis::cmd("CLUSTER").arg("NODES").clone(), routing);
-    if let Ok(Ok(v)) = tokio::time::timeout(timeout, read).await {
-        if let Ok(nodes) = reply::text("CLUSTER NODES", v)
-            .ok()
-            .map(|t| super::cluster::parse_nodes(&t))
-            .transpose()
-        {
-            let nodes = nodes.unwrap_or_default();
-            let _ = tokio::time::timeout(timeout, direct.build(&nodes)).await;
-        }
-    }
-    direct.rebuilt();
 }
 
 /// Opens one cluster client, retrying unreachable seeds with the guide's backoff.

@@ -1,14 +1,22 @@
-//! The cluster store's direct path for single-key commands (GET, SET, one-key DEL): the
-//! slot map as last read, and per primary the store's own capped connections, so such a
-//! command goes straight to its node's multiplexed connection — one channel hop, as on a
-//! single server — instead of through the cluster client's routing task (a copy of the
-//! command, a second channel and a routing pass per command: about 40 % more client CPU per
-//! GET in `benches/cluster-compare.sh`).
+//! The cluster store's direct path for commands on one hash slot (GET, SET, and the
+//! per-slot groups of a split MGET, MSET, DEL or UNLINK): the slot map as last read, and per
+//! primary the store's own capped connections, so such a command goes straight to its
+//! node's multiplexed connection — one channel hop, as on a single server — instead of
+//! through the cluster client's routing task (a copy of the command, a second channel and a
+//! routing pass per command: about 40 % more client CPU per GET in
+//! `benches/cluster-compare.sh`).
 //!
 //! The cluster client stays in charge of everything else and of every exception: a reply
 //! that says the map is stale (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, READONLY) or a failed
 //! connection drops the map and the command is sent again through the cluster client, which
-//! follows redirects and failovers; the map is read again in the background, once at a time.
+//! follows redirects and failovers.
+//!
+//! The map is read again (`CLUSTER NODES`) over fresh connections of its own to the known
+//! nodes, never through the cluster client: right after a failover the crate's connection
+//! can sit in a slot-map refresh for seconds, and every command queued behind it times out
+//! (that stalled the replay of an outage's invalidations, a batch of per-slot DELs, until
+//! the breaker gave up). A caller that finds the map missing rebuilds it inline, once at a
+//! time and at most every [`REBUILD_EVERY`], and tries the direct path again.
 
 use super::cluster::{ClusterNode, ClusterUrl};
 use super::cluster_link::CappedNode;
@@ -17,7 +25,6 @@ use arc_swap::ArcSwapOption;
 use redis::aio::ConnectionLike;
 use redis::cluster_async::Connect;
 use redis::{AsyncConnectionConfig, Cmd, IntoConnectionInfo, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,11 +43,13 @@ pub struct Routes {
 /// What the direct path needs to (re)build its routes.
 pub struct DirectPath {
     routes: ArcSwapOption<Routes>,
-    /// Set while a rebuild runs, so a burst of failures starts one.
-    rebuilding: AtomicBool,
-    /// When the last rebuild started: while the map is missing (a node is down), a new
+    /// Held while a rebuild runs (callers that also found the map missing wait for it);
+    /// holds when the last one started: while the map is missing (a node is down), a new
     /// attempt is made at most every [`REBUILD_EVERY`].
-    last_rebuild: std::sync::Mutex<Option<Instant>>,
+    last_rebuild: tokio::sync::Mutex<Option<Instant>>,
+    /// `host:port` of the nodes to ask for the map: the seeds, then every node the last
+    /// map named (so a seed that died is not needed).
+    known: std::sync::Mutex<Vec<(String, u16)>>,
     seeds: ClusterUrl,
     password: Option<String>,
     /// The store's settings entry, passed as the database index (see `cluster_link`).
@@ -50,10 +59,11 @@ pub struct DirectPath {
 
 /// Why the direct path did not answer: the cluster client must.
 pub enum Detour {
-    /// Not a single-key command.
+    /// Not a command on one slot.
     NotDirect,
     /// No map (never built, or dropped and not yet rebuilt), or the map was stale or the
-    /// connection failed (then the map is dropped): the caller may start a rebuild.
+    /// connection failed (then the map is dropped): the caller may rebuild it
+    /// ([`DirectPath::ensure_routes`]) and try again.
     Stale,
 }
 
@@ -64,8 +74,8 @@ impl DirectPath {
     pub fn new(config: &RedisConfig, seeds: ClusterUrl, registry_id: i64, width: usize) -> Self {
         DirectPath {
             routes: ArcSwapOption::empty(),
-            rebuilding: AtomicBool::new(false),
-            last_rebuild: std::sync::Mutex::new(None),
+            last_rebuild: tokio::sync::Mutex::new(None),
+            known: std::sync::Mutex::new(seeds.seeds.clone()),
             seeds,
             password: config.password.clone(),
             registry_id,
@@ -113,31 +123,68 @@ impl DirectPath {
             .ok()
     }
 
-    /// True when a rebuild should start (none is running, none started lately); the
-    /// caller runs it.
-    pub fn claim_rebuild(&self) -> bool {
-        let mut last = self.last_rebuild.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|at| at.elapsed() < REBUILD_EVERY) {
-            return false;
-        }
-        if self.rebuilding.swap(true, Ordering::AcqRel) {
-            return false;
+    /// Makes sure a map is there: when it is missing and no rebuild ran in the last
+    /// [`REBUILD_EVERY`], reads `CLUSTER NODES` from the first known node that answers and
+    /// rebuilds the routes. Callers arriving meanwhile wait for that rebuild. The caller
+    /// bounds the wait (its response timeout).
+    pub async fn ensure_routes(&self) {
+        let mut last = self.last_rebuild.lock().await;
+        if self.routes.load().is_some() || last.is_some_and(|at| at.elapsed() < REBUILD_EVERY) {
+            return;
         }
         *last = Some(Instant::now());
-        true
+        if let Some(nodes) = self.read_nodes().await {
+            self.build(&nodes).await;
+        }
     }
 
-    /// Marks the rebuild claimed by [`claim_rebuild`](Self::claim_rebuild) as done.
-    pub fn rebuilt(&self) {
-        self.rebuilding.store(false, Ordering::Release);
+    /// `CLUSTER NODES` from the first known node that answers, asked all at once, each
+    /// over a connection opened for it (bounded by the connect timeout of the node
+    /// connections); the nodes it names become the known ones.
+    async fn read_nodes(&self) -> Option<Vec<ClusterNode>> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let asks = known.into_iter().map(|(host, port)| {
+            Box::pin(async move {
+                let node = ClusterNode {
+                    id: String::new(),
+                    host,
+                    port,
+                    primary: true,
+                    primary_id: None,
+                    slots: Vec::new(),
+                    failed: false,
+                };
+                let mut conn = self.open(&node).await.ok_or(())?;
+                let cmd = redis::cmd("CLUSTER").arg("NODES").clone();
+                let v = conn.req_packed_command(&cmd).await.map_err(|_| ())?;
+                let text = super::reply::text("CLUSTER NODES", v).map_err(|_| ())?;
+                super::cluster::parse_nodes(&text).map_err(|_| ())
+            })
+        });
+        let (nodes, _) = futures::future::select_ok(asks).await.ok()?;
+        let mut known = self.seeds.seeds.clone();
+        for n in nodes.iter().filter(|n| !n.failed) {
+            let addr = (n.host.clone(), n.port);
+            if !known.contains(&addr) {
+                known.push(addr);
+            }
+        }
+        *self.known.lock().unwrap_or_else(|e| e.into_inner()) = known;
+        Some(nodes)
     }
 
-    /// Sends `cmd` directly when it is a single-key command and the map names its node;
+    /// Drops the map (its connections with it): the next command that finds it missing
+    /// reads it again over fresh connections.
+    pub fn forget(&self) {
+        self.routes.store(None);
+    }
+
+    /// Sends `cmd` directly when it is a command on one slot and the map names its node;
     /// `conn` picks the connection among the node's. A reply that says the map is stale, or
     /// a failed connection, drops the map: the caller sends the command through the
     /// cluster client and rebuilds.
     pub async fn send(&self, conn: usize, cmd: &Cmd) -> Result<redis::RedisResult<Value>, Detour> {
-        let Some(key) = single_key(cmd) else {
+        let Some(key) = one_slot_key(cmd) else {
             return Err(Detour::NotDirect);
         };
         let Some(routes) = self.routes.load_full() else {
@@ -145,6 +192,8 @@ impl DirectPath {
         };
         let node = routes.owner[slot_index(key)];
         if node == UNSERVED {
+            // Its primary failed and no replica took over yet: the cluster client answers
+            // (CLUSTERDOWN) until the map is read again.
             self.routes.store(None);
             return Err(Detour::Stale);
         }
@@ -167,21 +216,42 @@ impl DirectPath {
     }
 }
 
-/// The key of a command the direct path takes: GET, SET or a DEL of one key.
-fn single_key(cmd: &Cmd) -> Option<&[u8]> {
-    let mut args = cmd.args_iter();
-    let name = match args.next()? {
-        redis::Arg::Simple(n) => n,
-        _ => return None,
-    };
-    let key = match args.next()? {
-        redis::Arg::Simple(k) => k,
-        _ => return None,
-    };
-    let one_key = name.eq_ignore_ascii_case(b"GET")
-        || name.eq_ignore_ascii_case(b"SET")
-        || (name.eq_ignore_ascii_case(b"DEL") && args.len() == 0);
-    one_key.then_some(key)
+/// The first key of a command the direct path takes: GET, SET, or a DEL, UNLINK, MGET or
+/// MSET whose keys all hash to one slot (the store splits batches by slot, so each of its
+/// groups qualifies).
+fn one_slot_key(cmd: &Cmd) -> Option<&[u8]> {
+    let mut args = cmd.args_iter().map(|a| match a {
+        redis::Arg::Simple(b) => Some(b),
+        _ => None,
+    });
+    let name = args.next()??;
+    let key = args.next()??;
+    if name.eq_ignore_ascii_case(b"GET") || name.eq_ignore_ascii_case(b"SET") {
+        return Some(key);
+    }
+    let every_other = name.eq_ignore_ascii_case(b"MSET");
+    let multi = every_other
+        || name.eq_ignore_ascii_case(b"DEL")
+        || name.eq_ignore_ascii_case(b"UNLINK")
+        || name.eq_ignore_ascii_case(b"MGET");
+    if !multi {
+        return None;
+    }
+    let slot = slot_index(key);
+    loop {
+        if every_other {
+            // The value of the previous key: MSET needs pairs.
+            match args.next() {
+                Some(Some(_)) => {}
+                _ => return None,
+            }
+        }
+        match args.next() {
+            Some(Some(k)) if slot_index(k) == slot => {}
+            None => return Some(key),
+            _ => return None,
+        }
+    }
 }
 
 /// `key`'s hash slot as an index into the slot map: CRC16/XMODEM of the key's hash tag
@@ -203,16 +273,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_single_key_commands_go_direct() {
-        assert_eq!(single_key(redis::cmd("GET").arg("k")), Some(&b"k"[..]));
+    fn only_commands_on_one_slot_go_direct() {
+        assert_eq!(one_slot_key(redis::cmd("GET").arg("k")), Some(&b"k"[..]));
         assert_eq!(
-            single_key(redis::cmd("SET").arg("k").arg("v").arg("PX").arg(5)),
+            one_slot_key(redis::cmd("SET").arg("k").arg("v").arg("PX").arg(5)),
             Some(&b"k"[..])
         );
-        assert_eq!(single_key(redis::cmd("DEL").arg("k")), Some(&b"k"[..]));
-        assert_eq!(single_key(redis::cmd("DEL").arg("a").arg("b")), None);
-        assert_eq!(single_key(redis::cmd("MGET").arg("a")), None);
-        assert_eq!(single_key(&redis::cmd("PING")), None);
+        assert_eq!(one_slot_key(redis::cmd("DEL").arg("k")), Some(&b"k"[..]));
+        // "foo" and "bar" hash to different slots; a hash tag puts keys in one.
+        assert_eq!(one_slot_key(redis::cmd("DEL").arg("foo").arg("bar")), None);
+        let tagged = redis::cmd("UNLINK").arg("{t}a").arg("{t}b").clone();
+        assert_eq!(one_slot_key(&tagged), Some(&b"{t}a"[..]));
+        let mget = redis::cmd("MGET").arg("{t}a").arg("{t}b").clone();
+        assert_eq!(one_slot_key(&mget), Some(&b"{t}a"[..]));
+        assert_eq!(one_slot_key(redis::cmd("MGET").arg("foo").arg("bar")), None);
+        let mset = redis::cmd("MSET")
+            .arg("{t}a")
+            .arg(1)
+            .arg("{t}b")
+            .arg(2)
+            .clone();
+        assert_eq!(one_slot_key(&mset), Some(&b"{t}a"[..]));
+        let odd = redis::cmd("MSET").arg("{t}a").arg(1).arg("{t}b").clone();
+        assert_eq!(one_slot_key(&odd), None);
+        let split = redis::cmd("MSET")
+            .arg("foo")
+            .arg(1)
+            .arg("bar")
+            .arg(2)
+            .clone();
+        assert_eq!(one_slot_key(&split), None);
+        assert_eq!(one_slot_key(&redis::cmd("PING")), None);
+        assert_eq!(one_slot_key(redis::cmd("EXPIRE").arg("k").arg(1)), None);
     }
 
     #[test]
