@@ -33,6 +33,10 @@ async fn drill(method: &str) -> RunSummary {
     .map(|s| s.to_string())
     .collect();
     let scenario = redline::scenario::load_file(DRILL.as_ref(), &overrides).expect("the drill");
+    assert!(
+        scenario.cache.replay_invalidations,
+        "the drill replays the outage's invalidations"
+    );
     let target = open_topology(&scenario).await;
     assert!(target.cluster_topology().is_some(), "an embedded cluster");
     engine::run(
@@ -46,9 +50,15 @@ async fn drill(method: &str) -> RunSummary {
     .expect("the drill runs")
 }
 
+/// The drill's breaker reset timeout, seconds.
+fn summary_reset_timeout_s() -> f64 {
+    let scenario = redline::scenario::load_file(DRILL.as_ref(), &[]).expect("the drill");
+    scenario.target.breaker.reset_timeout.as_secs_f64()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_failover_drill_passes_its_expectations() {
-    use redline::cache::BreakerState::{Closed, Open};
+    use redline::cache::BreakerState::{Closed, HalfOpen, Open};
     let summary = drill("kill").await;
     let failed: Vec<_> = summary
         .thresholds
@@ -93,6 +103,29 @@ async fn the_cluster_failover_drill_passes_its_expectations() {
         "{path:?}"
     );
     assert!(path.last().is_some_and(|t| t.to == Closed), "{path:?}");
+    // Once writes are taken again, the replay of the outage's invalidations (per-slot DELs
+    // on the new primary) must not keep failing the breaker's trials: a trial that failed
+    // later than two reset timeouts after the writes came back is the replay stalling.
+    let reset_s = summary_reset_timeout_s();
+    let late: Vec<_> = path
+        .iter()
+        .filter(|t| t.from == HalfOpen && t.to == Open && t.t_s > back + 2.0 * reset_s)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "breaker trials failed after writes came back at {back:.2} s: {late:?}"
+    );
+    let stale = summary
+        .consistency
+        .as_ref()
+        .expect("the stale-read checker ran");
+    assert!(stale.replay_invalidations, "{stale:?}");
+    assert!(stale.checked_reads > 0, "{stale:?}");
+    assert_eq!(
+        (stale.stale_reads, stale.lost_invalidations),
+        (0, 0),
+        "{stale:?}"
+    );
     let redirections = w.redirections.expect("the nodes' MOVED/ASK count");
     assert!(
         f.writes.checked && f.writes.acknowledged > 0,
@@ -118,8 +151,15 @@ async fn the_cluster_failover_drill_passes_its_expectations() {
     );
     eprintln!(
         "cluster failover (kill): promoted {:.2} s after the kill, writes back after {resumed} ms, \
+         breaker {}, {} stale of {} checked reads, \
          {} MOVED / {} ASK, {} of {} acknowledged writes lost ({} failed)",
         promoted - started,
+        path.iter()
+            .map(|t| format!("{:?}@{:.2}", t.to, t.t_s))
+            .collect::<Vec<_>>()
+            .join(" "),
+        stale.stale_reads,
+        stale.checked_reads,
         redirections.moved,
         redirections.ask,
         f.writes.lost,

@@ -25,9 +25,6 @@ topology = "cluster"
 [target.breaker]
 reset_timeout = "500ms"
 
-[cache]
-replay_invalidations = false
-
 [keyspace]
 keys = 100
 value_size = "16B"
