@@ -23,13 +23,14 @@ use super::error::OpError;
 use super::redis_store::ConnectError;
 use super::reply;
 use super::reply_cap::{CappedStream, Violation};
+use arc_swap::ArcSwap;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::{ClusterConnection, Connect};
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{AsyncConnectionConfig, Cmd, ConnectionAddr, IntoConnectionInfo, RedisFuture, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
@@ -166,10 +167,44 @@ impl Connect for CappedNode {
     }
 }
 
+/// One cluster client of a store, replaced after a streak of timeouts.
+///
+/// The crate's cluster client dispatches nothing while it refreshes its slot map, and after
+/// a failover that refresh can stall for seconds (once for more than 20 s): every command
+/// sent meanwhile times out. As a single-node store drops a connection after
+/// `reconnect_after_timeouts` timeouts in a row, the cluster store opens a fresh cluster
+/// client in the background (seeds, slot map read anew) and swaps it in; the wedged one is
+/// dropped with its last handle.
+struct CrateConn {
+    conn: ArcSwap<ClusterConnection<CappedNode>>,
+    timeouts: AtomicU32,
+    replacing: AtomicBool,
+}
+
+impl CrateConn {
+    fn new(conn: ClusterConnection<CappedNode>) -> Arc<CrateConn> {
+        Arc::new(CrateConn {
+            conn: ArcSwap::from_pointee(conn),
+            timeouts: AtomicU32::new(0),
+            replacing: AtomicBool::new(false),
+        })
+    }
+
+    fn get(&self) -> ClusterConnection<CappedNode> {
+        (*self.conn.load_full()).clone()
+    }
+}
+
 /// A store's cluster connections: `connections` cluster clients (each with one connection
 /// per node), used round-robin or by affinity like a single-node store's connections.
 pub struct ClusterWire {
-    conns: Vec<ClusterConnection<CappedNode>>,
+    conns: Vec<Arc<CrateConn>>,
+    /// Opens replacements for [`CrateConn`]s that keep timing out.
+    client: redis::cluster::ClusterClient,
+    reconnect_after_timeouts: u32,
+    connect_timeout: Duration,
+    /// Cluster clients replaced after a streak of timeouts.
+    replaced: Arc<AtomicU64>,
     /// Single-key commands straight to their node while the slot map holds.
     direct: Arc<DirectPath>,
     registration: Registration,
@@ -215,7 +250,11 @@ impl ClusterWire {
             conns.len(),
         ));
         let wire = ClusterWire {
-            conns,
+            conns: conns.into_iter().map(CrateConn::new).collect(),
+            client,
+            reconnect_after_timeouts: config.reconnect_after_timeouts.max(1),
+            connect_timeout: config.connect_timeout,
+            replaced: Arc::default(),
             direct,
             registration,
             response_timeout: config.response_timeout,
@@ -233,6 +272,8 @@ impl ClusterWire {
     /// node), within the response timeout. A command on one slot goes direct; when the map
     /// is missing it is read again first (see [`cluster_routes`](super::cluster_routes)).
     pub async fn call(&self, slot: usize, cmd: &Cmd) -> Result<Value, OpError> {
+        // Whether the cluster client got the command: only its timeouts count against it.
+        let via_crate = AtomicBool::new(false);
         let sent = async {
             match self.direct.send(slot, cmd).await {
                 Ok(reply) => return reply,
@@ -244,10 +285,57 @@ impl ClusterWire {
                     }
                 }
             }
-            let mut conn = self.conns[slot % self.conns.len()].clone();
+            via_crate.store(true, Ordering::Relaxed);
+            let mut conn = self.conns[slot % self.conns.len()].get();
             conn.req_packed_command(cmd).await
         };
-        self.settle(tokio::time::timeout(self.response_timeout, sent).await)
+        let outcome = tokio::time::timeout(self.response_timeout, sent).await;
+        if via_crate.load(Ordering::Relaxed) {
+            self.watch(slot % self.conns.len(), outcome.is_err());
+        }
+        self.settle(outcome)
+    }
+
+    /// Counts a cluster client's timeouts in a row; at `reconnect_after_timeouts`, a fresh
+    /// one is opened in the background and replaces it (see [`CrateConn`]).
+    fn watch(&self, index: usize, timed_out: bool) {
+        let c = &self.conns[index];
+        if !timed_out {
+            if c.timeouts.load(Ordering::Relaxed) != 0 {
+                c.timeouts.store(0, Ordering::Relaxed);
+            }
+            return;
+        }
+        let n = c.timeouts.fetch_add(1, Ordering::AcqRel) + 1;
+        if n < self.reconnect_after_timeouts || c.replacing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (c, client, replaced) = (c.clone(), self.client.clone(), self.replaced.clone());
+        let deadline = self.connect_timeout * 2;
+        tokio::spawn(async move {
+            let opened = client.get_async_generic_connection::<CappedNode>();
+            match tokio::time::timeout(deadline, opened).await {
+                Ok(Ok(fresh)) => {
+                    c.conn.store(Arc::new(fresh));
+                    c.timeouts.store(0, Ordering::Relaxed);
+                    replaced.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        "replaced cluster client {index} after {n} consecutive timeouts"
+                    );
+                }
+                Ok(Err(e)) => tracing::debug!(
+                    "cluster client {index}: no replacement: {}",
+                    redact_text(&e.to_string())
+                ),
+                Err(_) => tracing::debug!("cluster client {index}: no replacement in {deadline:?}"),
+            }
+            c.replacing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Cluster clients replaced after a streak of timeouts so far.
+    pub fn replaced(&self) -> u64 {
+        self.replaced.load(Ordering::Relaxed)
     }
 
     /// Sends `cmd` to the node at `host:port`, within `timeout`.
@@ -258,21 +346,25 @@ impl ClusterWire {
         cmd: &Cmd,
         timeout: Duration,
     ) -> Result<Value, OpError> {
-        let mut conn = self.conns[0].clone();
+        let mut conn = self.conns[0].get();
         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
             host: host.to_string(),
             port,
         });
         let sent = conn.route_command(cmd.clone(), routing);
-        self.settle(tokio::time::timeout(timeout, sent).await)
+        let outcome = tokio::time::timeout(timeout, sent).await;
+        self.watch(0, outcome.is_err());
+        self.settle(outcome)
     }
 
     /// The cluster's nodes as one node sees them now (`CLUSTER NODES`).
     pub async fn nodes(&self, timeout: Duration) -> Result<Vec<ClusterNode>, OpError> {
-        let mut conn = self.conns[0].clone();
+        let mut conn = self.conns[0].get();
         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
         let sent = conn.route_command(redis::cmd("CLUSTER").arg("NODES").clone(), routing);
-        let v = self.settle(tokio::time::timeout(timeout, sent).await)?;
+        let outcome = tokio::time::timeout(timeout, sent).await;
+        self.watch(0, outcome.is_err());
+        let v = self.settle(outcome)?;
         let text = reply::text("CLUSTER NODES", v)?;
         super::cluster::parse_nodes(&text).map_err(OpError::Protocol)
     }

@@ -159,9 +159,14 @@ impl RedisStore {
     }
 
     /// How often a connection was dropped (it failed, or timed out repeatedly) so that the
-    /// next call opens a fresh one.
+    /// next call opens a fresh one; on a cluster, how often a cluster client was replaced
+    /// after a streak of timeouts.
     pub fn reconnects(&self) -> u32 {
-        self.inner.reconnects.load(Ordering::Relaxed)
+        let replaced = self.inner.cluster.as_ref().map_or(0, |c| c.replaced());
+        self.inner
+            .reconnects
+            .load(Ordering::Relaxed)
+            .saturating_add(u32::try_from(replaced).unwrap_or(u32::MAX))
     }
 
     /// `key` with the store's prefix.
