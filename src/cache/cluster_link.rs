@@ -291,7 +291,7 @@ impl ClusterWire {
         };
         let outcome = tokio::time::timeout(self.response_timeout, sent).await;
         if via_crate.load(Ordering::Relaxed) {
-            self.watch(slot % self.conns.len(), outcome.is_err());
+            self.watch(slot % self.conns.len(), timed_out(&outcome));
         }
         self.settle(outcome)
     }
@@ -311,7 +311,9 @@ impl ClusterWire {
             return;
         }
         let (c, client, replaced) = (c.clone(), self.client.clone(), self.replaced.clone());
-        let deadline = self.connect_timeout * 2;
+        // Seeds, then the slot map and every node: an unreachable node costs a connect
+        // timeout at each step.
+        let deadline = self.connect_timeout * 4;
         tokio::spawn(async move {
             let opened = client.get_async_generic_connection::<CappedNode>();
             match tokio::time::timeout(deadline, opened).await {
@@ -353,7 +355,7 @@ impl ClusterWire {
         });
         let sent = conn.route_command(cmd.clone(), routing);
         let outcome = tokio::time::timeout(timeout, sent).await;
-        self.watch(0, outcome.is_err());
+        self.watch(0, timed_out(&outcome));
         self.settle(outcome)
     }
 
@@ -363,7 +365,7 @@ impl ClusterWire {
         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
         let sent = conn.route_command(redis::cmd("CLUSTER").arg("NODES").clone(), routing);
         let outcome = tokio::time::timeout(timeout, sent).await;
-        self.watch(0, outcome.is_err());
+        self.watch(0, timed_out(&outcome));
         let v = self.settle(outcome)?;
         let text = reply::text("CLUSTER NODES", v)?;
         super::cluster::parse_nodes(&text).map_err(OpError::Protocol)
@@ -400,6 +402,16 @@ impl ClusterWire {
             }
         }
         Err(classified)
+    }
+}
+
+/// True when no answer came in time: our deadline, or the crate's own response timeout
+/// on the node connection.
+fn timed_out(outcome: &Result<redis::RedisResult<Value>, tokio::time::error::Elapsed>) -> bool {
+    match outcome {
+        Err(_) => true,
+        Ok(Err(e)) => e.is_timeout(),
+        Ok(Ok(_)) => false,
     }
 }
 

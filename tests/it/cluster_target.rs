@@ -340,3 +340,73 @@ async fn a_cluster_node_sending_an_endless_reply_is_cut_at_the_cap_as_a_protocol
         "the client stopped reading near the cap, not after {bytes} bytes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_client_that_keeps_timing_out_is_replaced() {
+    let s = scenario(
+        r#"
+        name = "cluster-replace"
+        [target]
+        kind = "redis"
+        response_timeout = "200ms"
+        connect_timeout = "500ms"
+        [target.server]
+        topology = "cluster"
+        [keyspace]
+        keys = 10
+        value_size = "8B"
+        [[ops]]
+        kind = "get"
+        weight = 1
+        [load]
+        model = "closed"
+        clients = 1
+        duration = "1s"
+        "#,
+    );
+    let target = open_cluster(&s).await;
+    let store = target
+        .connect_cache("redline:replace-test:", 1, 1 << 20)
+        .await
+        .unwrap()
+        .expect("a cluster store");
+    let topology = target.cluster_topology().unwrap().clone();
+    let primary = topology.lock().unwrap().primaries().unwrap()[0].addr;
+    let (host, port) = (primary.ip().to_string(), primary.port());
+    let ping = redis::cmd("PING");
+    assert!(store.raw_on(&host, port, &ping).await.is_ok());
+    assert_eq!(store.reconnects(), 0);
+    // A node that answers nothing (shorter than cluster-node-timeout, so no failover):
+    // reconnect_after_timeouts (3) timeouts in a row through the cluster client.
+    topology
+        .lock()
+        .unwrap()
+        .node_at(primary)
+        .unwrap()
+        .pause_detached()
+        .unwrap();
+    for _ in 0..3 {
+        let r = store.raw_on(&host, port, &ping).await;
+        assert!(
+            matches!(r, Err(redline::cache::OpError::Timeout(_))),
+            "{r:?}"
+        );
+    }
+    topology
+        .lock()
+        .unwrap()
+        .node_at(primary)
+        .unwrap()
+        .resume()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while store.reconnects() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster client was not replaced"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.reconnects(), 1, "one replacement for one streak");
+    assert!(store.raw_on(&host, port, &ping).await.is_ok());
+}
