@@ -7,8 +7,10 @@
 //! syscall on a lean connection of their own ([`super::wire`]), and parse the replies in
 //! place. Over TLS or a Unix socket, and for the in-memory store, the writers send each
 //! chunk through the cache layer's MSET instead (concurrently, so still pipelined on the
-//! store's multiplexed connections). A stop request ends the preload between chunks, or
-//! during one that hangs; the first failed write ends it too (logged), as before.
+//! store's multiplexed connections). A stop request ends the preload between chunks: the
+//! chunks on the wire finish first (each within its deadline), so no write of the run lands
+//! after its cleanup; a second signal abandons them. The first failed write ends the
+//! preload too (logged).
 
 use super::backend::Backend;
 use super::ops::Workload;
@@ -54,6 +56,7 @@ pub async fn preload(
     let written = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
+    let stopped = AtomicBool::new(false);
     let shared = Shared {
         workload,
         ttl,
@@ -63,6 +66,7 @@ pub async fn preload(
         written: &written,
         bytes: &bytes,
         failed: &failed,
+        stopped: &stopped,
     };
     let store = match &workload.backend {
         Backend::Raw(store) => Some(store),
@@ -73,9 +77,20 @@ pub async fn preload(
     let start = Instant::now();
     let writers = (0..WRITERS).map(|_| shared.writer(wire));
     let all = futures::future::join_all(writers);
+    tokio::pin!(all);
     tokio::select! {
-        _ = all => {}
-        _ = shutdown.stopping() => {}
+        _ = &mut all => {}
+        _ = shutdown.stopping() => {
+            // No writer claims another chunk, but the chunks on the wire are let finish
+            // (each within its deadline): a chunk dropped half-sent still reaches Redis
+            // from the socket's buffer, after the cleanup has looked for the run's keys.
+            // A second signal abandons them.
+            stopped.store(true, Ordering::Relaxed);
+            tokio::select! {
+                _ = &mut all => {}
+                _ = shutdown.abandoning() => {}
+            }
+        }
     }
     let elapsed = start.elapsed().as_secs_f64();
     let keys_done = written.load(Ordering::Relaxed);
@@ -104,12 +119,15 @@ struct Shared<'a> {
     bytes: &'a AtomicU64,
     /// Set by the first failed write: every writer stops.
     failed: &'a AtomicBool,
+    /// Set on a stop request: no writer claims another chunk.
+    stopped: &'a AtomicBool,
 }
 
 impl Shared<'_> {
-    /// The next chunk of key indices, or None when every key is claimed or a write failed.
+    /// The next chunk of key indices, or None when every key is claimed, a write failed or
+    /// a stop was requested.
     fn claim(&self) -> Option<std::ops::Range<u64>> {
-        if self.failed.load(Ordering::Relaxed) {
+        if self.failed.load(Ordering::Relaxed) || self.stopped.load(Ordering::Relaxed) {
             return None;
         }
         let from = self.next.fetch_add(self.chunk, Ordering::Relaxed);
