@@ -197,6 +197,9 @@ fn starting_a_cluster_is_cancellable_and_leaves_no_process() {
         let (fake, cancel) = (fake.clone(), cancel.clone());
         std::thread::spawn(move || ClusterTopology::start(fake, ServerOptions::default(), cancel))
     };
+    // Matched by the script's full path, so a run of this test elsewhere on the machine is
+    // not ours.
+    let fake_path = fake.to_string_lossy().into_owned();
     let ours = || -> Vec<u32> {
         std::fs::read_dir("/proc")
             .unwrap()
@@ -204,7 +207,7 @@ fn starting_a_cluster_is_cancellable_and_leaves_no_process() {
             .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
             .filter(|pid| {
                 std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("mute-cluster-redis"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&*fake_path))
             })
             .filter(|pid| alive(*pid))
             .collect()
@@ -213,22 +216,18 @@ fn starting_a_cluster_is_cancellable_and_leaves_no_process() {
         !ours().is_empty()
     });
     let started = ours();
-    let asked = Instant::now();
     cancel.store(true, Ordering::SeqCst);
+    // Cancelled, not ended by the start's own deadline: the cancel was heard.
     let outcome = starting.join().unwrap();
     assert!(
         matches!(outcome, Err(ServerError::Cancelled)),
         "{outcome:?}"
     );
-    assert!(
-        asked.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        asked.elapsed()
-    );
     for pid in started {
-        assert!(
-            !alive(pid),
-            "the half-started node {pid} outlived the start"
+        crate::support::wait_until(
+            Duration::from_secs(10),
+            "the half-started node to be gone",
+            || !alive(pid),
         );
     }
 }
