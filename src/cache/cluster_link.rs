@@ -18,9 +18,9 @@
 
 use super::cluster::{ClusterNode, ClusterUrl};
 use super::cluster_routes::{Detour, DirectPath};
-use super::config::{redact_text, retry_delay, RedisConfig};
+use super::config::{redact_text, RedisConfig};
+use super::connect::{retrying, ConnectError, Failed};
 use super::error::OpError;
-use super::redis_store::ConnectError;
 use super::reply;
 use super::reply_cap::{CappedStream, Violation};
 use arc_swap::ArcSwap;
@@ -421,8 +421,7 @@ async fn connect_one(
     config: &RedisConfig,
     url: &str,
 ) -> Result<ClusterConnection<CappedNode>, ConnectError> {
-    let mut attempt = 0;
-    loop {
+    retrying(config, url, "cluster connect", || async {
         // The crate bounds each node connection by the connect timeout; the whole start
         // (seeds, then the slot map) gets twice that.
         let opened = async {
@@ -430,16 +429,14 @@ async fn connect_one(
             let pong = conn.req_packed_command(&redis::cmd("PING")).await?;
             redis::RedisResult::Ok((conn, pong))
         };
-        let reason = match tokio::time::timeout(config.connect_timeout * 2, opened).await {
-            Ok(Ok((conn, pong))) => {
-                return match reply::pong(pong) {
-                    Ok(()) => Ok(conn),
-                    Err(e) => Err(ConnectError::NotRedis {
-                        url: url.to_string(),
-                        reason: e.to_string(),
-                    }),
-                }
-            }
+        match tokio::time::timeout(config.connect_timeout * 2, opened).await {
+            Ok(Ok((conn, pong))) => match reply::pong(pong) {
+                Ok(()) => Ok(conn),
+                Err(e) => Err(Failed::Fatal(ConnectError::NotRedis {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })),
+            },
             Ok(Err(e)) => {
                 let text = redact_text(&format!("{e}"));
                 let detail = text.to_ascii_lowercase();
@@ -447,35 +444,26 @@ async fn connect_one(
                     || detail.contains("noauth")
                     || e.kind() == redis::ErrorKind::AuthenticationFailed
                 {
-                    return Err(ConnectError::Auth {
+                    return Err(Failed::Fatal(ConnectError::Auth {
                         url: url.to_string(),
                         reason: text,
-                    });
+                    }));
                 }
                 if detail.contains("cluster support disabled") {
-                    return Err(ConnectError::NotRedis {
+                    return Err(Failed::Fatal(ConnectError::NotRedis {
                         url: url.to_string(),
                         reason: "the node is not in cluster mode (cluster-enabled no): use \
                                  redis:// for a single server"
                             .into(),
-                    });
+                    }));
                 }
-                text
+                Err(Failed::Again(text))
             }
-            Err(_) => format!(
+            Err(_) => Err(Failed::Again(format!(
                 "no answer within twice the connect timeout of {:?}",
                 config.connect_timeout
-            ),
-        };
-        attempt += 1;
-        if attempt > config.max_retries {
-            return Err(ConnectError::Unreachable {
-                url: url.to_string(),
-                attempts: attempt,
-                reason,
-            });
+            ))),
         }
-        tracing::debug!("cluster connect attempt {attempt} to {url} failed: {reason}");
-        tokio::time::sleep(retry_delay(attempt)).await;
-    }
+    })
+    .await
 }

@@ -32,6 +32,7 @@ pub mod cluster_link;
 pub mod cluster_routes;
 pub mod codec;
 pub mod config;
+pub mod connect;
 pub mod counter;
 pub mod error;
 pub mod health;

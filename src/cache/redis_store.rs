@@ -9,7 +9,9 @@
 //! response timeout, connecting included.
 
 use super::cluster_link::ClusterWire;
-use super::config::{retry_delay, ConfigError, RedisConfig};
+use super::config::RedisConfig;
+use super::connect::connect_one;
+pub use super::connect::ConnectError;
 use super::error::OpError;
 use super::link::{Connector, Link};
 use super::reply;
@@ -19,27 +21,6 @@ use redis::Value;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Why a store could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// The URL or settings are unusable.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The server refused the password or requires one.
-    #[error("authentication failed at {url}: {reason} (check the password in the URL or REDIS_PASSWORD)")]
-    Auth { url: String, reason: String },
-    /// Nothing answered, after every retry.
-    #[error("cannot connect to {url} after {attempts} attempt(s): {reason}")]
-    Unreachable {
-        url: String,
-        attempts: u32,
-        reason: String,
-    },
-    /// Something answered, but not as Redis does.
-    #[error("{url} does not speak the Redis protocol: {reason}")]
-    NotRedis { url: String, reason: String },
-}
 
 /// One command of a pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -514,89 +495,6 @@ pub(super) fn to_reply(command: &Command, value: Value) -> Result<Reply, OpError
         }
         Command::Del(_) => Reply::Deleted(reply::count("DEL", value)?),
     })
-}
-
-async fn connect_one(
-    connector: &Connector,
-    config: &RedisConfig,
-    url: &str,
-) -> Result<Link, ConnectError> {
-    let mut attempt = 0;
-    loop {
-        let started = Instant::now();
-        // A server that requires a password accepts the connection and refuses commands,
-        // so the connection only counts once it answers PING with PONG.
-        let result = match connector.open().await {
-            Ok(link) => {
-                let mut conn = link.conn.clone();
-                let ping_cmd = redis::cmd("PING");
-                let ping = conn.req_packed_command(&ping_cmd);
-                match tokio::time::timeout(config.connect_timeout, ping).await {
-                    Ok(Ok(v)) => match v.extract_error() {
-                        Ok(v) => match reply::pong(v) {
-                            Ok(()) => return Ok(link),
-                            Err(e) => {
-                                return Err(ConnectError::NotRedis {
-                                    url: url.to_string(),
-                                    reason: e.to_string(),
-                                })
-                            }
-                        },
-                        Err(e) => Err(Some(e)),
-                    },
-                    Ok(Err(e)) => match link.violation.get() {
-                        Some(reason) => {
-                            return Err(ConnectError::NotRedis {
-                                url: url.to_string(),
-                                reason: reason.clone(),
-                            })
-                        }
-                        None => Err(Some(e)),
-                    },
-                    Err(_) => Err(None),
-                }
-            }
-            Err(e) => Err(Some(e)),
-        };
-        let reason = match result {
-            Ok(()) => unreachable!("returned above"),
-            Err(Some(e)) => {
-                let text = super::config::redact_text(&e.to_string());
-                if e.kind() == redis::ErrorKind::AuthenticationFailed
-                    || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
-                {
-                    return Err(ConnectError::Auth {
-                        url: url.to_string(),
-                        reason: text,
-                    });
-                }
-                if !(e.is_io_error() || e.is_timeout()) {
-                    return Err(ConnectError::NotRedis {
-                        url: url.to_string(),
-                        reason: text,
-                    });
-                }
-                text
-            }
-            Err(None) => format!(
-                "no answer within the connect timeout of {:?}",
-                config.connect_timeout
-            ),
-        };
-        attempt += 1;
-        if attempt > config.max_retries {
-            return Err(ConnectError::Unreachable {
-                url: url.to_string(),
-                attempts: attempt,
-                reason,
-            });
-        }
-        tracing::debug!(
-            "connect attempt {attempt} to {url} failed after {:?}: {reason}",
-            started.elapsed()
-        );
-        tokio::time::sleep(retry_delay(attempt)).await;
-    }
 }
 
 /// A TTL as SET's `PX` argument: whole milliseconds, at least 1 (0 would be an error).
