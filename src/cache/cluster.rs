@@ -13,6 +13,7 @@
 //! primary; after a failover the primaries change).
 
 use super::config::{redact_raw, ConfigError};
+use super::multi_host::{self, bracketed, MultiHostUrl, Schemes};
 
 /// The URL scheme of a cluster target.
 pub const SCHEME: &str = "redis+cluster";
@@ -49,14 +50,6 @@ impl ClusterUrl {
     }
 }
 
-fn bracketed(host: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    }
-}
-
 /// True when `url` uses a cluster scheme (`redis+cluster://` or the refused
 /// `rediss+cluster://`).
 pub fn is_cluster_url(url: &str) -> bool {
@@ -70,29 +63,21 @@ pub fn parse(url: &str) -> Result<ClusterUrl, ConfigError> {
         url: redact_raw(url),
         reason: reason.to_string(),
     };
-    let trimmed = url.trim();
-    let (scheme, rest) = trimmed
-        .split_once("://")
-        .ok_or_else(|| bad("expected redis+cluster://host:port[,host:port...]"))?;
-    if scheme.eq_ignore_ascii_case("rediss+cluster") {
-        return Err(bad(
-            "TLS to a Redis Cluster is not supported; use redis+cluster://",
-        ));
-    }
-    if !scheme.eq_ignore_ascii_case(SCHEME) {
-        return Err(ConfigError::UnknownScheme {
-            url: redact_raw(url),
-            scheme: scheme.to_string(),
-        });
-    }
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let (userinfo, hosts) = match authority.rfind('@') {
-        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-        None => (None, authority),
-    };
-    if authority.contains(['?', '#']) || path.contains(['?', '#']) {
-        return Err(bad("takes no query or fragment"));
-    }
+    let MultiHostUrl {
+        userinfo,
+        hosts: seeds,
+        path,
+    } = multi_host::split(
+        url,
+        &Schemes {
+            plain: SCHEME,
+            tls: "rediss+cluster",
+            expected: "expected redis+cluster://host:port[,host:port...]",
+            tls_refused: "TLS to a Redis Cluster is not supported; use redis+cluster://",
+            host: "cluster node",
+            default_port: DEFAULT_PORT,
+        },
+    )?;
     match path {
         "" | "0" => {}
         other => {
@@ -101,13 +86,6 @@ pub fn parse(url: &str) -> Result<ClusterUrl, ConfigError> {
             )))
         }
     }
-    let seeds = hosts
-        .split(',')
-        .map(|h| {
-            super::sentinel::parse_host(h, "cluster node", DEFAULT_PORT)
-                .map_err(|reason| bad(&reason))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
     let seed_urls = seeds
         .iter()

@@ -41,6 +41,7 @@ pub mod keys;
 pub mod link;
 pub mod manager;
 pub mod memory_store;
+pub mod multi_host;
 pub mod redis_store;
 pub mod reply;
 pub mod reply_cap;

@@ -15,6 +15,7 @@
 //! [`epoch`](SentinelResolver::epoch); the store drops links opened in an older epoch.
 
 use super::config::{redact_raw, ConfigError};
+use super::multi_host::{self, MultiHostUrl, Schemes};
 use futures::StreamExt as _;
 use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::{ConnectionAddr, IntoConnectionInfo as _, RedisConnectionInfo};
@@ -62,29 +63,21 @@ pub fn parse(url: &str) -> Result<SentinelUrl, ConfigError> {
         url: redact_raw(url),
         reason: reason.to_string(),
     };
-    let trimmed = url.trim();
-    let (scheme, rest) = trimmed
-        .split_once("://")
-        .ok_or_else(|| bad("expected redis+sentinel://host:port[,host:port]/master-name"))?;
-    if scheme.eq_ignore_ascii_case("rediss+sentinel") {
-        return Err(bad(
-            "TLS through Sentinel is not supported; use redis+sentinel://",
-        ));
-    }
-    if !scheme.eq_ignore_ascii_case(SCHEME) {
-        return Err(ConfigError::UnknownScheme {
-            url: redact_raw(url),
-            scheme: scheme.to_string(),
-        });
-    }
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let (userinfo, hosts) = match authority.rfind('@') {
-        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-        None => (None, authority),
-    };
-    if path.contains(['?', '#']) {
-        return Err(bad("takes no query or fragment"));
-    }
+    let MultiHostUrl {
+        userinfo,
+        hosts: sentinels,
+        path,
+    } = multi_host::split(
+        url,
+        &Schemes {
+            plain: SCHEME,
+            tls: "rediss+sentinel",
+            expected: "expected redis+sentinel://host:port[,host:port]/master-name",
+            tls_refused: "TLS through Sentinel is not supported; use redis+sentinel://",
+            host: "sentinel",
+            default_port: DEFAULT_PORT,
+        },
+    )?;
     let mut segments = path.split('/');
     let master_name = segments.next().unwrap_or("").to_string();
     if master_name.is_empty() {
@@ -102,16 +95,8 @@ pub fn parse(url: &str) -> Result<SentinelUrl, ConfigError> {
     if segments.next().is_some_and(|s| !s.is_empty()) {
         return Err(bad("expected at most /master-name/db after the sentinels"));
     }
-    let sentinels = hosts
-        .split(',')
-        .map(|h| parse_host(h, "sentinel", DEFAULT_PORT).map_err(|reason| bad(&reason)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (host, port) = sentinels[0].clone();
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
+    let (host, port) = &sentinels[0];
+    let (host, port) = (multi_host::bracketed(host), *port);
     let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
     let db = db.map(|d| format!("/{d}")).unwrap_or_default();
     Ok(SentinelUrl {
@@ -119,41 +104,6 @@ pub fn parse(url: &str) -> Result<SentinelUrl, ConfigError> {
         master_name,
         node_url: format!("redis://{userinfo}{host}:{port}{db}"),
     })
-}
-
-/// `host[:port]` or `[v6]:port` of a `what` (sentinel, cluster node), `default_port` when
-/// the port is omitted.
-pub(super) fn parse_host(
-    text: &str,
-    what: &str,
-    default_port: u16,
-) -> Result<(String, u16), String> {
-    if text.is_empty() {
-        return Err(format!("empty {what} address in the host list"));
-    }
-    let (host, port) = if let Some(v6) = text.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("unclosed [ in {what} address {text:?}"))?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match text.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (text, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("no host in {what} address {text:?}"));
-    }
-    let port = match port {
-        None => default_port,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| format!("bad port in {what} address {text:?}"))?,
-    };
-    Ok((host.to_string(), port))
 }
 
 /// Finds the current primary through the sentinels. Shared by a store's connections;
